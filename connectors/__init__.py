@@ -1,0 +1,1 @@
+"""Tracker connectors: each one speaks to one kind of ticketing system."""

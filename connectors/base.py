@@ -1,0 +1,63 @@
+"""The narrow interface every tracker connector implements, and what crosses it."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import msgspec
+
+from gateway.models import TicketFields
+
+
+class RemoteTicket(msgspec.Struct, kw_only=True):
+    """A ticket as the tracker knows it; stored on the mirror ticket's link."""
+
+    external_id: str
+    external_key: str = ""
+    url: str = ""
+    remote_status: str = ""
+    remote_priority: str = ""
+
+
+class CreateRequest(msgspec.Struct, kw_only=True):
+    """Create one ticket; `fields` are already rendered for this target."""
+
+    number: str
+    correlation_key: str
+    fields: TicketFields
+    event: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class StatusRequest(msgspec.Struct, kw_only=True):
+    """Move a linked ticket to a canonical status (New, In Progress, On Hold, Resolved, ...)."""
+
+    number: str
+    correlation_key: str
+    status: str
+    link: RemoteTicket
+    note: str = ""
+    event: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class CommentRequest(msgspec.Struct, kw_only=True):
+    """Add a note to a linked ticket."""
+
+    number: str
+    link: RemoteTicket
+    text: str
+
+
+class Connector(Protocol):
+    """A tracker. Calls raise RetryableError or PermanentError, nothing else.
+
+    `create` is idempotent: it first looks for a ticket carrying the correlation key and
+    returns that one instead of making a second.
+    """
+
+    def create(self, request: CreateRequest) -> RemoteTicket: ...
+
+    def set_status(self, request: StatusRequest) -> RemoteTicket: ...
+
+    def comment(self, request: CommentRequest) -> None: ...
+
+    def close(self) -> None: ...

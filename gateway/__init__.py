@@ -1,0 +1,1 @@
+"""Data-quality ticketing gateway: anomaly webhooks in, tracker tickets out."""

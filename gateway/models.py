@@ -1,0 +1,92 @@
+"""msgspec Structs that cross the gateway's boundaries."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+EVENT_TYPES = ("anomaly", "anomaly_status_change")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+EventType = Literal["anomaly", "anomaly_status_change"]
+Severity = Literal["critical", "high", "medium", "low", "info"]
+
+
+class Event(msgspec.Struct, kw_only=True, omit_defaults=False):
+    """The canonical event every source adapter produces (DESIGN.md, 'Canonical event')."""
+
+    event_id: str
+    event_type: EventType
+    anomaly_id: str
+    source: str = ""
+    status: str | None = None
+    previous_status: str | None = None
+    severity: Severity = "medium"
+    raw_severity: str | None = None
+    title: str = ""
+    description: str = ""
+    url: str = ""
+    datastore: str = ""
+    container: str = ""
+    field: str = ""
+    check: str = ""
+    weight: float | None = None
+    occurred_at: str | None = None
+    tags: list[str] = msgspec.field(default_factory=list)
+    attributes: dict[str, Any] = msgspec.field(default_factory=dict)
+    raw: Any = None
+
+    @property
+    def correlation_key(self) -> str:
+        return f"{self.source}:{self.anomaly_id}"
+
+    def template_context(self) -> dict[str, Any]:
+        """The event as templates see it (`{{ event.check }}`), without the raw payload."""
+        data = msgspec.to_builtins(self)
+        data.pop("raw", None)
+        data["correlation_key"] = self.correlation_key
+        return data
+
+
+class Ignored(msgspec.Struct, kw_only=True):
+    """A part of a delivery that makes no event: a ping, an unknown type, a passing check."""
+
+    reason: str
+    event_id: str | None = None
+
+
+class Parsed(msgspec.Struct, kw_only=True):
+    """What a source adapter makes of one delivery."""
+
+    events: list[Event] = msgspec.field(default_factory=list)
+    ignored: list[Ignored] = msgspec.field(default_factory=list)
+
+
+TICKET_FIELDS = (
+    "short_description",
+    "description",
+    "status",
+    "priority",
+    "urgency",
+    "impact",
+    "category",
+    "subcategory",
+    "assignment_group",
+    "assigned_to",
+)
+
+
+class TicketFields(msgspec.Struct, kw_only=True):
+    """The ten Create Ticket fields, rendered; an empty string means 'not set'."""
+
+    short_description: str = ""
+    description: str = ""
+    status: str = "New"
+    priority: str = ""
+    urgency: str = ""
+    impact: str = ""
+    category: str = ""
+    subcategory: str = ""
+    assignment_group: str = ""
+    assigned_to: str = ""
