@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from connectors import local
+from connectors import local, servicenow
 from connectors.base import Connector
 
 
@@ -20,4 +20,5 @@ class TargetKind:
 
 KINDS: dict[str, TargetKind] = {
     "local": TargetKind(local.LocalTarget, local.build),
+    "servicenow": TargetKind(servicenow.ServiceNowTarget, servicenow.build),
 }
