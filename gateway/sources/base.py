@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
 
-from gateway.errors import InvalidPayload, MalformedJson
+from gateway.errors import InvalidPayload, MalformedJson, Unauthorized
 from gateway.models import SEVERITIES, Parsed, Severity
+from gateway.security import check_basic, check_token, same
 
 T = TypeVar("T")
 
@@ -111,3 +113,42 @@ def verify_common(config: SourceConfig, delivery: Delivery) -> None:
         check_token(delivery.headers, config.token)
     elif config.basic is not None:
         check_basic(delivery.headers, config.basic.user, config.basic.password)
+
+
+# Helpers shared by the adapters of the tools below (soda, monte_carlo, great_expectations,
+# alertmanager, dbt_cloud): each tool spells its enums its own way, and most send no delivery id.
+
+
+def word(raw: object) -> str:
+    """A tool's enum value folded for lookup: 'inProgress', 'in_progress', 'In Progress' -> 'inprogress'."""
+    return "".join(ch for ch in str(raw).lower() if ch.isalnum())
+
+
+def lookup_word(raw: object, table: Mapping[str, str]) -> str | None:
+    """The gateway's value for a tool's enum value (keys of `table` are already folded by `word`)."""
+    if raw is None:
+        return None
+    return table.get(word(raw))
+
+
+def iso_from_epoch(seconds: float) -> str:
+    """The delivery's receipt time as ISO 8601, for tools that send no time of their own."""
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def check_signature(given: str, candidates: list[str], header: str) -> None:
+    """Accept `given` if it equals any candidate digest; every candidate is compared in constant time."""
+    matched = False
+    for candidate in candidates:
+        matched |= same(given.strip(), candidate)
+    if not matched:
+        raise Unauthorized(f"{header} does not match the body", code="bad_signature")
+
+
+def verify_token_or_basic(config: SourceConfig, delivery: Delivery) -> None:
+    """Token and/or basic auth; with both configured, the Authorization scheme says which applies."""
+    auth = delivery.headers.get("authorization", "")
+    if config.basic is not None and (not config.token or auth.lower().startswith("basic ")):
+        check_basic(delivery.headers, config.basic.user, config.basic.password)
+    elif config.token:
+        check_token(delivery.headers, config.token)
