@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
-from gateway.sources import generic, qualytics
+from gateway.sources import (
+    alertmanager,
+    dbt_cloud,
+    generic,
+    great_expectations,
+    monte_carlo,
+    qualytics,
+    soda,
+)
 from gateway.sources.base import Delivery, SourceAdapter, SourceConfig
 
-ADAPTERS: dict[str, SourceAdapter] = {a.kind: a for a in (generic.ADAPTER, qualytics.ADAPTER)}
+ADAPTERS: dict[str, SourceAdapter] = {
+    adapter.kind: adapter
+    for adapter in (
+        generic.ADAPTER,
+        qualytics.ADAPTER,
+        soda.ADAPTER,
+        monte_carlo.ADAPTER,
+        great_expectations.ADAPTER,
+        alertmanager.ADAPTER,
+        dbt_cloud.ADAPTER,
+    )
+}
 
 __all__ = ["ADAPTERS", "Delivery", "SourceAdapter", "SourceConfig"]
