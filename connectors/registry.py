@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from connectors import local, servicenow
+from connectors import jira, local, servicenow
 from connectors.base import Connector
 
 
@@ -20,5 +20,6 @@ class TargetKind:
 
 KINDS: dict[str, TargetKind] = {
     "local": TargetKind(local.LocalTarget, local.build),
+    "jira": TargetKind(jira.JiraTarget, jira.build),
     "servicenow": TargetKind(servicenow.ServiceNowTarget, servicenow.build),
 }

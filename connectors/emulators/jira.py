@@ -1,0 +1,561 @@
+"""A loopback Jira (REST api/2, plus Cloud's api/3 search) for the sandbox and the tests.
+
+It enforces what makes real integrations fail (reference/trackers.md): fields not on the
+create screen, option values and user shapes, transitions only from the current status,
+required transition-screen fields, Cloud's retired search, errors in Jira's own shape.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from connectors.emulators.base import Emulator, EmulatorHTTPServer, Request, Response
+
+Deployment = Literal["Server", "Cloud"]
+FieldType = Literal["string", "option", "user", "priority", "components", "labels", "resolution"]
+
+NOT_ON_SCREEN = "Field '{0}' cannot be set. It is not on the appropriate screen, or unknown."
+CATEGORIES = {
+    "new": {"id": 2, "key": "new", "name": "To Do", "colorName": "blue-gray"},
+    "indeterminate": {"id": 4, "key": "indeterminate", "name": "In Progress", "colorName": "yellow"},
+    "done": {"id": 3, "key": "done", "name": "Done", "colorName": "green"},
+}
+
+
+@dataclass
+class ScreenField:
+    """One field on the create screen (createmeta): its type decides the accepted shape."""
+
+    name: str
+    type: FieldType
+    required: bool = False
+    allowed: list[str] = field(default_factory=list)
+    custom: str = ""
+
+
+@dataclass
+class Transition:
+    """A workflow transition; `sources` empty means global (from any status)."""
+
+    id: str
+    name: str
+    to: str
+    sources: list[str] = field(default_factory=list)
+    required: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Workflow:
+    """Statuses (name -> (id, status category key)), the initial status and the transitions."""
+
+    statuses: dict[str, tuple[str, str]]
+    transitions: list[Transition]
+    initial: str = "To Do"
+
+    def available(self, status: str) -> list[Transition]:
+        return [t for t in self.transitions if not t.sources or status in t.sources]
+
+
+def default_workflow() -> Workflow:
+    """Jira's simplified workflow: To Do -> In Progress -> Done (resolution required), Reopen."""
+    return Workflow(
+        statuses={
+            "To Do": ("10000", "new"),
+            "In Progress": ("3", "indeterminate"),
+            "Done": ("10001", "done"),
+        },
+        transitions=[
+            Transition("11", "Start progress", "In Progress", ["To Do"]),
+            Transition("21", "Stop progress", "To Do", ["In Progress"]),
+            Transition("31", "Resolve", "Done", ["In Progress"], ["resolution"]),
+            Transition("41", "Reopen", "In Progress", ["Done"]),
+        ],
+    )
+
+
+def review_workflow() -> Workflow:
+    """A longer workflow: a Blocked side state offered first, and a review before Done."""
+    return Workflow(
+        statuses={
+            "To Do": ("10000", "new"),
+            "In Progress": ("3", "indeterminate"),
+            "Blocked": ("10002", "indeterminate"),
+            "In Review": ("10003", "indeterminate"),
+            "Done": ("10001", "done"),
+        },
+        transitions=[
+            Transition("12", "Block", "Blocked", ["To Do", "In Progress"]),
+            Transition("11", "Start progress", "In Progress", ["To Do", "Blocked"]),
+            Transition("31", "Request review", "In Review", ["In Progress"]),
+            Transition("41", "Approve", "Done", ["In Review"], ["resolution"]),
+            Transition("51", "Reopen", "In Progress", ["Done"]),
+        ],
+    )
+
+
+def default_screen() -> dict[str, ScreenField]:
+    """The DQ/Bug create screen, with the custom fields of DESIGN.md's mapping example."""
+    levels = ["High", "Medium", "Low"]
+    select = "com.atlassian.jira.plugin.system.customfieldtypes:select"
+    text = "com.atlassian.jira.plugin.system.customfieldtypes:textfield"
+    return {
+        "summary": ScreenField("Summary", "string", required=True),
+        "description": ScreenField("Description", "string"),
+        "priority": ScreenField(
+            "Priority", "priority", allowed=["Highest", "High", "Medium", "Low", "Lowest"]
+        ),
+        "labels": ScreenField("Labels", "labels"),
+        "components": ScreenField("Component/s", "components", allowed=["Data Quality", "Pipelines"]),
+        "assignee": ScreenField("Assignee", "user"),
+        "customfield_10101": ScreenField("Urgency", "option", allowed=levels, custom=select),
+        "customfield_10102": ScreenField("Impact", "option", allowed=levels, custom=select),
+        "customfield_10103": ScreenField("Assignment group", "string", custom=text),
+        "customfield_10104": ScreenField("Subcategory", "string", custom=text),
+    }
+
+
+DEFAULT_PEOPLE = {
+    "sandbox": "557058:0a1b2c3d-sandbox",
+    "alice": "557058:5e6f7a8b-alice",
+    "bob": "557058:9c0d-bob",
+}
+RESOLUTIONS = ["Done", "Won't Do", "Duplicate", "Cannot Reproduce"]
+
+
+def jira_error(
+    status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None
+) -> Response:
+    """An answer in Jira's ErrorCollection shape."""
+    return Response(status, {"errorMessages": messages or [], "errors": errors or {}})
+
+
+class JiraEmulator(Emulator):
+    """One project with one or more issue types, a create screen and a workflow."""
+
+    name = "jira"
+
+    def __init__(
+        self,
+        users: dict[str, str] | None = None,
+        tokens: set[str] | None = None,
+        *,
+        deployment: Deployment = "Server",
+        project: str = "DQ",
+        issue_types: tuple[str, ...] = ("Bug",),
+        screen: dict[str, ScreenField] | None = None,
+        workflow: Workflow | None = None,
+        people: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(users, tokens)
+        self.deployment: Deployment = deployment
+        self.project = project
+        self.issue_types = {str(10004 + i): name for i, name in enumerate(issue_types)}
+        self.screen = default_screen() if screen is None else screen
+        self.workflow = workflow or default_workflow()
+        self.people = dict(DEFAULT_PEOPLE if people is None else people)
+        self.issues: dict[str, dict[str, Any]] = {}
+        self._routes()
+
+    def _routes(self) -> None:
+        api = r"/rest/api/(?P<v>[23])"
+        issue = api + r"/issue/(?P<key>[A-Za-z0-9-]+)"
+        self.route("GET", api + "/serverInfo", self.server_info)
+        self.route("GET", api + r"/issue/createmeta/(?P<project>[^/]+)/issuetypes", self.meta_types)
+        self.route(
+            "GET", api + r"/issue/createmeta/(?P<project>[^/]+)/issuetypes/(?P<type>[^/]+)", self.meta_fields
+        )
+        self.route("POST", api + "/issue", self.create)
+        self.route("GET", issue, self.get)
+        self.route("GET", issue + "/transitions", self.transitions)
+        self.route("POST", issue + "/transitions", self.transition)
+        self.route("POST", issue + "/comment", self.comment)
+        self.route("GET", api + "/search", self.search_get)
+        self.route("POST", api + "/search/jql", self.search_jql)
+
+    # -- base hooks --------------------------------------------------------------------
+    def unauthenticated(self) -> Response:
+        return jira_error(
+            401, ["You are not authenticated. Authentication required to perform this operation."]
+        )
+
+    def not_found(self, request: Request) -> Response:
+        return jira_error(404, [f"null for uri: {request.path}"])
+
+    def fault_body(self, status: int) -> Any:
+        return {"errorMessages": [f"Injected fault: HTTP {status}"], "errors": {}}
+
+    def reset(self) -> None:
+        with self.lock:
+            super().reset()
+            self.issues.clear()
+
+    def state(self) -> Any:
+        with self.lock:
+            return {"deployment": self.deployment, "issues": list(self.issues.values())}
+
+    # -- server info and create metadata -----------------------------------------------
+    def server_info(self, request: Request) -> Response:
+        cloud = self.deployment == "Cloud"
+        version = [1001, 0, 0] if cloud else [9, 12, 0]
+        return Response(
+            200,
+            {
+                "baseUrl": _base(request),
+                "version": ".".join(map(str, version)) + ("-SNAPSHOT" if cloud else ""),
+                "versionNumbers": version,
+                "deploymentType": self.deployment,
+                "buildNumber": 100000 if cloud else 9120000,
+                "serverTitle": "Jira (loopback emulator)",
+            },
+        )
+
+    def meta_types(self, request: Request) -> Response:
+        if request.params["project"] != self.project:
+            return jira_error(404, [f"No project could be found with key '{request.params['project']}'."])
+        values = [
+            {"id": i, "name": n, "subtask": False, "description": ""} for i, n in self.issue_types.items()
+        ]
+        return Response(200, self._page(request, values, "issueTypes"))
+
+    def meta_fields(self, request: Request) -> Response:
+        if request.params["project"] != self.project or request.params["type"] not in self.issue_types:
+            return jira_error(404, [f"Issue type with id '{request.params['type']}' does not exist."])
+        values = [_field_meta(fid, spec) for fid, spec in self.screen.items()]
+        values += [
+            _field_meta("project", ScreenField("Project", "string", True)),
+            _field_meta("issuetype", ScreenField("Issue Type", "string", True)),
+        ]
+        return Response(200, self._page(request, values, "fields"))
+
+    def _page(self, request: Request, values: list[Any], cloud_key: str) -> dict[str, Any]:
+        """Server pages carry `values`; Cloud names the list after what it holds."""
+        start, size = int(request.arg("startAt", "0")), int(request.arg("maxResults", "50"))
+        chunk = values[start : start + size]
+        key = cloud_key if self.deployment == "Cloud" else "values"
+        return {
+            "startAt": start,
+            "maxResults": size,
+            "total": len(values),
+            key: chunk,
+            "isLast": start + size >= len(values),
+        }
+
+    # -- issues --------------------------------------------------------------------------
+    def create(self, request: Request) -> Response:
+        payload = request.json()
+        fields = payload.get("fields") if isinstance(payload, dict) else None
+        if not isinstance(fields, dict):
+            return jira_error(400, ["Can not deserialize instance of issue fields"])
+        errors = self._check_create(fields)
+        if errors:
+            return jira_error(400, [], errors)
+        number = len(self.issues) + 1
+        issue_id, key = str(10000 + number), f"{self.project}-{number}"
+        stored = {k: v for k, v in fields.items() if k not in ("project", "issuetype")}
+        self.issues[key] = {
+            "id": issue_id,
+            "key": key,
+            "status": self.workflow.initial,
+            "resolution": None,
+            "issuetype": self._issue_type(fields["issuetype"]),
+            "fields": stored,
+            "comments": [],
+            "history": [self.workflow.initial],
+            "created": time.time(),
+        }
+        return Response(
+            201, {"id": issue_id, "key": key, "self": f"{_base(request)}/rest/api/2/issue/{issue_id}"}
+        )
+
+    def _issue_type(self, ref: Any) -> str:
+        if not isinstance(ref, dict):
+            return ""
+        if "id" in ref:
+            return self.issue_types.get(str(ref["id"]), "")
+        return next((n for n in self.issue_types.values() if n == ref.get("name")), "")
+
+    def _check_create(self, fields: dict[str, Any]) -> dict[str, str]:
+        """Jira's create validation: project, type, screen membership, then each value's shape."""
+        errors: dict[str, str] = {}
+        project = fields.get("project")
+        if not isinstance(project, dict) or project.get("key", project.get("id")) not in (
+            self.project,
+            "10000",
+        ):
+            errors["project"] = "valid project is required"
+        if not self._issue_type(fields.get("issuetype")):
+            errors["issuetype"] = "valid issue type is required"
+        for name, value in fields.items():
+            if name in ("project", "issuetype"):
+                continue
+            spec = self.screen.get(name)
+            problem = NOT_ON_SCREEN.format(name) if spec is None else self._check_value(spec, value)
+            if problem:
+                errors[name] = problem
+        for name, spec in self.screen.items():
+            if spec.required and not fields.get(name) and name not in errors:
+                errors[name] = f"You must specify a {spec.name.lower()} of the issue."
+        return errors
+
+    def _check_value(self, spec: ScreenField, value: Any) -> str:
+        """The message Jira gives for a value of the wrong shape or not allowed; '' when fine."""
+        if spec.type == "string":
+            return "" if isinstance(value, str) else f"Operation value must be a string ({spec.name})"
+        if spec.type == "labels":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                return "Labels must be a list of strings"
+            bad = next((v for v in value if " " in v or len(v) > 255), None)
+            return (
+                "" if bad is None else f"The label '{bad}' contains spaces or is too long, which is invalid."
+            )
+        if spec.type == "components":
+            if not isinstance(value, list) or not all(isinstance(v, dict) and "name" in v for v in value):
+                return "Could not find valid 'id' or 'name' in component object."
+            bad = next((v["name"] for v in value if v["name"] not in spec.allowed), None)
+            return "" if bad is None else f"Component name '{bad}' is not valid"
+        if spec.type == "priority":
+            if not isinstance(value, dict) or "name" not in value:
+                return "Could not find valid 'id' or 'name' in priority object."
+            return "" if value["name"] in spec.allowed else f"Priority name '{value['name']}' is not valid"
+        if spec.type == "option":
+            if not isinstance(value, dict) or "value" not in value:
+                return "Could not find valid 'id' or 'value' in the Parent Option object."
+            return "" if value["value"] in spec.allowed else f"Option value '{value['value']}' is not valid"
+        if spec.type == "user":
+            return self._check_user(value)
+        return ""
+
+    def _check_user(self, value: Any) -> str:
+        """Server/Data Center takes {"name"}, Cloud only {"accountId"} (GDPR mode)."""
+        ref = "accountId" if self.deployment == "Cloud" else "name"
+        if not isinstance(value, dict) or ref not in value:
+            return f"Specify a valid value for the user: '{ref}' is required"
+        known = self.people.values() if ref == "accountId" else self.people.keys()
+        return "" if value[ref] in known else f"User '{value[ref]}' does not exist."
+
+    def _find(self, key: str) -> dict[str, Any] | None:
+        if key in self.issues:
+            return self.issues[key]
+        return next((i for i in self.issues.values() if i["id"] == key), None)
+
+    def _issue_json(
+        self, request: Request, issue: dict[str, Any], wanted: list[str] | None
+    ) -> dict[str, Any]:
+        fields = dict(issue["fields"])
+        sid, category = self.workflow.statuses[issue["status"]]
+        fields["status"] = {"id": sid, "name": issue["status"], "statusCategory": CATEGORIES[category]}
+        fields["project"] = {"id": "10000", "key": self.project, "name": self.project}
+        type_id = next(i for i, n in self.issue_types.items() if n == issue["issuetype"])
+        fields["issuetype"] = {"id": type_id, "name": issue["issuetype"]}
+        fields["resolution"] = None if issue["resolution"] is None else {"name": issue["resolution"]}
+        if wanted and "*all" not in wanted and "*navigable" not in wanted:
+            fields = {k: v for k, v in fields.items() if k in wanted}
+        return {
+            "id": issue["id"],
+            "key": issue["key"],
+            "self": f"{_base(request)}/rest/api/2/issue/{issue['id']}",
+            "fields": fields,
+        }
+
+    def get(self, request: Request) -> Response:
+        issue = self._find(request.params["key"])
+        if issue is None:
+            return _no_issue()
+        return Response(200, self._issue_json(request, issue, _field_list(request.arg("fields"))))
+
+    def comment(self, request: Request) -> Response:
+        issue = self._find(request.params["key"])
+        if issue is None:
+            return _no_issue()
+        body = (request.json() or {}).get("body")
+        if not isinstance(body, str if request.params["v"] == "2" else dict) or not body:
+            return jira_error(400, [], {"comment": "Comment body can not be empty!"})
+        comment_id = str(20000 + sum(len(i["comments"]) for i in self.issues.values()))
+        issue["comments"].append(body)
+        return Response(
+            201,
+            {
+                "id": comment_id,
+                "body": body,
+                "self": f"{_base(request)}/rest/api/2/issue/{issue['id']}/comment/{comment_id}",
+            },
+        )
+
+    # -- workflow ------------------------------------------------------------------------
+    def _transition_json(self, transition: Transition, expand: bool) -> dict[str, Any]:
+        sid, category = self.workflow.statuses[transition.to]
+        data: dict[str, Any] = {
+            "id": transition.id,
+            "name": transition.name,
+            "hasScreen": bool(transition.required),
+            "isGlobal": not transition.sources,
+            "isInitial": False,
+            "isAvailable": True,
+            "isConditional": False,
+            "to": {"id": sid, "name": transition.to, "statusCategory": CATEGORIES[category]},
+        }
+        if expand:
+            data["fields"] = {name: _transition_field(name) for name in transition.required}
+        return data
+
+    def transitions(self, request: Request) -> Response:
+        issue = self._find(request.params["key"])
+        if issue is None:
+            return _no_issue()
+        expand = "transitions.fields" in request.arg("expand")
+        listed = [self._transition_json(t, expand) for t in self.workflow.available(issue["status"])]
+        return Response(200, {"expand": "transitions", "transitions": listed})
+
+    def transition(self, request: Request) -> Response:
+        issue = self._find(request.params["key"])
+        if issue is None:
+            return _no_issue()
+        payload = request.json() or {}
+        wanted = str((payload.get("transition") or {}).get("id", ""))
+        chosen = next((t for t in self.workflow.available(issue["status"]) if t.id == wanted), None)
+        if chosen is None:
+            return jira_error(400, [f"Transition id '{wanted}' is not valid for this issue."])
+        errors = _check_transition_fields(chosen, payload.get("fields") or {})
+        if errors:
+            return jira_error(400, [], errors)
+        issue["status"] = chosen.to
+        issue["history"].append(chosen.to)
+        done = self.workflow.statuses[chosen.to][1] == "done"
+        resolution = (payload.get("fields") or {}).get("resolution") or {}
+        issue["resolution"] = resolution.get("name") if done else None
+        return Response(204)
+
+    # -- search --------------------------------------------------------------------------
+    def search_get(self, request: Request) -> Response:
+        if self.deployment == "Cloud":
+            return jira_error(
+                410, ["The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."]
+            )
+        found = self._search(request.arg("jql"))
+        if isinstance(found, Response):
+            return found
+        size = int(request.arg("maxResults", "50"))
+        wanted = _field_list(request.arg("fields"))
+        issues = [self._issue_json(request, i, wanted) for i in found[:size]]
+        return Response(200, {"startAt": 0, "maxResults": size, "total": len(found), "issues": issues})
+
+    def search_jql(self, request: Request) -> Response:
+        if self.deployment != "Cloud":
+            return self.not_found(request)
+        payload = request.json() or {}
+        found = self._search(str(payload.get("jql", "")))
+        if isinstance(found, Response):
+            return found
+        size = int(payload.get("maxResults", 50))
+        wanted = payload.get("fields") or []
+        issues = [self._issue_json(request, i, wanted) for i in found[:size]]
+        return Response(200, {"issues": issues, "isLast": len(found) <= size})
+
+    def _search(self, jql: str) -> list[dict[str, Any]] | Response:
+        """The JQL the gateway needs: `field = value` clauses (labels, key, project) joined by AND."""
+        clauses = [c.strip() for c in re.split(r"\s+AND\s+", jql.strip(), flags=re.IGNORECASE) if c.strip()]
+        found = list(self.issues.values())
+        for clause in clauses:
+            match = re.fullmatch(r'(\w+)\s*=\s*"?([^"]*)"?', clause)
+            if not match or match.group(1).lower() not in ("labels", "key", "project"):
+                return jira_error(400, [f"Error in the JQL Query: unsupported clause '{clause}'."])
+            name, value = match.group(1).lower(), match.group(2)
+            found = [i for i in found if _jql_holds(i, name, value, self.project)]
+        return found
+
+
+def _jql_holds(issue: dict[str, Any], name: str, value: str, project: str) -> bool:
+    if name == "labels":
+        return value in issue["fields"].get("labels", [])
+    if name == "key":
+        return bool(issue["key"] == value)
+    return value == project
+
+
+def _check_transition_fields(transition: Transition, fields: dict[str, Any]) -> dict[str, str]:
+    errors = {name: NOT_ON_SCREEN.format(name) for name in fields if name not in transition.required}
+    for name in transition.required:
+        value = fields.get(name)
+        if not value:
+            errors[name] = f"{name.capitalize()} is required."
+        elif name == "resolution" and (not isinstance(value, dict) or value.get("name") not in RESOLUTIONS):
+            errors[name] = "Could not find valid 'id' or 'name' in resolution object."
+    return errors
+
+
+def _transition_field(name: str) -> dict[str, Any]:
+    """FieldMetadata of a transition screen field (only resolution is modelled)."""
+    allowed = [{"id": str(10000 + i), "name": n} for i, n in enumerate(RESOLUTIONS)]
+    return {
+        "required": True,
+        "schema": {"type": name, "system": name},
+        "name": name.capitalize(),
+        "key": name,
+        "operations": ["set"],
+        "allowedValues": allowed if name == "resolution" else [],
+    }
+
+
+def _field_meta(field_id: str, spec: ScreenField) -> dict[str, Any]:
+    """A createmeta field entry: id, name, required, schema (type/items/system/custom), allowed values."""
+    schema: dict[str, Any] = {
+        "string": {"type": "string"},
+        "option": {"type": "option"},
+        "user": {"type": "user"},
+        "priority": {"type": "priority"},
+        "components": {"type": "array", "items": "component"},
+        "labels": {"type": "array", "items": "string"},
+        "resolution": {"type": "resolution"},
+    }[spec.type]
+    if spec.custom:
+        schema = {**schema, "custom": spec.custom, "customId": int(field_id.rsplit("_", 1)[-1])}
+    else:
+        schema = {**schema, "system": field_id}
+    meta: dict[str, Any] = {
+        "fieldId": field_id,
+        "key": field_id,
+        "name": spec.name,
+        "required": spec.required,
+        "schema": schema,
+        "hasDefaultValue": False,
+        "operations": ["set"],
+    }
+    if spec.allowed:
+        shape = "value" if spec.type == "option" else "name"
+        meta["allowedValues"] = [{"id": str(10000 + i), shape: v} for i, v in enumerate(spec.allowed)]
+    return meta
+
+
+def _field_list(raw: str) -> list[str] | None:
+    return [f.strip() for f in raw.split(",") if f.strip()] or None
+
+
+def _no_issue() -> Response:
+    return jira_error(404, ["Issue does not exist or you do not have permission to see it."])
+
+
+def _base(request: Request) -> str:
+    return f"http://{request.headers.get('host', '127.0.0.1')}"
+
+
+SANDBOX_USERS = {"sandbox": "sandbox-token"}
+
+
+def sandbox(users: dict[str, str] | None = None, **options: Any) -> JiraEmulator:
+    """The sandbox emulator: basic auth for `users` and their tokens also accepted as bearer PATs."""
+    accounts = dict(SANDBOX_USERS if users is None else users)
+    return JiraEmulator(accounts, set(accounts.values()), **options)
+
+
+def serve(host: str = "127.0.0.1", port: int = 9001, users: dict[str, str] | None = None) -> None:
+    """Run the sandbox Jira until interrupted (`gateway emulate jira`)."""
+    server = EmulatorHTTPServer(sandbox(users), host, port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
