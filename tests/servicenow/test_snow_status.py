@@ -1,0 +1,82 @@
+"""Update Ticket Status and comments: state codes, close code + notes, hold reason, no-ops."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from connectors.base import CommentRequest, CreateRequest, RemoteTicket, StatusRequest
+from connectors.emulators.servicenow import ServiceNowEmulator
+from connectors.servicenow import ServiceNowConnector
+
+Connect = Callable[..., ServiceNowConnector]
+
+EVENT = {"source": "qualytics", "url": "https://qualytics.example/anomalies/1001"}
+
+
+def move(link: RemoteTicket, status: str, note: str = "") -> StatusRequest:
+    return StatusRequest(
+        number="DQ-1", correlation_key="qualytics:1001", status=status, link=link, note=note, event=EVENT
+    )
+
+
+def test_resolved_sends_close_code_and_rendered_notes(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, incident: RemoteTicket
+) -> None:
+    moved = connector.set_status(move(incident, "Resolved", note="fixed upstream"))
+    [record] = emulator.incidents()
+    assert record["state"] == "6" and moved.remote_status == "6"
+    assert record["close_code"] == "Solution provided"
+    assert record["close_notes"] == "Resolved in qualytics: https://qualytics.example/anomalies/1001 (DQ-1)"
+    assert [entry["value"] for entry in record["journal"]] == ["fixed upstream"]
+
+
+def test_canceled_reaches_state_8_with_its_own_close_code(
+    connect: Connect, emulator: ServiceNowEmulator, new_request: Callable[..., CreateRequest]
+) -> None:
+    connector = connect(close_codes={"Canceled": "Duplicate"})
+    link = connector.create(new_request())
+    connector.set_status(move(link, "Canceled"))
+    [record] = emulator.incidents()
+    assert (record["state"], record["close_code"], record["active"]) == ("8", "Duplicate", "false")
+
+
+def test_canceled_without_a_close_code_entry_sends_none(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, incident: RemoteTicket
+) -> None:
+    connector.set_status(move(incident, "Canceled"))
+    [record] = emulator.incidents()
+    assert (record["state"], record["close_code"]) == ("8", "")
+
+
+def test_on_hold_sends_the_hold_reason(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, incident: RemoteTicket
+) -> None:
+    connector.set_status(move(incident, "On Hold"))
+    [record] = emulator.incidents()
+    assert (record["state"], record["hold_reason"]) == ("3", "1")
+
+
+def test_states_override_the_codes(
+    connect: Connect, emulator: ServiceNowEmulator, new_request: Callable[..., CreateRequest]
+) -> None:
+    connector = connect(states={"In Progress": 10})
+    link = connector.create(new_request())
+    connector.set_status(move(link, "In Progress"))
+    assert emulator.incidents()[0]["state"] == "10"
+
+
+def test_already_there_is_a_no_op(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, incident: RemoteTicket
+) -> None:
+    result = connector.set_status(move(incident, "New"))
+    assert result.remote_status == "1"
+    assert not [entry for entry in emulator.log if entry.method in ("PATCH", "PUT")]
+
+
+def test_comments_go_to_work_notes(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, incident: RemoteTicket
+) -> None:
+    connector.comment(CommentRequest(number="DQ-1", link=incident, text="Looking at it"))
+    [record] = emulator.incidents()
+    assert record["journal"][0]["element"] == "work_notes"
+    assert record["journal"][0]["value"] == "Looking at it"
