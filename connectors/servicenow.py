@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -339,13 +340,22 @@ def _from_status(what: str, response: requests.Response) -> RetryableError | Per
     status = response.status_code
     reason = _error_text(response)
     if status in _RETRYABLE_STATUS or status >= 500:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = _retry_after(response.headers)
         return RetryableError(
             f"{what} failed: HTTP {status}: {reason}", http_status=status, retry_after=retry_after
         )
     if status == 401:
         return PermanentError(f"{what} failed: HTTP 401 authentication failed: {reason}", http_status=401)
     return PermanentError(f"{what} failed: HTTP {status}: {reason}", http_status=status)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Retry-After, else the rate limit window's end (`X-RateLimit-Reset`, epoch seconds)."""
+    seconds = parse_retry_after(headers.get("Retry-After"))
+    reset = parse_retry_after(headers.get("X-RateLimit-Reset"))
+    if seconds is None and reset is not None and reset > 1e9:
+        return max(reset - time.time(), 0.0)
+    return seconds
 
 
 def _error_text(response: requests.Response) -> str:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
+import requests
 
 from connectors.base import CreateRequest, RemoteTicket, StatusRequest
 from connectors.emulators.base import Fault
 from connectors.emulators.servicenow import ServiceNowEmulator
 from connectors.errors import ConnectorError, PermanentError, RetryableError
-from connectors.servicenow import ServiceNowConnector
+from connectors.servicenow import ServiceNowConnector, classify
 
 Connect = Callable[..., ServiceNowConnector]
 NewRequest = Callable[..., CreateRequest]
@@ -139,3 +141,14 @@ def test_the_password_never_appears_in_an_error(
     assert error.__cause__ is None and error.__suppress_context__
     if fault.kind == "slow":
         settle(1)
+
+
+def test_a_rate_limit_without_retry_after_waits_for_the_window_reset() -> None:
+    response = requests.Response()
+    response.status_code = 429
+    response.headers["X-RateLimit-Reset"] = str(int(time.time()) + 30)
+    response._content = b'{"error": {"message": "Rate limit exceeded", "detail": null}, "status": "failure"}'
+    error = classify("ServiceNow find", requests.HTTPError(response=response))
+    assert isinstance(error, RetryableError)
+    assert error.retry_after is not None and 25 <= error.retry_after <= 30
+    assert "Rate limit exceeded" in error.message
