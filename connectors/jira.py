@@ -488,7 +488,7 @@ class JiraConnector:
 
 
 class _Planner:
-    """Chooses each hop: straight to the target, a pinned path, or the best allowed detour."""
+    """Chooses each hop: along a pinned path, straight to the target, or the best allowed detour."""
 
     def __init__(
         self, config: JiraTarget, canonical: str, target: str, start: str, graph_key: tuple[str, str, str]
@@ -522,11 +522,11 @@ class _Planner:
         return ", ".join(names) or "none"
 
     def choose(self, current: str, options: list[dict[str, Any]]) -> dict[str, Any]:
+        if self.pinned:
+            return self._pinned(current, options)
         direct = [o for o in options if _leads_to(o, self.target)]
         if direct:
             return direct[0]
-        if self.pinned:
-            return self._pinned(current, options)
         allowed = [o for o in options if self._allowed(str(o["to"]["name"]).casefold())]
         if not allowed:
             raise PermanentError(

@@ -32,6 +32,10 @@ NOTE = (
     "description; they were transcribed by hand from Atlassian's published reference "
     "(SearchAndReconcileRequestBean) and are marked x-hand-written."
 )
+PAGING = [
+    {"name": "startAt", "in": "query", "schema": {"type": "integer", "format": "int32"}},
+    {"name": "maxResults", "in": "query", "schema": {"type": "integer", "format": "int32"}},
+]
 HAND_WRITTEN: dict[str, Any] = {
     "paths": {
         "/rest/api/3/search/jql": {
@@ -49,10 +53,18 @@ HAND_WRITTEN: dict[str, Any] = {
             }
         },
         "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes": {
-            "get": {"operationId": "getCreateIssueMetaIssueTypes", "x-hand-written": True}
+            "get": {
+                "operationId": "getCreateIssueMetaIssueTypes",
+                "x-hand-written": True,
+                "parameters": PAGING,
+            }
         },
         "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}": {
-            "get": {"operationId": "getCreateIssueMetaIssueTypeId", "x-hand-written": True}
+            "get": {
+                "operationId": "getCreateIssueMetaIssueTypeId",
+                "x-hand-written": True,
+                "parameters": PAGING,
+            }
         },
     },
     "schemas": {
