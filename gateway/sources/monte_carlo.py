@@ -55,7 +55,7 @@ class _Incident(msgspec.Struct, kw_only=True):
 
 
 class _Payload(msgspec.Struct, kw_only=True):
-    type: str
+    type: str = ""
     payload: _Incident
     action: str = ""
     version: str = ""
@@ -113,7 +113,10 @@ def _event(config: SourceConfig, delivery: Delivery, body: _Payload, raw: dict[s
         return Ignored(reason=reason, event_id=event_id)
     first = _as_dict(incident.event_list[0] if incident.event_list else None)
     data = _as_dict(first.get("data"))
-    rule = incident.rule or _Rule()
+    # The rule sits in `payload` or in the first event, depending on the alert type.
+    rule = incident.rule or convert(
+        _as_dict(first.get("rule")), _Rule, "monte carlo payload.event_list[0].rule"
+    )
     severity = body.declared_alert_severity or incident.declared_alert_severity
     return Event(
         event_id=event_id,
@@ -125,7 +128,9 @@ def _event(config: SourceConfig, delivery: Delivery, body: _Payload, raw: dict[s
             word(severity) if severity else None, SEVERITIES, config.defaults.severity
         ),
         raw_severity=severity,
-        title=rule.description or _text(first.get("event_details")) or body.type.replace("_", " "),
+        title=rule.description
+        or _text(first.get("event_details"))
+        or f"Monte Carlo alert {incident.incident_id}",
         description=_text(first.get("event_details")) or _text(rule.description),
         url=incident.url,
         datastore=_text(first.get("warehouse_name")),
