@@ -1,0 +1,129 @@
+"""`great_expectations`: GX's API notification body; each failed expectation is an anomaly."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from gateway.errors import Unauthorized
+from gateway.models import Parsed
+from gateway.sources import ADAPTERS, Delivery, SourceConfig
+from gateway.sources.base import SourceDefaults
+
+ADAPTER = ADAPTERS["great_expectations"]
+
+
+def test_the_reference_sample_has_no_results(
+    payload: Callable[[str], bytes], parse: Callable[..., Parsed]
+) -> None:
+    parsed = parse("great_expectations", payload("great_expectations"))
+    assert parsed.events == []
+    assert [i.reason for i in parsed.ignored] == ["great expectations posted no expectation results"]
+
+
+def test_a_list_of_notifications(payload: Callable[[str], bytes], parse: Callable[..., Parsed]) -> None:
+    body = payload("great_expectations_failed")
+    raw = json.loads(body)
+    parsed = parse("great_expectations", body, source="gx")
+    not_null, row_count, pair = parsed.events
+    assert parsed.ignored == []
+
+    assert not_null.event_type == "anomaly"
+    assert (
+        not_null.anomaly_id
+        == "orders_suite:warehouse.public.orders:expect_column_values_to_not_be_null:customer_id"
+    )
+    assert not_null.correlation_key == "gx:" + not_null.anomaly_id
+    assert (not_null.status, not_null.attributes["raw_status"]) == ("Active", "failure")
+    assert (not_null.severity, not_null.raw_severity) == ("critical", "critical")
+    assert (not_null.container, not_null.field, not_null.check) == (
+        "warehouse.public.orders",
+        "customer_id",
+        "expect_column_values_to_not_be_null",
+    )
+    assert not_null.title == "expect_column_values_to_not_be_null failed on warehouse.public.orders"
+    assert not_null.description == "every order has a customer"
+    assert not_null.attributes["suite"] == "orders_suite"
+    assert not_null.attributes["expectation_id"] == "4f0b2c8e-8a1d-4c3e-9a58-0d1e2f3a4b5c"
+    assert not_null.attributes["result"]["unexpected_count"] == 12
+    assert not_null.occurred_at == "2026-01-25T12:00:00Z"
+    assert not_null.raw == raw[0]["validation_results"][0]
+
+    # a passing expectation resolves its anomaly (ignored at the ingress when nothing was ticketed)
+    assert row_count.event_type == "anomaly_status_change"
+    assert row_count.anomaly_id == "orders_suite:warehouse.public.orders:expect_table_row_count_to_be_between"
+    assert (row_count.status, row_count.field) == ("Resolved", "")
+
+    assert pair.anomaly_id == (
+        "customers_suite:warehouse.public.customers:"
+        "expect_column_pair_values_a_to_be_greater_than_b:updated_at"
+    )
+    assert (pair.event_type, pair.severity, pair.raw_severity) == ("anomaly", "medium", None)
+    assert len({not_null.event_id, row_count.event_id, pair.event_id}) == 3
+
+
+def test_a_gx_0_object_body(payload: Callable[[str], bytes], parse: Callable[..., Parsed]) -> None:
+    config = SourceConfig(kind="great_expectations", defaults=SourceDefaults(severity="high"))
+    (event,) = parse("great_expectations", payload("great_expectations_v0"), config).events
+    assert event.anomaly_id == "my_suite:my_schema.my_table:expect_column_values_to_be_in_set:status"
+    assert (event.event_type, event.status, event.severity) == ("anomaly", "Active", "high")
+    assert event.check == "expect_column_values_to_be_in_set"
+    assert event.attributes["kwargs"]["value_set"] == ["open", "closed"]
+
+
+def test_the_same_expectation_failing_again_keeps_its_anomaly_id(
+    payload: Callable[[str], bytes], parse: Callable[..., Parsed]
+) -> None:
+    first = parse("great_expectations", payload("great_expectations_v0")).events[0]
+    data = json.loads(payload("great_expectations_v0"))
+    data["validation_results"][0]["result"]["unexpected_count"] = 5
+    again = parse("great_expectations", data).events[0]
+    assert again.anomaly_id == first.anomaly_id
+    assert again.event_id != first.event_id
+
+
+def test_a_whole_suite_result_is_read_too(
+    payload: Callable[[str], bytes], parse: Callable[..., Parsed]
+) -> None:
+    data = json.loads(payload("great_expectations_v0"))
+    data["validation_results"] = {"success": False, "results": data["validation_results"], "statistics": {}}
+    (event,) = parse("great_expectations", data).events
+    assert event.check == "expect_column_values_to_be_in_set"
+
+
+@pytest.mark.parametrize(("column_kwargs", "field"), [({"column_list": ["a", "b"]}, "a,b"), ({}, "")])
+def test_multi_column_and_table_expectations(
+    column_kwargs: dict[str, object], field: str, parse: Callable[..., Parsed]
+) -> None:
+    body = {
+        "test_suite_name": "s",
+        "data_asset_name": "t",
+        "validation_results": [
+            {"success": False, "expectation_config": {"type": "expect_x", "kwargs": column_kwargs}}
+        ],
+    }
+    (event,) = parse("great_expectations", body).events
+    assert event.field == field
+    assert event.anomaly_id == "s:t:expect_x" + (f":{field}" if field else "")
+
+
+class TestToken:
+    config = SourceConfig(kind="great_expectations", token="gx-token")
+
+    @pytest.mark.parametrize(
+        "headers", [{"Authorization": "bearer gx-token"}, {"X-Gateway-Token": "gx-token"}]
+    )
+    def test_accepts_the_token(self, headers: dict[str, str], delivery: Callable[..., Delivery]) -> None:
+        ADAPTER.verify(self.config, delivery(b"[]", headers))
+
+    @pytest.mark.parametrize(
+        ("headers", "code"), [({"Authorization": "Bearer nope"}, "bad_signature"), ({}, "missing_signature")]
+    )
+    def test_refuses_wrong_and_missing(
+        self, headers: dict[str, str], code: str, delivery: Callable[..., Delivery]
+    ) -> None:
+        with pytest.raises(Unauthorized) as caught:
+            ADAPTER.verify(self.config, delivery(b"[]", headers))
+        assert caught.value.code == code
