@@ -1,0 +1,275 @@
+"""What a worker runs for one execution: claim it, call the connector with the retry policy,
+record every attempt, and update the ticket, its link and its timeline."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from connectors.base import CommentRequest, Connector, CreateRequest, RemoteTicket, StatusRequest
+from connectors.errors import ConnectorError, PermanentError, RetryableError
+from connectors.registry import KINDS
+from gateway.models import Event, TicketFields
+from gateway.redact import Redactor
+from gateway.retry import Budget, GiveUp, Reschedule, call_with_retry
+from gateway.runtime import Runtime
+
+log = logging.getLogger("gateway.jobs")
+WAIT_STEP = 0.5  # how soon an execution waiting on an earlier one looks again
+
+
+class _Context:
+    runtime: Runtime | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+
+_context = _Context()
+
+
+def configure(runtime: Runtime, sleep: Callable[[float], None] | None = None) -> None:
+    """Set the runtime a worker process uses (tests inject `sleep` so nothing really waits)."""
+    _context.runtime = runtime
+    _context.sleep = sleep or time.sleep
+
+
+def execute(execution_id: str) -> str:
+    """The RQ job: an execution id in, its final or interim status out."""
+    if _context.runtime is None:
+        _context.runtime = Runtime.load()
+    return Executor(_context.runtime, _context.sleep).run(execution_id)
+
+
+class Done(Exception):
+    """Finish the execution now with this status and message (skipped, or waiting)."""
+
+    def __init__(self, status: str, message: str = "", retry_in: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_in = retry_in
+
+
+class _Lease:
+    """Renews the execution's lease while the work goes on, so the sweeper leaves it alone."""
+
+    def __init__(self, runtime: Runtime, execution_id: str) -> None:
+        self.runtime, self.execution_id = runtime, execution_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._renew, daemon=True)
+
+    def _renew(self) -> None:
+        lease = self.runtime.settings.lease_seconds
+        while not self.stop.wait(lease / 3):
+            try:
+                self.runtime.mirror.renew_lease(self.execution_id, time.time() + lease)
+            except Exception:  # a missed renewal only risks a harmless re-run
+                log.warning("could not renew the lease of %s", self.execution_id)
+
+    def __enter__(self) -> _Lease:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+class Executor:
+    def __init__(self, runtime: Runtime, sleep: Callable[[float], None]) -> None:
+        self.rt = runtime
+        self.mirror = runtime.mirror
+        self.sleep = sleep
+        self.redactor = Redactor(runtime.mappings.secrets())
+
+    def run(self, execution_id: str) -> str:
+        execution = self.mirror.claim(execution_id, time.time(), self.rt.settings.lease_seconds)
+        if execution is None:
+            return "not-claimed"
+        with _Lease(self.rt, execution_id):
+            try:
+                return self.perform(execution)
+            except Done as done:
+                return self.conclude(execution, done)
+            except Exception as exc:  # a bug must still end the execution with a reason
+                log.exception("execution %s crashed", execution_id)
+                message = self.redactor(f"internal error: {type(exc).__name__}: {exc}")
+                return self.fail(execution, message, "permanent")
+
+    # -- dispatch -------------------------------------------------------------------------
+    def perform(self, execution: dict[str, Any]) -> str:
+        action = execution["action"]
+        if action == "notify":
+            from gateway.notify import send_notification
+
+            return send_notification(self, execution)
+        self.wait_for_earlier(execution)
+        if action == "create_ticket":
+            return self.create(execution)
+        link = self.require_link(execution)
+        if action == "update_ticket_status":
+            return self.update_status(execution, link)
+        if action == "comment":
+            return self.comment(execution, link)
+        raise Done("failed", f"unknown action {action!r}")
+
+    def wait_for_earlier(self, execution: dict[str, Any]) -> None:
+        """Ticket actions on one ticket and target apply in the order they were planned."""
+        earlier = self.mirror.earlier_unfinished(execution)
+        if earlier is not None:
+            raise Done("queued", f"waiting for {earlier['action']} {earlier['id']}", retry_in=WAIT_STEP)
+
+    def require_link(self, execution: dict[str, Any]) -> dict[str, Any]:
+        link = self.mirror.link(execution["ticket_id"], execution["target"])
+        if link is not None:
+            return link
+        create = self.mirror.latest_create(execution["ticket_id"], execution["target"])
+        if create is None:
+            raise Done("skipped", f"the ticket has no {execution['target']} link and no create for it")
+        if create["status"] in ("queued", "running"):
+            raise Done("queued", "waiting for the ticket's create", retry_in=WAIT_STEP)
+        raise Done("skipped", f"the create for {execution['target']} failed: {create['error'] or create['status']}")
+
+    # -- actions --------------------------------------------------------------------------
+    def create(self, execution: dict[str, Any]) -> str:
+        ticket = self.ticket(execution)
+        link = self.mirror.link(ticket["id"], execution["target"])
+        if link is not None:
+            return self.succeed(execution, _remote(link), "linked")
+        if "fields" not in execution["params"]:
+            raise Done("failed", execution["error"] or "the execution has no rendered fields")
+        fields = msgspec.convert({**execution["params"]["fields"], "status": ticket["state"]}, TicketFields)
+        request = CreateRequest(number=self.rt.number(ticket["id"]), correlation_key=ticket["correlation_key"],
+                                fields=fields, event=self.event_context(execution))
+        remote = self.call(execution, lambda connector: connector.create(request))
+        return self.succeed(execution, remote, "linked")
+
+    def update_status(self, execution: dict[str, Any], link: dict[str, Any]) -> str:
+        ticket = self.ticket(execution)
+        params = execution["params"]
+        request = StatusRequest(number=self.rt.number(ticket["id"]), correlation_key=ticket["correlation_key"],
+                                status=params["status"], link=_remote(link), note=params.get("note", ""),
+                                event=self.event_context(execution))
+        remote = self.call(execution, lambda connector: connector.set_status(request))
+        return self.succeed(execution, remote, "remote_status")
+
+    def comment(self, execution: dict[str, Any], link: dict[str, Any]) -> str:
+        ticket = self.ticket(execution)
+        request = CommentRequest(number=self.rt.number(ticket["id"]), link=_remote(link),
+                                 text=execution["params"]["text"])
+        self.call(execution, lambda connector: connector.comment(request))
+        return self.succeed(execution, _remote(link), None)
+
+    # -- helpers --------------------------------------------------------------------------
+    def ticket(self, execution: dict[str, Any]) -> dict[str, Any]:
+        ticket = self.mirror.ticket(execution["ticket_id"]) if execution["ticket_id"] else None
+        if ticket is None:
+            raise Done("failed", execution["error"] or "the execution has no ticket")
+        return ticket
+
+    def event_context(self, execution: dict[str, Any]) -> dict[str, Any]:
+        event = self.mirror.get_event(execution["event_id"]) if execution["event_id"] else None
+        if event is None:
+            return {}
+        return msgspec.convert(event["payload"], Event).template_context()
+
+    def connector(self, target: str) -> Connector:
+        entry = self.rt.mappings.targets.get(target)
+        if entry is None:
+            raise Done("failed", f"target {target!r} is no longer in the mappings")
+        return KINDS[entry.kind].build(entry.config)
+
+    def call(self, execution: dict[str, Any], operation: Callable[[Connector], Any]) -> Any:
+        """The connector call under the retry policy, every attempt recorded."""
+        target = self.rt.mappings.targets.get(execution["target"])
+        if target is None:
+            raise Done("failed", f"target {execution['target']!r} is no longer in the mappings")
+        connector = self.connector(execution["target"])
+        attempts_before = self.mirror.attempt_count(execution["id"])
+        budget = Budget(policy=target.retry, attempts_before=attempts_before,
+                        first_attempt_at=execution["first_attempt_at"] or time.time(),
+                        in_process_seconds=self.rt.settings.retry_budget_seconds, scale=self.rt.settings.retry_scale)
+        try:
+            return call_with_retry(lambda: self.attempt(execution, connector, operation), budget, sleep=self.sleep)
+        except Reschedule as later:
+            raise Done("queued", self.redactor(later.error.message), retry_in=later.delay) from None
+        except GiveUp as gave_up:
+            raise Done("failed", self.redactor(f"{gave_up.error.message} ({gave_up.reason})")) from None
+        except PermanentError as exc:
+            raise Done("failed", self.redactor(exc.message)) from None
+        finally:
+            connector.close()
+
+    def attempt(self, execution: dict[str, Any], connector: Connector, operation: Callable[[Connector], Any]) -> Any:
+        started = time.time()
+        try:
+            result = operation(connector)
+        except ConnectorError as exc:
+            self.mirror.record_attempt(
+                execution["id"], started_at=started, duration_ms=int((time.time() - started) * 1000),
+                outcome="failed", error_kind=exc.kind, http_status=exc.http_status,
+                message=self.redactor(exc.message),
+            )
+            raise
+        except Exception as exc:
+            message = self.redactor(f"{type(exc).__name__}: {exc}")
+            self.mirror.record_attempt(execution["id"], started_at=started,
+                                       duration_ms=int((time.time() - started) * 1000), outcome="failed",
+                                       error_kind="permanent", message=message)
+            raise PermanentError(message) from None
+        self.mirror.record_attempt(execution["id"], started_at=started,
+                                   duration_ms=int((time.time() - started) * 1000), outcome="succeeded")
+        return result
+
+    def succeed(self, execution: dict[str, Any], remote: RemoteTicket, timeline: str | None) -> str:
+        now = time.time()
+        data = msgspec.to_builtins(remote)
+        with self.mirror.transaction() as tx:
+            if execution["ticket_id"] and execution["action"] != "comment":
+                previous = self.mirror.link(execution["ticket_id"], execution["target"], tx)
+                self.mirror.save_link(tx, execution["ticket_id"], execution["target"], data, now)
+                if timeline == "linked" and previous is None:
+                    self.mirror.add_timeline(tx, execution["ticket_id"], "linked", "gateway",
+                                             {"target": execution["target"], "key": remote.external_key,
+                                              "url": remote.url}, now)
+            self.mirror.finish(tx, execution["id"], "succeeded", now,
+                               result={"external_key": remote.external_key, "url": remote.url,
+                                       "remote_status": remote.remote_status})
+        return "succeeded"
+
+    def conclude(self, execution: dict[str, Any], done: Done) -> str:
+        if done.status == "queued":
+            kind = "transient" if done.retry_in is not None and "waiting" not in done.message else None
+            self.mirror.requeue(execution["id"], time.time() + (done.retry_in or WAIT_STEP),
+                                error=done.message if kind else None, error_kind=kind)
+            return "queued"
+        if done.status == "failed":
+            return self.fail(execution, done.message, "permanent" if "gave up" not in done.message else "transient")
+        now = time.time()
+        with self.mirror.transaction() as tx:
+            self.mirror.finish(tx, execution["id"], done.status, now, error=done.message)
+        return done.status
+
+    def fail(self, execution: dict[str, Any], message: str, kind: str) -> str:
+        now = time.time()
+        with self.mirror.transaction() as tx:
+            self.mirror.finish(tx, execution["id"], "failed", now, error=message, error_kind=kind)
+            if execution["ticket_id"] and execution["action"] != "notify":
+                self.mirror.add_timeline(tx, execution["ticket_id"], "action_failed", "gateway",
+                                         {"execution_id": execution["id"], "action": execution["action"],
+                                          "target": execution["target"], "error": message}, now)
+        log.warning("execution %s (%s -> %s) failed: %s", execution["id"], execution["action"],
+                    execution["target"], message)
+        return "failed"
+
+
+def _remote(link: dict[str, Any]) -> RemoteTicket:
+    return RemoteTicket(external_id=link["external_id"], external_key=link["external_key"], url=link["url"],
+                        remote_status=link["remote_status"], remote_priority=link["remote_priority"])
+
+
+__all__ = ["Executor", "RetryableError", "configure", "execute"]

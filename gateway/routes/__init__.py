@@ -1,0 +1,1 @@
+"""HTTP routes, one module per resource; handlers stay short and raise domain errors."""

@@ -1,0 +1,81 @@
+"""`gateway serve`: embedded Redis (when REDIS_URL is unset), the sandbox, workers, the web app."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import uvicorn
+
+from gateway.app import create_app
+from gateway.embedded_redis import EmbeddedRedis
+from gateway.flows import MappingErrors
+from gateway.queue import Dispatcher, connect
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from gateway.supervisor import Supervisor, child_env
+
+log = logging.getLogger("gateway.serve")
+
+
+class _Server(uvicorn.Server):
+    """Stops worker supervision the moment shutdown begins, before uvicorn drains connections."""
+
+    def __init__(self, config: uvicorn.Config, supervisor: Supervisor) -> None:
+        super().__init__(config)
+        self.supervisor = supervisor
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.supervisor._stop.set()
+        super().handle_exit(sig, frame)
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox: bool = True) -> int:
+    from gateway.cli import start_sandbox
+
+    sandbox_env: dict[str, str] = {}
+    if sandbox:
+        start_sandbox(sandbox_env)
+        os.environ.update(sandbox_env)
+    settings = msgspec.structs.replace(settings, mappings=settings.mappings.resolve())
+    try:
+        runtime = Runtime.load(settings)
+    except MappingErrors as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        print("the gateway does not start with broken mappings (gateway check shows them)", file=sys.stderr)
+        return 2
+    redis_server = None
+    if not settings.redis_url:
+        redis_server = EmbeddedRedis(Path(settings.var_dir).resolve() / "redis").start()
+        settings = msgspec.structs.replace(settings, redis_url=redis_server.url)
+        runtime.settings = settings
+    assert settings.redis_url is not None
+    dispatcher = Dispatcher(connect(settings.redis_url), runtime.mirror, settings.queue_name,
+                            settings.retry_budget_seconds + 300)
+    env = child_env({**sandbox_env, "REDIS_URL": settings.redis_url,
+                     "GATEWAY_DATABASE_URL": f"sqlite:///{settings.database_path.resolve()}",
+                     "GATEWAY_MAPPINGS": str(settings.mappings)})
+    supervisor = Supervisor(env, count=workers).start()
+
+    def shutdown() -> None:
+        supervisor.stop()
+        if redis_server is not None:
+            redis_server.stop()
+            log.info("embedded redis stopped")
+
+    app = create_app(runtime, dispatcher)
+    app.on_shutdown.append(shutdown)
+    log.info("gateway on http://%s:%s (mappings %s, database %s)", host, port, settings.mappings,
+             settings.database_path)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    try:
+        _Server(config, supervisor).run()
+    finally:
+        if supervisor.processes and any(p.poll() is None for p in supervisor.processes):
+            shutdown()
+    return 0

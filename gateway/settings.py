@@ -1,0 +1,69 @@
+"""Settings from the environment, read once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    mappings: Path = Path("mappings")
+    database_url: str = "sqlite:///./var/gateway.db"
+    redis_url: str | None = None
+    api_token: str | None = None
+    ticket_prefix: str = "DQ"
+    max_body_bytes: int = 1024 * 1024
+    queue_name: str = "gateway"
+    lease_seconds: float = 90.0
+    retry_budget_seconds: float = 10.0
+    retry_scale: float = 1.0
+    notify_wait_seconds: float = 60.0
+    sweep_interval_seconds: float = 1.0
+    slack_signing_secret: str | None = None
+    teams_outgoing_secret: str | None = None
+    var_dir: Path = Path("var")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def number(name: str, default: float) -> float:
+            value = text(name)
+            if value is None:
+                return default
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, not {value!r}") from None
+
+        return cls(
+            mappings=Path(text("GATEWAY_MAPPINGS") or "mappings"),
+            database_url=text("GATEWAY_DATABASE_URL") or "sqlite:///./var/gateway.db",
+            redis_url=text("REDIS_URL"),
+            api_token=text("GATEWAY_API_TOKEN"),
+            ticket_prefix=text("GATEWAY_TICKET_PREFIX") or "DQ",
+            max_body_bytes=int(number("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)),
+            queue_name=text("GATEWAY_QUEUE") or "gateway",
+            lease_seconds=number("GATEWAY_LEASE_SECONDS", 90.0),
+            retry_budget_seconds=number("GATEWAY_RETRY_BUDGET_SECONDS", 10.0),
+            retry_scale=number("GATEWAY_RETRY_SCALE", 1.0),
+            notify_wait_seconds=number("GATEWAY_NOTIFY_WAIT_SECONDS", 60.0),
+            sweep_interval_seconds=number("GATEWAY_SWEEP_INTERVAL_SECONDS", 1.0),
+            slack_signing_secret=text("SLACK_SIGNING_SECRET"),
+            teams_outgoing_secret=text("TEAMS_OUTGOING_SECRET"),
+            var_dir=Path(text("GATEWAY_VAR_DIR") or "var"),
+        )
+
+    @property
+    def database_path(self) -> Path:
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            raise ValueError("GATEWAY_DATABASE_URL: only sqlite:///PATH is supported in this release")
+        return Path(self.database_url[len(prefix) :])

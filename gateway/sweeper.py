@@ -1,0 +1,41 @@
+"""Re-enqueue what the transport lost: expired leases, due backoffs, never-enqueued work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from gateway.queue import Dispatcher
+from gateway.runtime import Runtime
+
+log = logging.getLogger("gateway.sweeper")
+ENQUEUE_GRACE_S = 5.0  # the ingress enqueues right after commit; give it that long first
+
+
+class Sweeper:
+    def __init__(self, runtime: Runtime, dispatcher: Dispatcher) -> None:
+        self.rt = runtime
+        self.dispatcher = dispatcher
+
+    def sweep(self, now: float | None = None) -> list[str]:
+        now = time.time() if now is None else now
+        expired = self.rt.mirror.expire_leases(now)
+        if expired:
+            log.warning("leases expired (worker gone?), re-running %d executions", len(expired))
+        due = self.rt.mirror.due_for_enqueue(now, ENQUEUE_GRACE_S, self.rt.settings.lease_seconds)
+        return self.dispatcher.enqueue(due)
+
+    def run(self, stop: threading.Event) -> None:
+        interval = self.rt.settings.sweep_interval_seconds
+        while not stop.wait(interval):
+            try:
+                self.sweep()
+            except Exception as exc:  # the sweeper must outlive a Redis or database outage
+                log.warning("sweep failed: %s", type(exc).__name__)
+
+    def start(self) -> tuple[threading.Thread, threading.Event]:
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop,), name="sweeper", daemon=True)
+        thread.start()
+        return thread, stop

@@ -1,0 +1,187 @@
+"""Shared fixtures: a real Redis server, a gateway on real SQLite files, a real RQ worker."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from litestar.testing import TestClient
+from rq import SimpleWorker
+
+from gateway import jobs
+from gateway.app import create_app
+from gateway.embedded_redis import EmbeddedRedis
+from gateway.queue import Dispatcher, connect
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from gateway.sweeper import Sweeper
+
+DATA = Path(__file__).parent / "data"
+PAYLOADS = DATA / "payloads"
+QUALYTICS_SECRET = "qualytics-s3cret-value"
+
+
+def payload(name: str) -> bytes:
+    return (PAYLOADS / name).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    connect(redis_server.url).flushall()
+    return redis_server.url
+
+
+LOCAL_MAPPINGS = {
+    "sources.yaml": f"""
+sources:
+  qualytics: {{kind: qualytics, secret: "${{QUALYTICS_SECRET}}"}}
+  generic: {{kind: generic, hmac_secret: "${{GENERIC_HMAC_SECRET:-generic-hmac-key}}"}}
+""",
+    "targets.yaml": """
+targets:
+  mirror: {kind: local}
+""",
+    "flows.yaml": """
+value_maps:
+  anomaly_to_ticket: {Active: New, Acknowledged: In Progress, Resolved: Resolved, Invalid: Canceled, Duplicate: Canceled}
+  severity_to_priority: {critical: Critical, high: High, medium: Medium, low: Low, info: Low}
+flows:
+  - name: open-dq-ticket
+    source: [qualytics, generic]
+    trigger: {type: anomaly, where: {severity: [critical, high, medium]}}
+    actions:
+      - create_ticket:
+          targets: [mirror]
+          short_description: "{{ event.check }} failed on {{ event.container }}"
+          description: "{{ event.description }}\\n\\n{{ event.url }}"
+          status: New
+          priority: "{{ event.severity | lookup('severity_to_priority') }}"
+          urgency: High
+          impact: Medium
+          category: Data Quality
+          subcategory: Validation Error
+          assignment_group: data-platform
+          assigned_to: ""
+  - name: follow-anomaly-status
+    trigger: {type: anomaly_status_change}
+    actions:
+      - update_ticket_status: {target_status: "{{ event.status | lookup('anomaly_to_ticket') }}"}
+""",
+}
+
+
+class Harness:
+    """One gateway: its mappings, SQLite file, Redis queue, a test client and an in-process worker."""
+
+    def __init__(self, root: Path, redis_url: str, files: Mapping[str, str], env: Mapping[str, str],
+                 settings: Mapping[str, Any]) -> None:
+        mappings = root / "mappings"
+        mappings.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (mappings / name).write_text(text)
+        self.env = {"QUALYTICS_SECRET": QUALYTICS_SECRET, **env}
+        self.settings = Settings(mappings=mappings, database_url=f"sqlite:///{root / 'gateway.db'}",
+                                 redis_url=redis_url, var_dir=root, **settings)
+        self.runtime = Runtime.load(self.settings, self.env)
+        self.connection = connect(redis_url)
+        self.dispatcher = Dispatcher(self.connection, self.runtime.mirror, self.settings.queue_name, 300)
+        self.sleeps: list[float] = []
+        self.client = TestClient(create_app(self.runtime, self.dispatcher)).__enter__()
+
+    def post(self, source: str, body: bytes | dict[str, Any] | list[Any], headers: Mapping[str, str] | None = None,
+             **kwargs: Any) -> Any:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        defaults = {"content-type": "application/json"}
+        if source == "qualytics":
+            defaults["x-qualytics-secret"] = QUALYTICS_SECRET
+        return self.client.post(f"/v1/webhooks/{source}", content=raw, headers={**defaults, **(headers or {})},
+                                **kwargs)
+
+    def drain(self, rounds: int = 100) -> None:
+        """Run the worker until nothing is queued; waits and backoffs are fast-forwarded, never slept."""
+        jobs.configure(self.runtime, sleep=self.sleeps.append)
+        worker = SimpleWorker([self.dispatcher.queue], connection=self.connection)
+        sweeper = Sweeper(self.runtime, self.dispatcher)
+        for _ in range(rounds):
+            worker.work(burst=True)
+            waiting = [e["id"] for e in self.runtime.mirror.list_executions(status="queued")]
+            if not waiting:
+                return
+            with self.runtime.mirror.transaction() as tx:  # time passes: whatever waits is due now
+                tx.executemany("UPDATE executions SET next_attempt_at = ?, enqueued_at = NULL WHERE id = ?",
+                               [(time.time() - 1, i) for i in waiting])
+            sweeper.sweep()
+        raise AssertionError(f"executions still queued after {rounds} rounds")
+
+    def tickets(self, **params: str) -> list[dict[str, Any]]:
+        response = self.client.get("/v1/tickets", params=params)
+        assert response.status_code == 200, response.text
+        tickets: list[dict[str, Any]] = response.json()["tickets"]
+        return tickets
+
+    def ticket(self, reference: str) -> dict[str, Any]:
+        response = self.client.get(f"/v1/tickets/{reference}")
+        assert response.status_code == 200, response.text
+        ticket: dict[str, Any] = response.json()
+        return ticket
+
+    def executions(self, **params: str) -> list[dict[str, Any]]:
+        response = self.client.get("/v1/executions", params=params)
+        assert response.status_code == 200, response.text
+        executions: list[dict[str, Any]] = response.json()["executions"]
+        return executions
+
+    def execution(self, execution_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/v1/executions/{execution_id}")
+        assert response.status_code == 200, response.text
+        execution: dict[str, Any] = response.json()
+        return execution
+
+
+MakeHarness = Callable[..., Harness]
+
+
+@pytest.fixture
+def make_gateway(tmp_path: Path, redis_url: str) -> Iterator[MakeHarness]:
+    made: list[Harness] = []
+
+    def make(files: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
+             name: str = "gw", **settings: Any) -> Harness:
+        harness = Harness(tmp_path / name, redis_url, files or LOCAL_MAPPINGS, env or {}, settings)
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        harness.client.__exit__(None, None, None)
+        harness.runtime.mirror.close()
+
+
+@pytest.fixture
+def gateway(make_gateway: MakeHarness) -> Harness:
+    return make_gateway()
+
+
+def qualytics_delivery(anomaly_id: int = 1, *, trigger: str = "Anomaly", status: str | None = None,
+                       timestamp: str = "2026-01-25T12:00:00Z", **anomaly: Any) -> dict[str, Any]:
+    """The Qualytics sample, with the anomaly and trigger a test needs."""
+    data = msgspec.json.decode(payload("qualytics.json"))
+    entry = {**data["context"]["anomalies"][0], "id": anomaly_id, **anomaly}
+    if status is not None:
+        entry["status"] = status
+    data["context"]["anomalies"] = [entry]
+    data["trigger"] = {"type": trigger, "timestamp": timestamp}
+    result: dict[str, Any] = data
+    return result
