@@ -246,7 +246,8 @@ class _Api:
             page = self.json("GET", self.url(path), params={"startAt": len(items), "maxResults": PAGE})
             chunk = page.get("values", page.get(cloud_key)) or []
             items += chunk
-            if not chunk or page.get("isLast", True) or len(items) >= int(page.get("total", 0)):
+            total = page.get("total")
+            if not chunk or page.get("isLast") is True or (total is not None and len(items) >= int(total)):
                 return items
 
     def search(self, jql: str, cloud: bool) -> list[dict[str, Any]]:
@@ -305,8 +306,25 @@ class JiraConnector:
 
     # -- Connector protocol --------------------------------------------------------------
     def create(self, request: CreateRequest) -> RemoteTicket:
+        with self._edge("create"):
+            return self._create(request)
+
+    def set_status(self, request: StatusRequest) -> RemoteTicket:
+        with self._edge("set status"):
+            return self._set_status(request)
+
+    def comment(self, request: CommentRequest) -> None:
+        key = request.link.external_key or request.link.external_id
+        self._call("add comment", self.api.comment, key, request.text)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def _create(self, request: CreateRequest) -> RemoteTicket:
+        """Search by correlation label first, so a retried or re-run create finds its issue."""
         label = correlation_label(request.correlation_key)
-        target = self._jira_status(request.fields.status, "create")
+        canonical = request.fields.status or "New"
+        target = self._jira_status(canonical, "create")
         found = self._find(label)
         if found is None:
             fields = self._create_fields(request.fields, label)
@@ -315,9 +333,9 @@ class JiraConnector:
         ticket = self._ticket(found)
         if ticket.remote_status.casefold() == target.casefold():
             return ticket
-        return self._walk(found, request.fields.status, target)
+        return self._walk(found, canonical, target)
 
-    def set_status(self, request: StatusRequest) -> RemoteTicket:
+    def _set_status(self, request: StatusRequest) -> RemoteTicket:
         target = self._jira_status(request.status, "set status")
         key = request.link.external_key or request.link.external_id
         issue = self._call("read issue", self.api.issue, key)
@@ -327,13 +345,6 @@ class JiraConnector:
         if request.note.strip():
             self._call("add comment", self.api.comment, key, request.note)
         return ticket
-
-    def comment(self, request: CommentRequest) -> None:
-        key = request.link.external_key or request.link.external_id
-        self._call("add comment", self.api.comment, key, request.text)
-
-    def close(self) -> None:
-        self.api.close()
 
     # -- create --------------------------------------------------------------------------
     def _jira_status(self, canonical: str, action: str) -> str:
@@ -420,9 +431,7 @@ class JiraConnector:
         match = next((t for t in types if str(t.get("name", "")).casefold() == wanted), None)
         if match is None:
             names = ", ".join(str(t.get("name")) for t in types) or "none"
-            raise PermanentError(
-                f"issue type {self.config.issue_type!r} is not in project {project} ({names})"
-            )
+            raise PermanentError(f"issue type {self.config.issue_type!r} is not in project {project} ({names})")
         fields = self.api.paged(f"issue/createmeta/{project}/issuetypes/{match['id']}", "fields")
         return {str(f.get("fieldId") or f.get("key")): f for f in fields}
 
@@ -516,9 +525,7 @@ class _Planner:
             _transition_cache.setdefault(self.graph_key, {})[current.casefold()] = edges
 
     def reachable_text(self) -> str:
-        names = [n for k, n in self.reachable.items() if k not in self.visited] or list(
-            self.reachable.values()
-        )
+        names = [n for k, n in self.reachable.items() if k not in self.visited] or list(self.reachable.values())
         return ", ".join(names) or "none"
 
     def choose(self, current: str, options: list[dict[str, Any]]) -> dict[str, Any]:

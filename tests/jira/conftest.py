@@ -71,9 +71,7 @@ class Jira:
 
     @staticmethod
     def status_request(link: RemoteTicket, status: str, note: str = "") -> StatusRequest:
-        return StatusRequest(
-            number="DQ-1", correlation_key="qualytics:42", status=status, link=link, note=note
-        )
+        return StatusRequest(number="DQ-1", correlation_key="qualytics:42", status=status, link=link, note=note)
 
     def issues(self) -> list[dict[str, Any]]:
         return list(self.emulator.state()["issues"])
@@ -173,15 +171,8 @@ class OpenApi:
             return []
         body = request.body if isinstance(request.body, dict) else {}
         texts = [body.get("body")] if request.path.endswith("/comment") else []
-        texts += [
-            (body.get("fields") or {}).get(k)
-            for k in self.document["x-api2-text"]["IssueUpdateDetails.fields"]
-        ]
-        return [
-            f"{where}: api/2 text field is not a string"
-            for t in texts
-            if t is not None and not isinstance(t, str)
-        ]
+        texts += [(body.get("fields") or {}).get(k) for k in self.document["x-api2-text"]["IssueUpdateDetails.fields"]]
+        return [f"{where}: api/2 text field is not a string" for t in texts if t is not None and not isinstance(t, str)]
 
     def errors(self, schema: dict[str, Any], value: Any, where: str, request: bool = True) -> list[str]:
         """`request=True` also refuses readOnly properties, which a client must not send."""
@@ -208,13 +199,9 @@ class OpenApi:
                 found += self.errors(schema["items"], item, f"{where}[{i}]", request)
         return found
 
-    def _object_errors(
-        self, schema: dict[str, Any], value: dict[str, Any], where: str, request: bool
-    ) -> list[str]:
+    def _object_errors(self, schema: dict[str, Any], value: dict[str, Any], where: str, request: bool) -> list[str]:
         properties: dict[str, Any] = schema.get("properties", {})
-        found = [
-            f"{where}: missing required {name!r}" for name in schema.get("required", []) if name not in value
-        ]
+        found = [f"{where}: missing required {name!r}" for name in schema.get("required", []) if name not in value]
         for name, item in value.items():
             spec = properties.get(name)
             if spec is None:

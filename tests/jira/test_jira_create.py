@@ -9,6 +9,7 @@ import pytest
 
 from connectors.base import CommentRequest
 from connectors.emulators.base import Fault
+from connectors.emulators.jira import ScreenField, default_screen
 from connectors.errors import PermanentError, RetryableError
 from connectors.jira import correlation_label
 
@@ -195,3 +196,13 @@ def test_comment_adds_the_text_to_the_issue(jira: Jira) -> None:
     connector.comment(CommentRequest(number="DQ-1", link=remote, text="Recurred at 10:42 (3rd time)"))
 
     assert jira.issues()[0]["comments"] == ["Recurred at 10:42 (3rd time)"]
+
+
+def test_create_metadata_is_read_across_pages(make_jira: Callable[..., Jira]) -> None:
+    extra = {f"customfield_2{i:04d}": ScreenField(f"Extra {i}", "string") for i in range(150)}
+    jira = make_jira(screen={**extra, **default_screen()})  # the mapped fields sit on page two
+
+    jira.connector().create(jira.create_request())
+
+    assert jira.issues()[0]["fields"]["customfield_10101"] == {"value": "High"}
+    assert len(jira.requests("GET", r"/createmeta/DQ/issuetypes/\d+$")) == 2

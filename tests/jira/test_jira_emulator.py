@@ -19,9 +19,7 @@ def sandbox_url() -> Iterator[str]:
     server.stop()
 
 
-def _call(
-    url: str, method: str, path: str, auth: Any = ("sandbox", "sandbox-token"), **kw: Any
-) -> requests.Response:
+def _call(url: str, method: str, path: str, auth: Any = ("sandbox", "sandbox-token"), **kw: Any) -> requests.Response:
     headers = {}
     if isinstance(auth, str):
         headers, auth = {"Authorization": f"Bearer {auth}"}, None
@@ -46,9 +44,7 @@ def test_sandbox_takes_basic_auth_and_the_token_as_bearer(sandbox_url: str) -> N
 def test_a_transition_not_offered_from_the_current_status_is_refused(sandbox_url: str) -> None:
     key = _new_issue(sandbox_url)
 
-    answer = _call(
-        sandbox_url, "POST", f"/rest/api/2/issue/{key}/transitions", json={"transition": {"id": "31"}}
-    )
+    answer = _call(sandbox_url, "POST", f"/rest/api/2/issue/{key}/transitions", json={"transition": {"id": "31"}})
 
     assert answer.status_code == 400
     assert answer.json()["errorMessages"] == ["Transition id '31' is not valid for this issue."]

@@ -34,9 +34,7 @@ def test_every_request_the_connector_sends_is_valid(
 def test_the_checker_catches_what_the_api_refuses(jira: Jira, openapi: OpenApi) -> None:
     from connectors.emulators.base import LoggedRequest
 
-    numeric_id = LoggedRequest(
-        "POST", "/rest/api/2/issue/DQ-1/transitions", {}, {"transition": {"id": 31}}, 204
-    )
+    numeric_id = LoggedRequest("POST", "/rest/api/2/issue/DQ-1/transitions", {}, {"transition": {"id": 31}}, 204)
     adf_on_api2 = LoggedRequest("POST", "/rest/api/2/issue/DQ-1/comment", {}, {"body": {"type": "doc"}}, 201)
     no_jql = LoggedRequest("POST", "/rest/api/3/search/jql", {}, {"maxResults": 1}, 200)
 
@@ -53,9 +51,7 @@ def test_the_emulators_answers_match_the_response_schemas(jira: Jira, openapi: O
     schemas = openapi.schemas
     info = _get(jira, "/rest/api/2/serverInfo").json()
     body = {"fields": {"project": {"key": "DQ"}, "issuetype": {"name": "Bug"}, "summary": "s"}}
-    created = requests.post(
-        jira.url + "/rest/api/2/issue", json=body, auth=(jira.user, jira.token), timeout=5
-    )
+    created = requests.post(jira.url + "/rest/api/2/issue", json=body, auth=(jira.user, jira.token), timeout=5)
     transitions = _get(jira, "/rest/api/2/issue/DQ-1/transitions", expand="transitions.fields").json()
     refused = requests.post(
         jira.url + "/rest/api/2/issue", json={"fields": {}}, auth=(jira.user, jira.token), timeout=5
