@@ -26,7 +26,9 @@ def move_ticket(
     """Move a ticket through the state machine (409 when not allowed) and push it to its targets."""
     state = canonical_state(status)
     if state is None:
-        raise InvalidPayload(f"{status!r} is not a ticket status; use one of {', '.join(STATES)}", code="unknown_status")
+        raise InvalidPayload(
+            f"{status!r} is not a ticket status; use one of {', '.join(STATES)}", code="unknown_status"
+        )
     ticket = find_ticket(rt, reference)
     with rt.mirror.transaction() as tx:
         current = rt.mirror.ticket(ticket["id"], tx) or ticket
@@ -58,8 +60,10 @@ def retry_execution(rt: Runtime, dispatcher: Dispatcher | None, execution_id: st
         if execution is None:
             raise NotFound(f"no execution {execution_id!r}", code="unknown_execution")
         if not rt.mirror.retry(tx, execution_id):
-            raise Conflict(f"execution {execution_id} is {execution['status']}; only failed or skipped ones are retried",
-                           code="not_retryable")
+            raise Conflict(
+                f"execution {execution_id} is {execution['status']}; only failed or skipped ones are retried",
+                code="not_retryable",
+            )
     _enqueue(dispatcher, [execution_id])
     return rt.mirror.execution(execution_id) or execution
 

@@ -17,8 +17,15 @@ from gateway.runtime import Runtime
 
 log = logging.getLogger("gateway.app")
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
 
 
 def _gateway_error(_: Request[Any, Any, Any], exc: GatewayError) -> Response[dict[str, Any]]:
@@ -32,24 +39,36 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
 
 def _database_error(_: Request[Any, Any, Any], exc: sqlite3.Error) -> Response[dict[str, Any]]:
     log.error("database error: %s", type(exc).__name__)
-    return Response(error_body("database_unavailable", "the mirror database is unavailable; nothing was recorded"),
-                    status_code=503, media_type=MediaType.JSON)
+    return Response(
+        error_body("database_unavailable", "the mirror database is unavailable; nothing was recorded"),
+        status_code=503,
+        media_type=MediaType.JSON,
+    )
 
 
 def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unexpected error", exc_info=exc)
-    return Response(error_body("internal_error", "the gateway failed unexpectedly; see its log"),
-                    status_code=500, media_type=MediaType.JSON)
+    return Response(
+        error_body("internal_error", "the gateway failed unexpectedly; see its log"),
+        status_code=500,
+        media_type=MediaType.JSON,
+    )
 
 
 def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
     app = Litestar(
         route_handlers=[
             webhooks.receive_webhook,
-            tickets.list_tickets, tickets.show_ticket, tickets.change_status, tickets.add_comment,
-            executions.list_executions, executions.show_execution, executions.retry_execution,
+            tickets.list_tickets,
+            tickets.show_ticket,
+            tickets.change_status,
+            tickets.add_comment,
+            executions.list_executions,
+            executions.show_execution,
+            executions.retry_execution,
             executions.retry_failed,
-            health.healthz, health.readyz,
+            health.healthz,
+            health.readyz,
         ],
         exception_handlers={
             GatewayError: _gateway_error,

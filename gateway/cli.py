@@ -19,8 +19,11 @@ log = logging.getLogger("gateway.cli")
 
 SANDBOX = {
     "jira": {"JIRA_URL": "http://127.0.0.1:{port}", "JIRA_USER": "sandbox", "JIRA_API_TOKEN": "sandbox-token"},
-    "servicenow": {"SERVICENOW_URL": "http://127.0.0.1:{port}", "SERVICENOW_USER": "sandbox",
-                   "SERVICENOW_PASSWORD": "sandbox-password"},
+    "servicenow": {
+        "SERVICENOW_URL": "http://127.0.0.1:{port}",
+        "SERVICENOW_USER": "sandbox",
+        "SERVICENOW_PASSWORD": "sandbox-password",
+    },
 }
 SANDBOX_PORTS = {"jira": 9001, "servicenow": 9002}
 
@@ -45,8 +48,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"error: {error}", file=sys.stderr)
         print(f"{len(exc.errors)} problem(s) in {settings.mappings}", file=sys.stderr)
         return 2
-    print(f"ok: {len(mappings.files)} file(s), {len(mappings.sources)} source(s), {len(mappings.targets)} target(s),"
-          f" {len(mappings.channels)} channel(s), {len(mappings.flows)} flow(s)")
+    print(
+        f"ok: {len(mappings.files)} file(s), {len(mappings.sources)} source(s), {len(mappings.targets)} target(s),"
+        f" {len(mappings.channels)} channel(s), {len(mappings.flows)} flow(s)"
+    )
     for flow in mappings.flows:
         actions = ", ".join(kind for kind, _ in flow.actions)
         print(f"  flow {flow.name}: on {flow.trigger.type} from {', '.join(flow.sources or ['any source'])}: {actions}")
@@ -98,8 +103,9 @@ def _runtime(args: argparse.Namespace) -> tuple[Any, Any]:
     runtime = Runtime.load(settings)
     dispatcher = None
     if settings.redis_url:
-        dispatcher = Dispatcher(connect(settings.redis_url), runtime.mirror, settings.queue_name,
-                                settings.retry_budget_seconds + 300)
+        dispatcher = Dispatcher(
+            connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
+        )
     return runtime, dispatcher
 
 
@@ -144,8 +150,10 @@ def cmd_executions(args: argparse.Namespace) -> int:
             for execution in runtime.mirror.list_executions(status=status, target=args.target, flow=args.flow):
                 view = execution_view(runtime, execution, attempts=False)
                 number = view["ticket"]["number"] if view["ticket"] else "-"
-                print(f"{view['id']}  {view['status']:<9} {view['action']:<20} {view['target']:<12} {number:<8}"
-                      f" {view['error'] or ''}")
+                print(
+                    f"{view['id']}  {view['status']:<9} {view['action']:<20} {view['target']:<12} {number:<8}"
+                    f" {view['error'] or ''}"
+                )
     except GatewayError as exc:
         print(f"{exc.code}: {exc.detail}", file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ from connectors.registry import KINDS as TARGET_KINDS
 from gateway.errors import ConfigError
 from gateway.lifecycle import STATES, Lifecycle, LifecycleConfig, canonical_state
 from gateway.models import SEVERITIES, TICKET_FIELDS
-from gateway.render import Templates, TemplateProblem
+from gateway.render import TemplateProblem, Templates
 from gateway.sources import ADAPTERS, SourceConfig
 
 TriggerType = Literal["anomaly", "anomaly_status_change", "manual", "scheduled"]
@@ -134,8 +134,11 @@ class Mappings:
     def secrets(self) -> set[str]:
         """Every configured secret value, for redaction."""
         found: set[str] = set()
-        configs: list[Any] = [*self.sources.values(), *(t.config for t in self.targets.values()),
-                              *self.channels.values()]
+        configs: list[Any] = [
+            *self.sources.values(),
+            *(t.config for t in self.targets.values()),
+            *self.channels.values(),
+        ]
         for config in configs:
             _collect_secrets(msgspec.to_builtins(config), found)
         return found
@@ -277,11 +280,18 @@ class _Loader:
         auth = ("secret", "hmac_secret", "token", "basic")
         for key in auth:
             if getattr(config, key) and key not in adapter.auth_keys:
-                self.fail(file, f"{where}: field {key}", f"{kind} sources do not use {key}; they take "
-                          f"{', '.join(adapter.auth_keys)}")
+                self.fail(
+                    file,
+                    f"{where}: field {key}",
+                    f"{kind} sources do not use {key}; they take {', '.join(adapter.auth_keys)}",
+                )
         if not any(getattr(config, key) for key in adapter.auth_keys) and not config.allow_unauthenticated:
-            self.fail(file, where, f"no authentication configured: set one of {', '.join(adapter.auth_keys)} "
-                      "(or allow_unauthenticated: true)")
+            self.fail(
+                file,
+                where,
+                f"no authentication configured: set one of {', '.join(adapter.auth_keys)} "
+                "(or allow_unauthenticated: true)",
+            )
         self.mappings.sources[name] = config
 
     def read_target(self, file: str, where: str, name: str, value: Any) -> None:
@@ -315,7 +325,9 @@ class _Loader:
         for state, targets in (config.transitions or {}).items():
             for name in [state, *targets]:
                 if name not in STATES:
-                    self.fail(file, "lifecycle: field transitions", f"{name!r} is not a state; states: {', '.join(STATES)}")
+                    self.fail(
+                        file, "lifecycle: field transitions", f"{name!r} is not a state; states: {', '.join(STATES)}"
+                    )
         for anomaly_status, state in (config.anomaly_status or {}).items():
             if state not in STATES:
                 self.fail(file, f"lifecycle: field anomaly_status.{anomaly_status}", f"{state!r} is not a state")
@@ -374,7 +386,7 @@ class _Loader:
         if not isinstance(item, dict) or len(item) != 1:
             self.fail(file, where, f"an action is one of {', '.join(ACTION_TYPES)} with its settings")
             return None
-        (kind, body), = item.items()
+        ((kind, body),) = item.items()
         shape = ACTION_TYPES.get(kind)
         if shape is None:
             self.fail(file, where, f"unknown action {kind!r}; known: {', '.join(ACTION_TYPES)}")
@@ -426,9 +438,11 @@ class _Loader:
     def check_flow_rules(self, file: str, where: str, trigger: Trigger, actions: list[tuple[str, Action]]) -> None:
         for i, (kind, _) in enumerate(actions):
             if kind != "notify" and trigger.type not in TICKETING_TRIGGERS:
-                self.fail(file, f"{where}: field actions[{i}].{kind}",
-                          f"ticketing actions run only under anomaly or anomaly_status_change triggers, "
-                          f"not {trigger.type}")
+                self.fail(
+                    file,
+                    f"{where}: field actions[{i}].{kind}",
+                    f"ticketing actions run only under anomaly or anomaly_status_change triggers, not {trigger.type}",
+                )
             if kind == "notify" and i != len(actions) - 1:
                 self.fail(file, f"{where}: field actions[{i}].notify", "notify must be the last action of its flow")
 

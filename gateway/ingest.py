@@ -30,8 +30,8 @@ def accept(
     queued = [execution for outcome in outcomes for execution in outcome.queued]
     if dispatcher is not None and queued:
         dispatcher.enqueue(queued)
-    ignored = [{"reason": i.reason, **({"event_id": i.event_id} if i.event_id else {})} for i in parsed.ignored]
-    ignored += [{"event_id": o.event_id, "reason": o.ignored} for o in outcomes if o.ignored and not o.duplicate]
+    ignored: list[dict[str, str | None]] = [{"reason": i.reason, "event_id": i.event_id} for i in parsed.ignored]
+    ignored += [{"reason": o.ignored, "event_id": o.event_id} for o in outcomes if o.ignored and not o.duplicate]
     return {
         "event_ids": [o.event_id for o in outcomes],
         "executions": [e for o in outcomes for e in o.executions],

@@ -7,11 +7,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from connectors.base import CommentRequest, Connector, CreateRequest, RemoteTicket, StatusRequest
+from connectors.config import RetryConfig
 from connectors.errors import ConnectorError, PermanentError, RetryableError
 from connectors.registry import KINDS
 from gateway.models import Event, TicketFields
@@ -20,6 +21,7 @@ from gateway.retry import Budget, GiveUp, Reschedule, call_with_retry
 from gateway.runtime import Runtime
 
 log = logging.getLogger("gateway.jobs")
+T = TypeVar("T")
 WAIT_STEP = 0.5  # how soon an execution waiting on an earlier one looks again
 
 
@@ -143,25 +145,35 @@ class Executor:
         if "fields" not in execution["params"]:
             raise Done("failed", execution["error"] or "the execution has no rendered fields")
         fields = msgspec.convert({**execution["params"]["fields"], "status": ticket["state"]}, TicketFields)
-        request = CreateRequest(number=self.rt.number(ticket["id"]), correlation_key=ticket["correlation_key"],
-                                fields=fields, event=self.event_context(execution))
-        remote = self.call(execution, lambda connector: connector.create(request))
+        request = CreateRequest(
+            number=self.rt.number(ticket["id"]),
+            correlation_key=ticket["correlation_key"],
+            fields=fields,
+            event=self.event_context(execution),
+        )
+        remote = self.on_target(execution, lambda connector: connector.create(request))
         return self.succeed(execution, remote, "linked")
 
     def update_status(self, execution: dict[str, Any], link: dict[str, Any]) -> str:
         ticket = self.ticket(execution)
         params = execution["params"]
-        request = StatusRequest(number=self.rt.number(ticket["id"]), correlation_key=ticket["correlation_key"],
-                                status=params["status"], link=_remote(link), note=params.get("note", ""),
-                                event=self.event_context(execution))
-        remote = self.call(execution, lambda connector: connector.set_status(request))
+        request = StatusRequest(
+            number=self.rt.number(ticket["id"]),
+            correlation_key=ticket["correlation_key"],
+            status=params["status"],
+            link=_remote(link),
+            note=params.get("note", ""),
+            event=self.event_context(execution),
+        )
+        remote = self.on_target(execution, lambda connector: connector.set_status(request))
         return self.succeed(execution, remote, "remote_status")
 
     def comment(self, execution: dict[str, Any], link: dict[str, Any]) -> str:
         ticket = self.ticket(execution)
-        request = CommentRequest(number=self.rt.number(ticket["id"]), link=_remote(link),
-                                 text=execution["params"]["text"])
-        self.call(execution, lambda connector: connector.comment(request))
+        request = CommentRequest(
+            number=self.rt.number(ticket["id"]), link=_remote(link), text=execution["params"]["text"]
+        )
+        self.on_target(execution, lambda connector: connector.comment(request))
         return self.succeed(execution, _remote(link), None)
 
     # -- helpers --------------------------------------------------------------------------
@@ -177,52 +189,55 @@ class Executor:
             return {}
         return msgspec.convert(event["payload"], Event).template_context()
 
-    def connector(self, target: str) -> Connector:
-        entry = self.rt.mappings.targets.get(target)
+    def on_target(self, execution: dict[str, Any], operation: Callable[[Connector], T]) -> T:
+        """A connector call for the execution's target, under that target's retry policy."""
+        entry = self.rt.mappings.targets.get(execution["target"])
         if entry is None:
-            raise Done("failed", f"target {target!r} is no longer in the mappings")
-        return KINDS[entry.kind].build(entry.config)
-
-    def call(self, execution: dict[str, Any], operation: Callable[[Connector], Any]) -> Any:
-        """The connector call under the retry policy, every attempt recorded."""
-        target = self.rt.mappings.targets.get(execution["target"])
-        if target is None:
             raise Done("failed", f"target {execution['target']!r} is no longer in the mappings")
-        connector = self.connector(execution["target"])
-        attempts_before = self.mirror.attempt_count(execution["id"])
-        budget = Budget(policy=target.retry, attempts_before=attempts_before,
-                        first_attempt_at=execution["first_attempt_at"] or time.time(),
-                        in_process_seconds=self.rt.settings.retry_budget_seconds, scale=self.rt.settings.retry_scale)
+        connector = KINDS[entry.kind].build(entry.config)
         try:
-            return call_with_retry(lambda: self.attempt(execution, connector, operation), budget, sleep=self.sleep)
+            return self.call(execution, entry.retry, lambda: operation(connector))
+        finally:
+            connector.close()
+
+    def call(self, execution: dict[str, Any], policy: RetryConfig, operation: Callable[[], T]) -> T:
+        """Run `operation` under the retry policy, every attempt recorded; failures end as Done."""
+        budget = Budget(
+            policy=policy,
+            attempts_before=self.mirror.attempt_count(execution["id"]),
+            first_attempt_at=execution["first_attempt_at"] or time.time(),
+            in_process_seconds=self.rt.settings.retry_budget_seconds,
+            scale=self.rt.settings.retry_scale,
+        )
+        try:
+            return call_with_retry(lambda: self.attempt(execution, operation), budget, sleep=self.sleep)
         except Reschedule as later:
             raise Done("queued", self.redactor(later.error.message), retry_in=later.delay) from None
         except GiveUp as gave_up:
             raise Done("failed", self.redactor(f"{gave_up.error.message} ({gave_up.reason})")) from None
         except PermanentError as exc:
             raise Done("failed", self.redactor(exc.message)) from None
-        finally:
-            connector.close()
 
-    def attempt(self, execution: dict[str, Any], connector: Connector, operation: Callable[[Connector], Any]) -> Any:
+    def attempt(self, execution: dict[str, Any], operation: Callable[[], T]) -> T:
         started = time.time()
-        try:
-            result = operation(connector)
-        except ConnectorError as exc:
+
+        def record(outcome: str, **error: Any) -> None:
+            duration_ms = int((time.time() - started) * 1000)
             self.mirror.record_attempt(
-                execution["id"], started_at=started, duration_ms=int((time.time() - started) * 1000),
-                outcome="failed", error_kind=exc.kind, http_status=exc.http_status,
-                message=self.redactor(exc.message),
+                execution["id"], started_at=started, duration_ms=duration_ms, outcome=outcome, **error
             )
+
+        try:
+            result = operation()
+        except ConnectorError as exc:
+            message = self.redactor(exc.message)
+            record("failed", error_kind=exc.kind, http_status=exc.http_status, message=message)
             raise
-        except Exception as exc:
+        except Exception as exc:  # unclassified: never retried, always explained
             message = self.redactor(f"{type(exc).__name__}: {exc}")
-            self.mirror.record_attempt(execution["id"], started_at=started,
-                                       duration_ms=int((time.time() - started) * 1000), outcome="failed",
-                                       error_kind="permanent", message=message)
+            record("failed", error_kind="permanent", message=message)
             raise PermanentError(message) from None
-        self.mirror.record_attempt(execution["id"], started_at=started,
-                                   duration_ms=int((time.time() - started) * 1000), outcome="succeeded")
+        record("succeeded")
         return result
 
     def succeed(self, execution: dict[str, Any], remote: RemoteTicket, timeline: str | None) -> str:
@@ -233,19 +248,32 @@ class Executor:
                 previous = self.mirror.link(execution["ticket_id"], execution["target"], tx)
                 self.mirror.save_link(tx, execution["ticket_id"], execution["target"], data, now)
                 if timeline == "linked" and previous is None:
-                    self.mirror.add_timeline(tx, execution["ticket_id"], "linked", "gateway",
-                                             {"target": execution["target"], "key": remote.external_key,
-                                              "url": remote.url}, now)
-            self.mirror.finish(tx, execution["id"], "succeeded", now,
-                               result={"external_key": remote.external_key, "url": remote.url,
-                                       "remote_status": remote.remote_status})
+                    self.mirror.add_timeline(
+                        tx,
+                        execution["ticket_id"],
+                        "linked",
+                        "gateway",
+                        {"target": execution["target"], "key": remote.external_key, "url": remote.url},
+                        now,
+                    )
+            self.mirror.finish(
+                tx,
+                execution["id"],
+                "succeeded",
+                now,
+                result={"external_key": remote.external_key, "url": remote.url, "remote_status": remote.remote_status},
+            )
         return "succeeded"
 
     def conclude(self, execution: dict[str, Any], done: Done) -> str:
         if done.status == "queued":
             kind = "transient" if done.retry_in is not None and "waiting" not in done.message else None
-            self.mirror.requeue(execution["id"], time.time() + (done.retry_in or WAIT_STEP),
-                                error=done.message if kind else None, error_kind=kind)
+            self.mirror.requeue(
+                execution["id"],
+                time.time() + (done.retry_in or WAIT_STEP),
+                error=done.message if kind else None,
+                error_kind=kind,
+            )
             return "queued"
         if done.status == "failed":
             return self.fail(execution, done.message, "permanent" if "gave up" not in done.message else "transient")
@@ -259,17 +287,33 @@ class Executor:
         with self.mirror.transaction() as tx:
             self.mirror.finish(tx, execution["id"], "failed", now, error=message, error_kind=kind)
             if execution["ticket_id"] and execution["action"] != "notify":
-                self.mirror.add_timeline(tx, execution["ticket_id"], "action_failed", "gateway",
-                                         {"execution_id": execution["id"], "action": execution["action"],
-                                          "target": execution["target"], "error": message}, now)
-        log.warning("execution %s (%s -> %s) failed: %s", execution["id"], execution["action"],
-                    execution["target"], message)
+                self.mirror.add_timeline(
+                    tx,
+                    execution["ticket_id"],
+                    "action_failed",
+                    "gateway",
+                    {
+                        "execution_id": execution["id"],
+                        "action": execution["action"],
+                        "target": execution["target"],
+                        "error": message,
+                    },
+                    now,
+                )
+        log.warning(
+            "execution %s (%s -> %s) failed: %s", execution["id"], execution["action"], execution["target"], message
+        )
         return "failed"
 
 
 def _remote(link: dict[str, Any]) -> RemoteTicket:
-    return RemoteTicket(external_id=link["external_id"], external_key=link["external_key"], url=link["url"],
-                        remote_status=link["remote_status"], remote_priority=link["remote_priority"])
+    return RemoteTicket(
+        external_id=link["external_id"],
+        external_key=link["external_key"],
+        url=link["url"],
+        remote_status=link["remote_status"],
+        remote_priority=link["remote_priority"],
+    )
 
 
 __all__ = ["Executor", "RetryableError", "configure", "execute"]

@@ -5,7 +5,18 @@ from __future__ import annotations
 import logging
 import os
 
-QUIET = ("slack_bolt", "slack_sdk", "urllib3", "requests", "httpx", "httpcore", "jira", "pysnow", "rq", "uvicorn.access")
+QUIET = (
+    "slack_bolt",
+    "slack_sdk",
+    "urllib3",
+    "requests",
+    "httpx",
+    "httpcore",
+    "jira",
+    "pysnow",
+    "rq",
+    "uvicorn.access",
+)
 
 
 def configure_logging(level: str | None = None) -> None:

@@ -164,6 +164,12 @@ class Mirror:
                         tx.execute(statement)
                 tx.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
+    def _one(self, sql: str, args: Sequence[Any] = (), tx: sqlite3.Connection | None = None) -> Any:
+        return (tx or self.connection()).execute(sql, args).fetchone()
+
+    def _all(self, sql: str, args: Sequence[Any] = (), tx: sqlite3.Connection | None = None) -> list[Any]:
+        return (tx or self.connection()).execute(sql, args).fetchall()
+
     def ping(self) -> None:
         self.connection().execute("SELECT 1").fetchone()
 
@@ -175,8 +181,16 @@ class Mirror:
 
     # -- events ---------------------------------------------------------------------------
     def insert_event(
-        self, tx: sqlite3.Connection, *, source: str, source_event_id: str, event_type: str,
-        anomaly_id: str, correlation_key: str, payload: Any, now: float,
+        self,
+        tx: sqlite3.Connection,
+        *,
+        source: str,
+        source_event_id: str,
+        event_type: str,
+        anomaly_id: str,
+        correlation_key: str,
+        payload: Any,
+        now: float,
     ) -> str | None:
         """The new event's id, or None when this source already sent this event id."""
         event_id = new_id()
@@ -215,14 +229,32 @@ class Mirror:
         return _ticket(row) if row else None
 
     def create_ticket(
-        self, tx: sqlite3.Connection, *, correlation_key: str, generation: int, state: str, source: str,
-        fields: dict[str, str], targets: list[str], anomaly_id: str, now: float,
+        self,
+        tx: sqlite3.Connection,
+        *,
+        correlation_key: str,
+        generation: int,
+        state: str,
+        source: str,
+        fields: dict[str, str],
+        targets: list[str],
+        anomaly_id: str,
+        now: float,
     ) -> int:
         cursor = tx.execute(
             "INSERT INTO tickets (correlation_key, generation, state, source, fields, targets, anomaly_ids,"
             " occurrences, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-            (correlation_key, generation, state, source, _dumps(fields), _dumps(targets),
-             _dumps([anomaly_id]), now, now),
+            (
+                correlation_key,
+                generation,
+                state,
+                source,
+                _dumps(fields),
+                _dumps(targets),
+                _dumps([anomaly_id]),
+                now,
+                now,
+            ),
         )
         ticket_id = int(cursor.lastrowid or 0)
         self.add_timeline(tx, ticket_id, "opened", "gateway", {"state": state}, now)
@@ -235,20 +267,25 @@ class Mirror:
     def list_tickets(
         self, *, state: str | None = None, source: str | None = None, q: str | None = None, limit: int = 200
     ) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM tickets WHERE 1 = 1", []
+        sql, args = "SELECT * FROM tickets WHERE 1 = 1", list[Any]()
         if state:
             sql, args = sql + " AND lower(state) = lower(?)", [*args, state]
         if source:
             sql, args = sql + " AND source = ?", [*args, source]
         if q:
-            sql, args = sql + " AND (lower(fields) LIKE ? OR correlation_key LIKE ?)", [*args, f"%{q.lower()}%", f"%{q}%"]
+            sql, args = (
+                sql + " AND (lower(fields) LIKE ? OR correlation_key LIKE ?)",
+                [*args, f"%{q.lower()}%", f"%{q}%"],
+            )
         rows = self.connection().execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [_ticket(r) for r in rows]
 
     def update_ticket(self, tx: sqlite3.Connection, ticket_id: int, now: float, **changes: Any) -> None:
         encoded = {k: _dumps(v) if k in ("fields", "targets", "anomaly_ids") else v for k, v in changes.items()}
         assignments = ", ".join(f"{k} = ?" for k in encoded)
-        tx.execute(f"UPDATE tickets SET {assignments}, updated_at = ? WHERE id = ?", (*encoded.values(), now, ticket_id))
+        tx.execute(
+            f"UPDATE tickets SET {assignments}, updated_at = ? WHERE id = ?", (*encoded.values(), now, ticket_id)
+        )
 
     def add_timeline(
         self, tx: sqlite3.Connection, ticket_id: int, kind: str, actor: str, data: dict[str, Any], now: float
@@ -259,38 +296,52 @@ class Mirror:
         )
 
     def timeline(self, ticket_id: int) -> list[dict[str, Any]]:
-        rows = self.connection().execute(
-            "SELECT at, kind, actor, data FROM timeline WHERE ticket_id = ? ORDER BY id", (ticket_id,)
-        ).fetchall()
+        rows = self._all("SELECT at, kind, actor, data FROM timeline WHERE ticket_id = ? ORDER BY id", (ticket_id,))
         return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
     def links(self, ticket_id: int, tx: sqlite3.Connection | None = None) -> list[dict[str, Any]]:
-        rows = (tx or self.connection()).execute(
-            "SELECT * FROM links WHERE ticket_id = ? ORDER BY target", (ticket_id,)
-        ).fetchall()
+        rows = self._all("SELECT * FROM links WHERE ticket_id = ? ORDER BY target", (ticket_id,), tx=tx)
         return [dict(r) for r in rows]
 
     def link(self, ticket_id: int, target: str, tx: sqlite3.Connection | None = None) -> dict[str, Any] | None:
-        row = (tx or self.connection()).execute(
-            "SELECT * FROM links WHERE ticket_id = ? AND target = ?", (ticket_id, target)
-        ).fetchone()
+        row = self._one("SELECT * FROM links WHERE ticket_id = ? AND target = ?", (ticket_id, target), tx=tx)
         return dict(row) if row else None
 
-    def save_link(self, tx: sqlite3.Connection, ticket_id: int, target: str, remote: dict[str, str], now: float) -> None:
+    def save_link(
+        self, tx: sqlite3.Connection, ticket_id: int, target: str, remote: dict[str, str], now: float
+    ) -> None:
         tx.execute(
             "INSERT INTO links (ticket_id, target, external_id, external_key, url, remote_status, remote_priority,"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, target) DO UPDATE SET"
             " external_id = excluded.external_id, external_key = excluded.external_key, url = excluded.url,"
             " remote_status = excluded.remote_status, remote_priority = excluded.remote_priority,"
             " updated_at = excluded.updated_at",
-            (ticket_id, target, remote["external_id"], remote["external_key"], remote["url"],
-             remote["remote_status"], remote["remote_priority"], now),
+            (
+                ticket_id,
+                target,
+                remote["external_id"],
+                remote["external_key"],
+                remote["url"],
+                remote["remote_status"],
+                remote["remote_priority"],
+                now,
+            ),
         )
 
     # -- executions -----------------------------------------------------------------------
     def create_execution(
-        self, tx: sqlite3.Connection, *, event_id: str | None, ticket_id: int | None, flow: str, action: str,
-        target: str, params: dict[str, Any], now: float, status: str = "queued", error: str | None = None,
+        self,
+        tx: sqlite3.Connection,
+        *,
+        event_id: str | None,
+        ticket_id: int | None,
+        flow: str,
+        action: str,
+        target: str,
+        params: dict[str, Any],
+        now: float,
+        status: str = "queued",
+        error: str | None = None,
         error_kind: str | None = None,
     ) -> str:
         execution_id = new_id()
@@ -298,8 +349,20 @@ class Mirror:
         tx.execute(
             "INSERT INTO executions (id, event_id, ticket_id, flow, action, target, status, params, error,"
             " error_kind, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (execution_id, event_id, ticket_id, flow, action, target, status, _dumps(params), error, error_kind,
-             now, finished),
+            (
+                execution_id,
+                event_id,
+                ticket_id,
+                flow,
+                action,
+                target,
+                status,
+                _dumps(params),
+                error,
+                error_kind,
+                now,
+                finished,
+            ),
         )
         return execution_id
 
@@ -308,20 +371,34 @@ class Mirror:
         return _execution(row) if row else None
 
     def attempts(self, execution_id: str) -> list[dict[str, Any]]:
-        rows = self.connection().execute(
+        rows = self._all(
             "SELECT number, started_at, duration_ms, outcome, error_kind, http_status, message FROM attempts"
-            " WHERE execution_id = ? ORDER BY number", (execution_id,),
-        ).fetchall()
+            " WHERE execution_id = ? ORDER BY number",
+            (execution_id,),
+        )
         return [dict(r) for r in rows]
 
     def list_executions(
-        self, *, status: str | None = None, target: str | None = None, flow: str | None = None,
-        error_kind: str | None = None, since: float | None = None, ticket_id: int | None = None,
-        event_id: str | None = None, limit: int = 500,
+        self,
+        *,
+        status: str | None = None,
+        target: str | None = None,
+        flow: str | None = None,
+        error_kind: str | None = None,
+        since: float | None = None,
+        ticket_id: int | None = None,
+        event_id: str | None = None,
+        limit: int = 500,
     ) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM executions WHERE 1 = 1", []
-        for column, value in (("status", status), ("target", target), ("flow", flow), ("error_kind", error_kind),
-                              ("ticket_id", ticket_id), ("event_id", event_id)):
+        sql, args = "SELECT * FROM executions WHERE 1 = 1", list[Any]()
+        for column, value in (
+            ("status", status),
+            ("target", target),
+            ("flow", flow),
+            ("error_kind", error_kind),
+            ("ticket_id", ticket_id),
+            ("event_id", event_id),
+        ):
             if value is not None and value != "":
                 sql, args = sql + f" AND {column} = ?", [*args, value]
         if since is not None:
@@ -344,11 +421,20 @@ class Mirror:
 
     def renew_lease(self, execution_id: str, until: float) -> None:
         with self.transaction() as tx:
-            tx.execute("UPDATE executions SET lease_until = ? WHERE id = ? AND status = 'running'", (until, execution_id))
+            tx.execute(
+                "UPDATE executions SET lease_until = ? WHERE id = ? AND status = 'running'", (until, execution_id)
+            )
 
     def record_attempt(
-        self, execution_id: str, *, started_at: float, duration_ms: int, outcome: str,
-        error_kind: str | None = None, http_status: int | None = None, message: str | None = None,
+        self,
+        execution_id: str,
+        *,
+        started_at: float,
+        duration_ms: int,
+        outcome: str,
+        error_kind: str | None = None,
+        http_status: int | None = None,
+        message: str | None = None,
     ) -> int:
         with self.transaction() as tx:
             row = tx.execute(
@@ -363,14 +449,19 @@ class Mirror:
             return number
 
     def attempt_count(self, execution_id: str) -> int:
-        row = self.connection().execute(
-            "SELECT count(*) AS n FROM attempts WHERE execution_id = ?", (execution_id,)
-        ).fetchone()
+        row = self._one("SELECT count(*) AS n FROM attempts WHERE execution_id = ?", (execution_id,))
         return int(row["n"])
 
     def finish(
-        self, tx: sqlite3.Connection, execution_id: str, status: str, now: float, *, result: Any = None,
-        error: str | None = None, error_kind: str | None = None,
+        self,
+        tx: sqlite3.Connection,
+        execution_id: str,
+        status: str,
+        now: float,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        error_kind: str | None = None,
     ) -> None:
         tx.execute(
             "UPDATE executions SET status = ?, finished_at = ?, result = ?, error = ?, error_kind = ?,"
@@ -400,28 +491,29 @@ class Mirror:
 
     def earlier_unfinished(self, execution: dict[str, Any]) -> dict[str, Any] | None:
         """An earlier ticket action on the same ticket and target that has not finished yet."""
-        row = self.connection().execute(
-            "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND seq < ? AND status IN ('queued', 'running')"
-            " AND action != 'notify' ORDER BY seq LIMIT 1",
+        row = self._one(
+            "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND seq < ?"
+            " AND status IN ('queued', 'running') AND action != 'notify' ORDER BY seq LIMIT 1",
             (execution["ticket_id"], execution["target"], execution["seq"]),
-        ).fetchone()
+        )
         return _execution(row) if row else None
 
     def latest_create(self, ticket_id: int, target: str) -> dict[str, Any] | None:
-        row = self.connection().execute(
+        row = self._one(
             "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND action = 'create_ticket'"
-            " ORDER BY seq DESC LIMIT 1", (ticket_id, target),
-        ).fetchone()
+            " ORDER BY seq DESC LIMIT 1",
+            (ticket_id, target),
+        )
         return _execution(row) if row else None
 
     def due_for_enqueue(self, now: float, grace: float, lease: float, limit: int = 500) -> list[str]:
         """Queued executions that are due and were never enqueued (past a grace) or enqueued long ago."""
-        rows = self.connection().execute(
+        rows = self._all(
             "SELECT id FROM executions WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
             " AND ((enqueued_at IS NULL AND (next_attempt_at IS NOT NULL OR created_at <= ?)) OR enqueued_at <= ?)"
             " ORDER BY seq LIMIT ?",
             (now, now - grace, now - lease, limit),
-        ).fetchall()
+        )
         return [str(r["id"]) for r in rows]
 
     def mark_enqueued(self, ids: Sequence[str], now: float) -> None:
@@ -439,7 +531,8 @@ class Mirror:
             ids = [str(r["id"]) for r in rows]
             tx.executemany(
                 "UPDATE executions SET status = 'queued', lease_until = NULL, enqueued_at = NULL,"
-                " next_attempt_at = ? WHERE id = ? AND status = 'running'", [(now, i) for i in ids],
+                " next_attempt_at = ? WHERE id = ? AND status = 'running'",
+                [(now, i) for i in ids],
             )
         return ids
 

@@ -43,7 +43,7 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=False):
 
     def template_context(self) -> dict[str, Any]:
         """The event as templates see it (`{{ event.check }}`), without the raw payload."""
-        data = msgspec.to_builtins(self)
+        data: dict[str, Any] = msgspec.to_builtins(self)
         data.pop("raw", None)
         data["correlation_key"] = self.correlation_key
         return data

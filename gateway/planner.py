@@ -39,12 +39,19 @@ class Planner:
     # -- entry ----------------------------------------------------------------------------
     def plan(self, event: Event) -> Outcome:
         event_id = self.mirror.insert_event(
-            self.tx, source=event.source, source_event_id=event.event_id, event_type=event.event_type,
-            anomaly_id=event.anomaly_id, correlation_key=event.correlation_key,
-            payload=msgspec.to_builtins(event), now=self.now,
+            self.tx,
+            source=event.source,
+            source_event_id=event.event_id,
+            event_type=event.event_type,
+            anomaly_id=event.anomaly_id,
+            correlation_key=event.correlation_key,
+            payload=msgspec.to_builtins(event),
+            now=self.now,
         )
         if event_id is None:
-            return Outcome(event_id=self.mirror.existing_event_id(self.tx, event.source, event.event_id), duplicate=True)
+            return Outcome(
+                event_id=self.mirror.existing_event_id(self.tx, event.source, event.event_id), duplicate=True
+            )
         outcome = Outcome(event_id=event_id)
         flows = matching_flows(self.rt.mappings, event)
         if not flows:
@@ -57,12 +64,28 @@ class Planner:
         return outcome
 
     def execution(
-        self, outcome: Outcome, *, flow: str, action: str, target: str, params: dict[str, Any],
-        ticket_id: int | None, status: str = "queued", error: str | None = None,
+        self,
+        outcome: Outcome,
+        *,
+        flow: str,
+        action: str,
+        target: str,
+        params: dict[str, Any],
+        ticket_id: int | None,
+        status: str = "queued",
+        error: str | None = None,
     ) -> str:
         execution_id = self.mirror.create_execution(
-            self.tx, event_id=outcome.event_id, ticket_id=ticket_id, flow=flow, action=action, target=target,
-            params=params, now=self.now, status=status, error=error,
+            self.tx,
+            event_id=outcome.event_id,
+            ticket_id=ticket_id,
+            flow=flow,
+            action=action,
+            target=target,
+            params=params,
+            now=self.now,
+            status=status,
+            error=error,
             error_kind="permanent" if status == "failed" else None,
         )
         outcome.executions.append(execution_id)
@@ -79,8 +102,14 @@ class Planner:
             self.recur(ticket, event, outcome)
         elif ticket is not None and self.reopens(ticket):
             self.recur(ticket, event, outcome)
-            self.move(ticket, "In Progress", actor=event.source, note="the anomaly recurred",
-                      flow=flows[0].name, outcome=outcome)
+            self.move(
+                ticket,
+                "In Progress",
+                actor=event.source,
+                note="the anomaly recurred",
+                flow=flows[0].name,
+                outcome=outcome,
+            )
         elif creates:
             generation = 1 if ticket is None else ticket["generation"] + 1
             self.open_ticket(event, creates, generation, outcome)
@@ -100,20 +129,31 @@ class Planner:
     def recur(self, ticket: dict[str, Any], event: Event, outcome: Outcome) -> None:
         occurrences = ticket["occurrences"] + 1
         self.mirror.update_ticket(self.tx, ticket["id"], self.now, occurrences=occurrences)
-        self.mirror.add_timeline(self.tx, ticket["id"], "recurred", event.source,
-                                 {"occurrence": occurrences, "event_id": outcome.event_id, "title": event.title},
-                                 self.now)
+        self.mirror.add_timeline(
+            self.tx,
+            ticket["id"],
+            "recurred",
+            event.source,
+            {"occurrence": occurrences, "event_id": outcome.event_id, "title": event.title},
+            self.now,
+        )
         text = f"The anomaly occurred again (occurrence {occurrences}): {event.title or event.anomaly_id}"
         for target in ticket["targets"]:
-            self.execution(outcome, flow="recurrence", action="comment", target=target,
-                           params={"text": text}, ticket_id=ticket["id"])
+            self.execution(
+                outcome,
+                flow="recurrence",
+                action="comment",
+                target=target,
+                params={"text": text},
+                ticket_id=ticket["id"],
+            )
         outcome.ticket_id = ticket["id"]
 
     def open_ticket(
         self, event: Event, creates: list[tuple[Flow, CreateTicket]], generation: int, outcome: Outcome
     ) -> None:
         templates = self.rt.mappings.templates
-        flow, primary = creates[0]
+        primary = creates[0][1]
         try:
             fields = render_fields(templates, primary, event)
             state = canonical_state(fields.status)
@@ -122,16 +162,29 @@ class Planner:
         except RenderError as exc:
             for create_flow, action in creates:
                 for target in action.targets:
-                    self.execution(outcome, flow=create_flow.name, action="create_ticket", target=target,
-                                   params={"render_error": str(exc)}, ticket_id=None, status="failed",
-                                   error=f"render: {exc}")
+                    self.execution(
+                        outcome,
+                        flow=create_flow.name,
+                        action="create_ticket",
+                        target=target,
+                        params={"render_error": str(exc)},
+                        ticket_id=None,
+                        status="failed",
+                        error=f"render: {exc}",
+                    )
             return
         fields.status = state
         targets = list(dict.fromkeys(t for _, action in creates for t in action.targets))
         ticket_id = self.mirror.create_ticket(
-            self.tx, correlation_key=event.correlation_key, generation=generation, state=state,
-            source=event.source, fields=msgspec.to_builtins(fields), targets=targets,
-            anomaly_id=event.anomaly_id, now=self.now,
+            self.tx,
+            correlation_key=event.correlation_key,
+            generation=generation,
+            state=state,
+            source=event.source,
+            fields=msgspec.to_builtins(fields),
+            targets=targets,
+            anomaly_id=event.anomaly_id,
+            now=self.now,
         )
         outcome.ticket_id = ticket_id
         seen: set[str] = set()
@@ -144,11 +197,25 @@ class Planner:
                     per_target = render_fields(templates, action, event, target)
                     per_target.status = state
                 except RenderError as exc:
-                    self.execution(outcome, flow=create_flow.name, action="create_ticket", target=target,
-                                   params={}, ticket_id=ticket_id, status="failed", error=f"render: {exc}")
+                    self.execution(
+                        outcome,
+                        flow=create_flow.name,
+                        action="create_ticket",
+                        target=target,
+                        params={},
+                        ticket_id=ticket_id,
+                        status="failed",
+                        error=f"render: {exc}",
+                    )
                     continue
-                self.execution(outcome, flow=create_flow.name, action="create_ticket", target=target,
-                               params={"fields": msgspec.to_builtins(per_target)}, ticket_id=ticket_id)
+                self.execution(
+                    outcome,
+                    flow=create_flow.name,
+                    action="create_ticket",
+                    target=target,
+                    params={"fields": msgspec.to_builtins(per_target)},
+                    ticket_id=ticket_id,
+                )
 
     # -- status changes -------------------------------------------------------------------
     def plan_status_change(self, event: Event, flows: list[Flow], outcome: Outcome) -> None:
@@ -159,48 +226,102 @@ class Planner:
         outcome.ticket_id = ticket["id"]
         lifecycle = self.rt.mappings.lifecycle
         templates = self.rt.mappings.templates
-        context = {"event": event.template_context(),
-                   "ticket": ticket_context(self.rt.number(ticket["id"]), ticket["state"], fields=ticket["fields"])}
+        context = {
+            "event": event.template_context(),
+            "ticket": ticket_context(self.rt.number(ticket["id"]), ticket["state"], fields=ticket["fields"]),
+        }
         for flow in flows:
             for _, action in flow.actions:
                 if not isinstance(action, UpdateTicketStatus):
                     continue
                 try:
-                    wanted = (templates.render(action.target_status, context) if action.target_status
-                              else lifecycle.status_for_anomaly(event.status) or "")
+                    wanted = (
+                        templates.render(action.target_status, context)
+                        if action.target_status
+                        else lifecycle.status_for_anomaly(event.status) or ""
+                    )
                     note = templates.render(action.note, context)
                 except RenderError as exc:
-                    self.execution(outcome, flow=flow.name, action="update_ticket_status", target="*",
-                                   params={}, ticket_id=ticket["id"], status="failed", error=f"render: {exc}")
+                    self.execution(
+                        outcome,
+                        flow=flow.name,
+                        action="update_ticket_status",
+                        target="*",
+                        params={},
+                        ticket_id=ticket["id"],
+                        status="failed",
+                        error=f"render: {exc}",
+                    )
                     continue
                 state = canonical_state(wanted)
                 if state is None:
-                    self.execution(outcome, flow=flow.name, action="update_ticket_status", target="*",
-                                   params={"anomaly_status": event.status}, ticket_id=ticket["id"],
-                                   status="failed",
-                                   error=f"anomaly status {event.status!r} maps to {wanted!r}, which is no ticket state")
+                    self.execution(
+                        outcome,
+                        flow=flow.name,
+                        action="update_ticket_status",
+                        target="*",
+                        params={"anomaly_status": event.status},
+                        ticket_id=ticket["id"],
+                        status="failed",
+                        error=f"anomaly status {event.status!r} maps to {wanted!r}, which is no ticket state",
+                    )
                     continue
                 try:
-                    self.move(ticket, state, actor=event.source, note=note, flow=flow.name, outcome=outcome,
-                              targets=action.targets)
+                    self.move(
+                        ticket,
+                        state,
+                        actor=event.source,
+                        note=note,
+                        flow=flow.name,
+                        outcome=outcome,
+                        targets=action.targets,
+                    )
                 except ForbiddenTransition as exc:
-                    self.mirror.add_timeline(self.tx, ticket["id"], "transition_refused", event.source,
-                                             {"from": ticket["state"], "to": state, "reason": exc.detail}, self.now)
-                    self.execution(outcome, flow=flow.name, action="update_ticket_status", target="*",
-                                   params={"status": state}, ticket_id=ticket["id"], status="skipped",
-                                   error=exc.detail)
+                    self.mirror.add_timeline(
+                        self.tx,
+                        ticket["id"],
+                        "transition_refused",
+                        event.source,
+                        {"from": ticket["state"], "to": state, "reason": exc.detail},
+                        self.now,
+                    )
+                    self.execution(
+                        outcome,
+                        flow=flow.name,
+                        action="update_ticket_status",
+                        target="*",
+                        params={"status": state},
+                        ticket_id=ticket["id"],
+                        status="skipped",
+                        error=exc.detail,
+                    )
                 ticket = self.mirror.ticket(ticket["id"], self.tx) or ticket
         self.plan_notifications(flows, outcome)
 
     def move(
-        self, ticket: dict[str, Any], state: str, *, actor: str, note: str, flow: str, outcome: Outcome,
+        self,
+        ticket: dict[str, Any],
+        state: str,
+        *,
+        actor: str,
+        note: str,
+        flow: str,
+        outcome: Outcome,
         targets: list[str] | None = None,
     ) -> None:
         """Change the mirror's state now and queue the change for every linked target."""
         current = ticket["state"]
         if current == state:
-            self.execution(outcome, flow=flow, action="update_ticket_status", target="*", params={"status": state},
-                           ticket_id=ticket["id"], status="skipped", error=f"the ticket is already {state}")
+            self.execution(
+                outcome,
+                flow=flow,
+                action="update_ticket_status",
+                target="*",
+                params={"status": state},
+                ticket_id=ticket["id"],
+                status="skipped",
+                error=f"the ticket is already {state}",
+            )
             return
         self.rt.mappings.lifecycle.check_move(current, state)
         changes: dict[str, Any] = {"state": state, "fields": {**ticket["fields"], "status": state}}
@@ -211,15 +332,27 @@ class Planner:
         self.mirror.add_timeline(self.tx, ticket["id"], "status_changed", actor, data, self.now)
         for target in ticket["targets"]:
             if targets is None or target in targets:
-                self.execution(outcome, flow=flow, action="update_ticket_status", target=target,
-                               params={"status": state, "note": note, "actor": actor}, ticket_id=ticket["id"])
+                self.execution(
+                    outcome,
+                    flow=flow,
+                    action="update_ticket_status",
+                    target=target,
+                    params={"status": state, "note": note, "actor": actor},
+                    ticket_id=ticket["id"],
+                )
         outcome.ticket_id = ticket["id"]
 
     def comment(self, ticket: dict[str, Any], text: str, *, actor: str, flow: str, outcome: Outcome) -> None:
         self.mirror.add_timeline(self.tx, ticket["id"], "comment", actor, {"text": text}, self.now)
         for target in ticket["targets"]:
-            self.execution(outcome, flow=flow, action="comment", target=target,
-                           params={"text": f"{actor}: {text}"}, ticket_id=ticket["id"])
+            self.execution(
+                outcome,
+                flow=flow,
+                action="comment",
+                target=target,
+                params={"text": f"{actor}: {text}"},
+                ticket_id=ticket["id"],
+            )
 
     # -- notifications --------------------------------------------------------------------
     def plan_notifications(self, flows: list[Flow], outcome: Outcome) -> None:
@@ -228,5 +361,11 @@ class Planner:
                 if isinstance(action, Notify):
                     wait = action.wait if action.wait is not None else self.rt.settings.notify_wait_seconds
                     for channel in action.channels:
-                        self.execution(outcome, flow=flow.name, action="notify", target=channel,
-                                       params={"wait_until": self.now + wait}, ticket_id=outcome.ticket_id)
+                        self.execution(
+                            outcome,
+                            flow=flow.name,
+                            action="notify",
+                            target=channel,
+                            params={"wait_until": self.now + wait},
+                            ticket_id=outcome.ticket_id,
+                        )

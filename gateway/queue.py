@@ -37,8 +37,11 @@ class Dispatcher:
                 self.queue.enqueue(JOB, execution_id, job_timeout=self.job_timeout, result_ttl=60, failure_ttl=86400)
                 sent.append(execution_id)
         except redis.RedisError as exc:
-            log.warning("redis unavailable, %d executions wait for the sweeper: %s",
-                        len(execution_ids) - len(sent), type(exc).__name__)
+            log.warning(
+                "redis unavailable, %d executions wait for the sweeper: %s",
+                len(execution_ids) - len(sent),
+                type(exc).__name__,
+            )
         self.mirror.mark_enqueued(sent, time.time())
         return sent
 

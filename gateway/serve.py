@@ -55,11 +55,17 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox
         settings = msgspec.structs.replace(settings, redis_url=redis_server.url)
         runtime.settings = settings
     assert settings.redis_url is not None
-    dispatcher = Dispatcher(connect(settings.redis_url), runtime.mirror, settings.queue_name,
-                            settings.retry_budget_seconds + 300)
-    env = child_env({**sandbox_env, "REDIS_URL": settings.redis_url,
-                     "GATEWAY_DATABASE_URL": f"sqlite:///{settings.database_path.resolve()}",
-                     "GATEWAY_MAPPINGS": str(settings.mappings)})
+    dispatcher = Dispatcher(
+        connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
+    )
+    env = child_env(
+        {
+            **sandbox_env,
+            "REDIS_URL": settings.redis_url,
+            "GATEWAY_DATABASE_URL": f"sqlite:///{settings.database_path.resolve()}",
+            "GATEWAY_MAPPINGS": str(settings.mappings),
+        }
+    )
     supervisor = Supervisor(env, count=workers).start()
 
     def shutdown() -> None:
@@ -70,8 +76,9 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox
 
     app = create_app(runtime, dispatcher)
     app.on_shutdown.append(shutdown)
-    log.info("gateway on http://%s:%s (mappings %s, database %s)", host, port, settings.mappings,
-             settings.database_path)
+    log.info(
+        "gateway on http://%s:%s (mappings %s, database %s)", host, port, settings.mappings, settings.database_path
+    )
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
     try:
         _Server(config, supervisor).run()

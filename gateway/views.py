@@ -65,17 +65,22 @@ def execution_view(rt: Runtime, execution: dict[str, Any], *, attempts: bool = T
         "started_at": iso(execution["started_at"]),
         "finished_at": iso(execution["finished_at"]),
         "next_attempt_at": iso(execution["next_attempt_at"]),
-        "ticket": None if ticket is None else {
-            "id": ticket["id"], "number": rt.number(ticket["id"]),
+        "ticket": None
+        if ticket is None
+        else {
+            "id": ticket["id"],
+            "number": rt.number(ticket["id"]),
             "short_description": ticket["fields"].get("short_description", ""),
         },
-        "event": None if event is None else {
-            "id": event["id"], "source": event["source"], "anomaly_id": event["anomaly_id"],
+        "event": None
+        if event is None
+        else {
+            "id": event["id"],
+            "source": event["source"],
+            "anomaly_id": event["anomaly_id"],
             "source_event_id": event["source_event_id"],
         },
     }
     if attempts:
-        view["attempts"] = [
-            {**a, "started_at": iso(a["started_at"])} for a in rt.mirror.attempts(execution["id"])
-        ]
+        view["attempts"] = [{**a, "started_at": iso(a["started_at"])} for a in rt.mirror.attempts(execution["id"])]
     return view

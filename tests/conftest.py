@@ -44,10 +44,10 @@ def redis_url(redis_server: EmbeddedRedis) -> str:
 
 
 LOCAL_MAPPINGS = {
-    "sources.yaml": f"""
+    "sources.yaml": """
 sources:
-  qualytics: {{kind: qualytics, secret: "${{QUALYTICS_SECRET}}"}}
-  generic: {{kind: generic, hmac_secret: "${{GENERIC_HMAC_SECRET:-generic-hmac-key}}"}}
+  qualytics: {kind: qualytics, secret: "${QUALYTICS_SECRET}"}
+  generic: {kind: generic, hmac_secret: "${GENERIC_HMAC_SECRET:-generic-hmac-key}"}
 """,
     "targets.yaml": """
 targets:
@@ -55,7 +55,8 @@ targets:
 """,
     "flows.yaml": """
 value_maps:
-  anomaly_to_ticket: {Active: New, Acknowledged: In Progress, Resolved: Resolved, Invalid: Canceled, Duplicate: Canceled}
+  anomaly_to_ticket:
+    {Active: New, Acknowledged: In Progress, Resolved: Resolved, Invalid: Canceled, Duplicate: Canceled}
   severity_to_priority: {critical: Critical, high: High, medium: Medium, low: Low, info: Low}
 flows:
   - name: open-dq-ticket
@@ -85,29 +86,41 @@ flows:
 class Harness:
     """One gateway: its mappings, SQLite file, Redis queue, a test client and an in-process worker."""
 
-    def __init__(self, root: Path, redis_url: str, files: Mapping[str, str], env: Mapping[str, str],
-                 settings: Mapping[str, Any]) -> None:
+    def __init__(
+        self, root: Path, redis_url: str, files: Mapping[str, str], env: Mapping[str, str], settings: Mapping[str, Any]
+    ) -> None:
         mappings = root / "mappings"
         mappings.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             (mappings / name).write_text(text)
         self.env = {"QUALYTICS_SECRET": QUALYTICS_SECRET, **env}
-        self.settings = Settings(mappings=mappings, database_url=f"sqlite:///{root / 'gateway.db'}",
-                                 redis_url=redis_url, var_dir=root, **settings)
+        self.settings = Settings(
+            mappings=mappings,
+            database_url=f"sqlite:///{root / 'gateway.db'}",
+            redis_url=redis_url,
+            var_dir=root,
+            **settings,
+        )
         self.runtime = Runtime.load(self.settings, self.env)
         self.connection = connect(redis_url)
         self.dispatcher = Dispatcher(self.connection, self.runtime.mirror, self.settings.queue_name, 300)
         self.sleeps: list[float] = []
         self.client = TestClient(create_app(self.runtime, self.dispatcher)).__enter__()
 
-    def post(self, source: str, body: bytes | dict[str, Any] | list[Any], headers: Mapping[str, str] | None = None,
-             **kwargs: Any) -> Any:
+    def post(
+        self,
+        source: str,
+        body: bytes | dict[str, Any] | list[Any],
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         defaults = {"content-type": "application/json"}
         if source == "qualytics":
             defaults["x-qualytics-secret"] = QUALYTICS_SECRET
-        return self.client.post(f"/v1/webhooks/{source}", content=raw, headers={**defaults, **(headers or {})},
-                                **kwargs)
+        return self.client.post(
+            f"/v1/webhooks/{source}", content=raw, headers={**defaults, **(headers or {})}, **kwargs
+        )
 
     def drain(self, rounds: int = 100) -> None:
         """Run the worker until nothing is queued; waits and backoffs are fast-forwarded, never slept."""
@@ -120,8 +133,10 @@ class Harness:
             if not waiting:
                 return
             with self.runtime.mirror.transaction() as tx:  # time passes: whatever waits is due now
-                tx.executemany("UPDATE executions SET next_attempt_at = ?, enqueued_at = NULL WHERE id = ?",
-                               [(time.time() - 1, i) for i in waiting])
+                tx.executemany(
+                    "UPDATE executions SET next_attempt_at = ?, enqueued_at = NULL WHERE id = ?",
+                    [(time.time() - 1, i) for i in waiting],
+                )
             sweeper.sweep()
         raise AssertionError(f"executions still queued after {rounds} rounds")
 
@@ -157,8 +172,9 @@ MakeHarness = Callable[..., Harness]
 def make_gateway(tmp_path: Path, redis_url: str) -> Iterator[MakeHarness]:
     made: list[Harness] = []
 
-    def make(files: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
-             name: str = "gw", **settings: Any) -> Harness:
+    def make(
+        files: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None, name: str = "gw", **settings: Any
+    ) -> Harness:
         harness = Harness(tmp_path / name, redis_url, files or LOCAL_MAPPINGS, env or {}, settings)
         made.append(harness)
         return harness
@@ -174,8 +190,14 @@ def gateway(make_gateway: MakeHarness) -> Harness:
     return make_gateway()
 
 
-def qualytics_delivery(anomaly_id: int = 1, *, trigger: str = "Anomaly", status: str | None = None,
-                       timestamp: str = "2026-01-25T12:00:00Z", **anomaly: Any) -> dict[str, Any]:
+def qualytics_delivery(
+    anomaly_id: int = 1,
+    *,
+    trigger: str = "Anomaly",
+    status: str | None = None,
+    timestamp: str = "2026-01-25T12:00:00Z",
+    **anomaly: Any,
+) -> dict[str, Any]:
     """The Qualytics sample, with the anomaly and trigger a test needs."""
     data = msgspec.json.decode(payload("qualytics.json"))
     entry = {**data["context"]["anomalies"][0], "id": anomaly_id, **anomaly}

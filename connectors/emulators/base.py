@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import re
 import socket
@@ -232,7 +233,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except ValueError:
             logged_body = body.decode(errors="replace")
         with emulator.lock:
-            emulator.log.append(LoggedRequest(request.method, request.path, request.query, logged_body, response.status))
+            emulator.log.append(
+                LoggedRequest(request.method, request.path, request.query, logged_body, response.status)
+            )
         if fault is not None and fault.kind == "drop_after":
             self._drop()
             return
@@ -240,10 +243,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _drop(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):  # the client may have gone already
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _send(self, response: Response) -> None:
         if response.raw is not None:

@@ -24,12 +24,17 @@ def _since(value: str | None) -> float | None:
 
 @get("/v1/executions", sync_to_thread=True)
 def list_executions(
-    request: Request[Any, Any, Any], status: str | None = None, target: str | None = None,
-    flow: str | None = None, error_kind: str | None = None, since: str | None = None,
+    request: Request[Any, Any, Any],
+    status: str | None = None,
+    target: str | None = None,
+    flow: str | None = None,
+    error_kind: str | None = None,
+    since: str | None = None,
 ) -> dict[str, Any]:
     rt = runtime(request)
-    found = rt.mirror.list_executions(status=status, target=target, flow=flow, error_kind=error_kind,
-                                      since=_since(since))
+    found = rt.mirror.list_executions(
+        status=status, target=target, flow=flow, error_kind=error_kind, since=_since(since)
+    )
     return {"executions": [execution_view(rt, e, attempts=False) for e in found]}
 
 
@@ -50,10 +55,14 @@ def retry_execution(execution_id: str, request: Request[Any, Any, Any]) -> dict[
 
 @post("/v1/executions/retry", guards=[admin_guard], status_code=202, sync_to_thread=True)
 def retry_failed(
-    request: Request[Any, Any, Any], target: str | None = None, flow: str | None = None,
-    error_kind: str | None = None, since: str | None = None,
+    request: Request[Any, Any, Any],
+    target: str | None = None,
+    flow: str | None = None,
+    error_kind: str | None = None,
+    since: str | None = None,
 ) -> dict[str, Any]:
     rt = runtime(request)
-    retried = actions.retry_executions(rt, dispatcher(request), target=target, flow=flow, error_kind=error_kind,
-                                       since=_since(since))
+    retried = actions.retry_executions(
+        rt, dispatcher(request), target=target, flow=flow, error_kind=error_kind, since=_since(since)
+    )
     return {"retried": retried}

@@ -44,8 +44,9 @@ def show_ticket(reference: str, request: Request[Any, Any, Any]) -> dict[str, An
 async def change_status(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
     rt = runtime(request)
     change = decode(await read_body(request, rt.settings.max_body_bytes), StatusChange)
-    ticket, executions = await in_thread(actions.move_ticket, rt, dispatcher(request), reference, change.status,
-                                          note=change.note, actor="api")
+    ticket, executions = await in_thread(
+        actions.move_ticket, rt, dispatcher(request), reference, change.status, note=change.note, actor="api"
+    )
     return {"ticket": ticket_view(rt, ticket, detail=True), "executions": executions}
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from gateway.errors import Unauthorized
 from gateway.models import Event, Parsed
 from gateway.security import check_timestamp, hmac_hex, require_header, same
 from gateway.sources.base import Delivery, SourceAdapter, SourceConfig, convert, decode_json, verify_common
-from gateway.errors import Unauthorized
 
 
 def verify(config: SourceConfig, delivery: Delivery) -> None:

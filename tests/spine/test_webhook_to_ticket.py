@@ -38,7 +38,11 @@ def test_qualytics_sample_becomes_a_ticket_with_rendered_fields(gateway: Harness
     [execution] = gateway.executions()
     assert execution["id"] == accepted["executions"][0]
     assert execution["status"] == "succeeded"
-    assert execution["ticket"] == {"id": 1, "number": "DQ-1", "short_description": "Amount Range Check failed on orders"}
+    assert execution["ticket"] == {
+        "id": 1,
+        "number": "DQ-1",
+        "short_description": "Amount Range Check failed on orders",
+    }
     assert execution["event"]["source"] == "qualytics" and execution["event"]["anomaly_id"] == "1"
     attempts = gateway.execution(execution["id"])["attempts"]
     assert [a["outcome"] for a in attempts] == ["succeeded"]
@@ -97,15 +101,19 @@ def test_a_recurrence_inside_the_reopen_window_reopens_and_after_it_opens_a_new_
     assert ticket["state"] == "In Progress"
 
     # Two hours later: the window has passed, so a recurrence opens generation 2.
-    gateway.post("qualytics", qualytics_delivery(5, trigger="Anomaly Status Change", status="Resolved",
-                                                timestamp="2026-01-25T15:00:00Z"))
+    gateway.post(
+        "qualytics",
+        qualytics_delivery(5, trigger="Anomaly Status Change", status="Resolved", timestamp="2026-01-25T15:00:00Z"),
+    )
     with gateway.runtime.mirror.transaction() as tx:
         tx.execute("UPDATE tickets SET resolved_at = resolved_at - 7200")
     gateway.post("qualytics", qualytics_delivery(5, timestamp="2026-01-25T18:00:00Z"))
     gateway.drain()
     tickets = gateway.tickets()
     assert [(t["number"], t["state"], t["generation"]) for t in tickets] == [
-        ("DQ-2", "New", 2), ("DQ-1", "Resolved", 1)]
+        ("DQ-2", "New", 2),
+        ("DQ-1", "Resolved", 1),
+    ]
 
 
 def test_a_status_change_for_an_unknown_anomaly_is_recorded_and_ignored(gateway: Harness) -> None:
