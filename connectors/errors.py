@@ -27,9 +27,7 @@ class RetryableError(ConnectorError):
 
     kind: ErrorKind = "transient"
 
-    def __init__(
-        self, message: str, *, http_status: int | None = None, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, http_status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, http_status=http_status)
         self.retry_after = retry_after
 
