@@ -104,9 +104,7 @@ def default_screen() -> dict[str, ScreenField]:
     return {
         "summary": ScreenField("Summary", "string", required=True),
         "description": ScreenField("Description", "string"),
-        "priority": ScreenField(
-            "Priority", "priority", allowed=["Highest", "High", "Medium", "Low", "Lowest"]
-        ),
+        "priority": ScreenField("Priority", "priority", allowed=["Highest", "High", "Medium", "Low", "Lowest"]),
         "labels": ScreenField("Labels", "labels"),
         "components": ScreenField("Component/s", "components", allowed=["Data Quality", "Pipelines"]),
         "assignee": ScreenField("Assignee", "user"),
@@ -125,9 +123,7 @@ DEFAULT_PEOPLE = {
 RESOLUTIONS = ["Done", "Won't Do", "Duplicate", "Cannot Reproduce"]
 
 
-def jira_error(
-    status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None
-) -> Response:
+def jira_error(status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None) -> Response:
     """An answer in Jira's ErrorCollection shape."""
     return Response(status, {"errorMessages": messages or [], "errors": errors or {}})
 
@@ -164,9 +160,7 @@ class JiraEmulator(Emulator):
         issue = api + r"/issue/(?P<key>[A-Za-z0-9-]+)"
         self.route("GET", api + "/serverInfo", self.server_info)
         self.route("GET", api + r"/issue/createmeta/(?P<project>[^/]+)/issuetypes", self.meta_types)
-        self.route(
-            "GET", api + r"/issue/createmeta/(?P<project>[^/]+)/issuetypes/(?P<type>[^/]+)", self.meta_fields
-        )
+        self.route("GET", api + r"/issue/createmeta/(?P<project>[^/]+)/issuetypes/(?P<type>[^/]+)", self.meta_fields)
         self.route("POST", api + "/issue", self.create)
         self.route("GET", issue, self.get)
         self.route("GET", issue + "/transitions", self.transitions)
@@ -177,9 +171,7 @@ class JiraEmulator(Emulator):
 
     # -- base hooks --------------------------------------------------------------------
     def unauthenticated(self) -> Response:
-        return jira_error(
-            401, ["You are not authenticated. Authentication required to perform this operation."]
-        )
+        return jira_error(401, ["You are not authenticated. Authentication required to perform this operation."])
 
     def not_found(self, request: Request) -> Response:
         return jira_error(404, [f"null for uri: {request.path}"])
@@ -215,9 +207,7 @@ class JiraEmulator(Emulator):
     def meta_types(self, request: Request) -> Response:
         if request.params["project"] != self.project:
             return jira_error(404, [f"No project could be found with key '{request.params['project']}'."])
-        values = [
-            {"id": i, "name": n, "subtask": False, "description": ""} for i, n in self.issue_types.items()
-        ]
+        values = [{"id": i, "name": n, "subtask": False, "description": ""} for i, n in self.issue_types.items()]
         return Response(200, self._page(request, values, "issueTypes"))
 
     def meta_fields(self, request: Request) -> Response:
@@ -266,9 +256,7 @@ class JiraEmulator(Emulator):
             "history": [self.workflow.initial],
             "created": time.time(),
         }
-        return Response(
-            201, {"id": issue_id, "key": key, "self": f"{_base(request)}/rest/api/2/issue/{issue_id}"}
-        )
+        return Response(201, {"id": issue_id, "key": key, "self": f"{_base(request)}/rest/api/2/issue/{issue_id}"})
 
     def _issue_type(self, ref: Any) -> str:
         if not isinstance(ref, dict):
@@ -308,9 +296,7 @@ class JiraEmulator(Emulator):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 return "Labels must be a list of strings"
             bad = next((v for v in value if " " in v or len(v) > 255), None)
-            return (
-                "" if bad is None else f"The label '{bad}' contains spaces or is too long, which is invalid."
-            )
+            return "" if bad is None else f"The label '{bad}' contains spaces or is too long, which is invalid."
         if spec.type == "components":
             if not isinstance(value, list) or not all(isinstance(v, dict) and "name" in v for v in value):
                 return "Could not find valid 'id' or 'name' in component object."
@@ -341,9 +327,7 @@ class JiraEmulator(Emulator):
             return self.issues[key]
         return next((i for i in self.issues.values() if i["id"] == key), None)
 
-    def _issue_json(
-        self, request: Request, issue: dict[str, Any], wanted: list[str] | None
-    ) -> dict[str, Any]:
+    def _issue_json(self, request: Request, issue: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:
         fields = dict(issue["fields"])
         sid, category = self.workflow.statuses[issue["status"]]
         fields["status"] = {"id": sid, "name": issue["status"], "statusCategory": CATEGORIES[category]}
@@ -550,9 +534,11 @@ def sandbox(users: dict[str, str] | None = None, **options: Any) -> JiraEmulator
     return JiraEmulator(accounts, set(accounts.values()), **options)
 
 
-def serve(host: str = "127.0.0.1", port: int = 9001, users: dict[str, str] | None = None) -> None:
+def serve(
+    host: str = "127.0.0.1", port: int = 9001, users: dict[str, str] | None = None, deployment: Deployment = "Server"
+) -> None:
     """Run the sandbox Jira until interrupted (`gateway emulate jira`)."""
-    server = EmulatorHTTPServer(sandbox(users), host, port)
+    server = EmulatorHTTPServer(sandbox(users, deployment=deployment), host, port)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
