@@ -309,6 +309,11 @@ class JiraConnector:
         with self._edge("create"):
             return self._create(request)
 
+    def preview(self, request: CreateRequest) -> dict[str, Any]:
+        """The create payload; reads createmeta (a GET) for the field shapes, changes nothing."""
+        with self._edge("preview"):
+            return self._create_fields(request.fields, correlation_label(request.correlation_key))
+
     def set_status(self, request: StatusRequest) -> RemoteTicket:
         with self._edge("set status"):
             return self._set_status(request)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from connectors.base import CommentRequest, CreateRequest, RemoteTicket, StatusRequest
@@ -23,6 +25,10 @@ class LocalConnector:
         return RemoteTicket(
             external_id=request.number, external_key=request.number, remote_status=request.fields.status
         )
+
+    def preview(self, request: CreateRequest) -> dict[str, Any]:
+        fields: dict[str, Any] = msgspec.to_builtins(request.fields)
+        return fields
 
     def set_status(self, request: StatusRequest) -> RemoteTicket:
         return msgspec.structs.replace(request.link, remote_status=request.status)

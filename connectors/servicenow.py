@@ -177,6 +177,9 @@ class ServiceNowConnector:
         created = self._call("create", lambda: self._resource().create(payload=payload).one())
         return self._remote(created)
 
+    def preview(self, request: CreateRequest) -> dict[str, Any]:
+        return dict(self._incident(request, correlation_id(request.correlation_key)))
+
     def set_status(self, request: StatusRequest) -> RemoteTicket:
         code = self._state(request.status)
         sys_id = _sys_id(request.link)

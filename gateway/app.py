@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 
 from gateway.errors import GatewayError, error_body
 from gateway.queue import Dispatcher
-from gateway.routes import executions, health, tickets, webhooks
+from gateway.routes import executions, health, preview, tickets, webhooks
 from gateway.runtime import Runtime
 
 log = logging.getLogger("gateway.app")
@@ -59,6 +59,7 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
     app = Litestar(
         route_handlers=[
             webhooks.receive_webhook,
+            preview.preview_payload,
             tickets.list_tickets,
             tickets.show_ticket,
             tickets.change_status,

@@ -160,6 +160,20 @@ def cmd_executions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preview(args: argparse.Namespace) -> int:
+    from gateway.errors import GatewayError
+    from gateway.preview import preview
+    from gateway.runtime import Runtime
+
+    runtime = Runtime.load(_settings(args))
+    try:
+        _print(preview(runtime, args.source, {}, Path(args.file).read_bytes()))
+    except GatewayError as exc:
+        print(f"{exc.code}: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_emulate(args: argparse.Namespace) -> int:
     import importlib
 
@@ -206,6 +220,11 @@ def parser() -> argparse.ArgumentParser:
     executions.add_argument("--flow")
     executions.add_argument("--all-failed", action="store_true")
     executions.set_defaults(func=cmd_executions)
+
+    preview = sub.add_parser("preview", help="dry-run a payload: events, matching flows, fields per target")
+    preview.add_argument("--source", required=True, help="the source name under sources:")
+    preview.add_argument("file", help="the payload file")
+    preview.set_defaults(func=cmd_preview)
 
     emulate = sub.add_parser("emulate", help="run a loopback tracker emulator")
     emulate.add_argument("kind", choices=["jira", "servicenow"])

@@ -1,0 +1,100 @@
+"""Dry run: what a payload would become, flow by flow and target by target. No side effects."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from connectors.base import CreateRequest
+from connectors.errors import ConnectorError
+from connectors.registry import KINDS
+from gateway.errors import NotFound
+from gateway.flows import Action, CreateTicket, Flow, Notify, UpdateTicketStatus
+from gateway.lifecycle import canonical_state
+from gateway.models import Event
+from gateway.redact import Redactor
+from gateway.render import RenderError, render_fields, ticket_context
+from gateway.rules import matching_flows
+from gateway.runtime import Runtime
+from gateway.sources import ADAPTERS, Delivery
+
+PREVIEW_NUMBER = "(new)"
+
+
+def preview(rt: Runtime, source: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    config = rt.mappings.sources.get(source)
+    if config is None:
+        raise NotFound(f"no source named {source!r} is configured", code="unknown_source")
+    delivery = Delivery(source=source, headers=headers, body=body, received_at=time.time())
+    parsed = ADAPTERS[config.kind].parse(config, delivery)
+    redactor = Redactor(rt.mappings.secrets())
+    matches: list[dict[str, Any]] = []
+    ignored: list[dict[str, Any]] = [{"reason": i.reason} for i in parsed.ignored]
+    for event in parsed.events:
+        flows = matching_flows(rt.mappings, event)
+        if not flows:
+            ignored.append({"event_id": event.event_id, "reason": f"no flow matches this {event.event_type} event"})
+        for flow in flows:
+            actions = [_action(rt, redactor, flow, kind, action, event) for kind, action in flow.actions]
+            matches.append({"event_id": event.event_id, "flow": flow.name, "actions": actions})
+    return {"events": [msgspec.to_builtins(e) for e in parsed.events], "matches": matches, "ignored": ignored}
+
+
+def _action(rt: Runtime, redactor: Redactor, flow: Flow, kind: str, action: Action, event: Event) -> dict[str, Any]:
+    if isinstance(action, CreateTicket):
+        targets = {name: _create(rt, redactor, action, event, name) for name in action.targets}
+    elif isinstance(action, UpdateTicketStatus):
+        outcome = _status(rt, action, event)
+        names = action.targets or _create_targets(rt, event)
+        targets = {name: outcome for name in names}
+    else:
+        assert isinstance(action, Notify)
+        targets = {name: {"fields": {"kind": rt.mappings.channels[name].kind}} for name in action.channels}
+    return {"action": kind, "targets": targets}
+
+
+def _create(rt: Runtime, redactor: Redactor, action: CreateTicket, event: Event, target: str) -> dict[str, Any]:
+    entry = rt.mappings.targets[target]
+    try:
+        fields = render_fields(rt.mappings.templates, action, event, target)
+        state = canonical_state(fields.status)
+        if state is None:
+            raise RenderError(f"status: {fields.status!r} is not a ticket state")
+        fields.status = state
+        request = CreateRequest(
+            number=PREVIEW_NUMBER, correlation_key=event.correlation_key, fields=fields, event=event.template_context()
+        )
+        connector = KINDS[entry.kind].build(entry.config)
+        try:
+            return {"fields": connector.preview(request)}
+        finally:
+            connector.close()
+    except RenderError as exc:
+        return {"error": f"render: {exc}"}
+    except ConnectorError as exc:
+        return {"error": redactor(exc.message)}
+
+
+def _status(rt: Runtime, action: UpdateTicketStatus, event: Event) -> dict[str, Any]:
+    context = {"event": event.template_context(), "ticket": ticket_context(PREVIEW_NUMBER)}
+    try:
+        wanted = (
+            rt.mappings.templates.render(action.target_status, context)
+            if action.target_status
+            else rt.mappings.lifecycle.status_for_anomaly(event.status) or ""
+        )
+    except RenderError as exc:
+        return {"error": f"render: {exc}"}
+    state = canonical_state(wanted)
+    if state is None:
+        return {"error": f"anomaly status {event.status!r} maps to {wanted!r}, which is no ticket state"}
+    return {"fields": {"status": state}}
+
+
+def _create_targets(rt: Runtime, event: Event) -> list[str]:
+    """The targets a status change would reach: those of the flows that create this event's tickets."""
+    names = [t for flow in rt.mappings.flows for _, a in flow.actions if isinstance(a, CreateTicket) for t in a.targets]
+    return list(dict.fromkeys(names)) or ["*"]
