@@ -4,6 +4,7 @@ record every attempt, and update the ticket, its link and its timeline."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -139,12 +140,12 @@ class Executor:
     # -- actions --------------------------------------------------------------------------
     def create(self, execution: dict[str, Any]) -> str:
         ticket = self.ticket(execution)
-        link = self.mirror.link(ticket["id"], execution["target"])
-        if link is not None:
-            return self.succeed(execution, _remote(link), "linked")
         if "fields" not in execution["params"]:
             raise Done("failed", execution["error"] or "the execution has no rendered fields")
-        fields = msgspec.convert({**execution["params"]["fields"], "status": ticket["state"]}, TicketFields)
+        fields = msgspec.convert(execution["params"]["fields"], TicketFields)  # created in its initial status
+        link = self.mirror.link(ticket["id"], execution["target"])
+        if link is not None:
+            return self.succeed(execution, _remote(link), "linked", created_as=fields.status)
         request = CreateRequest(
             number=self.rt.number(ticket["id"]),
             correlation_key=ticket["correlation_key"],
@@ -152,7 +153,7 @@ class Executor:
             event=self.event_context(execution),
         )
         remote = self.on_target(execution, lambda connector: connector.create(request))
-        return self.succeed(execution, remote, "linked")
+        return self.succeed(execution, remote, "linked", created_as=fields.status)
 
     def update_status(self, execution: dict[str, Any], link: dict[str, Any]) -> str:
         ticket = self.ticket(execution)
@@ -240,7 +241,9 @@ class Executor:
         record("succeeded")
         return result
 
-    def succeed(self, execution: dict[str, Any], remote: RemoteTicket, timeline: str | None) -> str:
+    def succeed(
+        self, execution: dict[str, Any], remote: RemoteTicket, timeline: str | None, created_as: str | None = None
+    ) -> str:
         now = time.time()
         data = msgspec.to_builtins(remote)
         with self.mirror.transaction() as tx:
@@ -256,6 +259,8 @@ class Executor:
                         {"target": execution["target"], "key": remote.external_key, "url": remote.url},
                         now,
                     )
+            if created_as is not None:
+                self.catch_up(tx, execution, created_as, now)
             self.mirror.finish(
                 tx,
                 execution["id"],
@@ -264,6 +269,25 @@ class Executor:
                 result={"external_key": remote.external_key, "url": remote.url, "remote_status": remote.remote_status},
             )
         return "succeeded"
+
+    def catch_up(self, tx: sqlite3.Connection, execution: dict[str, Any], created_as: str, now: float) -> None:
+        """The ticket moved while its create was pending and nothing queued will move it: queue that move."""
+        ticket = self.mirror.ticket(execution["ticket_id"], tx)
+        if ticket is None or ticket["state"] == created_as:
+            return
+        if self.mirror.pending_action(tx, ticket["id"], execution["target"], "update_ticket_status"):
+            return
+        self.mirror.create_execution(
+            tx,
+            event_id=execution["event_id"],
+            ticket_id=ticket["id"],
+            flow="catch-up",
+            action="update_ticket_status",
+            target=execution["target"],
+            now=now,
+            due_at=now,
+            params={"status": ticket["state"], "note": "", "actor": "gateway"},
+        )
 
     def conclude(self, execution: dict[str, Any], done: Done) -> str:
         if done.status == "queued":

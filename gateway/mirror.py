@@ -343,26 +343,16 @@ class Mirror:
         status: str = "queued",
         error: str | None = None,
         error_kind: str | None = None,
+        due_at: float | None = None,
     ) -> str:
+        """A new execution; `due_at` makes it due for the sweeper at once (work planned by a worker)."""
         execution_id = new_id()
         finished = now if status in ("failed", "skipped", "succeeded") else None
+        values = (execution_id, event_id, ticket_id, flow, action, target, status, _dumps(params), error, error_kind)
         tx.execute(
             "INSERT INTO executions (id, event_id, ticket_id, flow, action, target, status, params, error,"
-            " error_kind, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                execution_id,
-                event_id,
-                ticket_id,
-                flow,
-                action,
-                target,
-                status,
-                _dumps(params),
-                error,
-                error_kind,
-                now,
-                finished,
-            ),
+            " error_kind, created_at, finished_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*values, now, finished, due_at),
         )
         return execution_id
 
@@ -497,6 +487,15 @@ class Mirror:
             (execution["ticket_id"], execution["target"], execution["seq"]),
         )
         return _execution(row) if row else None
+
+    def pending_action(self, tx: sqlite3.Connection, ticket_id: int, target: str, action: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM executions WHERE ticket_id = ? AND target = ? AND action = ?"
+            " AND status IN ('queued', 'running') LIMIT 1",
+            (ticket_id, target, action),
+            tx=tx,
+        )
+        return row is not None
 
     def latest_create(self, ticket_id: int, target: str) -> dict[str, Any] | None:
         row = self._one(

@@ -207,3 +207,95 @@ def qualytics_delivery(
     data["trigger"] = {"type": trigger, "timestamp": timestamp}
     result: dict[str, Any] = data
     return result
+
+
+# -- trackers: the loopback Jira and ServiceNow emulators, spoken to by the real clients --------
+
+
+class Trackers:
+    def __init__(self, jira: Any, snow: Any) -> None:
+        self.jira_server, self.snow_server = jira, snow
+
+    @property
+    def jira(self) -> Any:
+        return self.jira_server.emulator
+
+    @property
+    def snow(self) -> Any:
+        return self.snow_server.emulator
+
+    def issues(self) -> list[dict[str, Any]]:
+        issues: list[dict[str, Any]] = self.jira.state()["issues"]
+        return issues
+
+    def incidents(self) -> list[dict[str, Any]]:
+        incidents: list[dict[str, Any]] = self.snow.incidents()
+        return incidents
+
+    def mappings(self, jira_extra: str = "", snow_extra: str = "", flows: str | None = None) -> dict[str, str]:
+        """The design's mapping example, pointed at these emulators."""
+        targets = f"""
+targets:
+  jira:
+    kind: jira
+    url: "{self.jira_server.url}"
+    user: sandbox
+    token: "${{JIRA_API_TOKEN}}"
+    project: DQ
+    issue_type: Bug
+    labels: [data-quality]
+    fields: {{urgency: customfield_10101, impact: customfield_10102, category: components,
+             subcategory: customfield_10104, assignment_group: customfield_10103}}
+    resolution: Done
+    resolutions: {{Canceled: "Won't Do"}}
+    timeout: 2
+{jira_extra}
+  snow:
+    kind: servicenow
+    url: "{self.snow_server.url}"
+    user: sandbox
+    password: "${{SERVICENOW_PASSWORD}}"
+    caller: dq.gateway
+    close_code: "Solution provided"
+    close_codes: {{Canceled: "Duplicate"}}
+    close_notes: "Resolved in {{{{ event.source }}}}: {{{{ event.url }}}}"
+    hold_reason: 1
+    timeout: 2
+{snow_extra}
+"""
+        default_flows = LOCAL_MAPPINGS["flows.yaml"].replace("targets: [mirror]", "targets: [jira, snow]").replace(
+            '          assigned_to: ""',
+            '          assigned_to: ""\n          per_target:\n            snow: {category: data_quality}',
+        )
+        return {"sources.yaml": LOCAL_MAPPINGS["sources.yaml"], "targets.yaml": targets,
+                "flows.yaml": flows or default_flows}
+
+
+TRACKER_ENV = {"JIRA_API_TOKEN": "sandbox-token", "SERVICENOW_PASSWORD": "sandbox-password"}
+
+
+@pytest.fixture(scope="session")
+def tracker_servers() -> Iterator[tuple[Any, Any]]:
+    from connectors.emulators.base import EmulatorHTTPServer
+    from connectors.emulators.jira import sandbox
+    from connectors.emulators.servicenow import ServiceNowEmulator
+
+    jira = EmulatorHTTPServer(sandbox(), "127.0.0.1", 0).start()
+    snow = EmulatorHTTPServer(ServiceNowEmulator(), "127.0.0.1", 0).start()
+    yield jira, snow
+    jira.stop()
+    snow.stop()
+
+
+@pytest.fixture
+def trackers(tracker_servers: tuple[Any, Any]) -> Trackers:
+    from connectors.emulators.jira import default_screen, default_workflow
+    from connectors.jira import clear_caches
+
+    jira, snow = tracker_servers
+    jira.emulator.reset()
+    jira.emulator.screen = default_screen()
+    jira.emulator.workflow = default_workflow()
+    snow.emulator.reset()
+    clear_caches()
+    return Trackers(jira, snow)
