@@ -240,3 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging()
     args = parser().parse_args(argv)
     sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -27,7 +27,7 @@ from gateway.sources import ADAPTERS, SourceConfig
 TriggerType = Literal["anomaly", "anomaly_status_change", "manual", "scheduled"]
 TICKETING_TRIGGERS = ("anomaly", "anomaly_status_change")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-_SECTIONS = ("sources", "targets", "channels", "value_maps", "flows", "lifecycle")
+_SECTIONS = ("sources", "targets", "channels", "value_maps", "flows", "lifecycle", "chatops")
 
 
 class Where(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -105,6 +105,20 @@ class ChannelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("a slack channel needs webhook_url, or bot_token and channel")
 
 
+class ChatOpsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The `chatops:` block: the slash command's name, who takes tickets, how long a reply waits."""
+
+    command: str = "/ticket"
+    slack_users: dict[str, str] = msgspec.field(default_factory=dict)
+    response_wait: float | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"/[a-z0-9_-]+", self.command):
+            raise ValueError("command must be a slash command such as /ticket")
+        if self.response_wait is not None and self.response_wait < 0:
+            raise ValueError("response_wait must be seconds, 0 or more")
+
+
 @dataclass
 class Target:
     name: str
@@ -125,6 +139,7 @@ class Mappings:
     value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     flows: list[Flow] = field(default_factory=list)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    chatops: ChatOpsConfig = field(default_factory=ChatOpsConfig)
     templates: Templates = field(default_factory=lambda: Templates({}))
     files: list[str] = field(default_factory=list)
 
@@ -188,12 +203,17 @@ def substitute(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
 
 
 def _msgspec_problem(exc: msgspec.ValidationError) -> tuple[str, str]:
-    """Split msgspec's 'message - at `$.a.b`' into (field path, message)."""
+    """Split msgspec's 'message - at `$.a.b`' into (field path, message); an unknown key is its own field."""
     text = str(exc)
     message, _, at = text.rpartition(" - at `")
     if not message:
-        return "", text
-    return at.rstrip("`").removeprefix("$").lstrip("."), message
+        message, at = text, ""
+    path = at.rstrip("`").removeprefix("$").lstrip(".")
+    unknown = re.search(r"unknown field `([^`]+)`", message)
+    if unknown:
+        path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+        message = "unknown field"
+    return path, message
 
 
 class _Loader:
@@ -204,6 +224,7 @@ class _Loader:
         self.mappings = Mappings()
         self.origin: dict[tuple[str, str], str] = {}
         self.lifecycle_raw: tuple[str, Any] | None = None
+        self.chatops_file: str | None = None
 
     def fail(self, file: str, where: str, problem: str) -> None:
         self.errors.append(ConfigError(file, where, problem))
@@ -237,6 +258,8 @@ class _Loader:
                 if self.lifecycle_raw is not None:
                     self.fail(file, "lifecycle", f"already defined in {self.lifecycle_raw[0]}")
                 self.lifecycle_raw = (file, body)
+            elif section == "chatops":
+                self.read_chatops(file, body)
             else:
                 self.read_named(file, section, body)
 
@@ -314,6 +337,15 @@ class _Loader:
             self.fail(file, where, "a value map is a mapping of values to values")
             return
         self.mappings.value_maps[name] = {str(k): str(v) for k, v in value.items()}
+
+    def read_chatops(self, file: str, body: Any) -> None:
+        if self.chatops_file is not None:
+            self.fail(file, "chatops", f"already defined in {self.chatops_file}")
+            return
+        self.chatops_file = file
+        config = self.convert(file, "chatops", self.expand(file, "chatops", body or {}), ChatOpsConfig)
+        if config is not None:
+            self.mappings.chatops = config
 
     def read_lifecycle(self) -> None:
         if self.lifecycle_raw is None:

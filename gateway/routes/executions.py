@@ -28,12 +28,13 @@ def list_executions(
     status: str | None = None,
     target: str | None = None,
     flow: str | None = None,
+    action: str | None = None,
     error_kind: str | None = None,
     since: str | None = None,
 ) -> dict[str, Any]:
     rt = runtime(request)
     found = rt.mirror.list_executions(
-        status=status, target=target, flow=flow, error_kind=error_kind, since=_since(since)
+        status=status, target=target, flow=flow, action=action, error_kind=error_kind, since=_since(since)
     )
     return {"executions": [execution_view(rt, e, attempts=False) for e in found]}
 

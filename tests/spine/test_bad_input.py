@@ -1,0 +1,155 @@
+"""Bad input gets a clear 4xx naming the problem, never a 500, and nothing is half-written."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.conftest import QUALYTICS_SECRET, Harness, payload
+
+
+def signed(body: bytes, secret: str = "generic-hmac-key", at: float | None = None) -> dict[str, str]:
+    timestamp = str(int(at if at is not None else time.time()))
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"x-gateway-timestamp": timestamp, "x-gateway-signature": f"sha256={digest}"}
+
+
+GOOD_EVENT = {
+    "event_id": "e-1",
+    "event_type": "anomaly",
+    "anomaly_id": "a-1",
+    "severity": "high",
+    "check": "not_null",
+    "container": "orders",
+}
+
+
+def generic(body: Any) -> bytes:
+    return body if isinstance(body, bytes) else json.dumps(body).encode()
+
+
+CASES: list[tuple[str, str, bytes, dict[str, str] | None, int, str]] = [
+    ("malformed json", "qualytics", b'{"trigger": ', None, 400, "malformed_json"),
+    ("empty body", "qualytics", b"", None, 400, "malformed_json"),
+    ("json of the wrong shape", "qualytics", b'{"trigger": {"type": "Anomaly"}}', None, 422, "invalid_payload"),
+    (
+        "wrong types",
+        "qualytics",
+        json.dumps({"trigger": {"type": "Anomaly"}, "context": {"anomalies": "many"}}).encode(),
+        None,
+        422,
+        "invalid_payload",
+    ),
+    ("a list where an object belongs", "qualytics", b"[1, 2]", None, 422, "invalid_payload"),
+    ("missing secret", "qualytics", payload("qualytics.json"), {"x-qualytics-secret": ""}, 401, "missing_signature"),
+    ("bad secret", "qualytics", payload("qualytics.json"), {"x-qualytics-secret": "nope"}, 401, "bad_signature"),
+    ("unknown source", "nosuch", b"{}", None, 404, "unknown_source"),
+    ("generic: missing field", "generic", generic({**GOOD_EVENT, "anomaly_id": None}), "sign", 422, "invalid_payload"),
+    (
+        "generic: bad event type",
+        "generic",
+        generic({**GOOD_EVENT, "event_type": "explosion"}),
+        "sign",
+        422,
+        "invalid_payload",
+    ),
+    ("generic: unsigned", "generic", generic(GOOD_EVENT), None, 401, "missing_signature"),
+    ("generic: forged", "generic", generic(GOOD_EVENT), "forged", 401, "bad_signature"),
+    ("generic: stale", "generic", generic(GOOD_EVENT), "stale", 401, "stale_timestamp"),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "body", "headers", "status", "code"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_bodies_get_their_4xx_and_change_nothing(
+    gateway: Harness, source: str, body: bytes, headers: Any, status: int, code: str
+) -> None:
+    if headers == "sign":
+        headers = signed(body)
+    elif headers == "forged":
+        headers = signed(body, secret="not-the-key")
+    elif headers == "stale":
+        headers = signed(body, at=time.time() - 600)
+    response = gateway.post(source, body, headers=headers)
+    assert response.status_code == status, response.text
+    error = response.json()
+    assert error["error"] == code
+    assert error["detail"]  # names the problem
+    assert QUALYTICS_SECRET not in response.text
+    assert gateway.tickets() == [] and gateway.executions() == []
+    assert gateway.runtime.mirror.connection().execute("SELECT count(*) FROM events").fetchone()[0] == 0
+
+
+def test_a_wrong_shape_names_the_missing_field(gateway: Harness) -> None:
+    response = gateway.post("qualytics", b'{"trigger": {"type": "Anomaly"}}')
+    assert "context" in response.json()["detail"]
+
+
+def test_a_huge_body_is_refused_before_it_is_read_whole(make_gateway: Any) -> None:
+    gateway: Harness = make_gateway(max_body_bytes=1024)
+    response = gateway.post("qualytics", b"{" + b" " * 5000 + b"}")
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+    assert gateway.tickets() == []
+
+
+def test_a_signed_generic_event_is_accepted(gateway: Harness) -> None:
+    body = generic([GOOD_EVENT, {**GOOD_EVENT, "event_id": "e-2", "anomaly_id": "a-2"}])
+    response = gateway.post("generic", body, headers=signed(body))
+    assert response.status_code == 202, response.text
+    assert len(response.json()["event_ids"]) == 2
+    gateway.drain()
+    assert sorted(t["correlation_key"] for t in gateway.tickets()) == ["generic:a-1", "generic:a-2"]
+
+
+def test_a_forbidden_transition_answers_409_and_changes_nothing(gateway: Harness) -> None:
+    gateway.post("qualytics", payload("qualytics.json"))
+    gateway.drain()
+    assert gateway.client.post("/v1/tickets/DQ-1/status", json={"status": "Canceled"}).status_code == 202
+    gateway.drain()
+    before = gateway.ticket("DQ-1")
+    response = gateway.client.post("/v1/tickets/DQ-1/status", json={"status": "In Progress"})
+    assert response.status_code == 409
+    assert response.json()["error"] == "forbidden_transition"
+    assert "Canceled" in response.json()["detail"]
+    assert gateway.ticket("DQ-1") == before
+    assert [e["status"] for e in gateway.executions(action="update_ticket_status")] == ["succeeded"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b'{"status": "Sideways"}', 422, "unknown_status"),
+        (b'{"state": "Resolved"}', 422, "invalid_payload"),
+        (b"not json", 400, "malformed_json"),
+    ],
+)
+def test_bad_status_requests(gateway: Harness, body: bytes, status: int, code: str) -> None:
+    gateway.post("qualytics", payload("qualytics.json"))
+    response = gateway.client.post("/v1/tickets/DQ-1/status", content=body)
+    assert (response.status_code, response.json()["error"]) == (status, code)
+    assert gateway.ticket("DQ-1")["state"] == "New"
+
+
+def test_unknown_ticket_and_execution_are_404(gateway: Harness) -> None:
+    assert gateway.client.get("/v1/tickets/DQ-77").json()["error"] == "unknown_ticket"
+    assert gateway.client.get("/v1/executions/nope").json()["error"] == "unknown_execution"
+    assert gateway.client.post("/v1/executions/nope/retry").status_code == 404
+
+
+def test_write_endpoints_need_the_api_token_when_it_is_set(make_gateway: Any) -> None:
+    gateway: Harness = make_gateway(api_token="admin-t0ken")
+    gateway.post("qualytics", payload("qualytics.json"))
+    denied = gateway.client.post("/v1/tickets/DQ-1/status", json={"status": "Resolved"})
+    assert denied.status_code == 401 and denied.json()["error"] == "unauthorized"
+    allowed = gateway.client.post(
+        "/v1/tickets/DQ-1/status", json={"status": "Resolved"}, headers={"authorization": "Bearer admin-t0ken"}
+    )
+    assert allowed.status_code == 202
+    assert gateway.client.get("/v1/tickets").status_code == 200  # reads stay open
