@@ -50,11 +50,14 @@ def execute(execution_id: str) -> str:
 class Done(Exception):
     """Finish the execution now with this status and message (skipped, or waiting)."""
 
-    def __init__(self, status: str, message: str = "", retry_in: float | None = None) -> None:
+    def __init__(
+        self, status: str, message: str = "", retry_in: float | None = None, error_kind: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.retry_in = retry_in
+        self.error_kind = error_kind  # set when a connector error ends or delays the execution
 
 
 class _Lease:
@@ -213,11 +216,13 @@ class Executor:
         try:
             return call_with_retry(lambda: self.attempt(execution, operation), budget, sleep=self.sleep)
         except Reschedule as later:
-            raise Done("queued", self.redactor(later.error.message), retry_in=later.delay) from None
+            message = self.redactor(later.error.message)
+            raise Done("queued", message, retry_in=later.delay, error_kind="transient") from None
         except GiveUp as gave_up:
-            raise Done("failed", self.redactor(f"{gave_up.error.message} ({gave_up.reason})")) from None
+            message = self.redactor(f"{gave_up.error.message} ({gave_up.reason})")
+            raise Done("failed", message, error_kind="transient") from None
         except PermanentError as exc:
-            raise Done("failed", self.redactor(exc.message)) from None
+            raise Done("failed", self.redactor(exc.message), error_kind="permanent") from None
 
     def attempt(self, execution: dict[str, Any], operation: Callable[[], T]) -> T:
         started = time.time()
@@ -291,7 +296,7 @@ class Executor:
 
     def conclude(self, execution: dict[str, Any], done: Done) -> str:
         if done.status == "queued":
-            kind = "transient" if done.retry_in is not None and "waiting" not in done.message else None
+            kind = done.error_kind  # None while it only waits for an earlier action
             self.mirror.requeue(
                 execution["id"],
                 time.time() + (done.retry_in or WAIT_STEP),
@@ -300,7 +305,7 @@ class Executor:
             )
             return "queued"
         if done.status == "failed":
-            return self.fail(execution, done.message, "permanent" if "gave up" not in done.message else "transient")
+            return self.fail(execution, done.message, done.error_kind or "permanent")
         now = time.time()
         with self.mirror.transaction() as tx:
             self.mirror.finish(tx, execution["id"], done.status, now, error=done.message)
