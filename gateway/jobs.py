@@ -17,7 +17,9 @@ from connectors.config import RetryConfig
 from connectors.errors import ConnectorError, PermanentError, RetryableError
 from connectors.registry import KINDS
 from gateway.models import Event, TicketFields
+from gateway.planner import Planner
 from gateway.redact import Redactor
+from gateway.render import RenderError
 from gateway.retry import Budget, GiveUp, Reschedule, call_with_retry
 from gateway.runtime import Runtime
 
@@ -142,9 +144,9 @@ class Executor:
 
     # -- actions --------------------------------------------------------------------------
     def create(self, execution: dict[str, Any]) -> str:
-        ticket = self.ticket(execution)
         if "fields" not in execution["params"]:
-            raise Done("failed", execution["error"] or "the execution has no rendered fields")
+            execution = self.replan(execution)
+        ticket = self.ticket(execution)
         fields = msgspec.convert(execution["params"]["fields"], TicketFields)  # created in its initial status
         link = self.mirror.link(ticket["id"], execution["target"])
         if link is not None:
@@ -181,6 +183,18 @@ class Executor:
         return self.succeed(execution, _remote(link), None)
 
     # -- helpers --------------------------------------------------------------------------
+    def replan(self, execution: dict[str, Any]) -> dict[str, Any]:
+        """Render a create whose templates failed when it was planned, with the mappings loaded now."""
+        stored = self.mirror.get_event(execution["event_id"]) if execution["event_id"] else None
+        if stored is None:
+            raise Done("failed", execution["error"] or "the execution has no rendered fields and no event")
+        try:
+            with self.mirror.transaction() as tx:
+                Planner(self.rt, tx, time.time()).replan_create(execution, msgspec.convert(stored["payload"], Event))
+        except RenderError as exc:
+            raise Done("failed", f"render: {exc}") from None
+        return self.mirror.execution(execution["id"]) or execution
+
     def ticket(self, execution: dict[str, Any]) -> dict[str, Any]:
         ticket = self.mirror.ticket(execution["ticket_id"]) if execution["ticket_id"] else None
         if ticket is None:

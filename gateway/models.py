@@ -54,6 +54,7 @@ class Ignored(msgspec.Struct, kw_only=True):
 
     reason: str
     event_id: str | None = None
+    ping: bool = False  # a connectivity check: answered 200 and not recorded
 
 
 class Parsed(msgspec.Struct, kw_only=True):

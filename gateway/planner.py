@@ -11,7 +11,7 @@ import msgspec
 from gateway.errors import ForbiddenTransition
 from gateway.flows import CreateTicket, Flow, Notify, UpdateTicketStatus
 from gateway.lifecycle import canonical_state
-from gateway.models import Event
+from gateway.models import Event, TicketFields
 from gateway.render import RenderError, render_fields, ticket_context
 from gateway.rules import matching_flows
 from gateway.runtime import Runtime
@@ -152,13 +152,8 @@ class Planner:
     def open_ticket(
         self, event: Event, creates: list[tuple[Flow, CreateTicket]], generation: int, outcome: Outcome
     ) -> None:
-        templates = self.rt.mappings.templates
-        primary = creates[0][1]
         try:
-            fields = render_fields(templates, primary, event)
-            state = canonical_state(fields.status)
-            if state is None:
-                raise RenderError(f"status: {fields.status!r} is not a ticket state")
+            fields = self.base_fields(creates[0][1], event)
         except RenderError as exc:
             for create_flow, action in creates:
                 for target in action.targets:
@@ -167,35 +162,21 @@ class Planner:
                         flow=create_flow.name,
                         action="create_ticket",
                         target=target,
-                        params={"render_error": str(exc)},
+                        params={},
                         ticket_id=None,
                         status="failed",
                         error=f"render: {exc}",
                     )
             return
-        fields.status = state
         targets = list(dict.fromkeys(t for _, action in creates for t in action.targets))
-        ticket_id = self.mirror.create_ticket(
-            self.tx,
-            correlation_key=event.correlation_key,
-            generation=generation,
-            state=state,
-            source=event.source,
-            fields=msgspec.to_builtins(fields),
-            targets=targets,
-            anomaly_id=event.anomaly_id,
-            now=self.now,
-        )
+        ticket_id = self.new_ticket(event, fields, targets, generation)
         outcome.ticket_id = ticket_id
         seen: set[str] = set()
         for create_flow, action in creates:
-            for target in action.targets:
-                if target in seen:
-                    continue
+            for target in (t for t in action.targets if t not in seen):
                 seen.add(target)
                 try:
-                    per_target = render_fields(templates, action, event, target)
-                    per_target.status = state
+                    params = {"fields": self.target_fields(action, event, target, fields.status)}
                 except RenderError as exc:
                     self.execution(
                         outcome,
@@ -213,9 +194,66 @@ class Planner:
                     flow=create_flow.name,
                     action="create_ticket",
                     target=target,
-                    params={"fields": msgspec.to_builtins(per_target)},
+                    params=params,
                     ticket_id=ticket_id,
                 )
+
+    def base_fields(self, action: CreateTicket, event: Event) -> TicketFields:
+        """The mirror ticket's fields; its status must be a ticket state."""
+        fields = render_fields(self.rt.mappings.templates, action, event)
+        state = canonical_state(fields.status)
+        if state is None:
+            raise RenderError(f"status: {fields.status!r} is not a ticket state")
+        fields.status = state
+        return fields
+
+    def target_fields(self, action: CreateTicket, event: Event, target: str, state: str) -> dict[str, Any]:
+        fields = render_fields(self.rt.mappings.templates, action, event, target)
+        fields.status = state
+        built: dict[str, Any] = msgspec.to_builtins(fields)
+        return built
+
+    def new_ticket(self, event: Event, fields: TicketFields, targets: list[str], generation: int) -> int:
+        return self.mirror.create_ticket(
+            self.tx,
+            correlation_key=event.correlation_key,
+            generation=generation,
+            state=fields.status,
+            source=event.source,
+            fields=msgspec.to_builtins(fields),
+            targets=targets,
+            anomaly_id=event.anomaly_id,
+            now=self.now,
+        )
+
+    def replan_create(self, execution: dict[str, Any], event: Event) -> None:
+        """A create that failed to render, retried (after the mappings were fixed): render it again now."""
+        flow = self.rt.mappings.flow(execution["flow"])
+        actions = [a for _, a in flow.actions if isinstance(a, CreateTicket)] if flow else []
+        action = next((a for a in actions if execution["target"] in a.targets), None)
+        if action is None:
+            raise RenderError(f"flow {execution['flow']!r} no longer creates tickets in {execution['target']!r}")
+        ticket = (
+            self.mirror.ticket(execution["ticket_id"], self.tx)
+            if execution["ticket_id"]
+            else self.mirror.current_ticket(self.tx, event.correlation_key)
+        )
+        if ticket is None or (not execution["ticket_id"] and not self.rt.mappings.lifecycle.is_open(ticket["state"])):
+            fields = self.base_fields(action, event)
+            generation = 1 if ticket is None else ticket["generation"] + 1
+            ticket_id, state = self.new_ticket(event, fields, list(action.targets), generation), fields.status
+        else:
+            ticket_id, state = ticket["id"], self.base_fields(action, event).status
+            if execution["target"] not in ticket["targets"]:
+                self.mirror.update_ticket(
+                    self.tx, ticket_id, self.now, targets=[*ticket["targets"], execution["target"]]
+                )
+        params = {"fields": self.target_fields(action, event, execution["target"], state)}
+        self.tx.execute(
+            "UPDATE executions SET ticket_id = ?, params = ? WHERE id = ?",
+            (ticket_id, msgspec.json.encode(params).decode(), execution["id"]),
+        )
+        self.mirror.set_event_outcome(self.tx, execution["event_id"], ticket_id=ticket_id)
 
     # -- status changes -------------------------------------------------------------------
     def plan_status_change(self, event: Event, flows: list[Flow], outcome: Outcome) -> None:

@@ -107,6 +107,14 @@ class Harness:
         self.sleeps: list[float] = []
         self.client = TestClient(create_app(self.runtime, self.dispatcher)).__enter__()
 
+    def reload(self, files: Mapping[str, str]) -> None:
+        """New mappings, as after a fix and a restart: the same database, the same queue."""
+        from gateway.flows import load_mappings
+
+        for name, text in files.items():
+            (self.settings.mappings / name).write_text(text)
+        self.runtime.mappings = load_mappings(self.settings.mappings, self.env)
+
     def post(
         self,
         source: str,
@@ -263,12 +271,19 @@ targets:
     timeout: 2
 {snow_extra}
 """
-        default_flows = LOCAL_MAPPINGS["flows.yaml"].replace("targets: [mirror]", "targets: [jira, snow]").replace(
-            '          assigned_to: ""',
-            '          assigned_to: ""\n          per_target:\n            snow: {category: data_quality}',
+        default_flows = (
+            LOCAL_MAPPINGS["flows.yaml"]
+            .replace("targets: [mirror]", "targets: [jira, snow]")
+            .replace(
+                '          assigned_to: ""',
+                '          assigned_to: ""\n          per_target:\n            snow: {category: data_quality}',
+            )
         )
-        return {"sources.yaml": LOCAL_MAPPINGS["sources.yaml"], "targets.yaml": targets,
-                "flows.yaml": flows or default_flows}
+        return {
+            "sources.yaml": LOCAL_MAPPINGS["sources.yaml"],
+            "targets.yaml": targets,
+            "flows.yaml": flows or default_flows,
+        }
 
 
 TRACKER_ENV = {"JIRA_API_TOKEN": "sandbox-token", "SERVICENOW_PASSWORD": "sandbox-password"}
@@ -289,13 +304,17 @@ def tracker_servers() -> Iterator[tuple[Any, Any]]:
 
 @pytest.fixture
 def trackers(tracker_servers: tuple[Any, Any]) -> Trackers:
-    from connectors.emulators.jira import default_screen, default_workflow
+    from connectors.emulators.jira import SANDBOX_USERS, default_screen, default_workflow
+    from connectors.emulators.servicenow import DEFAULT_USERS
     from connectors.jira import clear_caches
 
     jira, snow = tracker_servers
     jira.emulator.reset()
     jira.emulator.screen = default_screen()
     jira.emulator.workflow = default_workflow()
+    jira.emulator.users = dict(SANDBOX_USERS)
+    jira.emulator.tokens = set(SANDBOX_USERS.values())
     snow.emulator.reset()
+    snow.emulator.users = dict(DEFAULT_USERS)
     clear_caches()
     return Trackers(jira, snow)

@@ -14,5 +14,5 @@ from gateway.routes.common import dispatcher, headers_of, in_thread, read_body, 
 async def receive_webhook(source: str, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     rt = runtime(request)
     body = await read_body(request, rt.settings.max_body_bytes)
-    result = await in_thread(accept, rt, dispatcher(request), source, headers_of(request), body)
-    return Response(result, status_code=202)
+    result, status = await in_thread(accept, rt, dispatcher(request), source, headers_of(request), body)
+    return Response(result, status_code=status)

@@ -216,7 +216,7 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     raw = decode_json(delivery.body)
     kind = word(convert(raw, _Envelope, "soda payload").event)
     if kind == "validate":
-        return Parsed(ignored=[Ignored(reason="validate ping")])
+        return Parsed(ignored=[Ignored(reason="validate ping", ping=True)])
     if kind in ("incidentcreated", "incidentupdated"):
         return _incident_event(config, delivery, kind, raw)
     if kind == "checkevaluation":
