@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 
 from gateway.errors import GatewayError, error_body
 from gateway.queue import Dispatcher
-from gateway.routes import executions, health, preview, tickets, webhooks
+from gateway.routes import chatops, executions, health, preview, tickets, webhooks
 from gateway.runtime import Runtime
 
 log = logging.getLogger("gateway.app")
@@ -70,6 +70,8 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             executions.retry_failed,
             health.healthz,
             health.readyz,
+            chatops.slack_commands,
+            chatops.teams_messages,
         ],
         exception_handlers={
             GatewayError: _gateway_error,

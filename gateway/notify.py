@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,12 +159,25 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def plain_text(message: Message) -> str:
-    """One message as Slack mrkdwn / Teams markdown lines (chat-ops replies)."""
-    lines = [f"*{_mrkdwn(message.title)}*"]
-    lines += [f"{name}: {_mrkdwn(value)}" for name, value in message.facts]
-    lines += [f"<{url}|{_mrkdwn(label)}>" for label, url in message.links]
-    lines += [f"⚠ {_mrkdwn(problem)}" for problem in message.problems]
+@dataclass(frozen=True)
+class Markup:
+    """How one chat writes bold text and links, and what it must escape."""
+
+    bold: Callable[[str], str]
+    link: Callable[[str, str], str]
+    escape: Callable[[str], str]
+
+
+SLACK = Markup(bold=lambda t: f"*{_mrkdwn(t)}*", link=lambda label, url: f"<{url}|{_mrkdwn(label)}>", escape=_mrkdwn)
+TEAMS = Markup(bold=lambda t: f"**{t}**", link=lambda label, url: f"[{label}]({url})", escape=lambda t: t)
+
+
+def plain_text(message: Message, markup: Markup = SLACK) -> str:
+    """One message as lines of chat markup (chat-ops replies)."""
+    lines = [markup.bold(message.title)]
+    lines += [f"{name}: {markup.escape(value)}" for name, value in message.facts]
+    lines += [markup.link(label, url) for label, url in message.links]
+    lines += [f"⚠ {markup.escape(problem)}" for problem in message.problems]
     return "\n".join(lines)
 
 

@@ -1,0 +1,82 @@
+"""Teams outgoing webhooks: the HMAC over the raw body first, then the same commands as Slack."""
+
+from __future__ import annotations
+
+import base64
+
+from gateway.security import hmac_b64
+from tests.chatops.support import CHAT_SETTINGS, TEAMS_SECRET, teams, teams_activity, ticket_state
+from tests.conftest import LOCAL_MAPPINGS, Harness, MakeHarness, qualytics_delivery
+
+
+def chat_gateway(make_gateway: MakeHarness, **settings: str) -> Harness:
+    gateway = make_gateway(LOCAL_MAPPINGS, **{**CHAT_SETTINGS, **settings})
+    gateway.post("qualytics", qualytics_delivery(1))
+    gateway.drain()
+    return gateway
+
+
+def test_a_message_with_a_valid_hmac_moves_the_ticket(make_gateway: MakeHarness) -> None:
+    gateway = chat_gateway(make_gateway)
+    response = teams(gateway, "DQ-1 on hold waiting for the vendor")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "type": "message",
+        "text": "DQ-1 moved from New to On Hold. 1 tracker update(s) queued.",
+    }
+    gateway.drain()
+    ticket = gateway.ticket("DQ-1")
+    assert ticket["state"] == "On Hold"
+    [moved] = [e for e in ticket["timeline"] if e["kind"] == "status_changed"]
+    assert moved["actor"] == "teams:Tim Jones"
+    assert moved["data"]["note"] == "waiting for the vendor"
+    assert ticket["links"][0]["remote_status"] == "On Hold"
+
+
+def test_a_bad_or_missing_hmac_is_refused_and_changes_nothing(make_gateway: MakeHarness) -> None:
+    gateway = chat_gateway(make_gateway)
+    before = ticket_state(gateway)
+    other_key = base64.b64encode(b"another-token").decode()
+    wrong_key = teams(gateway, "DQ-1 resolved", secret=other_key)
+    garbage = teams(gateway, "DQ-1 resolved", signature="bm90IGEgc2lnbmF0dXJl")
+    signed_other_body = hmac_b64(base64.b64decode(TEAMS_SECRET), teams_activity("DQ-1 canceled"))
+    replayed = teams(gateway, "DQ-1 resolved", signature=signed_other_body)
+    missing = gateway.client.post("/teams/messages", content=teams_activity("DQ-1 resolved"))
+    for refused in (wrong_key, garbage, replayed):
+        assert refused.status_code == 401
+        assert refused.json()["error"] == "bad_signature"
+    assert missing.status_code == 401 and missing.json()["error"] == "missing_signature"
+    assert ticket_state(gateway) == before
+
+
+def test_without_a_secret_the_endpoint_is_not_configured(make_gateway: MakeHarness) -> None:
+    gateway = make_gateway()
+    response = teams(gateway, "DQ-1 resolved")
+    assert response.status_code == 503
+    assert response.json()["error"] == "chatops_not_configured"
+    assert "TEAMS_OUTGOING_SECRET" in response.json()["detail"]
+
+
+def test_command_errors_are_200_replies_teams_can_show(make_gateway: MakeHarness) -> None:
+    gateway = chat_gateway(make_gateway)
+    before = ticket_state(gateway)
+    unknown = teams(gateway, "DQ-7 resolved")
+    forbidden = teams(gateway, "DQ-1 closed")
+    assert unknown.status_code == forbidden.status_code == 200
+    assert unknown.json()["type"] == "message"
+    assert unknown.json()["text"].startswith("No ticket 'DQ-7'.")
+    assert "cannot move to Closed" in forbidden.json()["text"]
+    assert ticket_state(gateway) == before
+
+
+def test_show_uses_teams_markdown(make_gateway: MakeHarness) -> None:
+    gateway = chat_gateway(make_gateway)
+    text = teams(gateway, "/ticket DQ-1").json()["text"]
+    assert text.startswith("**DQ-1: Amount Range Check failed on orders**\nState: New")
+
+
+def test_a_secret_that_is_not_base64_is_a_configuration_error(make_gateway: MakeHarness) -> None:
+    gateway = chat_gateway(make_gateway, teams_outgoing_secret="not base64!")
+    response = teams(gateway, "DQ-1", secret=TEAMS_SECRET)
+    assert response.status_code == 503
+    assert response.json()["error"] == "chatops_not_configured"
