@@ -115,6 +115,10 @@ class Executor:
             from gateway.notify import send_notification
 
             return send_notification(self, execution)
+        if action == "link_back":
+            from gateway.linkback import send_link_back
+
+            return send_link_back(self, execution)
         self.wait_for_earlier(execution)
         if action == "create_ticket":
             return self.create(execution)
@@ -150,7 +154,7 @@ class Executor:
         fields = msgspec.convert(execution["params"]["fields"], TicketFields)  # created in its initial status
         link = self.mirror.link(ticket["id"], execution["target"])
         if link is not None:
-            return self.succeed(execution, _remote(link), "linked", created_as=fields.status)
+            return self.succeed(execution, _remote(link), created_as=fields.status)
         request = CreateRequest(
             number=self.rt.number(ticket["id"]),
             correlation_key=ticket["correlation_key"],
@@ -158,7 +162,7 @@ class Executor:
             event=self.event_context(execution),
         )
         remote = self.on_target(execution, lambda connector: connector.create(request))
-        return self.succeed(execution, remote, "linked", created_as=fields.status)
+        return self.succeed(execution, remote, created_as=fields.status)
 
     def update_status(self, execution: dict[str, Any], link: dict[str, Any]) -> str:
         ticket = self.ticket(execution)
@@ -172,7 +176,7 @@ class Executor:
             event=self.event_context(execution),
         )
         remote = self.on_target(execution, lambda connector: connector.set_status(request))
-        return self.succeed(execution, remote, "remote_status")
+        return self.succeed(execution, remote)
 
     def comment(self, execution: dict[str, Any], link: dict[str, Any]) -> str:
         ticket = self.ticket(execution)
@@ -180,7 +184,7 @@ class Executor:
             number=self.rt.number(ticket["id"]), link=_remote(link), text=execution["params"]["text"]
         )
         self.on_target(execution, lambda connector: connector.comment(request))
-        return self.succeed(execution, _remote(link), None)
+        return self.succeed(execution, _remote(link))
 
     # -- helpers --------------------------------------------------------------------------
     def replan(self, execution: dict[str, Any]) -> dict[str, Any]:
@@ -260,34 +264,31 @@ class Executor:
         record("succeeded")
         return result
 
-    def succeed(
-        self, execution: dict[str, Any], remote: RemoteTicket, timeline: str | None, created_as: str | None = None
-    ) -> str:
+    def succeed(self, execution: dict[str, Any], remote: RemoteTicket, *, created_as: str | None = None) -> str:
+        """Record the tracker's answer on the link, and what a finished create sets off."""
+        from gateway.linkback import plan_link_back
+
         now = time.time()
-        data = msgspec.to_builtins(remote)
         with self.mirror.transaction() as tx:
-            if execution["ticket_id"] and execution["action"] != "comment":
-                previous = self.mirror.link(execution["ticket_id"], execution["target"], tx)
-                self.mirror.save_link(tx, execution["ticket_id"], execution["target"], data, now)
-                if timeline == "linked" and previous is None:
-                    self.mirror.add_timeline(
-                        tx,
-                        execution["ticket_id"],
-                        "linked",
-                        "gateway",
-                        {"target": execution["target"], "key": remote.external_key, "url": remote.url},
-                        now,
-                    )
-            if created_as is not None:
-                self.catch_up(tx, execution, created_as, now)
-            self.mirror.finish(
-                tx,
-                execution["id"],
-                "succeeded",
-                now,
-                result={"external_key": remote.external_key, "url": remote.url, "remote_status": remote.remote_status},
-            )
+            if execution["action"] != "comment":
+                first = self.save_link(tx, execution, remote, now)
+                if created_as is not None:
+                    self.catch_up(tx, execution, created_as, now)
+                    if first:
+                        plan_link_back(self, tx, execution, remote, now)
+            result = {"external_key": remote.external_key, "url": remote.url, "remote_status": remote.remote_status}
+            self.mirror.finish(tx, execution["id"], "succeeded", now, result=result)
         return "succeeded"
+
+    def save_link(self, tx: sqlite3.Connection, execution: dict[str, Any], remote: RemoteTicket, now: float) -> bool:
+        """Store the link; True (and a `linked` timeline entry) when the ticket had none for this target."""
+        ticket_id, target = execution["ticket_id"], execution["target"]
+        first = self.mirror.link(ticket_id, target, tx) is None
+        self.mirror.save_link(tx, ticket_id, target, msgspec.to_builtins(remote), now)
+        if first:
+            entry = {"target": target, "key": remote.external_key, "url": remote.url}
+            self.mirror.add_timeline(tx, ticket_id, "linked", "gateway", entry, now)
+        return first
 
     def catch_up(self, tx: sqlite3.Connection, execution: dict[str, Any], created_as: str, now: float) -> None:
         """The ticket moved while its create was pending and nothing queued will move it: queue that move."""
