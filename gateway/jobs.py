@@ -226,7 +226,7 @@ class Executor:
         """Run `operation` under the retry policy, every attempt recorded; failures end as Done."""
         budget = Budget(
             policy=policy,
-            attempts_before=self.mirror.attempt_count(execution["id"]),
+            attempts_before=self.mirror.attempt_count(execution["id"]) - execution["attempts_base"],
             first_attempt_at=execution["first_attempt_at"] or time.time(),
             in_process_seconds=self.rt.settings.retry_budget_seconds,
             scale=self.rt.settings.retry_scale,

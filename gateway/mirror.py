@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -104,6 +104,8 @@ CREATE TABLE attempts (
   PRIMARY KEY (execution_id, number)
 );
 """,
+    # attempts before a retry from the log do not count against the retried run's budget
+    2: "ALTER TABLE executions ADD COLUMN attempts_base INTEGER NOT NULL DEFAULT 0",
 }
 
 UNFINISHED = ("queued", "running")
@@ -120,8 +122,9 @@ def _dumps(value: Any) -> str:
 class Mirror:
     """One database; a connection per thread and process (SQLite connections do not cross forks)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout  # how long a writer queues for the lock before the request gets 503
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.migrate()
@@ -130,12 +133,12 @@ class Mirror:
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             self._local.conn = conn
             self._local.pid = os.getpid()
         return conn
@@ -475,7 +478,8 @@ class Mirror:
         """A failed (or skipped) execution back to the queue, keeping its params and attempts."""
         cursor = tx.execute(
             "UPDATE executions SET status = 'queued', finished_at = NULL, next_attempt_at = NULL,"
-            " first_attempt_at = NULL, enqueued_at = NULL, error = NULL, error_kind = NULL"
+            " first_attempt_at = NULL, enqueued_at = NULL, error = NULL, error_kind = NULL,"
+            " attempts_base = (SELECT count(*) FROM attempts WHERE execution_id = executions.id)"
             " WHERE id = ? AND status IN ('failed', 'skipped')",
             (execution_id,),
         )
