@@ -1,0 +1,117 @@
+"""`make bench`: ingress throughput of `gateway serve` against a bare Litestar endpoint, in one run.
+
+Both servers run as subprocesses on this machine under the same load (keep-alive connections,
+Qualytics deliveries of distinct anomalies). The gateway answers each only after it verified the
+secret, parsed, recorded the event, its ticket and its executions in SQLite and enqueued them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from loadgen import request, run
+
+ROOT = Path(__file__).parents[1]
+SECRET = "bench-secret"
+MAPPINGS = f"""
+sources:
+  qualytics: {{kind: qualytics, secret: "{SECRET}"}}
+targets:
+  mirror: {{kind: local}}
+flows:
+  - name: open
+    trigger: {{type: anomaly}}
+    actions:
+      - create_ticket: {{targets: [mirror], short_description: "{{{{ event.check }}}} on {{{{ event.container }}}}"}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_up(port: int, path: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"server on port {port} did not start")
+
+
+def deliveries(count: int, first_id: int = 1) -> list[bytes]:
+    template = json.loads((ROOT / "tests/data/payloads/qualytics.json").read_text())
+    bodies = []
+    for i in range(count):
+        template["context"]["anomalies"][0]["id"] = first_id + i
+        bodies.append(json.dumps(template).encode())
+    return bodies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=50)
+    args = parser.parse_args()
+    bodies = deliveries(args.requests)
+    warm_up = deliveries(max(1, args.requests // 10), first_id=10**6)  # other anomalies: no duplicates later
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "mappings").mkdir()
+        (Path(tmp) / "mappings" / "bench.yaml").write_text(MAPPINGS)
+        bare_port, gateway_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "GATEWAY_MAPPINGS": f"{tmp}/mappings",
+            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp}/gw.db",
+            "GATEWAY_VAR_DIR": f"{tmp}/var",
+            "GATEWAY_LOG_LEVEL": "WARNING",
+        }
+        env.pop("REDIS_URL", None)
+        bare = subprocess.Popen([sys.executable, str(ROOT / "bench/bare_app.py"), str(bare_port)])
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--no-sandbox", "--port", str(gateway_port)],
+            env=env,
+            cwd=tmp,
+        )
+        try:
+            wait_up(bare_port, "/")
+            wait_up(gateway_port, "/healthz")
+            results = {}
+            for name, port, headers in (
+                ("bare litestar", bare_port, {}),
+                ("gateway ingress", gateway_port, {"X-Qualytics-Secret": SECRET}),
+            ):
+                run(port, [request("/v1/webhooks/qualytics", b, headers) for b in warm_up], args.connections)
+                results[name] = run(
+                    port, [request("/v1/webhooks/qualytics", b, headers) for b in bodies], args.connections
+                )
+            for name, result in results.items():
+                print(
+                    f"{name:<16} {result.rate:8.0f} req/s  p50 {result.percentile(0.5):6.1f} ms"
+                    f"  p99 {result.percentile(0.99):6.1f} ms  statuses {result.statuses}"
+                )
+            ratio = results["gateway ingress"].rate / results["bare litestar"].rate
+            print(f"gateway/bare: {ratio:.2f} ({args.requests} requests, {args.connections} connections)")
+        finally:
+            for process in (gateway, bare):
+                process.terminate()
+                process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
