@@ -161,7 +161,7 @@ class Executor:
             fields=fields,
             event=self.event_context(execution),
         )
-        remote = self.on_target(execution, lambda connector: connector.create(request))
+        remote = self.on_target(execution, lambda connector: connector.create(request), unanswered_waits=True)
         return self.succeed(execution, remote, created_as=fields.status)
 
     def update_status(self, execution: dict[str, Any], link: dict[str, Any]) -> str:
@@ -211,14 +211,31 @@ class Executor:
             return {}
         return msgspec.convert(event["payload"], Event).template_context()
 
-    def on_target(self, execution: dict[str, Any], operation: Callable[[Connector], T]) -> T:
-        """A connector call for the execution's target, under that target's retry policy."""
+    def on_target(
+        self, execution: dict[str, Any], operation: Callable[[Connector], T], unanswered_waits: bool = False
+    ) -> T:
+        """A connector call for the execution's target, under that target's retry policy.
+
+        `unanswered_waits` (creates): a call that got no answer (timeout, dropped connection) may
+        still land at the tracker, so the next attempt, which searches for it by correlation key,
+        waits at least the target's timeout; an immediate retry would miss it and create a twin.
+        """
         entry = self.rt.mappings.targets.get(execution["target"])
         if entry is None:
             raise Done("failed", f"target {execution['target']!r} is no longer in the mappings")
         connector = KINDS[entry.kind].build(entry.config)
+        settle = float(getattr(entry.config, "timeout", 0.0)) if unanswered_waits else 0.0
+
+        def attempt() -> T:
+            try:
+                return operation(connector)
+            except RetryableError as exc:
+                if settle and exc.http_status is None:
+                    exc.retry_after = max(exc.retry_after or 0.0, settle)
+                raise
+
         try:
-            return self.call(execution, entry.retry, lambda: operation(connector))
+            return self.call(execution, entry.retry, attempt)
         finally:
             connector.close()
 
