@@ -20,7 +20,8 @@ class Runtime:
     def load(cls, settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Runtime:
         settings = settings or Settings.from_env()
         mappings = load_mappings(settings.mappings, env)
-        return cls(settings=settings, mappings=mappings, mirror=Mirror(settings.database_path))
+        mirror = Mirror(settings.database_path, settings.db_busy_timeout_seconds)
+        return cls(settings=settings, mappings=mappings, mirror=mirror)
 
     def number(self, ticket_id: int) -> str:
         return f"{self.settings.ticket_prefix}-{ticket_id}"

@@ -22,6 +22,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retry_scale: float = 1.0
     notify_wait_seconds: float = 60.0
     sweep_interval_seconds: float = 1.0
+    db_busy_timeout_seconds: float = 30.0
     slack_signing_secret: str | None = None
     teams_outgoing_secret: str | None = None
     var_dir: Path = Path("var")
@@ -56,6 +57,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             retry_scale=number("GATEWAY_RETRY_SCALE", 1.0),
             notify_wait_seconds=number("GATEWAY_NOTIFY_WAIT_SECONDS", 60.0),
             sweep_interval_seconds=number("GATEWAY_SWEEP_INTERVAL_SECONDS", 1.0),
+            db_busy_timeout_seconds=number("GATEWAY_DB_BUSY_TIMEOUT_SECONDS", 30.0),
             slack_signing_secret=text("SLACK_SIGNING_SECRET"),
             teams_outgoing_secret=text("TEAMS_OUTGOING_SECRET"),
             var_dir=Path(text("GATEWAY_VAR_DIR") or "var"),
