@@ -20,7 +20,7 @@ from connectors.config import CHANNEL_RETRY, RetryConfig
 from connectors.registry import KINDS as TARGET_KINDS
 from gateway.errors import ConfigError
 from gateway.lifecycle import STATES, Lifecycle, LifecycleConfig, canonical_state
-from gateway.models import SEVERITIES, TICKET_FIELDS
+from gateway.models import SEVERITIES, TICKET_FIELDS, TicketFields
 from gateway.render import TemplateProblem, Templates
 from gateway.sources import ADAPTERS, SourceConfig
 
@@ -45,18 +45,10 @@ class Trigger(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     where: Where = msgspec.field(default_factory=Where)
 
 
-class CreateTicket(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class CreateTicket(TicketFields, forbid_unknown_fields=True, kw_only=True):
+    """The ten Create Ticket fields as templates, the targets, and per-target overrides."""
+
     targets: list[str]
-    short_description: str = ""
-    description: str = ""
-    status: str = "New"
-    priority: str = ""
-    urgency: str = ""
-    impact: str = ""
-    category: str = ""
-    subcategory: str = ""
-    assignment_group: str = ""
-    assigned_to: str = ""
     per_target: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
 
 

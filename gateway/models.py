@@ -64,20 +64,6 @@ class Parsed(msgspec.Struct, kw_only=True):
     ignored: list[Ignored] = msgspec.field(default_factory=list)
 
 
-TICKET_FIELDS = (
-    "short_description",
-    "description",
-    "status",
-    "priority",
-    "urgency",
-    "impact",
-    "category",
-    "subcategory",
-    "assignment_group",
-    "assigned_to",
-)
-
-
 class TicketFields(msgspec.Struct, kw_only=True):
     """The ten Create Ticket fields, rendered; an empty string means 'not set'."""
 
@@ -91,3 +77,6 @@ class TicketFields(msgspec.Struct, kw_only=True):
     subcategory: str = ""
     assignment_group: str = ""
     assigned_to: str = ""
+
+
+TICKET_FIELDS: tuple[str, ...] = TicketFields.__struct_fields__

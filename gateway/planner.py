@@ -157,16 +157,7 @@ class Planner:
         except RenderError as exc:
             for create_flow, action in creates:
                 for target in action.targets:
-                    self.execution(
-                        outcome,
-                        flow=create_flow.name,
-                        action="create_ticket",
-                        target=target,
-                        params={},
-                        ticket_id=None,
-                        status="failed",
-                        error=f"render: {exc}",
-                    )
+                    self.failed_create(outcome, create_flow, target, None, exc)
             return
         targets = list(dict.fromkeys(t for _, action in creates for t in action.targets))
         ticket_id = self.new_ticket(event, fields, targets, generation)
@@ -178,16 +169,7 @@ class Planner:
                 try:
                     params = {"fields": self.target_fields(action, event, target, fields.status)}
                 except RenderError as exc:
-                    self.execution(
-                        outcome,
-                        flow=create_flow.name,
-                        action="create_ticket",
-                        target=target,
-                        params={},
-                        ticket_id=ticket_id,
-                        status="failed",
-                        error=f"render: {exc}",
-                    )
+                    self.failed_create(outcome, create_flow, target, ticket_id, exc)
                     continue
                 self.execution(
                     outcome,
@@ -197,6 +179,21 @@ class Planner:
                     params=params,
                     ticket_id=ticket_id,
                 )
+
+    def failed_create(
+        self, outcome: Outcome, flow: Flow, target: str, ticket_id: int | None, error: RenderError
+    ) -> None:
+        """A create whose templates failed: failed at once with the reason, retryable after a fix."""
+        self.execution(
+            outcome,
+            flow=flow.name,
+            action="create_ticket",
+            target=target,
+            params={},
+            ticket_id=ticket_id,
+            status="failed",
+            error=f"render: {error}",
+        )
 
     def base_fields(self, action: CreateTicket, event: Event) -> TicketFields:
         """The mirror ticket's fields; its status must be a ticket state."""
