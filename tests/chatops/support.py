@@ -114,8 +114,8 @@ class Trackers:
     def incidents(self) -> list[dict[str, Any]]:
         return self.snow.incidents()
 
-    def files(self, *, flows_extra: str = "", channels: str = "", chatops: str = "") -> dict[str, str]:
-        """Mappings: the spine's sources and flows, tickets to jira + snow, optional channels and chatops."""
+    def files(self, *, notify: str = "", channels: str = "", chatops: str = "") -> dict[str, str]:
+        """The spine's sources and flows with tickets to jira + snow; `notify` ends both flows when given."""
         targets = f"""
 targets:
   jira:
@@ -142,7 +142,10 @@ targets:
             '          assigned_to: ""',
             '          assigned_to: ""\n          per_target: {snow: {category: data_quality}}',
         )
-        flows = flows.replace("      - update_ticket_status:", f"{flows_extra}      - update_ticket_status:")
+        if notify:
+            action = f"      - notify: {notify}\n"
+            flows = flows.replace("  - name: follow-anomaly-status", f"{action}  - name: follow-anomaly-status")
+            flows = flows.rstrip("\n") + f"\n{action}"
         files = {"sources.yaml": LOCAL_MAPPINGS["sources.yaml"], "targets.yaml": targets, "flows.yaml": flows}
         if channels:
             files["channels.yaml"] = channels
@@ -176,3 +179,19 @@ def tracker_gateway(
 ) -> Harness:
     """A gateway with chat-ops secrets set, tickets to both emulators."""
     return make_gateway(trackers.files(**files), env={**TRACKER_ENV, **(env or {})}, **CHAT_SETTINGS)
+
+
+CHANNELS = """
+channels:
+  dq-slack: {kind: slack, webhook_url: "${SLACK_WEBHOOK_URL}"}
+  dq-bot: {kind: slack, bot_token: "${SLACK_BOT_TOKEN}", channel: "#dq-alerts"}
+  dq-teams: {kind: teams, webhook_url: "${TEAMS_WEBHOOK_URL}"}
+"""
+CHANNEL_ENV = {"SLACK_WEBHOOK_URL": SLACK_WEBHOOK, "SLACK_BOT_TOKEN": BOT_TOKEN, "TEAMS_WEBHOOK_URL": TEAMS_WEBHOOK}
+
+
+def notify_gateway(
+    make_gateway: MakeHarness, trackers: Trackers, notify: str, env: dict[str, str] | None = None
+) -> Harness:
+    """Tickets to jira + snow, and `notify: <notify>` at the end of both flows."""
+    return tracker_gateway(make_gateway, trackers, env={**CHANNEL_ENV, **(env or {})}, notify=notify, channels=CHANNELS)
