@@ -17,10 +17,11 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", sync_to_thread=True)
 def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-    """The database must answer; Redis away is 'degraded' (webhooks are still accepted and kept)."""
+    """The database must take a write; Redis away is 'degraded' (webhooks are still accepted and kept)."""
     rt = runtime(request)
     try:
-        rt.mirror.ping()
+        with rt.mirror.transaction():  # a write lock, not a read: webhooks need to write (a locked DB still reads)
+            pass
         database = "ok"
     except sqlite3.Error:
         database = "unavailable"
