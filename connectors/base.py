@@ -47,6 +47,14 @@ class CommentRequest(msgspec.Struct, kw_only=True):
     text: str
 
 
+class AssignRequest(msgspec.Struct, kw_only=True):
+    """Give a linked ticket to a tracker user (a user name, or an account id on Jira Cloud)."""
+
+    number: str
+    link: RemoteTicket
+    assignee: str
+
+
 class Connector(Protocol):
     """A tracker. Calls raise RetryableError or PermanentError, nothing else.
 
@@ -63,5 +71,7 @@ class Connector(Protocol):
     def set_status(self, request: StatusRequest) -> RemoteTicket: ...
 
     def comment(self, request: CommentRequest) -> None: ...
+
+    def assign(self, request: AssignRequest) -> RemoteTicket: ...
 
     def close(self) -> None: ...

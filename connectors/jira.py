@@ -20,7 +20,7 @@ import msgspec
 import requests
 from jira import JIRA, JIRAError
 
-from connectors.base import CommentRequest, CreateRequest, RemoteTicket, StatusRequest
+from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
 from connectors.config import RetryConfig
 from connectors.errors import ConnectorError, PermanentError, RetryableError, parse_retry_after
 from gateway.models import TicketFields
@@ -278,6 +278,9 @@ class _Api:
     def comment(self, key: str, text: str) -> None:
         self.client.add_comment(key, text)
 
+    def assign(self, key: str, user: dict[str, str]) -> None:
+        self.json("PUT", self.url(f"issue/{key}/assignee"), data=json.dumps(user))
+
     def close(self) -> None:
         self.client.close()  # type: ignore[no-untyped-call]  # the package leaves close() unannotated
 
@@ -321,6 +324,13 @@ class JiraConnector:
     def comment(self, request: CommentRequest) -> None:
         key = request.link.external_key or request.link.external_id
         self._call("add comment", self.api.comment, key, request.text)
+
+    def assign(self, request: AssignRequest) -> RemoteTicket:
+        """Assign through the assignee resource: no edit screen needed, name or accountId by deployment."""
+        key = request.link.external_key or request.link.external_id
+        with self._edge("assign"):
+            self.api.assign(key, {self._user_key(): request.assignee})
+        return request.link
 
     def close(self) -> None:
         self.api.close()

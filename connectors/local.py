@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from connectors.base import CommentRequest, CreateRequest, RemoteTicket, StatusRequest
+from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
 from connectors.config import RetryConfig
 
 
@@ -35,6 +35,9 @@ class LocalConnector:
 
     def comment(self, request: CommentRequest) -> None:
         return None
+
+    def assign(self, request: AssignRequest) -> RemoteTicket:
+        return request.link
 
     def close(self) -> None:
         return None

@@ -21,7 +21,7 @@ import pysnow.exceptions
 import requests
 from jinja2.sandbox import SandboxedEnvironment
 
-from connectors.base import CommentRequest, CreateRequest, RemoteTicket, StatusRequest
+from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
 from connectors.config import RetryConfig
 from connectors.errors import ConnectorError, PermanentError, RetryableError, parse_retry_after
 
@@ -102,9 +102,7 @@ class ServiceNowTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
         _check_codes("states", self.states)
         _check_codes("urgency_impact", self.urgency_impact)
         for name, pair in self.priority_to_urgency_impact.items():
-            _check_codes(
-                f"priority_to_urgency_impact.{name}", dict(zip(("urgency", "impact"), pair, strict=True))
-            )
+            _check_codes(f"priority_to_urgency_impact.{name}", dict(zip(("urgency", "impact"), pair, strict=True)))
         try:
             _template(self.close_notes)
         except jinja2.TemplateSyntaxError as exc:
@@ -195,6 +193,9 @@ class ServiceNowConnector:
         if request.text:
             self._patch("comment", _sys_id(request.link), {"work_notes": request.text})
 
+    def assign(self, request: AssignRequest) -> RemoteTicket:
+        return self._remote(self._patch("assign", _sys_id(request.link), {"assigned_to": request.assignee}))
+
     def close(self) -> None:
         self.client.close()
 
@@ -242,9 +243,7 @@ class ServiceNowConnector:
     def _state(self, status: str) -> int:
         code = self.states.get(status)
         if code is None:
-            raise PermanentError(
-                f"status {status!r} has no ServiceNow state (known: {', '.join(self.states)})"
-            )
+            raise PermanentError(f"status {status!r} has no ServiceNow state (known: {', '.join(self.states)})")
         return code
 
     def _closing(self, request: StatusRequest) -> dict[str, str]:
@@ -287,9 +286,7 @@ class ServiceNowConnector:
         return dict(records[0]) if records else None
 
     def _read(self, sys_id: str) -> dict[str, Any]:
-        return self._call(
-            "read", lambda: dict(self._resource().request("GET", path_append=f"/{sys_id}").one())
-        )
+        return self._call("read", lambda: dict(self._resource().request("GET", path_append=f"/{sys_id}").one()))
 
     def _patch(self, action: str, sys_id: str, payload: dict[str, str]) -> dict[str, Any]:
         body = {name: value for name, value in payload.items() if value}
@@ -344,9 +341,7 @@ def _from_status(what: str, response: requests.Response) -> RetryableError | Per
     reason = _error_text(response)
     if status in _RETRYABLE_STATUS or status >= 500:
         retry_after = _retry_after(response.headers)
-        return RetryableError(
-            f"{what} failed: HTTP {status}: {reason}", http_status=status, retry_after=retry_after
-        )
+        return RetryableError(f"{what} failed: HTTP {status}: {reason}", http_status=status, retry_after=retry_after)
     if status == 401:
         return PermanentError(f"{what} failed: HTTP 401 authentication failed: {reason}", http_status=401)
     return PermanentError(f"{what} failed: HTTP {status}: {reason}", http_status=status)

@@ -54,6 +54,19 @@ def comment_ticket(
     return rt.mirror.ticket(ticket["id"]) or ticket, outcome.executions
 
 
+def assign_ticket(
+    rt: Runtime, dispatcher: Dispatcher | None, reference: str, assignee: str, *, actor: str = "api"
+) -> tuple[dict[str, Any], list[str]]:
+    """Someone takes the ticket: the mirror's assignee now, each linked tracker's through an execution."""
+    ticket = find_ticket(rt, reference)
+    outcome = Outcome(event_id=None)
+    with rt.mirror.transaction() as tx:
+        current = rt.mirror.ticket(ticket["id"], tx) or ticket
+        Planner(rt, tx, time.time()).assign(current, assignee, actor=actor, flow="manual", outcome=outcome)
+    _enqueue(dispatcher, outcome.queued)
+    return rt.mirror.ticket(ticket["id"]) or ticket, outcome.executions
+
+
 def retry_execution(rt: Runtime, dispatcher: Dispatcher | None, execution_id: str) -> dict[str, Any]:
     with rt.mirror.transaction() as tx:
         execution = rt.mirror.execution(execution_id, tx)

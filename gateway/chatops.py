@@ -144,7 +144,9 @@ def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
     number = rt.number(ticket["id"])
     text = f"{number} moved from {before} to {ticket['state']}"
     taker = caller.assignee
-    if taker and ticket["state"] == "In Progress" and assign(rt, ticket["id"], taker, caller.actor):
+    if taker and ticket["state"] == "In Progress" and ticket["fields"].get("assigned_to") != taker:
+        ticket, assigned = actions.assign_ticket(rt, dispatcher, command.reference, taker, actor=caller.actor)
+        executions = [*executions, *assigned]
         text += f" and assigned to {taker}"
     return Reply(f"{text}. {_queued(executions)}", ticket_id=ticket["id"], executions=executions)
 
@@ -166,20 +168,6 @@ def _queued(executions: list[str]) -> str:
     if not executions:
         return "It has no linked trackers to update."
     return f"{len(executions)} tracker update(s) queued."
-
-
-def assign(rt: Runtime, ticket_id: int, assignee: str, actor: str) -> bool:
-    """Someone took the ticket: record them as its assignee in the mirror (True when it changed)."""
-    now = time.time()
-    with rt.mirror.transaction() as tx:
-        ticket = rt.mirror.ticket(ticket_id, tx)
-        previous = ticket["fields"].get("assigned_to", "") if ticket else assignee
-        if ticket is None or previous == assignee:
-            return False
-        rt.mirror.update_ticket(tx, ticket_id, now, fields={**ticket["fields"], "assigned_to": assignee})
-        change = {"field": "assigned_to", "from": previous, "to": assignee}
-        rt.mirror.add_timeline(tx, ticket_id, "field_changed", actor, change, now)
-    return True
 
 
 def describe(entry: dict[str, Any]) -> str:

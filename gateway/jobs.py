@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from connectors.base import CommentRequest, Connector, CreateRequest, RemoteTicket, StatusRequest
+from connectors.base import AssignRequest, CommentRequest, Connector, CreateRequest, RemoteTicket, StatusRequest
 from connectors.config import RetryConfig
 from connectors.errors import ConnectorError, PermanentError, RetryableError
 from connectors.registry import KINDS
@@ -127,6 +127,8 @@ class Executor:
             return self.update_status(execution, link)
         if action == "comment":
             return self.comment(execution, link)
+        if action == "assign":
+            return self.assign(execution, link)
         raise Done("failed", f"unknown action {action!r}")
 
     def wait_for_earlier(self, execution: dict[str, Any]) -> None:
@@ -185,6 +187,13 @@ class Executor:
         )
         self.on_target(execution, lambda connector: connector.comment(request))
         return self.succeed(execution, _remote(link))
+
+    def assign(self, execution: dict[str, Any], link: dict[str, Any]) -> str:
+        request = AssignRequest(
+            number=self.rt.number(execution["ticket_id"]), link=_remote(link), assignee=execution["params"]["assignee"]
+        )
+        remote = self.on_target(execution, lambda connector: connector.assign(request))
+        return self.succeed(execution, remote)
 
     # -- helpers --------------------------------------------------------------------------
     def replan(self, execution: dict[str, Any]) -> dict[str, Any]:

@@ -377,6 +377,25 @@ class Planner:
                 )
         outcome.ticket_id = ticket["id"]
 
+    def assign(self, ticket: dict[str, Any], assignee: str, *, actor: str, flow: str, outcome: Outcome) -> bool:
+        """Give the ticket to someone, in the mirror now and in every linked tracker; False when already theirs."""
+        previous = ticket["fields"].get("assigned_to", "")
+        if previous == assignee:
+            return False
+        self.mirror.update_ticket(self.tx, ticket["id"], self.now, fields={**ticket["fields"], "assigned_to": assignee})
+        change = {"field": "assigned_to", "from": previous, "to": assignee}
+        self.mirror.add_timeline(self.tx, ticket["id"], "field_changed", actor, change, self.now)
+        for target in ticket["targets"]:
+            self.execution(
+                outcome,
+                flow=flow,
+                action="assign",
+                target=target,
+                params={"assignee": assignee},
+                ticket_id=ticket["id"],
+            )
+        return True
+
     def comment(self, ticket: dict[str, Any], text: str, *, actor: str, flow: str, outcome: Outcome) -> None:
         self.mirror.add_timeline(self.tx, ticket["id"], "comment", actor, {"text": text}, self.now)
         for target in ticket["targets"]:

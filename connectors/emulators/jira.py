@@ -166,6 +166,7 @@ class JiraEmulator(Emulator):
         self.route("GET", issue + "/transitions", self.transitions)
         self.route("POST", issue + "/transitions", self.transition)
         self.route("POST", issue + "/comment", self.comment)
+        self.route("PUT", issue + "/assignee", self.assign)
         self.route("GET", api + "/search", self.search_get)
         self.route("POST", api + "/search/jql", self.search_jql)
 
@@ -349,6 +350,18 @@ class JiraEmulator(Emulator):
         if issue is None:
             return _no_issue()
         return Response(200, self._issue_json(request, issue, _field_list(request.arg("fields"))))
+
+    def assign(self, request: Request) -> Response:
+        """PUT .../assignee: the user by name (Server) or accountId (Cloud); 204."""
+        issue = self._find(request.params["key"])
+        if issue is None:
+            return _no_issue()
+        user = request.json()
+        problem = "" if user is None else self._check_user(user)
+        if problem:
+            return jira_error(400, [], {"assignee": problem})
+        issue["fields"]["assignee"] = user
+        return Response(204)
 
     def comment(self, request: Request) -> Response:
         issue = self._find(request.params["key"])

@@ -195,9 +195,7 @@ class ServiceNowEmulator(Emulator):
         )
         offset = _int_arg(request, "sysparm_offset", 0)
         limit = _int_arg(request, "sysparm_limit", 10000)
-        return Response(
-            200, {"result": [self._render(request, row) for row in rows[offset : offset + limit]]}
-        )
+        return Response(200, {"result": [self._render(request, row) for row in rows[offset : offset + limit]]})
 
     def get_record(self, request: Request) -> Response:
         return Response(200, {"result": self._render(request, self._find(request))})
@@ -241,16 +239,12 @@ class ServiceNowEmulator(Emulator):
         for record in self.tables[request.params["table"]]:
             if record["sys_id"] == request.params["sys_id"]:
                 return record
-        raise Rejected(
-            failure(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval")
-        )
+        raise Rejected(failure(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval"))
 
     def _writable(self, table: str, body: dict[str, Any]) -> Record:
         """Known, writable fields as strings; the rest is dropped without a word, like an ACL does."""
         fields = TABLE_FIELDS[table]
-        changes = {
-            name: _text(value) for name, value in body.items() if name in fields and name not in READ_ONLY
-        }
+        changes = {name: _text(value) for name, value in body.items() if name in fields and name not in READ_ONLY}
         for name, ref_table in REFERENCES.items():
             if changes.get(name):
                 changes[name] = self._resolve(ref_table, changes[name]) or changes[name]
@@ -264,9 +258,7 @@ class ServiceNowEmulator(Emulator):
             return
         missing = [LABELS[name] for name in MANDATORY.get(record["state"], ()) if not record.get(name)]
         if missing:
-            detail = (
-                "Data Policy Exception: \n\tThe following fields are mandatory: " + ", ".join(missing) + "\n"
-            )
+            detail = "Data Policy Exception: \n\tThe following fields are mandatory: " + ", ".join(missing) + "\n"
             raise Rejected(failure(403, "Operation Failed", detail))
         record["priority"] = self.priorities.get((record["urgency"], record["impact"]), "5")
         if record["state"] != before:
@@ -376,9 +368,7 @@ def _body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
-        raise Rejected(
-            failure(400, "Exception while reading request", "The payload is not valid JSON.")
-        ) from None
+        raise Rejected(failure(400, "Exception while reading request", "The payload is not valid JSON.")) from None
     if not isinstance(body, dict):
         raise Rejected(failure(400, "Exception while reading request", "The payload must be a JSON object."))
     return body

@@ -1,5 +1,5 @@
 """Fixtures of the chat-ops tests (shared with tests/notify through tests/chatops/support.py)."""
 
-from tests.chatops.support import emulators, tracker_emulators
+from tests.chatops.support import emulators
 
-__all__ = ["emulators", "tracker_emulators"]
+__all__ = ["emulators"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -14,12 +13,8 @@ import msgspec
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from connectors.emulators.base import EmulatorHTTPServer
-from connectors.emulators.jira import JiraEmulator, sandbox
-from connectors.emulators.servicenow import DEFAULT_USERS, ServiceNowEmulator
-from connectors.jira import clear_caches
 from gateway.security import hmac_b64
-from tests.conftest import LOCAL_MAPPINGS, Harness, MakeHarness
+from tests.conftest import TRACKER_ENV, Harness, MakeHarness, Trackers
 
 SAMPLES = Path(__file__).parent.parent / "data" / "chatops"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -28,10 +23,7 @@ RESPONSE_URL = "https://hooks.slack.com/commands/T0001/2233445566/r3spons3-url-s
 SLACK_WEBHOOK = "https://hooks.slack.com/services/T0001/B0002/w3bh00k-s3cret"
 TEAMS_WEBHOOK = "https://example.webhook.office.com/webhookb2/teams-w3bh00k-s3cret"
 BOT_TOKEN = "xoxb-1234-5678-b0t-t0ken-s3cret"
-JIRA_TOKEN = "jira-api-t0ken"
-SNOW_PASSWORD = "sandbox-password"
 CHAT_SETTINGS = {"slack_signing_secret": SIGNING_SECRET, "teams_outgoing_secret": TEAMS_SECRET}
-TRACKER_ENV = {"JIRA_API_TOKEN": JIRA_TOKEN, "SERVICENOW_PASSWORD": SNOW_PASSWORD}
 
 
 # -- requests as Slack and Teams send them --------------------------------------------------
@@ -91,94 +83,33 @@ def ticket_state(gateway: Harness) -> tuple[str, int]:
     return gateway.ticket("DQ-1")["state"], len(gateway.executions())
 
 
-# -- Jira and ServiceNow on loopback ---------------------------------------------------------
-class Trackers:
-    def __init__(self, jira: EmulatorHTTPServer, snow: EmulatorHTTPServer) -> None:
-        self.jira_server, self.snow_server = jira, snow
-
-    @property
-    def jira(self) -> JiraEmulator:
-        emulator = self.jira_server.emulator
-        assert isinstance(emulator, JiraEmulator)
-        return emulator
-
-    @property
-    def snow(self) -> ServiceNowEmulator:
-        emulator = self.snow_server.emulator
-        assert isinstance(emulator, ServiceNowEmulator)
-        return emulator
-
-    def issues(self) -> list[dict[str, Any]]:
-        return list(self.jira.state()["issues"])
-
-    def incidents(self) -> list[dict[str, Any]]:
-        return self.snow.incidents()
-
-    def files(self, *, notify: str = "", channels: str = "", chatops: str = "") -> dict[str, str]:
-        """The spine's sources and flows with tickets to jira + snow; `notify` ends both flows when given."""
-        targets = f"""
-targets:
-  jira:
-    kind: jira
-    url: "{self.jira_server.url}"
-    user: sandbox
-    token: "${{JIRA_API_TOKEN}}"
-    project: DQ
-    fields: {{urgency: customfield_10101, impact: customfield_10102, category: components,
-             subcategory: customfield_10104, assignment_group: customfield_10103}}
-    timeout: 2
-  snow:
-    kind: servicenow
-    url: "{self.snow_server.url}"
-    user: sandbox
-    password: "${{SERVICENOW_PASSWORD}}"
-    caller: dq.gateway
-    close_code: "Solution provided"
-    close_notes: "Resolved in {{{{ event.source }}}}"
-    timeout: 2
-"""
-        flows = LOCAL_MAPPINGS["flows.yaml"].replace("targets: [mirror]", "targets: [jira, snow]")
-        flows = flows.replace(
-            '          assigned_to: ""',
-            '          assigned_to: ""\n          per_target: {snow: {category: data_quality}}',
+# -- Jira and ServiceNow on loopback (the shared `trackers` fixture of tests/conftest.py) --------
+def chat_files(trackers: Trackers, *, notify: str = "", channels: str = "", chatops: str = "") -> dict[str, str]:
+    """The trackers' mappings; `notify` ends both flows when given, plus channel and chat-ops files."""
+    files = trackers.mappings()
+    if notify:
+        action = f"      - notify: {notify}\n"
+        flows = files["flows.yaml"].replace(
+            "  - name: follow-anomaly-status", f"{action}  - name: follow-anomaly-status"
         )
-        if notify:
-            action = f"      - notify: {notify}\n"
-            flows = flows.replace("  - name: follow-anomaly-status", f"{action}  - name: follow-anomaly-status")
-            flows = flows.rstrip("\n") + f"\n{action}"
-        files = {"sources.yaml": LOCAL_MAPPINGS["sources.yaml"], "targets.yaml": targets, "flows.yaml": flows}
-        if channels:
-            files["channels.yaml"] = channels
-        if chatops:
-            files["chatops.yaml"] = chatops
-        return files
-
-
-@pytest.fixture(scope="session")
-def tracker_emulators() -> Iterator[tuple[EmulatorHTTPServer, EmulatorHTTPServer]]:
-    jira = EmulatorHTTPServer(sandbox({"sandbox": JIRA_TOKEN}), "127.0.0.1", 0).start()
-    snow = EmulatorHTTPServer(ServiceNowEmulator(), "127.0.0.1", 0).start()
-    yield jira, snow
-    jira.stop()
-    snow.stop()
+        files["flows.yaml"] = flows.rstrip("\n") + f"\n{action}"
+    if channels:
+        files["channels.yaml"] = channels
+    if chatops:
+        files["chatops.yaml"] = chatops
+    return files
 
 
 @pytest.fixture
-def emulators(tracker_emulators: tuple[EmulatorHTTPServer, EmulatorHTTPServer]) -> Trackers:
-    jira, snow = tracker_emulators
-    jira.emulator.reset()
-    snow.emulator.reset()
-    jira.emulator.users, jira.emulator.tokens = {"sandbox": JIRA_TOKEN}, {JIRA_TOKEN}
-    snow.emulator.users = dict(DEFAULT_USERS)
-    clear_caches()
-    return Trackers(jira, snow)
+def emulators(trackers: Trackers) -> Trackers:
+    return trackers
 
 
 def tracker_gateway(
     make_gateway: MakeHarness, trackers: Trackers, env: dict[str, str] | None = None, **files: str
 ) -> Harness:
     """A gateway with chat-ops secrets set, tickets to both emulators."""
-    return make_gateway(trackers.files(**files), env={**TRACKER_ENV, **(env or {})}, **CHAT_SETTINGS)
+    return make_gateway(chat_files(trackers, **files), env={**TRACKER_ENV, **(env or {})}, **CHAT_SETTINGS)
 
 
 CHANNELS = """

@@ -193,6 +193,25 @@ def test_taking_a_ticket_assigns_the_mapped_tracker_user(make_gateway: MakeHarne
     assert change["data"] == {"field": "assigned_to", "from": "", "to": "alice.smith"}
 
 
+def test_taking_a_ticket_assigns_it_in_jira_and_servicenow(make_gateway: MakeHarness, emulators: Trackers) -> None:
+    chatops = "chatops:\n  slack_users: {U2147483697: alice}\n  response_wait: 5\n"
+    gateway = tracker_gateway(make_gateway, emulators, chatops=chatops)
+    gateway.post("qualytics", qualytics_delivery(1))
+    gateway.drain()
+    with respx.mock() as slack:
+        slack.post(RESPONSE_URL).respond(200)
+        answer = slash(gateway, "DQ-1 in progress").json()["text"]
+        gateway.drain()
+        followups(gateway)
+    assert answer.startswith("DQ-1 moved from New to In Progress and assigned to alice. 4 tracker update(s) queued.")
+    [issue] = emulators.issues()
+    [incident] = emulators.incidents()
+    assert issue["fields"]["assignee"] == {"name": "alice"}
+    assert incident["assigned_to"] == "alice"
+    assigns = gateway.executions(action="assign")
+    assert sorted((e["target"], e["status"]) for e in assigns) == [("jira", "succeeded"), ("snow", "succeeded")]
+
+
 def test_someone_not_in_the_map_moves_without_taking(make_gateway: MakeHarness) -> None:
     chatops = "chatops:\n  slack_users: {U0OTHER: bob}\n"
     gateway = chat_gateway(make_gateway, **{"chatops.yaml": chatops})
