@@ -1,0 +1,138 @@
+"""Process faults under `gateway serve`: a worker SIGKILLed mid-create, Redis and the web process
+restarted under traffic. Real subprocesses, real Redis, real clients to the loopback emulators."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connectors.emulators.base import Fault
+from gateway.embedded_redis import EmbeddedRedis
+from tests.conftest import QUALYTICS_SECRET, Trackers, qualytics_delivery
+from tests.e2e.conftest import alive
+from tests.faults.conftest import FaultServed, ServeFactory, assert_one_ticket_each, children, fault_mappings, kill
+
+pytestmark = pytest.mark.slow
+HEADERS = {"x-qualytics-secret": QUALYTICS_SECRET, "content-type": "application/json"}
+FAST = {"GATEWAY_LEASE_SECONDS": "2", "GATEWAY_SWEEP_INTERVAL_SECONDS": "0.1"}
+
+
+class Traffic:
+    """Posts one new anomaly every `every` seconds from a thread; keeps what was accepted (202)."""
+
+    def __init__(self, url: str, every: float = 0.05, first: int = 1) -> None:
+        self.url, self.every, self.next_anomaly = url, every, first
+        self.accepted: dict[int, list[str]] = {}
+        self.refused: list[int] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            while not self.stop.is_set():
+                anomaly = self.next_anomaly
+                self.next_anomaly += 1
+                body = json.dumps(qualytics_delivery(anomaly)).encode()
+                try:
+                    response = client.post(f"{self.url}/v1/webhooks/qualytics", content=body, headers=HEADERS)
+                except httpx.HTTPError:
+                    self.refused.append(anomaly)
+                else:
+                    assert response.status_code == 202, response.text  # never a 5xx while the process is up
+                    self.accepted[anomaly] = response.json()["event_ids"]
+                self.stop.wait(self.every)
+
+    def __enter__(self) -> Traffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+    def until(self, count: int, timeout: float = 20.0) -> None:
+        """Wait until `count` more deliveries were accepted."""
+        goal, deadline = len(self.accepted) + count, time.monotonic() + timeout
+        while len(self.accepted) < goal:
+            assert time.monotonic() < deadline, "the traffic stalled"
+            time.sleep(0.02)
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [e for ids in self.accepted.values() for e in ids]
+
+
+def settle_and_account(served: FaultServed, trackers: Trackers, event_ids: list[str], timeout: float = 40) -> None:
+    """Everything finishes; every accepted event is accounted for; one ticket per anomaly it knows."""
+    served.wait_for(served.settled, timeout=timeout)
+    executions = served.accounting(event_ids)
+    assert {e["status"] for e in executions} == {"succeeded"}, [e["error"] for e in executions if e["error"]]
+    with served.db() as conn:
+        anomalies = {int(r["anomaly_id"]) for r in conn.execute("SELECT anomaly_id FROM events")}
+    assert_one_ticket_each(trackers, anomalies)
+
+
+def test_a_worker_killed_mid_create_is_restarted_and_the_rerun_finds_the_issue(
+    serve_faults: ServeFactory, trackers: Trackers
+) -> None:
+    served = serve_faults(fault_mappings(trackers, timeout=5), **FAST)
+    trackers.jira.inject(Fault(kind="slow", delay=1.0, method="POST", path="/issue$"))
+    response = httpx.post(f"{served.url}/v1/webhooks/qualytics", json=qualytics_delivery(1), headers=HEADERS)
+    events = response.json()["event_ids"]
+    served.wait_for(lambda: not trackers.jira.faults, timeout=20)  # the create's POST is in the tracker now
+
+    [worker] = served.pids("worker")
+    horses = children(worker)
+    assert len(horses) == 1, "the job runs in RQ's work horse, a child of the worker"
+    kill(worker)
+    kill(horses[0])
+    served.wait_for(lambda: len(served.pids("worker")) == 2)
+    assert f"worker pid {worker} exited with -9; restarting it" in served.log()
+    assert not alive(horses[0])
+
+    settle_and_account(served, trackers, events)
+    assert "leases expired (worker gone?), re-running 1 executions" in served.log()
+    [issue] = trackers.issues()
+    [create] = [e for e in served.executions() if e["target"] == "jira"]
+    assert create["result"]["external_key"] == issue["key"]
+
+
+def test_redis_stopped_and_restarted_under_traffic(
+    serve_faults: ServeFactory, trackers: Trackers, tmp_path: Path
+) -> None:
+    redis = EmbeddedRedis(tmp_path / "redis").start()  # ours, on a fixed socket: it can come back on the same path
+    try:
+        served = serve_faults(redis_url=redis.url, **FAST)
+        with Traffic(served.url) as traffic:
+            traffic.until(5)
+            redis.stop()
+            traffic.until(10)  # accepted while Redis is away: the database is the outbox
+            ready = httpx.get(f"{served.url}/readyz", timeout=10)
+            assert ready.status_code == 200
+            assert ready.json() == {"status": "degraded", "database": "ok", "redis": "unavailable"}
+            redis.start()
+            traffic.until(5)
+        assert not traffic.refused
+        served.wait_for(lambda: served.get("/readyz")["status"] == "ok")
+        settle_and_account(served, trackers, traffic.event_ids)
+    finally:
+        redis.stop()
+
+
+def test_the_web_process_restarted_under_traffic_loses_nothing(
+    serve_faults: ServeFactory, trackers: Trackers
+) -> None:
+    served = serve_faults(**FAST)
+    with Traffic(served.url) as traffic:
+        traffic.until(8)
+        assert served.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+        served.restart()
+        traffic.until(8)
+    assert len(traffic.accepted) >= 16
+    settle_and_account(served, trackers, traffic.event_ids)

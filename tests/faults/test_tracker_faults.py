@@ -1,0 +1,240 @@
+"""Tracker faults injected at the emulators, through the real worker, real clients, real Redis.
+
+Each test ends with the accounting: every accepted event recorded, every execution finished
+(succeeded, or failed saying why), and exactly one Jira issue and one incident per anomaly.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+from connectors.emulators.base import Fault
+from tests.conftest import QUALYTICS_SECRET, TRACKER_ENV, Harness, MakeHarness, Trackers, qualytics_delivery
+from tests.faults.conftest import (
+    accepted,
+    assert_one_ticket_each,
+    cli,
+    drain_for_real,
+    harness_accounting,
+    run_once,
+    tracker_gateway,
+)
+
+JIRA_CREATE = {"method": "POST", "path": "/issue$"}
+SNOW_CREATE = {"method": "POST", "path": "/incident$"}
+DOWN_RETRY = "{attempts: 3, initial: 0.01, max: 0.05, deadline: 0.2}"
+
+
+def attempts_of(gateway: Harness, target: str, anomaly: int | None = None) -> list[tuple[str, int | None, str | None]]:
+    """The attempts of the (first or given anomaly's) create on `target`, which must have succeeded."""
+    creates = [e for e in gateway.executions(action="create_ticket") if e["target"] == target]
+    create = next(e for e in reversed(creates) if anomaly is None or e["event"]["anomaly_id"] == str(anomaly))
+    detail = gateway.execution(create["id"])
+    assert detail["status"] == "succeeded", detail
+    return [(a["outcome"], a["http_status"], a["error_kind"]) for a in detail["attempts"]]
+
+
+def test_a_burst_of_429s_with_retry_after_is_waited_out(make_gateway: MakeHarness, trackers: Trackers) -> None:
+    gateway = tracker_gateway(make_gateway, trackers)
+    trackers.jira.inject(Fault(kind="status", status=429, retry_after=3, count=5, **JIRA_CREATE))
+    trackers.snow.inject(Fault(kind="status", status=429, retry_after=2, count=4, **SNOW_CREATE))
+    events = [e for anomaly in (1, 2, 3) for e in accepted(gateway.post("qualytics", qualytics_delivery(anomaly)))]
+    gateway.drain()
+
+    harness_accounting(gateway, events)
+    assert {e["status"] for e in gateway.executions()} == {"succeeded"}
+    assert_one_ticket_each(trackers, [1, 2, 3])
+    # the burst is spread over the creates (past the in-process budget one is rescheduled), none lost
+    for target, burst in (("jira", 5), ("snow", 4)):
+        attempts = [a for anomaly in (1, 2, 3) for a in attempts_of(gateway, target, anomaly)]
+        assert attempts.count(("failed", 429, "transient")) == burst
+        assert attempts.count(("succeeded", None, None)) == 3
+    assert min(gateway.sleeps) >= 2.0 and sum(1 for s in gateway.sleeps if s >= 3) >= 4  # Retry-After honoured
+
+
+def test_500s_and_503s_are_retried_and_recorded(make_gateway: MakeHarness, trackers: Trackers) -> None:
+    gateway = tracker_gateway(make_gateway, trackers)
+    trackers.jira.inject(Fault(kind="status", status=500, count=2, **JIRA_CREATE))
+    trackers.snow.inject(Fault(kind="status", status=503, retry_after=1, count=2, **SNOW_CREATE))
+    events = accepted(gateway.post("qualytics", qualytics_delivery(10)))
+    gateway.drain()
+
+    harness_accounting(gateway, events)
+    assert attempts_of(gateway, "jira") == [("failed", 500, "transient")] * 2 + [("succeeded", None, None)]
+    assert attempts_of(gateway, "snow") == [("failed", 503, "transient")] * 2 + [("succeeded", None, None)]
+    assert_one_ticket_each(trackers, [10])
+
+
+def test_a_create_that_times_out_but_lands_is_found_not_repeated(
+    make_gateway: MakeHarness, trackers: Trackers
+) -> None:
+    """The slow tracker still makes the issue after the client gave up: the retry must find it."""
+    quick = "{attempts: 5, initial: 0.01, max: 5, deadline: 60}"  # an immediate retry would race the tracker
+    gateway = tracker_gateway(make_gateway, trackers, timeout=0.4, retry=quick)
+    trackers.jira.inject(Fault(kind="slow", delay=0.6, **JIRA_CREATE))
+    trackers.snow.inject(Fault(kind="slow", delay=0.6, **SNOW_CREATE))
+    events = accepted(gateway.post("qualytics", qualytics_delivery(20)))
+    drain_for_real(gateway)  # the retry's wait must really pass for the slow create to land
+
+    harness_accounting(gateway, events)
+    for target in ("jira", "snow"):
+        first, *rest = attempts_of(gateway, target)
+        assert first == ("failed", None, "transient")
+        assert rest[-1] == ("succeeded", None, None)
+    assert_one_ticket_each(trackers, [20])
+
+
+def test_dropped_connections_before_and_after_the_tracker_acts(make_gateway: MakeHarness, trackers: Trackers) -> None:
+    gateway = tracker_gateway(make_gateway, trackers)
+    trackers.jira.inject(Fault(kind="drop", **JIRA_CREATE), Fault(kind="drop_after", **JIRA_CREATE))
+    trackers.snow.inject(Fault(kind="drop_after", **SNOW_CREATE), Fault(kind="drop", method="GET", path="/incident"))
+    events = accepted(gateway.post("qualytics", qualytics_delivery(30)))
+    gateway.drain()
+
+    harness_accounting(gateway, events)
+    assert attempts_of(gateway, "jira")[:2] == [("failed", None, "transient")] * 2
+    assert attempts_of(gateway, "snow")[0] == ("failed", None, "transient")
+    assert_one_ticket_each(trackers, [30])
+
+
+def test_a_tracker_down_past_the_deadline_fails_then_each_retry_path_succeeds_once(
+    make_gateway: MakeHarness, trackers: Trackers
+) -> None:
+    gateway = tracker_gateway(make_gateway, trackers, retry=DOWN_RETRY)
+    trackers.jira.inject(Fault(kind="status", status=503, count=1000, method="POST", path="/issue$"))
+    events = [e for anomaly in (40, 41, 42) for e in accepted(gateway.post("qualytics", qualytics_delivery(anomaly)))]
+    gateway.drain()
+
+    failed = gateway.executions(status="failed")
+    assert len(failed) == 3 and {(e["target"], e["error_kind"]) for e in failed} == {("jira", "transient")}
+    assert all("503" in e["error"] and "gave up" in e["error"] for e in failed)
+    assert all(1 <= len(gateway.execution(e["id"])["attempts"]) <= 3 for e in failed)  # attempts or deadline
+    timeline = gateway.ticket(failed[0]["ticket"]["number"])["timeline"]
+    assert [e["data"]["target"] for e in timeline if e["kind"] == "action_failed"] == ["jira"]
+    assert gateway.executions(status="failed", error_kind="transient", target="jira") == failed
+    harness_accounting(gateway, events)
+    assert trackers.issues() == []
+
+    trackers.jira.clear_faults()  # the tracker is back: one execution by id, one in bulk, one from the CLI
+    by_id, in_bulk, from_cli = sorted(failed, key=lambda e: e["ticket"]["number"])
+    assert gateway.client.post(f"/v1/executions/{by_id['id']}/retry").status_code == 202
+    gateway.drain()
+    assert gateway.execution(by_id["id"])["status"] == "succeeded"
+    bulk = gateway.client.post("/v1/executions/retry", params={"target": "jira", "error_kind": "transient"})
+    assert bulk.status_code == 202 and bulk.json()["retried"] == [from_cli["id"], in_bulk["id"]]
+    with gateway.runtime.mirror.transaction() as tx:  # fail one again so the CLI has something to retry
+        tx.execute("UPDATE executions SET status = 'failed', error = 'down again' WHERE id = ?", (from_cli["id"],))
+    gateway.drain()
+    env = {
+        **os.environ,
+        **TRACKER_ENV,
+        "QUALYTICS_SECRET": QUALYTICS_SECRET,
+        "GATEWAY_MAPPINGS": str(gateway.settings.mappings),
+        "GATEWAY_DATABASE_URL": gateway.settings.database_url,
+        "REDIS_URL": gateway.settings.redis_url or "",
+    }
+    result = cli(env, "executions", "retry", "--all-failed")
+    assert result.returncode == 0 and "retried 1 execution(s)" in result.stdout, result.stderr
+    gateway.drain()
+
+    assert {e["status"] for e in gateway.executions()} == {"succeeded"}
+    harness_accounting(gateway, events)
+    assert_one_ticket_each(trackers, [40, 41, 42])
+    *before, last = [(a["outcome"], a["http_status"]) for a in gateway.execution(by_id["id"])["attempts"]]
+    assert before and set(before) == {("failed", 503)} and last == ("succeeded", None)  # the log keeps the history
+
+
+def test_a_long_backoff_reschedules_instead_of_holding_the_worker(
+    make_gateway: MakeHarness, trackers: Trackers
+) -> None:
+    gateway = tracker_gateway(make_gateway, trackers, retry_budget_seconds=1.0)
+    trackers.jira.inject(Fault(kind="status", status=429, retry_after=120, **JIRA_CREATE))
+    events = accepted(gateway.post("qualytics", qualytics_delivery(50)))
+    started = time.time()
+    run_once(gateway)
+
+    create = next(e for e in gateway.executions() if e["target"] == "jira")
+    detail = gateway.execution(create["id"])
+    assert detail["status"] == "queued" and detail["error_kind"] == "transient"
+    assert [(a["outcome"], a["http_status"]) for a in detail["attempts"]] == [("failed", 429)]
+    assert detail["next_attempt_at"] is not None
+    due = gateway.runtime.mirror.execution(create["id"])
+    assert due is not None and due["next_attempt_at"] >= started + 120
+    assert gateway.sleeps == []  # the worker never sat on the 120 s
+    assert [e["status"] for e in gateway.executions() if e["target"] == "snow"] == ["succeeded"]
+
+    gateway.drain()  # time passes (fast-forwarded): the sweeper enqueues it when due
+    harness_accounting(gateway, events)
+    assert [a["outcome"] for a in gateway.execution(create["id"])["attempts"]] == ["failed", "succeeded"]
+    assert_one_ticket_each(trackers, [50])
+
+
+def test_a_status_change_before_the_create_finished_waits_and_applies(
+    make_gateway: MakeHarness, trackers: Trackers
+) -> None:
+    gateway = tracker_gateway(make_gateway, trackers, retry_budget_seconds=1.0)
+    trackers.jira.inject(Fault(kind="status", status=429, retry_after=60, **JIRA_CREATE))
+    events = accepted(gateway.post("qualytics", qualytics_delivery(60)))
+    change = qualytics_delivery(60, trigger="Anomaly Status Change", status="Acknowledged")
+    events += accepted(gateway.post("qualytics", change))
+    run_once(gateway)
+
+    jira = {e["action"]: e for e in gateway.executions(target="jira")}
+    assert jira["create_ticket"]["status"] == "queued" and jira["create_ticket"]["next_attempt_at"]
+    assert jira["update_ticket_status"]["status"] == "queued"  # waiting, neither skipped nor failed
+    assert trackers.issues() == []
+    gateway.drain()
+
+    harness_accounting(gateway, events)
+    assert {e["status"] for e in gateway.executions()} == {"succeeded"}
+    [issue] = trackers.issues()
+    assert issue["status"] == "In Progress"
+    [incident] = trackers.incidents()
+    assert incident["state"] == "2"
+    assert_one_ticket_each(trackers, [60])
+
+
+def test_two_status_changes_apply_in_the_order_received(make_gateway: MakeHarness, trackers: Trackers) -> None:
+    gateway = tracker_gateway(make_gateway, trackers)
+    events = accepted(gateway.post("qualytics", qualytics_delivery(70)))
+    gateway.drain()
+    # the first move meets a flaky tracker; the second must still land after it
+    trackers.jira.inject(Fault(kind="status", status=503, count=2, method="POST", path="/transitions$"))
+    trackers.snow.inject(Fault(kind="status", status=503, count=2, method="PATCH"))
+    for status in ("Acknowledged", "Resolved"):
+        when = f"2026-01-25T13:0{len(events)}:00Z"
+        body = qualytics_delivery(70, trigger="Anomaly Status Change", status=status, timestamp=when)
+        events += accepted(gateway.post("qualytics", body))
+    gateway.drain()
+
+    harness_accounting(gateway, events)
+    [issue] = trackers.issues()
+    assert issue["status"] == "Done" and issue["history"] == ["To Do", "In Progress", "Done"]
+    [incident] = trackers.incidents()
+    assert incident["state"] == "6"
+    assert gateway.ticket("DQ-1")["state"] == "Resolved"
+    assert_one_ticket_each(trackers, [70])
+
+
+def test_database_unavailable_answers_503_and_accepts_nothing(make_gateway: MakeHarness, trackers: Trackers) -> None:
+    gateway = tracker_gateway(make_gateway, trackers, db_busy_timeout_seconds=0.2)
+    holder = sqlite3.connect(gateway.settings.database_path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the database: no write can get in
+    try:
+        refused = gateway.post("qualytics", qualytics_delivery(80))
+        ready = gateway.client.get("/readyz")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "database_unavailable"
+    assert ready.status_code == 503 and ready.json()["database"] == "unavailable"
+    assert gateway.tickets() == [] and gateway.executions() == []
+    assert gateway.runtime.mirror.connection().execute("SELECT count(*) FROM events").fetchone()[0] == 0
+
+    events = accepted(gateway.post("qualytics", qualytics_delivery(80)))  # the tool re-sends after the 503
+    gateway.drain()
+    harness_accounting(gateway, events)
+    assert_one_ticket_each(trackers, [80])
