@@ -527,6 +527,16 @@ class Mirror:
         with self.transaction() as tx:
             tx.executemany("UPDATE executions SET enqueued_at = ? WHERE id = ?", [(now, i) for i in ids])
 
+    def forget_enqueued(self, now: float) -> int:
+        """Queued executions whose jobs may be gone (Redis restarted): due again, never enqueued."""
+        with self.transaction() as tx:
+            cursor = tx.execute(
+                "UPDATE executions SET enqueued_at = NULL, next_attempt_at = coalesce(next_attempt_at, ?)"
+                " WHERE status = 'queued' AND enqueued_at IS NOT NULL",
+                (now,),
+            )
+            return cursor.rowcount
+
     def expire_leases(self, now: float) -> list[str]:
         """Running executions whose worker stopped renewing: back to queued, due now."""
         with self.transaction() as tx:

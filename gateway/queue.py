@@ -28,6 +28,7 @@ class Dispatcher:
         self.queue = Queue(queue_name, connection=connection)
         self.mirror = mirror
         self.job_timeout = int(job_timeout)
+        self.away = False
 
     def enqueue(self, execution_ids: Sequence[str]) -> list[str]:
         """Enqueue what can be; return the ids sent. Failures leave work for the sweeper."""
@@ -36,14 +37,22 @@ class Dispatcher:
             for execution_id in execution_ids:
                 self.queue.enqueue(JOB, execution_id, job_timeout=self.job_timeout, result_ttl=60, failure_ttl=86400)
                 sent.append(execution_id)
+            self.away = False
         except redis.RedisError as exc:
-            log.warning(
-                "redis unavailable, %d executions wait for the sweeper: %s",
-                len(execution_ids) - len(sent),
-                type(exc).__name__,
-            )
+            if not self.away:  # once per outage, not once per webhook
+                log.warning(
+                    "redis unavailable (%s); executions wait in the database for the sweeper", type(exc).__name__
+                )
+            self.away = True
         self.mirror.mark_enqueued(sent, time.time())
         return sent
+
+    def mark_redis(self) -> bool | None:
+        """Leave a marker in Redis: True when it was missing (a new or emptied server), None when Redis is away."""
+        try:
+            return bool(self.queue.connection.set(f"{self.queue.name}:gateway:marker", "1", nx=True))
+        except redis.RedisError:
+            return None
 
     def healthy(self) -> bool:
         try:

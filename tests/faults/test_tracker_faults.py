@@ -67,9 +67,7 @@ def test_500s_and_503s_are_retried_and_recorded(make_gateway: MakeHarness, track
     assert_one_ticket_each(trackers, [10])
 
 
-def test_a_create_that_times_out_but_lands_is_found_not_repeated(
-    make_gateway: MakeHarness, trackers: Trackers
-) -> None:
+def test_a_create_that_times_out_but_lands_is_found_not_repeated(make_gateway: MakeHarness, trackers: Trackers) -> None:
     """The slow tracker still makes the issue after the client gave up: the retry must find it."""
     quick = "{attempts: 5, initial: 0.01, max: 5, deadline: 60}"  # an immediate retry would race the tracker
     gateway = tracker_gateway(make_gateway, trackers, timeout=0.4, retry=quick)
