@@ -370,6 +370,9 @@ class Executor:
                     },
                     now,
                 )
+                from gateway.notify import plan_failure_notice
+
+                plan_failure_notice(self, tx, execution, now)
         log.warning(
             "execution %s (%s -> %s) failed: %s", execution["id"], execution["action"], execution["target"], message
         )

@@ -9,6 +9,7 @@ never put into a message, and httpx's request log line is cut down to the host.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 
 from connectors.errors import PermanentError, RetryableError, parse_retry_after
-from gateway.flows import ChannelConfig
+from gateway.flows import ChannelConfig, Notify
 from gateway.jobs import WAIT_STEP, Done, Executor
 from gateway.mirror import UNFINISHED
 from gateway.runtime import Runtime
@@ -256,6 +257,33 @@ def send_notification(executor: Executor, execution: dict[str, Any]) -> str:
     message = notification_message(executor.rt, execution)
     how: str = executor.call(execution, channel.retry, lambda: deliver(channel, message))
     return _finish(executor, execution, {"channel": execution["target"], "via": how, "title": message.title})
+
+
+def plan_failure_notice(executor: Executor, tx: sqlite3.Connection, execution: dict[str, Any], now: float) -> None:
+    """A ticket action failed for good after its flow's notification went out: tell the channels again.
+
+    A notification still waiting will report the failure itself; one already sent said an earlier
+    state (the action was, say, still backing off), so a new one says what finally happened.
+    """
+    flow = executor.rt.mappings.flow(execution["flow"])
+    if flow is None or not execution["event_id"]:
+        return
+    channels = [c for _, action in flow.actions if isinstance(action, Notify) for c in action.channels]
+    for channel in dict.fromkeys(channels):
+        earlier = executor.mirror.list_executions(event_id=execution["event_id"], action="notify", target=channel)
+        if any(e["status"] in UNFINISHED for e in earlier):
+            continue
+        executor.mirror.create_execution(
+            tx,
+            event_id=execution["event_id"],
+            ticket_id=execution["ticket_id"],
+            flow=flow.name,
+            action="notify",
+            target=channel,
+            params={"wait_until": now},
+            now=now,
+            due_at=now,
+        )
 
 
 def _flow_unfinished(rt: Runtime, execution: dict[str, Any]) -> bool:

@@ -84,9 +84,11 @@ def ticket_state(gateway: Harness) -> tuple[str, int]:
 
 
 # -- Jira and ServiceNow on loopback (the shared `trackers` fixture of tests/conftest.py) --------
-def chat_files(trackers: Trackers, *, notify: str = "", channels: str = "", chatops: str = "") -> dict[str, str]:
+def chat_files(
+    trackers: Trackers, *, notify: str = "", channels: str = "", chatops: str = "", jira_extra: str = ""
+) -> dict[str, str]:
     """The trackers' mappings; `notify` ends both flows when given, plus channel and chat-ops files."""
-    files = trackers.mappings()
+    files = trackers.mappings(jira_extra=jira_extra)
     if notify:
         action = f"      - notify: {notify}\n"
         flows = files["flows.yaml"].replace(

@@ -13,8 +13,17 @@ import respx
 
 from connectors.emulators.base import Fault
 from gateway.notify import SLACK_POST_MESSAGE
-from tests.chatops.support import BOT_TOKEN, SLACK_WEBHOOK, TEAMS_WEBHOOK, Trackers, notify_gateway
-from tests.conftest import Harness, MakeHarness, qualytics_delivery
+from tests.chatops.support import (
+    BOT_TOKEN,
+    CHANNEL_ENV,
+    CHANNELS,
+    SLACK_WEBHOOK,
+    TEAMS_WEBHOOK,
+    Trackers,
+    chat_files,
+    notify_gateway,
+)
+from tests.conftest import TRACKER_ENV, Harness, MakeHarness, qualytics_delivery
 
 
 def posted(route: respx.Route, index: int = -1) -> Any:
@@ -212,3 +221,21 @@ def test_past_its_wait_a_notification_says_what_has_not_finished(
     text = slack_text(posted(slack))
     assert "create_ticket → jira has not finished yet" in text
     assert "|ServiceNow " in text and "|Jira " not in text
+
+
+def test_an_action_that_fails_for_good_after_its_notification_is_announced_again(
+    make_gateway: MakeHarness, emulators: Trackers
+) -> None:
+    retry = "    retry: {attempts: 2, initial: 30, max: 60, deadline: 3600}"
+    files = chat_files(emulators, notify="{channels: [dq-slack], wait: 0}", channels=CHANNELS, jira_extra=retry)
+    gateway = make_gateway(files, env={**TRACKER_ENV, **CHANNEL_ENV})
+    emulators.jira.inject(Fault(kind="status", status=503, retry_after=60, count=5, method="POST", path=r"/issue$"))
+    with respx.mock() as chat:
+        slack = chat.post(SLACK_WEBHOOK).respond(200, text="ok")
+        gateway.post("qualytics", qualytics_delivery(1))
+        gateway.drain()
+    assert slack.call_count == 2
+    assert "create_ticket → jira has not finished yet" in slack_text(posted(slack, 0))
+    [failed] = gateway.executions(status="failed")
+    assert f"create_ticket → jira failed: {failed['error']}" in slack_text(posted(slack, 1))
+    assert [e["status"] for e in notify_executions(gateway)] == ["succeeded", "succeeded"]
