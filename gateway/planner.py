@@ -17,6 +17,34 @@ from gateway.rules import matching_flows
 from gateway.runtime import Runtime
 
 
+def create_fields(rt: Runtime, action: CreateTicket, event: Event, target: str | None = None) -> TicketFields:
+    """A create_ticket's ten fields for the event (and target); the status must name a ticket state."""
+    fields = render_fields(rt.mappings.templates, action, event, target)
+    state = canonical_state(fields.status)
+    if state is None:
+        raise RenderError(f"status: {fields.status!r} is not a ticket state")
+    fields.status = state
+    return fields
+
+
+def target_status(rt: Runtime, action: UpdateTicketStatus, event: Event, context: dict[str, Any]) -> tuple[str, str]:
+    """The ticket state an update_ticket_status asks for (its template, else the anomaly policy) and its note."""
+    templates = rt.mappings.templates
+    try:
+        wanted = (
+            templates.render(action.target_status, context)
+            if action.target_status
+            else rt.mappings.lifecycle.status_for_anomaly(event.status) or ""
+        )
+        note = templates.render(action.note, context)
+    except RenderError as exc:
+        raise RenderError(f"render: {exc}") from None
+    state = canonical_state(wanted)
+    if state is None:
+        raise RenderError(f"anomaly status {event.status!r} maps to {wanted!r}, which is no ticket state")
+    return state, note
+
+
 @dataclass
 class Outcome:
     """What one event became."""
@@ -196,16 +224,12 @@ class Planner:
         )
 
     def base_fields(self, action: CreateTicket, event: Event) -> TicketFields:
-        """The mirror ticket's fields; its status must be a ticket state."""
-        fields = render_fields(self.rt.mappings.templates, action, event)
-        state = canonical_state(fields.status)
-        if state is None:
-            raise RenderError(f"status: {fields.status!r} is not a ticket state")
-        fields.status = state
-        return fields
+        """The mirror ticket's fields."""
+        return create_fields(self.rt, action, event)
 
     def target_fields(self, action: CreateTicket, event: Event, target: str, state: str) -> dict[str, Any]:
-        fields = render_fields(self.rt.mappings.templates, action, event, target)
+        """One target's fields (per_target applied), created in the ticket's own initial state."""
+        fields = create_fields(self.rt, action, event, target)
         fields.status = state
         built: dict[str, Any] = msgspec.to_builtins(fields)
         return built
@@ -259,8 +283,6 @@ class Planner:
             outcome.ignored = f"no ticket exists for anomaly {event.anomaly_id}"
             return
         outcome.ticket_id = ticket["id"]
-        lifecycle = self.rt.mappings.lifecycle
-        templates = self.rt.mappings.templates
         context = {
             "event": event.template_context(),
             "ticket": ticket_context(self.rt.number(ticket["id"]), ticket["state"], fields=ticket["fields"]),
@@ -270,26 +292,8 @@ class Planner:
                 if not isinstance(action, UpdateTicketStatus):
                     continue
                 try:
-                    wanted = (
-                        templates.render(action.target_status, context)
-                        if action.target_status
-                        else lifecycle.status_for_anomaly(event.status) or ""
-                    )
-                    note = templates.render(action.note, context)
+                    state, note = target_status(self.rt, action, event, context)
                 except RenderError as exc:
-                    self.execution(
-                        outcome,
-                        flow=flow.name,
-                        action="update_ticket_status",
-                        target="*",
-                        params={},
-                        ticket_id=ticket["id"],
-                        status="failed",
-                        error=f"render: {exc}",
-                    )
-                    continue
-                state = canonical_state(wanted)
-                if state is None:
                     self.execution(
                         outcome,
                         flow=flow.name,
@@ -298,7 +302,7 @@ class Planner:
                         params={"anomaly_status": event.status},
                         ticket_id=ticket["id"],
                         status="failed",
-                        error=f"anomaly status {event.status!r} maps to {wanted!r}, which is no ticket state",
+                        error=str(exc),
                     )
                     continue
                 try:

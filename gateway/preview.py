@@ -13,10 +13,10 @@ from connectors.errors import ConnectorError
 from connectors.registry import KINDS
 from gateway.errors import NotFound
 from gateway.flows import Action, CreateTicket, Flow, Notify, UpdateTicketStatus
-from gateway.lifecycle import canonical_state
 from gateway.models import Event
+from gateway.planner import create_fields, target_status
 from gateway.redact import Redactor
-from gateway.render import RenderError, render_fields, ticket_context
+from gateway.render import RenderError, ticket_context
 from gateway.rules import matching_flows
 from gateway.runtime import Runtime
 from gateway.sources import ADAPTERS, Delivery
@@ -59,11 +59,7 @@ def _action(rt: Runtime, redactor: Redactor, flow: Flow, kind: str, action: Acti
 def _create(rt: Runtime, redactor: Redactor, action: CreateTicket, event: Event, target: str) -> dict[str, Any]:
     entry = rt.mappings.targets[target]
     try:
-        fields = render_fields(rt.mappings.templates, action, event, target)
-        state = canonical_state(fields.status)
-        if state is None:
-            raise RenderError(f"status: {fields.status!r} is not a ticket state")
-        fields.status = state
+        fields = create_fields(rt, action, event, target)
         request = CreateRequest(
             number=PREVIEW_NUMBER, correlation_key=event.correlation_key, fields=fields, event=event.template_context()
         )
@@ -81,16 +77,9 @@ def _create(rt: Runtime, redactor: Redactor, action: CreateTicket, event: Event,
 def _status(rt: Runtime, action: UpdateTicketStatus, event: Event) -> dict[str, Any]:
     context = {"event": event.template_context(), "ticket": ticket_context(PREVIEW_NUMBER)}
     try:
-        wanted = (
-            rt.mappings.templates.render(action.target_status, context)
-            if action.target_status
-            else rt.mappings.lifecycle.status_for_anomaly(event.status) or ""
-        )
+        state, _ = target_status(rt, action, event, context)
     except RenderError as exc:
-        return {"error": f"render: {exc}"}
-    state = canonical_state(wanted)
-    if state is None:
-        return {"error": f"anomaly status {event.status!r} maps to {wanted!r}, which is no ticket state"}
+        return {"error": str(exc)}
     return {"fields": {"status": state}}
 
 
