@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,16 +15,6 @@ from gateway.flows import MappingErrors, load_mappings
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.cli")
-
-SANDBOX = {
-    "jira": {"JIRA_URL": "http://127.0.0.1:{port}", "JIRA_USER": "sandbox", "JIRA_API_TOKEN": "sandbox-token"},
-    "servicenow": {
-        "SERVICENOW_URL": "http://127.0.0.1:{port}",
-        "SERVICENOW_USER": "sandbox",
-        "SERVICENOW_PASSWORD": "sandbox-password",
-    },
-}
-SANDBOX_PORTS = {"jira": 9001, "servicenow": 9002}
 
 
 def _print(data: Any) -> None:
@@ -56,30 +45,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         actions = ", ".join(kind for kind, _ in flow.actions)
         print(f"  flow {flow.name}: on {flow.trigger.type} from {', '.join(flow.sources or ['any source'])}: {actions}")
     return 0
-
-
-def start_sandbox(env: dict[str, str]) -> list[Any]:
-    """Loopback Jira and ServiceNow emulators for whichever tracker has no URL configured."""
-    import importlib
-    import threading
-
-    servers = []
-    for kind, variables in SANDBOX.items():
-        url_var = next(iter(variables))
-        if os.environ.get(url_var):
-            continue
-        try:
-            module = importlib.import_module(f"connectors.emulators.{kind}")
-        except ImportError:
-            continue
-        port = SANDBOX_PORTS[kind]
-        thread = threading.Thread(target=module.serve, kwargs={"port": port}, name=f"{kind}-sandbox", daemon=True)
-        thread.start()
-        for name, value in variables.items():
-            env[name] = value.format(port=port)
-        servers.append(thread)
-        log.info("sandbox %s emulator on http://127.0.0.1:%s", kind, port)
-    return servers
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -178,7 +143,9 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     import importlib
 
     module = importlib.import_module(f"connectors.emulators.{args.kind}")
-    port = args.port or SANDBOX_PORTS[args.kind]
+    from gateway.sandbox import PORTS
+
+    port = args.port or PORTS[args.kind]
     print(f"{args.kind} emulator on http://{args.host}:{port}", flush=True)
     module.serve(host=args.host, port=port)
     return 0

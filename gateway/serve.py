@@ -16,6 +16,7 @@ from gateway.embedded_redis import EmbeddedRedis
 from gateway.flows import MappingErrors
 from gateway.queue import Dispatcher, connect
 from gateway.runtime import Runtime
+from gateway.sandbox import start_sandbox
 from gateway.settings import Settings
 from gateway.supervisor import Supervisor, child_env
 
@@ -30,17 +31,14 @@ class _Server(uvicorn.Server):
         self.supervisor = supervisor
 
     def handle_exit(self, sig: int, frame: Any) -> None:
-        self.supervisor._stop.set()
+        self.supervisor.stop_supervising()
         super().handle_exit(sig, frame)
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox: bool = True) -> int:
-    from gateway.cli import start_sandbox
-
     sandbox_env: dict[str, str] = {}
-    if sandbox:
-        start_sandbox(sandbox_env)
-        os.environ.update(sandbox_env)
+    emulators = start_sandbox(sandbox_env) if sandbox else []
+    os.environ.update(sandbox_env)
     settings = msgspec.structs.replace(settings, mappings=settings.mappings.resolve())
     try:
         runtime = Runtime.load(settings)
@@ -73,6 +71,8 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox
         if redis_server is not None:
             redis_server.stop()
             log.info("embedded redis stopped")
+        for emulator in emulators:
+            emulator.stop()
 
     app = create_app(runtime, dispatcher)
     app.on_shutdown.append(shutdown)

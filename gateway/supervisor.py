@@ -57,8 +57,12 @@ class Supervisor:
         with self._lock:
             return [p.pid for p in self.processes]
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop_supervising(self) -> None:
+        """From now on a worker that exits stays down (shutdown has begun)."""
         self._stop.set()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self.stop_supervising()
         with self._lock:
             processes = list(self.processes)
         for process in processes:
