@@ -70,6 +70,7 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             executions.retry_failed,
             health.healthz,
             health.readyz,
+            health.metrics,
             chatops.slack_commands,
             chatops.teams_messages,
         ],

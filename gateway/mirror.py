@@ -551,6 +551,18 @@ class Mirror:
             )
         return ids
 
+    def gauges(self) -> dict[str, dict[tuple[str, ...], int]]:
+        """What /metrics exposes: executions by status, action and target; tickets by state; events by source."""
+
+        def grouped(sql: str) -> dict[tuple[str, ...], int]:
+            return {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in self._all(sql)}
+
+        return {
+            "executions": grouped("SELECT status, action, target, count(*) FROM executions GROUP BY 1, 2, 3"),
+            "tickets": grouped("SELECT state, count(*) FROM tickets GROUP BY 1"),
+            "events": grouped("SELECT source, event_type, count(*) FROM events GROUP BY 1, 2"),
+        }
+
     def counts(self) -> dict[str, int]:
         rows = self.connection().execute("SELECT status, count(*) AS n FROM executions GROUP BY status").fetchall()
         return {str(r["status"]): int(r["n"]) for r in rows}

@@ -123,3 +123,16 @@ def test_a_status_change_for_an_unknown_anomaly_is_recorded_and_ignored(gateway:
     assert body["executions"] == []
     assert body["ignored"] == [{"event_id": body["event_ids"][0], "reason": "no ticket exists for anomaly 99"}]
     assert gateway.tickets() == []
+
+
+def test_metrics_count_executions_tickets_and_events(gateway: Harness) -> None:
+    gateway.post("qualytics", payload("qualytics.json"))
+    gateway.drain()
+    response = gateway.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    lines = response.text.splitlines()
+    assert 'dq_gateway_executions{status="succeeded",action="create_ticket",target="mirror"} 1' in lines
+    assert 'dq_gateway_tickets{state="New"} 1' in lines
+    assert 'dq_gateway_events{source="qualytics",type="anomaly"} 1' in lines
+    assert "dq_gateway_redis_up 1" in lines
