@@ -522,10 +522,22 @@ class Mirror:
         return [str(r["id"]) for r in rows]
 
     def mark_enqueued(self, ids: Sequence[str], now: float) -> None:
+        """Marked before the jobs are sent: a worker that runs one first must not have its requeue undone."""
         if not ids:
             return
         with self.transaction() as tx:
-            tx.executemany("UPDATE executions SET enqueued_at = ? WHERE id = ?", [(now, i) for i in ids])
+            tx.executemany(
+                "UPDATE executions SET enqueued_at = ? WHERE id = ? AND status = 'queued'", [(now, i) for i in ids]
+            )
+
+    def unmark_enqueued(self, ids: Sequence[str], at: float) -> None:
+        """The send failed: leave them to the sweeper (unless something else has marked them since)."""
+        if not ids:
+            return
+        with self.transaction() as tx:
+            tx.executemany(
+                "UPDATE executions SET enqueued_at = NULL WHERE id = ? AND enqueued_at = ?", [(i, at) for i in ids]
+            )
 
     def forget_enqueued(self, now: float) -> int:
         """Queued executions whose jobs may be gone (Redis restarted): due again, never enqueued."""

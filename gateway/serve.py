@@ -55,7 +55,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox
     assert settings.redis_url is not None
     dispatcher = Dispatcher(
         connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
-    )
+    ).start_relay()
     env = child_env(
         {
             **sandbox_env,
@@ -67,6 +67,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox
     supervisor = Supervisor(env, count=workers).start()
 
     def shutdown() -> None:
+        dispatcher.stop_relay()
         supervisor.stop()
         if redis_server is not None:
             redis_server.stop()
