@@ -112,7 +112,10 @@ def cmd_executions(args: argparse.Namespace) -> int:
             _print(execution_view(runtime, actions.retry_execution(runtime, dispatcher, args.id)))
         else:
             status = "failed" if args.failed else args.status
-            for execution in runtime.mirror.list_executions(status=status, target=args.target, flow=args.flow):
+            found = runtime.mirror.list_executions(status=status, target=args.target, flow=args.flow)
+            if not found:
+                print("no executions match", file=sys.stderr)
+            for execution in found:
                 view = execution_view(runtime, execution, attempts=False)
                 number = view["ticket"]["number"] if view["ticket"] else "-"
                 print(
