@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -10,15 +10,16 @@ EVENT_TYPES = ("anomaly", "anomaly_status_change")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 EventType = Literal["anomaly", "anomaly_status_change"]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 Severity = Literal["critical", "high", "medium", "low", "info"]
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=False):
     """The canonical event every source adapter produces (DESIGN.md, 'Canonical event')."""
 
-    event_id: str
+    event_id: NonEmpty
     event_type: EventType
-    anomaly_id: str
+    anomaly_id: NonEmpty
     source: str = ""
     status: str | None = None
     previous_status: str | None = None
