@@ -173,9 +173,6 @@ class Mirror:
     def _all(self, sql: str, args: Sequence[Any] = (), tx: sqlite3.Connection | None = None) -> list[Any]:
         return (tx or self.connection()).execute(sql, args).fetchall()
 
-    def ping(self) -> None:
-        self.connection().execute("SELECT 1").fetchone()
-
     def close(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:

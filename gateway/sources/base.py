@@ -100,11 +100,6 @@ def normalise_severity(raw: str | None, table: Mapping[str, Severity], default: 
     return table.get(key, default)
 
 
-def no_verify(config: SourceConfig, delivery: Delivery) -> None:
-    """For adapters whose only auth is the shared token/basic check done by `verify_common`."""
-    verify_common(config, delivery)
-
-
 def verify_common(config: SourceConfig, delivery: Delivery) -> None:
     """Token and basic auth, for the kinds that sign nothing."""
     from gateway.security import check_basic, check_token
