@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -203,7 +204,8 @@ def _scrubbed(error: ConnectorError, secrets: tuple[str, ...]) -> ConnectorError
 # -- process-level caches (per Jira URL + project + issue type) ---------------------------
 
 _lock = threading.Lock()
-_meta_cache: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
+META_TTL_S = 600.0  # a worker lives long: an admin's screen change is seen within ten minutes
+_meta_cache: dict[tuple[str, str, str], tuple[float, dict[str, dict[str, Any]]]] = {}
 _transition_cache: dict[tuple[str, str, str], dict[str, dict[str, str]]] = {}
 
 
@@ -343,7 +345,12 @@ class JiraConnector:
         found = self._find(label)
         if found is None:
             fields = self._create_fields(request.fields, label)
-            created = self._call("create issue", self.api.create, fields)
+            try:
+                created = self._call("create issue", self.api.create, fields)
+            except PermanentError as rejected:
+                if rejected.http_status == 400:
+                    self._forget_meta()
+                raise
             found = self._call("read new issue", self.api.issue, str(created["key"]))
         ticket = self._ticket(found)
         if ticket.remote_status.casefold() == target.casefold():
@@ -428,16 +435,24 @@ class JiraConnector:
         return self.config.assignee_by or ("accountId" if self._cloud() else "name")
 
     def _meta(self) -> dict[str, dict[str, Any]]:
-        """createmeta for the target's project and issue type, read once per process."""
-        cache_key = (self.api.server, self.config.project, self.config.issue_type.casefold())
+        """createmeta for the target's project and issue type, kept for META_TTL_S per process."""
         with _lock:
-            cached = _meta_cache.get(cache_key)
-        if cached is not None:
-            return cached
+            cached = _meta_cache.get(self._meta_key)
+        if cached is not None and time.monotonic() - cached[0] < META_TTL_S:
+            return cached[1]
         meta = self._call("read create metadata", self._read_meta)
         with _lock:
-            _meta_cache[cache_key] = meta
+            _meta_cache[self._meta_key] = (time.monotonic(), meta)
         return meta
+
+    @property
+    def _meta_key(self) -> tuple[str, str, str]:
+        return (self.api.server, self.config.project, self.config.issue_type.casefold())
+
+    def _forget_meta(self) -> None:
+        """A rejected create may mean the screen changed: the next one reads createmeta again."""
+        with _lock:
+            _meta_cache.pop(self._meta_key, None)
 
     def _read_meta(self) -> dict[str, dict[str, Any]]:
         project = self.config.project
