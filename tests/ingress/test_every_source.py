@@ -261,3 +261,30 @@ def test_gateway_preview_cli(gateway: Harness, tmp_path: Path) -> None:
     output = json.loads(result.stdout)
     assert [e["anomaly_id"] for e in output["events"]] == ["c3cd7761207ac6cc", "793a95c1e0f11459"]
     assert len(output["matches"]) == 2
+
+
+ALL_SAMPLES = sorted(path.name for path in (Path(__file__).parents[1] / "data/payloads").glob("*.json"))
+KIND_OF = {
+    "qualytics": "qualytics",
+    "soda": "soda",
+    "monte": "monte_carlo",
+    "great": "great_expectations",
+    "alertmanager": "alertmanager",
+    "dbt": "dbt_cloud",
+}
+
+
+@pytest.mark.parametrize("name", ALL_SAMPLES)
+def test_every_sample_previews_as_it_would_run(gateway: Harness, name: str) -> None:
+    kind = next(k for prefix, k in KIND_OF.items() if name.startswith(prefix))
+    preview = gateway.client.post(f"/v1/preview/{kind}", content=payload(name))
+    assert preview.status_code == 200, preview.text
+    result = preview.json()
+    assert all(event["source"] == kind for event in result["events"])
+    created = [m for m in result["matches"] if m["flow"] == "open-dq-ticket"]
+    assert len(created) == sum(1 for e in result["events"] if e["event_type"] == "anomaly")
+    assert all("fields" in m["actions"][0]["targets"]["mirror"] for m in created)
+    assert gateway.executions() == []  # a preview records nothing
+    response = send(gateway, kind, name)  # and the real delivery agrees with it
+    assert response.status_code in (200, 202)
+    assert len(response.json()["event_ids"]) == len(result["events"])
