@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,65 +44,17 @@ ROUND = [  # injected in turn, one at a time per tracker; each hits the next mat
     {"kind": "drop"},
     {"kind": "drop_after", "method": "POST"},
 ]
-RETRY = "{attempts: 10, initial: 0.2, max: 5, deadline: 300}"
+RETRY = {"attempts": 10, "initial": 0.2, "max": 5, "deadline": 300}
 
 
-def mappings(jira: str, snow: str) -> dict[str, str]:
-    targets = f"""
-targets:
-  jira:
-    kind: jira
-    url: "{jira}"
-    user: sandbox
-    token: "${{JIRA_API_TOKEN}}"
-    project: DQ
-    issue_type: Bug
-    labels: [data-quality]
-    fields: {{urgency: customfield_10101, impact: customfield_10102, category: components,
-             subcategory: customfield_10104, assignment_group: customfield_10103}}
-    resolution: Done
-    timeout: 2
-    retry: {RETRY}
-  snow:
-    kind: servicenow
-    url: "{snow}"
-    user: sandbox
-    password: "${{SERVICENOW_PASSWORD}}"
-    caller: dq.gateway
-    close_code: "Solution provided"
-    hold_reason: 1
-    timeout: 2
-    retry: {RETRY}
-"""
-    flows = """
-value_maps:
-  anomaly_to_ticket: {Active: New, Acknowledged: In Progress, Resolved: Resolved, Invalid: Canceled}
-flows:
-  - name: open-dq-ticket
-    source: [qualytics]
-    trigger: {type: anomaly}
-    actions:
-      - create_ticket:
-          targets: [jira, snow]
-          short_description: "{{ event.check }} failed on {{ event.container }}"
-          description: "{{ event.description }}"
-          status: New
-          priority: High
-          urgency: High
-          impact: Medium
-          category: Data Quality
-          subcategory: Validation Error
-          assignment_group: data-platform
-          assigned_to: ""
-          per_target:
-            snow: {category: data_quality}
-  - name: follow-anomaly-status
-    trigger: {type: anomaly_status_change}
-    actions:
-      - update_ticket_status: {target_status: "{{ event.status | lookup('anomaly_to_ticket') }}"}
-"""
-    sources = 'sources:\n  qualytics: {kind: qualytics, secret: "${QUALYTICS_SECRET}"}\n'
-    return {"sources.yaml": sources, "targets.yaml": targets, "flows.yaml": flows}
+def mappings() -> dict[str, str]:
+    """The example mappings users run (`mappings/`), with short timeouts and a soak-sized retry policy."""
+    files = {path.name: path.read_text() for path in sorted((ROOT / "mappings").glob("*.yaml"))}
+    targets = yaml.safe_load(files["targets.yaml"])
+    for target in targets["targets"].values():
+        target.update(timeout=2, retry=RETRY)
+    files["targets.yaml"] = yaml.safe_dump(targets, sort_keys=False)
+    return files
 
 
 def delivery(anomaly: int, nth: int) -> bytes:
@@ -119,7 +72,7 @@ def delivery(anomaly: int, nth: int) -> bytes:
 class Gateway:
     """`gateway serve` in a subprocess on a temporary directory."""
 
-    def __init__(self, root: Path, files: dict[str, str], port: int) -> None:
+    def __init__(self, root: Path, files: dict[str, str], port: int, jira: str, snow: str) -> None:
         (root / "mappings").mkdir(parents=True)
         for name, text in files.items():
             (root / "mappings" / name).write_text(text)
@@ -127,7 +80,11 @@ class Gateway:
         env = {
             **os.environ,
             "QUALYTICS_SECRET": SECRET,
+            "JIRA_URL": jira,
+            "JIRA_USER": "sandbox",
             "JIRA_API_TOKEN": "sandbox-token",
+            "SERVICENOW_URL": snow,
+            "SERVICENOW_USER": "sandbox",
             "SERVICENOW_PASSWORD": "sandbox-password",
             "GATEWAY_MAPPINGS": str(root / "mappings"),
             "GATEWAY_DATABASE_URL": f"sqlite:///{root / 'gateway.db'}",
@@ -287,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     snow = EmulatorHTTPServer(ServiceNowEmulator(), "127.0.0.1", 0).start()
     urls = {"jira": jira.url, "snow": snow.url}
     with tempfile.TemporaryDirectory(prefix="gw-soak-") as tmp:
-        gateway = Gateway(args.keep or Path(tmp), mappings(jira.url, snow.url), _free_port())
+        gateway = Gateway(args.keep or Path(tmp), mappings(), _free_port(), jira.url, snow.url)
         stop = threading.Event()
         servers = {"jira": jira, "snow": snow}
         faults = threading.Thread(target=inject_faults, args=(servers, stop, args.fault_every), daemon=True)
