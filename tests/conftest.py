@@ -148,28 +148,26 @@ class Harness:
             sweeper.sweep()
         raise AssertionError(f"executions still queued after {rounds} rounds")
 
-    def tickets(self, **params: str) -> list[dict[str, Any]]:
-        response = self.client.get("/v1/tickets", params=params)
+    def get(self, path: str, **params: str) -> Any:
+        """GET an API path that must answer 200; its JSON."""
+        response = self.client.get(path, params=params)
         assert response.status_code == 200, response.text
-        tickets: list[dict[str, Any]] = response.json()["tickets"]
+        return response.json()
+
+    def tickets(self, **params: str) -> list[dict[str, Any]]:
+        tickets: list[dict[str, Any]] = self.get("/v1/tickets", **params)["tickets"]
         return tickets
 
     def ticket(self, reference: str) -> dict[str, Any]:
-        response = self.client.get(f"/v1/tickets/{reference}")
-        assert response.status_code == 200, response.text
-        ticket: dict[str, Any] = response.json()
+        ticket: dict[str, Any] = self.get(f"/v1/tickets/{reference}")
         return ticket
 
     def executions(self, **params: str) -> list[dict[str, Any]]:
-        response = self.client.get("/v1/executions", params=params)
-        assert response.status_code == 200, response.text
-        executions: list[dict[str, Any]] = response.json()["executions"]
+        executions: list[dict[str, Any]] = self.get("/v1/executions", **params)["executions"]
         return executions
 
     def execution(self, execution_id: str) -> dict[str, Any]:
-        response = self.client.get(f"/v1/executions/{execution_id}")
-        assert response.status_code == 200, response.text
-        execution: dict[str, Any] = response.json()
+        execution: dict[str, Any] = self.get(f"/v1/executions/{execution_id}")
         return execution
 
 
