@@ -84,7 +84,7 @@ def main() -> None:
         env.pop("REDIS_URL", None)
         bare = subprocess.Popen([sys.executable, str(ROOT / "bench/bare_app.py"), str(bare_port)])
         gateway = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--no-sandbox", "--port", str(gateway_port)],
+            [sys.executable, "-m", "gateway.run.cli", "serve", "--no-sandbox", "--port", str(gateway_port)],
             env=env,
             cwd=tmp,
         )

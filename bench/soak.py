@@ -96,7 +96,7 @@ class Gateway:
         env.pop("REDIS_URL", None)
         self.log = (root / "serve.log").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--no-sandbox", "--port", str(port), "--workers", "2"],
+            [sys.executable, "-m", "gateway.run.cli", "serve", "--no-sandbox", "--port", str(port), "--workers", "2"],
             cwd=root,
             env=env,
             stdout=self.log,

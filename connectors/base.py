@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from gateway.models import TicketFields
+from gateway.core.models import TicketFields
 
 
 class RemoteTicket(msgspec.Struct, kw_only=True):

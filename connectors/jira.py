@@ -22,9 +22,9 @@ import requests
 from jira import JIRA, JIRAError
 
 from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
-from connectors.config import RetryConfig
-from connectors.errors import ConnectorError, PermanentError, RetryableError, parse_retry_after
-from gateway.models import TicketFields
+from gateway.core.models import TicketFields
+from gateway.core.outbound import ConnectorError, PermanentError, RetryableError, parse_retry_after
+from gateway.core.retry_config import RetryConfig
 
 CANONICAL_RANK = {"New": 0, "In Progress": 1, "On Hold": 1, "Resolved": 2, "Closed": 3, "Canceled": 3}
 OFF_ROUTE = ("On Hold", "Canceled")

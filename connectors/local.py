@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
-from connectors.config import RetryConfig
+from gateway.core.retry_config import RetryConfig
 
 
 class LocalTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -22,8 +22,8 @@ import requests
 from jinja2.sandbox import SandboxedEnvironment
 
 from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
-from connectors.config import RetryConfig
-from connectors.errors import ConnectorError, PermanentError, RetryableError, parse_retry_after
+from gateway.core.outbound import ConnectorError, PermanentError, RetryableError, parse_retry_after
+from gateway.core.retry_config import RetryConfig
 
 T = TypeVar("T")
 

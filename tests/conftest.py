@@ -13,13 +13,13 @@ import pytest
 from litestar.testing import TestClient
 from rq import SimpleWorker
 
-from gateway import jobs
-from gateway.app import create_app
-from gateway.embedded_redis import EmbeddedRedis
-from gateway.queue import Dispatcher, connect
-from gateway.runtime import Runtime
-from gateway.settings import Settings
-from gateway.sweeper import Sweeper
+from gateway.core.settings import Settings
+from gateway.dispatch.queue import Dispatcher, connect
+from gateway.dispatch.sweeper import Sweeper
+from gateway.execute import runner as jobs
+from gateway.record.runtime import Runtime
+from gateway.run.embedded_redis import EmbeddedRedis
+from gateway.web.app import create_app
 
 DATA = Path(__file__).parent / "data"
 PAYLOADS = DATA / "payloads"
@@ -109,7 +109,7 @@ class Harness:
 
     def reload(self, files: Mapping[str, str]) -> None:
         """New mappings, as after a fix and a restart: the same database, the same queue."""
-        from gateway.flows import load_mappings
+        from gateway.rules.mappings import load_mappings
 
         for name, text in files.items():
             (self.settings.mappings / name).write_text(text)

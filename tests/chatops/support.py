@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from gateway.security import hmac_b64
+from gateway.receive.security import hmac_b64
 from tests.conftest import TRACKER_ENV, Harness, MakeHarness, Trackers
 
 SAMPLES = Path(__file__).parent.parent / "data" / "chatops"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.chatops import Command, CommandError, parse, teams_text
-from gateway.flows import MappingErrors, load_mappings
+from gateway.rules.mappings import MappingErrors, load_mappings
+from gateway.web.chatops import Command, CommandError, parse, teams_text
 from tests.conftest import LOCAL_MAPPINGS
 
 

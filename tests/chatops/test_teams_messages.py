@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from gateway.security import hmac_b64
+from gateway.receive.security import hmac_b64
 from tests.chatops.support import CHAT_SETTINGS, TEAMS_SECRET, teams, teams_activity, ticket_state
 from tests.conftest import LOCAL_MAPPINGS, Harness, MakeHarness, qualytics_delivery
 

@@ -57,7 +57,7 @@ class Served:
     def start(self) -> Served:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--no-sandbox", "--port", str(self.port)],
+            [sys.executable, "-m", "gateway.run.cli", "serve", "--no-sandbox", "--port", str(self.port)],
             cwd=self.root,
             env=self.env,
             stdout=log,

@@ -18,8 +18,8 @@ import pytest
 from rq import SimpleWorker
 
 from connectors.jira import correlation_label
-from gateway import jobs
-from gateway.sweeper import Sweeper
+from gateway.dispatch.sweeper import Sweeper
+from gateway.execute import runner as jobs
 from tests.conftest import TRACKER_ENV, Harness, MakeHarness, Trackers
 from tests.e2e.conftest import Served
 
@@ -173,7 +173,7 @@ def kill(pid: int, sig: int = signal.SIGKILL) -> None:
 def cli(served_or_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """`gateway ARGS` in a subprocess with this environment."""
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
+        [sys.executable, "-m", "gateway.run.cli", *args],
         env=served_or_env,
         capture_output=True,
         text=True,

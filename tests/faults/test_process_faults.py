@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from connectors.emulators.base import Fault
-from gateway.embedded_redis import EmbeddedRedis
+from gateway.run.embedded_redis import EmbeddedRedis
 from tests.conftest import QUALYTICS_SECRET, Trackers, qualytics_delivery
 from tests.e2e.conftest import alive
 from tests.faults.conftest import FaultServed, ServeFactory, assert_one_ticket_each, children, fault_mappings, kill

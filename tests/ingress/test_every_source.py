@@ -239,7 +239,7 @@ def test_gateway_preview_cli(gateway: Harness, tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "gateway.cli",
+            "gateway.run.cli",
             "--mappings",
             str(gateway.settings.mappings),
             "preview",

@@ -15,7 +15,7 @@ from connectors.base import CreateRequest, RemoteTicket, StatusRequest
 from connectors.emulators.base import EmulatorHTTPServer, LoggedRequest
 from connectors.emulators.jira import JiraEmulator
 from connectors.jira import JiraConnector, JiraTarget
-from gateway.models import TicketFields
+from gateway.core.models import TicketFields
 
 USER, TOKEN = "dq-bot", "tok-S3CRET-7f3a9"
 FRAGMENT = Path(__file__).parent.parent / "data" / "jira" / "openapi-fragment.json"

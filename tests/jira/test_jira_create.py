@@ -10,8 +10,8 @@ import pytest
 from connectors.base import CommentRequest
 from connectors.emulators.base import Fault
 from connectors.emulators.jira import ScreenField, default_screen
-from connectors.errors import PermanentError, RetryableError
 from connectors.jira import correlation_label
+from gateway.core.outbound import PermanentError, RetryableError
 
 if TYPE_CHECKING:
     from conftest import Jira

@@ -12,7 +12,7 @@ import pytest
 from connectors.base import RemoteTicket
 from connectors.emulators.base import Fault
 from connectors.emulators.jira import default_screen
-from connectors.errors import ConnectorError, PermanentError, RetryableError
+from gateway.core.outbound import ConnectorError, PermanentError, RetryableError
 
 if TYPE_CHECKING:
     from conftest import Jira

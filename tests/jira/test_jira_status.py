@@ -9,7 +9,7 @@ import pytest
 
 from connectors.base import RemoteTicket
 from connectors.emulators.jira import Transition, Workflow, review_workflow
-from connectors.errors import PermanentError
+from gateway.core.outbound import PermanentError
 
 if TYPE_CHECKING:
     from conftest import Jira

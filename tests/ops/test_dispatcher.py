@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.embedded_redis import EmbeddedRedis
-from gateway.queue import Dispatcher, connect
+from gateway.dispatch.queue import Dispatcher, connect
+from gateway.run.embedded_redis import EmbeddedRedis
 from tests.conftest import Harness, payload, qualytics_delivery
 
 

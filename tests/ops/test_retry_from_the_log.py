@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from connectors.emulators.base import Fault
-from gateway.mirror import SCHEMA_VERSION, Mirror
+from gateway.record.mirror import SCHEMA_VERSION, Mirror
 from tests.conftest import TRACKER_ENV, MakeHarness, Trackers, qualytics_delivery
 
 TWO_ATTEMPTS = "    retry: {attempts: 2, initial: 0.01, max: 0.05, deadline: 3600}"
@@ -62,7 +62,7 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        from gateway.mirror import _MIGRATIONS
+        from gateway.record.mirror import _MIGRATIONS
 
         conn.executescript(_MIGRATIONS[1])
         conn.execute("INSERT INTO schema_version VALUES (1)")

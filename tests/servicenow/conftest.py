@@ -12,7 +12,7 @@ from connectors.base import CreateRequest, RemoteTicket
 from connectors.emulators.base import EmulatorHTTPServer
 from connectors.emulators.servicenow import DEFAULT_USERS, ServiceNowEmulator
 from connectors.servicenow import ServiceNowConnector, ServiceNowTarget, build
-from gateway.models import TicketFields
+from gateway.core.models import TicketFields
 
 PASSWORD = "sandbox-password"
 

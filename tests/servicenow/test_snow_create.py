@@ -7,8 +7,8 @@ from collections.abc import Callable
 from connectors.base import CreateRequest
 from connectors.emulators.base import Fault
 from connectors.emulators.servicenow import ServiceNowEmulator
-from connectors.errors import RetryableError
 from connectors.servicenow import ServiceNowConnector, correlation_id
+from gateway.core.outbound import RetryableError
 
 NewRequest = Callable[..., CreateRequest]
 

@@ -11,8 +11,8 @@ import requests
 from connectors.base import CreateRequest, RemoteTicket, StatusRequest
 from connectors.emulators.base import Fault
 from connectors.emulators.servicenow import ServiceNowEmulator
-from connectors.errors import ConnectorError, PermanentError, RetryableError
 from connectors.servicenow import ServiceNowConnector, classify
+from gateway.core.outbound import ConnectorError, PermanentError, RetryableError
 
 Connect = Callable[..., ServiceNowConnector]
 NewRequest = Callable[..., CreateRequest]

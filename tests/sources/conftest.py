@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from gateway.models import Parsed
-from gateway.sources import ADAPTERS, Delivery, SourceConfig
+from gateway.core.models import Parsed
+from gateway.receive.sources import ADAPTERS, Delivery, SourceConfig
 
 PAYLOADS = Path(__file__).resolve().parent.parent / "data" / "payloads"
 NOW = 1_769_342_400.0  # 2026-01-25T12:00:00Z: deliveries get a fixed receipt time

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.errors import Unauthorized
-from gateway.models import Parsed
-from gateway.sources import ADAPTERS, Delivery, SourceConfig
-from gateway.sources.alertmanager import label_fingerprint
-from gateway.sources.base import BasicAuth, SourceDefaults
+from gateway.core.errors import Unauthorized
+from gateway.core.models import Parsed
+from gateway.receive.sources import ADAPTERS, Delivery, SourceConfig
+from gateway.receive.sources.alertmanager import label_fingerprint
+from gateway.receive.sources.base import BasicAuth, SourceDefaults
 
 ADAPTER = ADAPTERS["alertmanager"]
 ROWS, FRESHNESS = "c3cd7761207ac6cc", "793a95c1e0f11459"

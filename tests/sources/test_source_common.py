@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import InvalidPayload, MalformedJson
-from gateway.models import Parsed
-from gateway.sources import ADAPTERS
+from gateway.core.errors import InvalidPayload, MalformedJson
+from gateway.core.models import Parsed
+from gateway.receive.sources import ADAPTERS
 
 HERE = Path(__file__).resolve().parent
 PAYLOADS = HERE.parent / "data" / "payloads"

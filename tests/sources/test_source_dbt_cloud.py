@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.errors import Unauthorized
-from gateway.models import Parsed
-from gateway.sources import ADAPTERS, Delivery, SourceConfig
-from gateway.sources.base import SourceDefaults
+from gateway.core.errors import Unauthorized
+from gateway.core.models import Parsed
+from gateway.receive.sources import ADAPTERS, Delivery, SourceConfig
+from gateway.receive.sources.base import SourceDefaults
 
 ADAPTER = ADAPTERS["dbt_cloud"]
 SECRET = "dbt-secret-token"

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import Unauthorized
-from gateway.models import Parsed
-from gateway.security import hmac_hex
-from gateway.sources import ADAPTERS, Delivery, SourceConfig
-from gateway.sources.base import BasicAuth, SourceDefaults
+from gateway.core.errors import Unauthorized
+from gateway.core.models import Parsed
+from gateway.receive.security import hmac_hex
+from gateway.receive.sources import ADAPTERS, Delivery, SourceConfig
+from gateway.receive.sources.base import BasicAuth, SourceDefaults
 
 ADAPTER = ADAPTERS["generic"]
 EVENT = {"event_id": "e-1", "event_type": "anomaly", "anomaly_id": "a-1", "title": "nulls in orders.id"}
@@ -45,7 +45,7 @@ def test_a_list_and_the_source_default_severity(parse: Callable[..., Parsed]) ->
 
 
 def test_an_unknown_event_type_is_a_422(parse: Callable[..., Parsed]) -> None:
-    from gateway.errors import InvalidPayload
+    from gateway.core.errors import InvalidPayload
 
     with pytest.raises(InvalidPayload, match="event_type"):
         parse("generic", {**EVENT, "event_type": "ping"})

@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.errors import Unauthorized
-from gateway.models import Parsed
-from gateway.sources import ADAPTERS, Delivery, SourceConfig
+from gateway.core.errors import Unauthorized
+from gateway.core.models import Parsed
+from gateway.receive.sources import ADAPTERS, Delivery, SourceConfig
 
 ADAPTER = ADAPTERS["monte_carlo"]
 SECRET = "mc-secret"

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.errors import InvalidPayload, Unauthorized
-from gateway.models import Parsed
-from gateway.sources import ADAPTERS, Delivery, SourceConfig
+from gateway.core.errors import InvalidPayload, Unauthorized
+from gateway.core.models import Parsed
+from gateway.receive.sources import ADAPTERS, Delivery, SourceConfig
 
 ADAPTER = ADAPTERS["qualytics"]
 

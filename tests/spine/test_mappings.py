@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.flows import MappingErrors, load_mappings
+from gateway.rules.mappings import MappingErrors, load_mappings
 
 SOURCES = """
 sources:
@@ -222,7 +222,7 @@ def test_the_example_mappings_load() -> None:
 
 def gateway_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
+        [sys.executable, "-m", "gateway.run.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

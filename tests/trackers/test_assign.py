@@ -6,8 +6,8 @@ import pytest
 
 from connectors import jira, servicenow
 from connectors.base import AssignRequest, CreateRequest
-from connectors.errors import PermanentError
-from gateway.models import TicketFields
+from gateway.core.models import TicketFields
+from gateway.core.outbound import PermanentError
 from tests.conftest import TRACKER_ENV, Trackers
 
 

@@ -7,8 +7,8 @@ import pytest
 from connectors import jira
 from connectors.base import CreateRequest
 from connectors.emulators.jira import ScreenField
-from connectors.errors import PermanentError
-from gateway.models import TicketFields
+from gateway.core.models import TicketFields
+from gateway.core.outbound import PermanentError
 from tests.conftest import TRACKER_ENV, Trackers
 
 

@@ -1,0 +1,70 @@
+"""The webhook path: verify, decode, record + plan in one transaction, enqueue after commit."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.core.errors import NotFound
+from gateway.core.models import Ignored
+from gateway.decide.planner import Planner
+from gateway.dispatch.queue import Dispatcher
+from gateway.receive.sources import ADAPTERS, Delivery
+from gateway.receive.sources.base import body_hash
+from gateway.record.runtime import Runtime
+
+
+def accept(
+    rt: Runtime, dispatcher: Dispatcher | None, source: str, headers: Mapping[str, str], body: bytes
+) -> tuple[dict[str, Any], int]:
+    """The response body and status: 202 when anything was recorded, 200 for a bare ping."""
+    config = rt.mappings.sources.get(source)
+    if config is None:
+        raise NotFound(f"no source named {source!r} is configured", code="unknown_source")
+    adapter = ADAPTERS[config.kind]
+    delivery = Delivery(source=source, headers=headers, body=body, received_at=time.time())
+    adapter.verify(config, delivery)
+    parsed = adapter.parse(config, delivery)
+    now = time.time()
+    ignored: list[dict[str, str | None]] = []
+    with rt.mirror.transaction() as tx:
+        planner = Planner(rt, tx, now)
+        outcomes = [planner.plan(event) for event in parsed.events]
+        for index, item in enumerate(parsed.ignored):
+            event_id = None if item.ping else _record_ignored(rt, tx, source, body, index, item, now)
+            ignored.append({"reason": item.reason, "event_id": event_id})
+    queued = [execution for outcome in outcomes for execution in outcome.queued]
+    if dispatcher is not None and queued:
+        dispatcher.enqueue(queued)
+    ignored += [{"reason": o.ignored, "event_id": o.event_id} for o in outcomes if o.ignored and not o.duplicate]
+    result = {
+        "event_ids": [o.event_id for o in outcomes],
+        "executions": [e for o in outcomes for e in o.executions],
+        "duplicate": bool(outcomes) and all(o.duplicate for o in outcomes),
+        "ignored": ignored,
+    }
+    only_pings = not outcomes and all(item.ping for item in parsed.ignored)
+    return result, 200 if only_pings else 202
+
+
+def _record_ignored(
+    rt: Runtime, tx: sqlite3.Connection, source: str, body: bytes, index: int, item: Ignored, now: float
+) -> str:
+    """Irrelevant deliveries are kept as events too, so ops can see what a tool sent and why it did nothing."""
+    source_event_id = item.event_id or body_hash(body, "ignored", str(index))
+    event_id = rt.mirror.insert_event(
+        tx,
+        source=source,
+        source_event_id=source_event_id,
+        event_type="ignored",
+        anomaly_id="",
+        correlation_key="",
+        payload={"reason": item.reason},
+        now=now,
+    )
+    if event_id is None:
+        return rt.mirror.existing_event_id(tx, source, source_event_id)
+    rt.mirror.set_event_outcome(tx, event_id, ignored=item.reason)
+    return event_id

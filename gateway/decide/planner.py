@@ -1,0 +1,429 @@
+"""Turn a recorded event into ticket decisions and queued executions, inside one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from gateway.core.errors import ForbiddenTransition
+from gateway.core.models import Event, TicketFields
+from gateway.record.runtime import Runtime
+from gateway.rules.lifecycle import canonical_state
+from gateway.rules.mappings import CreateTicket, Flow, Notify, UpdateTicketStatus
+from gateway.rules.matching import matching_flows
+from gateway.rules.templates import RenderError, render_fields, ticket_context
+
+
+def create_fields(rt: Runtime, action: CreateTicket, event: Event, target: str | None = None) -> TicketFields:
+    """A create_ticket's ten fields for the event (and target); the status must name a ticket state."""
+    fields = render_fields(rt.mappings.templates, action, event, target)
+    state = canonical_state(fields.status)
+    if state is None:
+        raise RenderError(f"status: {fields.status!r} is not a ticket state")
+    fields.status = state
+    return fields
+
+
+def target_status(rt: Runtime, action: UpdateTicketStatus, event: Event, context: dict[str, Any]) -> tuple[str, str]:
+    """The ticket state an update_ticket_status asks for (its template, else the anomaly policy) and its note."""
+    templates = rt.mappings.templates
+    try:
+        wanted = (
+            templates.render(action.target_status, context)
+            if action.target_status
+            else rt.mappings.lifecycle.status_for_anomaly(event.status) or ""
+        )
+        note = templates.render(action.note, context)
+    except RenderError as exc:
+        raise RenderError(f"render: {exc}") from None
+    state = canonical_state(wanted)
+    if state is None:
+        raise RenderError(f"anomaly status {event.status!r} maps to {wanted!r}, which is no ticket state")
+    return state, note
+
+
+@dataclass
+class Outcome:
+    """What one event became."""
+
+    event_id: str | None
+    duplicate: bool = False
+    ignored: str | None = None
+    ticket_id: int | None = None
+    executions: list[str] = field(default_factory=list)
+    queued: list[str] = field(default_factory=list)
+
+
+class Planner:
+    def __init__(self, runtime: Runtime, tx: sqlite3.Connection, now: float) -> None:
+        self.rt = runtime
+        self.mirror = runtime.mirror
+        self.tx = tx
+        self.now = now
+
+    # -- entry ----------------------------------------------------------------------------
+    def plan(self, event: Event) -> Outcome:
+        event_id = self.mirror.insert_event(
+            self.tx,
+            source=event.source,
+            source_event_id=event.event_id,
+            event_type=event.event_type,
+            anomaly_id=event.anomaly_id,
+            correlation_key=event.correlation_key,
+            payload=msgspec.to_builtins(event),
+            now=self.now,
+        )
+        if event_id is None:
+            return Outcome(
+                event_id=self.mirror.existing_event_id(self.tx, event.source, event.event_id), duplicate=True
+            )
+        outcome = Outcome(event_id=event_id)
+        flows = matching_flows(self.rt.mappings, event)
+        if not flows:
+            outcome.ignored = f"no flow matches this {event.event_type} event"
+        elif event.event_type == "anomaly":
+            self.plan_anomaly(event, flows, outcome)
+        else:
+            self.plan_status_change(event, flows, outcome)
+        self.mirror.set_event_outcome(self.tx, event_id, ticket_id=outcome.ticket_id, ignored=outcome.ignored)
+        return outcome
+
+    def execution(
+        self,
+        outcome: Outcome,
+        *,
+        flow: str,
+        action: str,
+        target: str,
+        params: dict[str, Any],
+        ticket_id: int | None,
+        status: str = "queued",
+        error: str | None = None,
+    ) -> str:
+        execution_id = self.mirror.create_execution(
+            self.tx,
+            event_id=outcome.event_id,
+            ticket_id=ticket_id,
+            flow=flow,
+            action=action,
+            target=target,
+            params=params,
+            now=self.now,
+            status=status,
+            error=error,
+            error_kind="permanent" if status == "failed" else None,
+        )
+        outcome.executions.append(execution_id)
+        if status == "queued":
+            outcome.queued.append(execution_id)
+        return execution_id
+
+    # -- anomalies ------------------------------------------------------------------------
+    def plan_anomaly(self, event: Event, flows: list[Flow], outcome: Outcome) -> None:
+        creates = [(flow, a) for flow in flows for kind, a in flow.actions if isinstance(a, CreateTicket)]
+        ticket = self.mirror.current_ticket(self.tx, event.correlation_key)
+        lifecycle = self.rt.mappings.lifecycle
+        if ticket is not None and lifecycle.is_open(ticket["state"]):
+            self.recur(ticket, event, outcome)
+        elif ticket is not None and self.reopens(ticket):
+            self.recur(ticket, event, outcome)
+            self.move(
+                ticket,
+                "In Progress",
+                actor=event.source,
+                note="the anomaly recurred",
+                flow=flows[0].name,
+                outcome=outcome,
+            )
+        elif creates:
+            generation = 1 if ticket is None else ticket["generation"] + 1
+            self.open_ticket(event, creates, generation, outcome)
+        else:
+            outcome.ignored = "matching flows have no create_ticket action and the anomaly has no open ticket"
+        self.plan_notifications(flows, outcome)
+
+    def reopens(self, ticket: dict[str, Any]) -> bool:
+        lifecycle = self.rt.mappings.lifecycle
+        resolved_at = ticket["resolved_at"] or ticket["updated_at"]
+        return (
+            ticket["state"] == "Resolved"
+            and "In Progress" in lifecycle.allowed("Resolved")
+            and self.now - resolved_at <= lifecycle.reopen_window_s
+        )
+
+    def recur(self, ticket: dict[str, Any], event: Event, outcome: Outcome) -> None:
+        occurrences = ticket["occurrences"] + 1
+        self.mirror.update_ticket(self.tx, ticket["id"], self.now, occurrences=occurrences)
+        self.mirror.add_timeline(
+            self.tx,
+            ticket["id"],
+            "recurred",
+            event.source,
+            {"occurrence": occurrences, "event_id": outcome.event_id, "title": event.title},
+            self.now,
+        )
+        text = f"The anomaly occurred again (occurrence {occurrences}): {event.title or event.anomaly_id}"
+        for target in ticket["targets"]:
+            self.execution(
+                outcome,
+                flow="recurrence",
+                action="comment",
+                target=target,
+                params={"text": text},
+                ticket_id=ticket["id"],
+            )
+        outcome.ticket_id = ticket["id"]
+
+    def open_ticket(
+        self, event: Event, creates: list[tuple[Flow, CreateTicket]], generation: int, outcome: Outcome
+    ) -> None:
+        try:
+            fields = self.base_fields(creates[0][1], event)
+        except RenderError as exc:
+            for create_flow, action in creates:
+                for target in action.targets:
+                    self.failed_create(outcome, create_flow, target, None, exc)
+            return
+        targets = list(dict.fromkeys(t for _, action in creates for t in action.targets))
+        ticket_id = self.new_ticket(event, fields, targets, generation)
+        outcome.ticket_id = ticket_id
+        seen: set[str] = set()
+        for create_flow, action in creates:
+            for target in (t for t in action.targets if t not in seen):
+                seen.add(target)
+                try:
+                    params = {"fields": self.target_fields(action, event, target, fields.status)}
+                except RenderError as exc:
+                    self.failed_create(outcome, create_flow, target, ticket_id, exc)
+                    continue
+                self.execution(
+                    outcome,
+                    flow=create_flow.name,
+                    action="create_ticket",
+                    target=target,
+                    params=params,
+                    ticket_id=ticket_id,
+                )
+
+    def failed_create(
+        self, outcome: Outcome, flow: Flow, target: str, ticket_id: int | None, error: RenderError
+    ) -> None:
+        """A create whose templates failed: failed at once with the reason, retryable after a fix."""
+        self.execution(
+            outcome,
+            flow=flow.name,
+            action="create_ticket",
+            target=target,
+            params={},
+            ticket_id=ticket_id,
+            status="failed",
+            error=f"render: {error}",
+        )
+
+    def base_fields(self, action: CreateTicket, event: Event) -> TicketFields:
+        """The mirror ticket's fields."""
+        return create_fields(self.rt, action, event)
+
+    def target_fields(self, action: CreateTicket, event: Event, target: str, state: str) -> dict[str, Any]:
+        """One target's fields (per_target applied), created in the ticket's own initial state."""
+        fields = create_fields(self.rt, action, event, target)
+        fields.status = state
+        built: dict[str, Any] = msgspec.to_builtins(fields)
+        return built
+
+    def new_ticket(self, event: Event, fields: TicketFields, targets: list[str], generation: int) -> int:
+        return self.mirror.create_ticket(
+            self.tx,
+            correlation_key=event.correlation_key,
+            generation=generation,
+            state=fields.status,
+            source=event.source,
+            fields=msgspec.to_builtins(fields),
+            targets=targets,
+            anomaly_id=event.anomaly_id,
+            now=self.now,
+        )
+
+    def replan_create(self, execution: dict[str, Any], event: Event) -> None:
+        """A create that failed to render, retried (after the mappings were fixed): render it again now."""
+        flow = self.rt.mappings.flow(execution["flow"])
+        actions = [a for _, a in flow.actions if isinstance(a, CreateTicket)] if flow else []
+        action = next((a for a in actions if execution["target"] in a.targets), None)
+        if action is None:
+            raise RenderError(f"flow {execution['flow']!r} no longer creates tickets in {execution['target']!r}")
+        ticket = (
+            self.mirror.ticket(execution["ticket_id"], self.tx)
+            if execution["ticket_id"]
+            else self.mirror.current_ticket(self.tx, event.correlation_key)
+        )
+        if ticket is None or (not execution["ticket_id"] and not self.rt.mappings.lifecycle.is_open(ticket["state"])):
+            fields = self.base_fields(action, event)
+            generation = 1 if ticket is None else ticket["generation"] + 1
+            ticket_id, state = self.new_ticket(event, fields, list(action.targets), generation), fields.status
+        else:
+            ticket_id, state = ticket["id"], self.base_fields(action, event).status
+            if execution["target"] not in ticket["targets"]:
+                self.mirror.update_ticket(
+                    self.tx, ticket_id, self.now, targets=[*ticket["targets"], execution["target"]]
+                )
+        params = {"fields": self.target_fields(action, event, execution["target"], state)}
+        self.tx.execute(
+            "UPDATE executions SET ticket_id = ?, params = ? WHERE id = ?",
+            (ticket_id, msgspec.json.encode(params).decode(), execution["id"]),
+        )
+        self.mirror.set_event_outcome(self.tx, execution["event_id"], ticket_id=ticket_id)
+
+    # -- status changes -------------------------------------------------------------------
+    def plan_status_change(self, event: Event, flows: list[Flow], outcome: Outcome) -> None:
+        ticket = self.mirror.current_ticket(self.tx, event.correlation_key)
+        if ticket is None:
+            outcome.ignored = f"no ticket exists for anomaly {event.anomaly_id}"
+            return
+        outcome.ticket_id = ticket["id"]
+        context = {
+            "event": event.template_context(),
+            "ticket": ticket_context(self.rt.number(ticket["id"]), ticket["state"], fields=ticket["fields"]),
+        }
+        for flow in flows:
+            for _, action in flow.actions:
+                if not isinstance(action, UpdateTicketStatus):
+                    continue
+                try:
+                    state, note = target_status(self.rt, action, event, context)
+                except RenderError as exc:
+                    self.execution(
+                        outcome,
+                        flow=flow.name,
+                        action="update_ticket_status",
+                        target="*",
+                        params={"anomaly_status": event.status},
+                        ticket_id=ticket["id"],
+                        status="failed",
+                        error=str(exc),
+                    )
+                    continue
+                try:
+                    self.move(
+                        ticket,
+                        state,
+                        actor=event.source,
+                        note=note,
+                        flow=flow.name,
+                        outcome=outcome,
+                        targets=action.targets,
+                    )
+                except ForbiddenTransition as exc:
+                    self.mirror.add_timeline(
+                        self.tx,
+                        ticket["id"],
+                        "transition_refused",
+                        event.source,
+                        {"from": ticket["state"], "to": state, "reason": exc.detail},
+                        self.now,
+                    )
+                    self.execution(
+                        outcome,
+                        flow=flow.name,
+                        action="update_ticket_status",
+                        target="*",
+                        params={"status": state},
+                        ticket_id=ticket["id"],
+                        status="skipped",
+                        error=exc.detail,
+                    )
+                ticket = self.mirror.ticket(ticket["id"], self.tx) or ticket
+        self.plan_notifications(flows, outcome)
+
+    def move(
+        self,
+        ticket: dict[str, Any],
+        state: str,
+        *,
+        actor: str,
+        note: str,
+        flow: str,
+        outcome: Outcome,
+        targets: list[str] | None = None,
+    ) -> None:
+        """Change the mirror's state now and queue the change for every linked target."""
+        current = ticket["state"]
+        if current == state:
+            self.execution(
+                outcome,
+                flow=flow,
+                action="update_ticket_status",
+                target="*",
+                params={"status": state},
+                ticket_id=ticket["id"],
+                status="skipped",
+                error=f"the ticket is already {state}",
+            )
+            return
+        self.rt.mappings.lifecycle.check_move(current, state)
+        changes: dict[str, Any] = {"state": state, "fields": {**ticket["fields"], "status": state}}
+        if state == "Resolved":
+            changes["resolved_at"] = self.now
+        self.mirror.update_ticket(self.tx, ticket["id"], self.now, **changes)
+        data = {"from": current, "to": state, **({"note": note} if note else {})}
+        self.mirror.add_timeline(self.tx, ticket["id"], "status_changed", actor, data, self.now)
+        for target in ticket["targets"]:
+            if targets is None or target in targets:
+                self.execution(
+                    outcome,
+                    flow=flow,
+                    action="update_ticket_status",
+                    target=target,
+                    params={"status": state, "note": note, "actor": actor},
+                    ticket_id=ticket["id"],
+                )
+        outcome.ticket_id = ticket["id"]
+
+    def assign(self, ticket: dict[str, Any], assignee: str, *, actor: str, flow: str, outcome: Outcome) -> bool:
+        """Give the ticket to someone, in the mirror now and in every linked tracker; False when already theirs."""
+        previous = ticket["fields"].get("assigned_to", "")
+        if previous == assignee:
+            return False
+        self.mirror.update_ticket(self.tx, ticket["id"], self.now, fields={**ticket["fields"], "assigned_to": assignee})
+        change = {"field": "assigned_to", "from": previous, "to": assignee}
+        self.mirror.add_timeline(self.tx, ticket["id"], "field_changed", actor, change, self.now)
+        for target in ticket["targets"]:
+            self.execution(
+                outcome,
+                flow=flow,
+                action="assign",
+                target=target,
+                params={"assignee": assignee},
+                ticket_id=ticket["id"],
+            )
+        return True
+
+    def comment(self, ticket: dict[str, Any], text: str, *, actor: str, flow: str, outcome: Outcome) -> None:
+        self.mirror.add_timeline(self.tx, ticket["id"], "comment", actor, {"text": text}, self.now)
+        for target in ticket["targets"]:
+            self.execution(
+                outcome,
+                flow=flow,
+                action="comment",
+                target=target,
+                params={"text": f"{actor}: {text}"},
+                ticket_id=ticket["id"],
+            )
+
+    # -- notifications --------------------------------------------------------------------
+    def plan_notifications(self, flows: list[Flow], outcome: Outcome) -> None:
+        for flow in flows:
+            for _, action in flow.actions:
+                if isinstance(action, Notify):
+                    wait = action.wait if action.wait is not None else self.rt.settings.notify_wait_seconds
+                    for channel in action.channels:
+                        self.execution(
+                            outcome,
+                            flow=flow.name,
+                            action="notify",
+                            target=channel,
+                            params={"wait_until": self.now + wait},
+                            ticket_id=outcome.ticket_id,
+                        )

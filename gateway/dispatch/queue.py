@@ -1,0 +1,119 @@
+"""Enqueue execution ids on RQ; the only RQ import on the web side.
+
+A job carries an execution id and nothing else. Enqueueing is best effort: when Redis is
+away the execution stays queued in the database (the outbox) and the sweeper sends it later.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from queue import SimpleQueue
+
+import redis
+from rq import Queue
+
+from gateway.record.mirror import Mirror
+
+log = logging.getLogger("gateway.dispatch.queue")
+JOB = "gateway.execute.runner.execute"
+
+
+def connect(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+
+
+class Dispatcher:
+    """Sends execution ids to RQ, many per round trip.
+
+    In the web process it relays from a background thread (`start_relay`): a webhook's answer
+    does not wait for Redis, and jobs accepted together go out together. Whatever is still in
+    the relay when the process dies is still queued in the database: the sweeper sends it.
+    """
+
+    def __init__(self, connection: redis.Redis, mirror: Mirror, queue_name: str, job_timeout: float) -> None:
+        self.queue = Queue(queue_name, connection=connection)
+        self.mirror = mirror
+        self.job_timeout = int(job_timeout)
+        self.away = False
+        self._relay: SimpleQueue[list[str] | None] | None = None
+        self._relay_thread: threading.Thread | None = None
+
+    def enqueue(self, execution_ids: Sequence[str]) -> list[str]:
+        """Send now (or hand to the relay); return the ids sent. Failures leave work for the sweeper."""
+        if not execution_ids:
+            return []
+        if self._relay is not None:
+            self._relay.put(list(execution_ids))
+            return []
+        return self._send(list(execution_ids))
+
+    def _send(self, execution_ids: list[str]) -> list[str]:
+        now = time.time()
+        self.mirror.mark_enqueued(execution_ids, now)
+        jobs = [
+            Queue.prepare_data(JOB, (execution_id,), timeout=self.job_timeout, result_ttl=60, failure_ttl=86400)
+            for execution_id in execution_ids
+        ]
+        try:
+            self.queue.enqueue_many(jobs)
+        except redis.RedisError as exc:
+            if not self.away:  # once per outage, not once per webhook
+                log.warning(
+                    "redis unavailable (%s); executions wait in the database for the sweeper", type(exc).__name__
+                )
+            self.away = True
+            self.mirror.unmark_enqueued(execution_ids, now)
+            return []
+        self.away = False
+        return execution_ids
+
+    def start_relay(self, batch: int = 500) -> Dispatcher:
+        self._relay = SimpleQueue()
+        self._relay_thread = threading.Thread(
+            target=self._relay_loop, args=(self._relay, batch), name="relay", daemon=True
+        )
+        self._relay_thread.start()
+        return self
+
+    def stop_relay(self, timeout: float = 10.0) -> None:
+        """Send what is pending, then stop relaying."""
+        if self._relay is None or self._relay_thread is None:
+            return
+        self._relay.put(None)
+        self._relay_thread.join(timeout)
+        self._relay = None
+
+    def _relay_loop(self, pending: SimpleQueue[list[str] | None], batch: int) -> None:
+        while True:
+            item = pending.get()
+            if item is None:
+                return
+            ids, last = list(item), False
+            while len(ids) < batch and not pending.empty():
+                more = pending.get()
+                if more is None:
+                    last = True
+                    break
+                ids += more
+            try:
+                self._send(ids)
+            except Exception as exc:  # the relay must outlive a database hiccup; the sweeper catches up
+                log.warning("relay could not send %d executions: %s", len(ids), type(exc).__name__)
+            if last:
+                return
+
+    def mark_redis(self) -> bool | None:
+        """Leave a marker in Redis: True when it was missing (a new or emptied server), None when Redis is away."""
+        try:
+            return bool(self.queue.connection.set(f"{self.queue.name}:gateway:marker", "1", nx=True))
+        except redis.RedisError:
+            return None
+
+    def healthy(self) -> bool:
+        try:
+            return bool(self.queue.connection.ping())
+        except redis.RedisError:
+            return False

@@ -1,0 +1,67 @@
+"""Re-enqueue what the transport lost: expired leases, due backoffs, never-enqueued work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from gateway.dispatch.queue import Dispatcher
+from gateway.record.runtime import Runtime
+
+log = logging.getLogger("gateway.dispatch.sweeper")
+ENQUEUE_GRACE_S = 5.0  # the ingress enqueues right after commit; give it that long first
+
+
+class Sweeper:
+    def __init__(self, runtime: Runtime, dispatcher: Dispatcher) -> None:
+        self.rt = runtime
+        self.dispatcher = dispatcher
+        self.redis_away = False
+
+    def sweep(self, now: float | None = None) -> list[str]:
+        now = time.time() if now is None else now
+        if not self.watch_redis(now):
+            return []
+        expired = self.rt.mirror.expire_leases(now)
+        if expired:
+            log.warning("leases expired (worker gone?), re-running %d executions", len(expired))
+        due = self.rt.mirror.due_for_enqueue(now, ENQUEUE_GRACE_S, self.rt.settings.lease_seconds)
+        return self.dispatcher.enqueue(due)
+
+    def watch_redis(self, now: float) -> bool:
+        """False while Redis is away (said once per outage); when it comes back empty, re-send its jobs.
+
+        A Redis server that restarts without its data has dropped every job it held, and the worker
+        that watched it may be a new process: a marker key in Redis itself tells. The executions behind
+        lost jobs are still queued in the database, so they are enqueued again at once instead of
+        after a lease. Doubled jobs are harmless (claims are compare-and-set).
+        """
+        emptied = self.dispatcher.mark_redis()
+        if emptied is None:
+            if not self.redis_away:
+                log.warning("redis is unavailable; webhooks are kept in the database until it returns")
+            self.redis_away = True
+            return False
+        if self.redis_away:
+            log.warning("redis is back")
+        self.redis_away = False
+        if emptied:
+            count = self.rt.mirror.forget_enqueued(now)
+            if count:
+                log.warning("redis came back empty; enqueueing %d queued executions again", count)
+        return True
+
+    def run(self, stop: threading.Event) -> None:
+        interval = self.rt.settings.sweep_interval_seconds
+        while not stop.wait(interval):
+            try:
+                self.sweep()
+            except Exception as exc:  # the sweeper must outlive a Redis or database outage
+                log.warning("sweep failed: %s", type(exc).__name__)
+
+    def start(self) -> tuple[threading.Thread, threading.Event]:
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop,), name="sweeper", daemon=True)
+        thread.start()
+        return thread, stop

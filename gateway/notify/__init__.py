@@ -1,0 +1,1 @@
+"""What a message says and how it looks in Slack and Teams, and posting it; no job code."""

@@ -1,0 +1,39 @@
+"""`generic`: the canonical Event JSON itself, one object or a list, optionally HMAC-signed."""
+
+from __future__ import annotations
+
+from gateway.core.errors import Unauthorized
+from gateway.core.models import Event, Parsed
+from gateway.receive.security import check_timestamp, hmac_hex, require_header, same
+from gateway.receive.sources.base import Delivery, SourceAdapter, SourceConfig, convert, decode_json, verify_common
+
+
+def verify(config: SourceConfig, delivery: Delivery) -> None:
+    """`X-Gateway-Signature: sha256=<hex HMAC of "{timestamp}.{body}">` within 5 minutes."""
+    if not config.hmac_secret:
+        verify_common(config, delivery)
+        return
+    timestamp = require_header(delivery.headers, "X-Gateway-Timestamp")
+    signature = require_header(delivery.headers, "X-Gateway-Signature")
+    check_timestamp(timestamp, delivery.received_at)
+    expected = "sha256=" + hmac_hex(config.hmac_secret, timestamp.encode() + b"." + delivery.body)
+    if not same(signature, expected):
+        raise Unauthorized("X-Gateway-Signature does not match the body", code="bad_signature")
+
+
+def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
+    data = decode_json(delivery.body)
+    items = data if isinstance(data, list) else [data]
+    events = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            item.setdefault("severity", config.defaults.severity)
+        where = f"event {index}" if isinstance(data, list) else "event"
+        event = convert(item, Event, where)
+        event.source = delivery.source
+        event.raw = item
+        events.append(event)
+    return Parsed(events=events)
+
+
+ADAPTER = SourceAdapter(kind="generic", auth_keys=("hmac_secret", "token", "basic"), verify=verify, parse=parse)

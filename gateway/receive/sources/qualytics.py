@@ -1,0 +1,121 @@
+"""`qualytics`: a Qualytics flow action; one event per entry of `context.anomalies`."""
+
+from __future__ import annotations
+
+import msgspec
+
+from gateway.core.errors import InvalidPayload
+from gateway.core.models import Event, EventType, Ignored, Parsed
+from gateway.receive.security import check_secret
+from gateway.receive.sources.base import (
+    Delivery,
+    SourceAdapter,
+    SourceConfig,
+    body_hash,
+    convert,
+    decode_json,
+    normalise_severity,
+)
+
+TRIGGERS: dict[str, EventType] = {"anomaly": "anomaly", "anomaly status change": "anomaly_status_change"}
+
+
+class _Named(msgspec.Struct, kw_only=True):
+    id: int | str | None = None
+    name: str = ""
+
+
+class _Trigger(msgspec.Struct, kw_only=True):
+    type: str
+    timestamp: str | None = None
+
+
+class _Anomaly(msgspec.Struct, kw_only=True):
+    id: int | str
+    type: str = ""
+    description: str = ""
+    container: str = ""
+    field: str = ""
+    status: str | None = None
+    previous_status: str | None = None
+    severity: str | None = None
+    weight: float | None = None
+    tags: list[str] = msgspec.field(default_factory=list)
+    url: str = ""
+    quality_check_id: int | str | None = None
+    created_at: str | None = None
+
+
+class _Check(msgspec.Struct, kw_only=True):
+    id: int | str | None = None
+    name: str = ""
+    status: str = ""
+
+
+class _Context(msgspec.Struct, kw_only=True):
+    anomalies: list[_Anomaly]
+    quality_checks: list[_Check] = msgspec.field(default_factory=list)
+
+
+class _Payload(msgspec.Struct, kw_only=True):
+    trigger: _Trigger
+    context: _Context
+    datastore: _Named = msgspec.field(default_factory=_Named)
+    flow: _Named = msgspec.field(default_factory=_Named)
+    target_link: str = ""
+
+
+def verify(config: SourceConfig, delivery: Delivery) -> None:
+    if config.secret:
+        check_secret(delivery.headers, "X-Qualytics-Secret", config.secret)
+
+
+def _check_name(anomaly: _Anomaly, checks: list[_Check]) -> str:
+    for check in checks:
+        if anomaly.quality_check_id is not None and str(check.id) == str(anomaly.quality_check_id):
+            return check.name
+    if len(checks) == 1 and checks[0].name:
+        return checks[0].name
+    return anomaly.type
+
+
+def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
+    raw = decode_json(delivery.body)
+    payload = convert(raw, _Payload, "qualytics payload")
+    event_type = TRIGGERS.get(payload.trigger.type.strip().lower())
+    if event_type is None:
+        return Parsed(ignored=[Ignored(reason=f"qualytics trigger type {payload.trigger.type!r} is not ticketed")])
+    raw_anomalies = raw["context"]["anomalies"]
+    events = []
+    for anomaly, raw_anomaly in zip(payload.context.anomalies, raw_anomalies, strict=True):
+        anomaly_id = str(anomaly.id)
+        if event_type == "anomaly_status_change" and not anomaly.status:
+            raise InvalidPayload(f"anomaly {anomaly_id}: an 'Anomaly Status Change' needs the anomaly's status")
+        events.append(
+            Event(
+                event_id=body_hash(delivery.body, anomaly_id),
+                event_type=event_type,
+                anomaly_id=anomaly_id,
+                source=delivery.source,
+                status=anomaly.status or ("Active" if event_type == "anomaly" else None),
+                previous_status=anomaly.previous_status,
+                severity=normalise_severity(anomaly.severity, {}, config.defaults.severity),
+                raw_severity=anomaly.severity,
+                title=anomaly.description or anomaly.type,
+                description=anomaly.description,
+                url=anomaly.url or payload.target_link,
+                datastore=payload.datastore.name,
+                container=anomaly.container,
+                field=anomaly.field,
+                check=_check_name(anomaly, payload.context.quality_checks),
+                weight=anomaly.weight,
+                occurred_at=anomaly.created_at or payload.trigger.timestamp,
+                tags=anomaly.tags,
+                attributes={"anomaly_type": anomaly.type, "flow": payload.flow.name},
+                raw=raw_anomaly,
+            )
+        )
+    return Parsed(events=events)
+
+
+ADAPTER = SourceAdapter(kind="qualytics", auth_keys=("secret",), verify=verify, parse=parse)

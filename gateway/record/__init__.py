@@ -1,0 +1,1 @@
+"""The mirror: tickets, links, timeline, events, executions and attempts in SQL; rows come back typed."""

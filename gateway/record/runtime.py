@@ -1,0 +1,35 @@
+"""What the web process and the workers share: settings, mappings, the mirror."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gateway.core.settings import Settings
+from gateway.record.mirror import Mirror
+from gateway.rules.mappings import Mappings, load_mappings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    mappings: Mappings
+    mirror: Mirror
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Runtime:
+        settings = settings or Settings.from_env()
+        mappings = load_mappings(settings.mappings, env)
+        mirror = Mirror(settings.database_path, settings.db_busy_timeout_seconds)
+        return cls(settings=settings, mappings=mappings, mirror=mirror)
+
+    def number(self, ticket_id: int) -> str:
+        return f"{self.settings.ticket_prefix}-{ticket_id}"
+
+    def ticket_id(self, reference: str) -> int | None:
+        """`42`, `DQ-42` or `dq-42` -> 42."""
+        text = reference.strip()
+        prefix = self.settings.ticket_prefix.lower() + "-"
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :]
+        return int(text) if text.isdigit() else None

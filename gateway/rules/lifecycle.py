@@ -1,0 +1,88 @@
+"""The ticket state machine and the anomaly-status -> ticket-status policy."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from gateway.core.errors import ForbiddenTransition
+
+STATES = ("New", "In Progress", "On Hold", "Resolved", "Closed", "Canceled")
+OPEN_STATES = frozenset({"New", "In Progress", "On Hold"})
+
+DEFAULT_TRANSITIONS: dict[str, list[str]] = {
+    "New": ["In Progress", "On Hold", "Resolved", "Canceled"],
+    "In Progress": ["On Hold", "Resolved", "Canceled"],
+    "On Hold": ["In Progress", "Resolved", "Canceled"],
+    "Resolved": ["Closed", "In Progress"],
+    "Closed": [],
+    "Canceled": [],
+}
+
+DEFAULT_ANOMALY_POLICY: dict[str, str] = {
+    "Active": "New",
+    "Acknowledged": "In Progress",
+    "Resolved": "Resolved",
+    "Invalid": "Canceled",
+    "Duplicate": "Canceled",
+}
+
+_ALIASES = {"cancelled": "Canceled", "done": "Resolved", "onhold": "On Hold", "inprogress": "In Progress"}
+
+
+def canonical_state(name: str) -> str | None:
+    """Forgiving state names: 'in progress', 'in_progress', 'IN-PROGRESS' -> 'In Progress'."""
+    key = re.sub(r"[\s_\-]+", "", name.strip().lower())
+    for state in STATES:
+        if state.replace(" ", "").lower() == key:
+            return state
+    return _ALIASES.get(key)
+
+
+def parse_duration(text: str) -> float:
+    """'24h', '90m', '30s', '2d' -> seconds."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not found:
+        raise ValueError(f"{text!r} is not a duration such as 24h, 90m or 30s")
+    value, unit = float(found.group(1)), found.group(2) or "s"
+    return value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+class LifecycleConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The `lifecycle:` block of the mappings."""
+
+    transitions: dict[str, list[str]] | None = None
+    reopen_window: str = "24h"
+    anomaly_status: dict[str, str] | None = None
+
+
+class Lifecycle:
+    """Which moves are allowed, and what an anomaly's status asks of its ticket."""
+
+    def __init__(self, config: LifecycleConfig | None = None) -> None:
+        config = config or LifecycleConfig()
+        self.transitions = {k: list(v) for k, v in (config.transitions or DEFAULT_TRANSITIONS).items()}
+        self.reopen_window_s = parse_duration(config.reopen_window)
+        self.anomaly_policy = dict(DEFAULT_ANOMALY_POLICY)
+        self.anomaly_policy.update(config.anomaly_status or {})
+
+    def allowed(self, current: str) -> list[str]:
+        return self.transitions.get(current, [])
+
+    def check_move(self, current: str, target: str) -> None:
+        if target not in self.allowed(current):
+            allowed = ", ".join(self.allowed(current)) or "nothing (final state)"
+            raise ForbiddenTransition(f"a ticket in {current} cannot move to {target}; allowed: {allowed}")
+
+    def status_for_anomaly(self, anomaly_status: str | None) -> str | None:
+        if anomaly_status is None:
+            return None
+        for name, state in self.anomaly_policy.items():
+            if name.lower() == anomaly_status.strip().lower():
+                return state
+        return None
+
+    @staticmethod
+    def is_open(state: str) -> bool:
+        return state in OPEN_STATES

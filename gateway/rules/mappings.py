@@ -1,0 +1,494 @@
+"""Load and check the YAML mappings: strict keys, ${VAR} substitution, compiled templates.
+
+Every problem is reported with its file, its flow (or source/target/channel) and its field,
+and all problems of a load are reported together.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+from connectors.registry import KINDS as TARGET_KINDS
+from gateway.core.errors import ConfigError
+from gateway.core.models import SEVERITIES, TICKET_FIELDS, TicketFields
+from gateway.core.retry_config import CHANNEL_RETRY, RetryConfig
+from gateway.receive.sources import ADAPTERS, SourceConfig
+from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig, canonical_state
+from gateway.rules.templates import TemplateProblem, Templates
+
+TriggerType = Literal["anomaly", "anomaly_status_change", "manual", "scheduled"]
+TICKETING_TRIGGERS = ("anomaly", "anomaly_status_change")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+_SECTIONS = ("sources", "targets", "channels", "value_maps", "flows", "lifecycle", "chatops")
+
+
+class Where(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    severity: list[str] | None = None
+    datastore: list[str] | None = None
+    container: list[str] | None = None
+    check: list[str] | None = None
+    status: list[str] | None = None
+    tags: list[str] | None = None
+    min_weight: float | None = None
+
+
+class Trigger(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    type: TriggerType
+    where: Where = msgspec.field(default_factory=Where)
+
+
+class CreateTicket(TicketFields, forbid_unknown_fields=True, kw_only=True):
+    """The ten Create Ticket fields as templates, the targets, and per-target overrides."""
+
+    targets: list[str]
+    per_target: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+
+
+class UpdateTicketStatus(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    target_status: str = ""
+    targets: list[str] | None = None
+    note: str = ""
+
+
+class Notify(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    channels: list[str]
+    wait: float | None = None
+
+
+Action = CreateTicket | UpdateTicketStatus | Notify
+ACTION_TYPES: dict[str, type[CreateTicket] | type[UpdateTicketStatus] | type[Notify]] = {
+    "create_ticket": CreateTicket,
+    "update_ticket_status": UpdateTicketStatus,
+    "notify": Notify,
+}
+
+
+@dataclass
+class Flow:
+    name: str
+    file: str
+    sources: list[str] | None
+    trigger: Trigger
+    actions: list[tuple[str, Action]]
+
+
+class ChannelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A notification channel: Slack (incoming webhook or bot token) or Teams (webhook URL)."""
+
+    kind: Literal["slack", "teams"]
+    webhook_url: str = ""
+    bot_token: str = ""
+    channel: str = ""
+    timeout: float = 10.0
+    retry: RetryConfig = msgspec.field(default_factory=lambda: CHANNEL_RETRY)
+
+    def __post_init__(self) -> None:
+        if self.kind == "teams" and not self.webhook_url:
+            raise ValueError("a teams channel needs webhook_url")
+        if self.kind == "slack" and not (self.webhook_url or (self.bot_token and self.channel)):
+            raise ValueError("a slack channel needs webhook_url, or bot_token and channel")
+
+
+class ChatOpsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The `chatops:` block: the slash command's name, who takes tickets, how long a reply waits."""
+
+    command: str = "/ticket"
+    slack_users: dict[str, str] = msgspec.field(default_factory=dict)
+    response_wait: float | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"/[a-z0-9_-]+", self.command):
+            raise ValueError("command must be a slash command such as /ticket")
+        if self.response_wait is not None and self.response_wait < 0:
+            raise ValueError("response_wait must be seconds, 0 or more")
+
+
+@dataclass
+class Target:
+    name: str
+    kind: str
+    config: Any
+
+    @property
+    def retry(self) -> RetryConfig:
+        retry: RetryConfig = self.config.retry
+        return retry
+
+
+@dataclass
+class Mappings:
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+    channels: dict[str, ChannelConfig] = field(default_factory=dict)
+    value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    flows: list[Flow] = field(default_factory=list)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    chatops: ChatOpsConfig = field(default_factory=ChatOpsConfig)
+    templates: Templates = field(default_factory=lambda: Templates({}))
+    files: list[str] = field(default_factory=list)
+
+    def flow(self, name: str) -> Flow | None:
+        return next((f for f in self.flows if f.name == name), None)
+
+    def secrets(self) -> set[str]:
+        """Every configured secret value, for redaction."""
+        found: set[str] = set()
+        configs: list[Any] = [
+            *self.sources.values(),
+            *(t.config for t in self.targets.values()),
+            *self.channels.values(),
+        ]
+        for config in configs:
+            _collect_secrets(msgspec.to_builtins(config), found)
+        return found
+
+
+SECRET_KEYS = frozenset({"secret", "hmac_secret", "token", "password", "webhook_url", "bot_token", "pat"})
+
+
+def _collect_secrets(value: Any, found: set[str], key: str = "") -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _collect_secrets(v, found, str(k))
+    elif isinstance(value, list):
+        for item in value:
+            _collect_secrets(item, found, key)
+    elif isinstance(value, str) and key in SECRET_KEYS:
+        found.add(value)
+
+
+class MappingErrors(Exception):
+    """Every problem found in one load."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def substitute(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
+    """${VAR} and ${VAR:-default} in every string; names of unset variables go to `missing`."""
+    if isinstance(value, str):
+
+        def replace(found: re.Match[str]) -> str:
+            name, default = found.group(1), found.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            missing.append(name)
+            return ""
+
+        return _VAR.sub(replace, value)
+    if isinstance(value, list):
+        return [substitute(v, env, missing) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, env, missing) for k, v in value.items()}
+    return value
+
+
+def _msgspec_problem(exc: msgspec.ValidationError) -> tuple[str, str]:
+    """Split msgspec's 'message - at `$.a.b`' into (field path, message); an unknown key is its own field."""
+    text = str(exc)
+    message, _, at = text.rpartition(" - at `")
+    if not message:
+        message, at = text, ""
+    path = at.rstrip("`").removeprefix("$").lstrip(".")
+    unknown = re.search(r"unknown field `([^`]+)`", message)
+    if unknown:
+        path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+        message = "unknown field"
+    return path, message
+
+
+class _Loader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.errors: list[ConfigError] = []
+        self.raw_flows: list[tuple[str, int, Any]] = []
+        self.mappings = Mappings()
+        self.origin: dict[tuple[str, str], str] = {}
+        self.lifecycle_raw: tuple[str, Any] | None = None
+        self.chatops_file: str | None = None
+
+    def fail(self, file: str, where: str, problem: str) -> None:
+        self.errors.append(ConfigError(file, where, problem))
+
+    def expand(self, file: str, where: str, value: Any) -> Any:
+        missing: list[str] = []
+        result = substitute(value, self.env, missing)
+        for name in dict.fromkeys(missing):
+            self.fail(file, where, f"environment variable {name} is not set and has no default (${{{name}:-...}})")
+        return result
+
+    def read_file(self, path: Path) -> None:
+        file = str(path)
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            self.fail(file, "document", f"not valid YAML: {exc}")
+            return
+        if not isinstance(document, dict):
+            self.fail(file, "document", "the top level must be a mapping of sections")
+            return
+        for section, body in document.items():
+            if section not in _SECTIONS:
+                self.fail(file, "document", f"unknown section {section!r}; known: {', '.join(_SECTIONS)}")
+            elif section == "flows":
+                if not isinstance(body, list):
+                    self.fail(file, "flows", "must be a list of flows")
+                    continue
+                self.raw_flows.extend((file, i, item) for i, item in enumerate(body))
+            elif section == "lifecycle":
+                if self.lifecycle_raw is not None:
+                    self.fail(file, "lifecycle", f"already defined in {self.lifecycle_raw[0]}")
+                self.lifecycle_raw = (file, body)
+            elif section == "chatops":
+                self.read_chatops(file, body)
+            else:
+                self.read_named(file, section, body)
+
+    def read_named(self, file: str, section: str, body: Any) -> None:
+        if not isinstance(body, dict):
+            self.fail(file, section, "must be a mapping of names to definitions")
+            return
+        for name, value in body.items():
+            where = f"{section[:-1].replace('_', ' ')} {name!r}"
+            if (section, name) in self.origin:
+                self.fail(file, where, f"defined twice (also in {self.origin[(section, name)]})")
+                continue
+            self.origin[(section, name)] = file
+            value = self.expand(file, where, value)
+            if section == "sources":
+                self.read_source(file, where, name, value)
+            elif section == "targets":
+                self.read_target(file, where, name, value)
+            elif section == "channels":
+                self.read_channel(file, where, name, value)
+            else:
+                self.read_value_map(file, where, name, value)
+
+    def convert(self, file: str, where: str, value: Any, shape: type[Any]) -> Any:
+        try:
+            return msgspec.convert(value, type=shape)
+        except msgspec.ValidationError as exc:
+            path, message = _msgspec_problem(exc)
+            self.fail(file, f"{where}: field {path}" if path else where, message)
+            return None
+
+    def read_source(self, file: str, where: str, name: str, value: Any) -> None:
+        kind = value.get("kind") if isinstance(value, dict) else None
+        adapter = ADAPTERS.get(str(kind))
+        if adapter is None:
+            self.fail(file, f"{where}: field kind", f"unknown source kind {kind!r}; known: {', '.join(ADAPTERS)}")
+            return
+        config = self.convert(file, where, value, SourceConfig)
+        if config is None:
+            return
+        auth = ("secret", "hmac_secret", "token", "basic")
+        for key in auth:
+            if getattr(config, key) and key not in adapter.auth_keys:
+                self.fail(
+                    file,
+                    f"{where}: field {key}",
+                    f"{kind} sources do not use {key}; they take {', '.join(adapter.auth_keys)}",
+                )
+        if not any(getattr(config, key) for key in adapter.auth_keys) and not config.allow_unauthenticated:
+            self.fail(
+                file,
+                where,
+                f"no authentication configured: set one of {', '.join(adapter.auth_keys)} "
+                "(or allow_unauthenticated: true)",
+            )
+        self.mappings.sources[name] = config
+
+    def read_target(self, file: str, where: str, name: str, value: Any) -> None:
+        kind = value.get("kind") if isinstance(value, dict) else None
+        target_kind = TARGET_KINDS.get(str(kind))
+        if target_kind is None:
+            self.fail(file, f"{where}: field kind", f"unknown target kind {kind!r}; known: {', '.join(TARGET_KINDS)}")
+            return
+        config = self.convert(file, where, value, target_kind.config_type)
+        if config is not None:
+            self.mappings.targets[name] = Target(name=name, kind=str(kind), config=config)
+
+    def read_channel(self, file: str, where: str, name: str, value: Any) -> None:
+        config = self.convert(file, where, value, ChannelConfig)
+        if config is not None:
+            self.mappings.channels[name] = config
+
+    def read_value_map(self, file: str, where: str, name: str, value: Any) -> None:
+        if not isinstance(value, dict) or not all(isinstance(v, str | int | float) for v in value.values()):
+            self.fail(file, where, "a value map is a mapping of values to values")
+            return
+        self.mappings.value_maps[name] = {str(k): str(v) for k, v in value.items()}
+
+    def read_chatops(self, file: str, body: Any) -> None:
+        if self.chatops_file is not None:
+            self.fail(file, "chatops", f"already defined in {self.chatops_file}")
+            return
+        self.chatops_file = file
+        config = self.convert(file, "chatops", self.expand(file, "chatops", body or {}), ChatOpsConfig)
+        if config is not None:
+            self.mappings.chatops = config
+
+    def read_lifecycle(self) -> None:
+        if self.lifecycle_raw is None:
+            return
+        file, body = self.lifecycle_raw
+        config = self.convert(file, "lifecycle", self.expand(file, "lifecycle", body), LifecycleConfig)
+        if config is None:
+            return
+        for state, targets in (config.transitions or {}).items():
+            for name in [state, *targets]:
+                if name not in STATES:
+                    self.fail(
+                        file, "lifecycle: field transitions", f"{name!r} is not a state; states: {', '.join(STATES)}"
+                    )
+        for anomaly_status, state in (config.anomaly_status or {}).items():
+            if state not in STATES:
+                self.fail(file, f"lifecycle: field anomaly_status.{anomaly_status}", f"{state!r} is not a state")
+        try:
+            self.mappings.lifecycle = Lifecycle(config)
+        except ValueError as exc:
+            self.fail(file, "lifecycle: field reopen_window", str(exc))
+
+    def read_flows(self) -> None:
+        names: dict[str, str] = {}
+        for file, index, raw in self.raw_flows:
+            if not isinstance(raw, dict):
+                self.fail(file, f"flows[{index}]", "a flow is a mapping with name, trigger and actions")
+                continue
+            name = str(raw.get("name") or f"flows[{index}]")
+            where = f"flow {name!r}"
+            if "name" not in raw:
+                self.fail(file, where, "field name is missing")
+            elif name in names:
+                self.fail(file, where, f"defined twice (also in {names[name]})")
+                continue
+            names[name] = file
+            flow = self.read_flow(file, where, name, self.expand(file, where, raw))
+            if flow is not None:
+                self.mappings.flows.append(flow)
+
+    def read_flow(self, file: str, where: str, name: str, raw: dict[str, Any]) -> Flow | None:
+        unknown = set(raw) - {"name", "source", "trigger", "actions"}
+        for key in sorted(unknown):
+            self.fail(file, f"{where}: field {key}", "unknown field; a flow has name, source, trigger, actions")
+        sources = raw.get("source")
+        if isinstance(sources, str):
+            sources = [sources]
+        for source in sources or []:
+            if source not in self.mappings.sources:
+                self.fail(file, f"{where}: field source", f"source {source!r} is not defined under sources:")
+        trigger = self.convert(file, f"{where}: field trigger", raw.get("trigger"), Trigger)
+        actions_raw = raw.get("actions")
+        if not isinstance(actions_raw, list) or not actions_raw:
+            self.fail(file, f"{where}: field actions", "a flow needs a list of one or more actions")
+            return None
+        actions: list[tuple[str, Action]] = []
+        for i, item in enumerate(actions_raw):
+            action = self.read_action(file, f"{where}: field actions[{i}]", item)
+            if action is not None:
+                actions.append(action)
+        if trigger is None:
+            return None
+        self.check_flow_rules(file, where, trigger, actions)
+        for severity in trigger.where.severity or []:
+            if severity not in SEVERITIES:
+                self.fail(file, f"{where}: field trigger.where.severity", f"{severity!r} is not one of {SEVERITIES}")
+        return Flow(name=name, file=file, sources=sources, trigger=trigger, actions=actions)
+
+    def read_action(self, file: str, where: str, item: Any) -> tuple[str, Action] | None:
+        if not isinstance(item, dict) or len(item) != 1:
+            self.fail(file, where, f"an action is one of {', '.join(ACTION_TYPES)} with its settings")
+            return None
+        ((kind, body),) = item.items()
+        shape = ACTION_TYPES.get(kind)
+        if shape is None:
+            self.fail(file, where, f"unknown action {kind!r}; known: {', '.join(ACTION_TYPES)}")
+            return None
+        action = self.convert(file, f"{where}.{kind}", body or {}, shape)
+        if action is None:
+            return None
+        self.check_action(file, f"{where}.{kind}", action)
+        return kind, action
+
+    def check_action(self, file: str, where: str, action: Action) -> None:
+        if isinstance(action, Notify):
+            for channel in action.channels:
+                if channel not in self.mappings.channels:
+                    self.fail(file, f"{where}.channels", f"channel {channel!r} is not defined under channels:")
+            return
+        for target in action.targets or []:
+            if target not in self.mappings.targets:
+                self.fail(file, f"{where}.targets", f"target {target!r} is not defined under targets:")
+        if isinstance(action, CreateTicket):
+            if not action.targets:
+                self.fail(file, f"{where}.targets", "create_ticket needs at least one target")
+            for name in TICKET_FIELDS:
+                self.check_template(file, f"{where}.{name}", getattr(action, name))
+            static_status = action.status if "{" not in action.status else None
+            if static_status is not None and canonical_state(static_status) is None:
+                self.fail(file, f"{where}.status", f"{static_status!r} is not a state; states: {', '.join(STATES)}")
+            for target, overrides in action.per_target.items():
+                if target not in action.targets:
+                    self.fail(file, f"{where}.per_target.{target}", "not one of this action's targets")
+                for name, template in overrides.items():
+                    if name not in TICKET_FIELDS:
+                        self.fail(file, f"{where}.per_target.{target}.{name}", "not a Create Ticket field")
+                    else:
+                        self.check_template(file, f"{where}.per_target.{target}.{name}", template)
+        else:
+            self.check_template(file, f"{where}.target_status", action.target_status)
+            self.check_template(file, f"{where}.note", action.note)
+            static = action.target_status
+            if static and "{" not in static and canonical_state(static) is None:
+                self.fail(file, f"{where}.target_status", f"{static!r} is not a state; states: {', '.join(STATES)}")
+
+    def check_template(self, file: str, where: str, source: str) -> None:
+        try:
+            self.mappings.templates.check(source)
+        except TemplateProblem as exc:
+            self.fail(file, where, str(exc))
+
+    def check_flow_rules(self, file: str, where: str, trigger: Trigger, actions: list[tuple[str, Action]]) -> None:
+        for i, (kind, _) in enumerate(actions):
+            if kind != "notify" and trigger.type not in TICKETING_TRIGGERS:
+                self.fail(
+                    file,
+                    f"{where}: field actions[{i}].{kind}",
+                    f"ticketing actions run only under anomaly or anomaly_status_change triggers, not {trigger.type}",
+                )
+            if kind == "notify" and i != len(actions) - 1:
+                self.fail(file, f"{where}: field actions[{i}].notify", "notify must be the last action of its flow")
+
+    def finish(self) -> Mappings:
+        self.read_lifecycle()
+        self.mappings.templates = Templates(self.mappings.value_maps)
+        self.read_flows()
+        if self.errors:
+            raise MappingErrors(self.errors)
+        return self.mappings
+
+
+def load_mappings(directory: Path, env: Mapping[str, str] | None = None) -> Mappings:
+    """Read every *.yaml / *.yml file of `directory`, merged; raise MappingErrors on any problem."""
+    loader = _Loader(os.environ if env is None else env)
+    if not directory.is_dir():
+        raise MappingErrors([ConfigError(str(directory), "directory", "no such mappings directory")])
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not files:
+        raise MappingErrors([ConfigError(str(directory), "directory", "holds no *.yaml mapping files")])
+    for path in files:
+        loader.read_file(path)
+    mappings = loader.finish()
+    mappings.files = [str(p) for p in files]
+    return mappings

@@ -1,0 +1,1 @@
+"""Processes: the CLI, serve, workers, the supervisor, embedded Redis, the sandbox, logging."""

@@ -1,0 +1,216 @@
+"""`gateway serve | worker | check | tickets | executions | emulate | preview`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gateway.core.settings import Settings
+from gateway.rules.mappings import MappingErrors, load_mappings
+
+log = logging.getLogger("gateway.run.cli")
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "mappings", None):
+        settings = msgspec.structs.replace(settings, mappings=Path(args.mappings))
+    return settings
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        mappings = load_mappings(settings.mappings)
+    except MappingErrors as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        print(f"{len(exc.errors)} problem(s) in {settings.mappings}", file=sys.stderr)
+        return 2
+    print(
+        f"ok: {len(mappings.files)} file(s), {len(mappings.sources)} source(s), {len(mappings.targets)} target(s),"
+        f" {len(mappings.channels)} channel(s), {len(mappings.flows)} flow(s)"
+    )
+    for flow in mappings.flows:
+        actions = ", ".join(kind for kind, _ in flow.actions)
+        print(f"  flow {flow.name}: on {flow.trigger.type} from {', '.join(flow.sources or ['any source'])}: {actions}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.run.serve import serve
+
+    return serve(_settings(args), host=args.host, port=args.port, workers=args.workers, sandbox=not args.no_sandbox)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from gateway.run.worker import run_worker
+
+    run_worker(_settings(args), burst=args.burst)
+    return 0
+
+
+def _runtime(args: argparse.Namespace) -> tuple[Any, Any]:
+    from gateway.dispatch.queue import Dispatcher, connect
+    from gateway.record.runtime import Runtime
+
+    settings = _settings(args)
+    runtime = Runtime.load(settings)
+    dispatcher = None
+    if settings.redis_url:
+        dispatcher = Dispatcher(
+            connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
+        )
+    return runtime, dispatcher
+
+
+def cmd_tickets(args: argparse.Namespace) -> int:
+    from gateway.decide.operations import find_ticket
+    from gateway.record.views import ticket_view
+
+    runtime, _ = _runtime(args)
+    if args.reference:
+        _print(ticket_view(runtime, find_ticket(runtime, args.reference), detail=True))
+        return 0
+    for ticket in runtime.mirror.list_tickets(state=args.state, source=args.source, q=args.q):
+        view = ticket_view(runtime, ticket)
+        links = " ".join(f"{link['target']}={link['external_key']}" for link in view["links"])
+        print(f"{view['number']:<8} {view['state']:<12} {view['fields']['short_description'][:60]:<60} {links}")
+    return 0
+
+
+def cmd_executions(args: argparse.Namespace) -> int:
+    from gateway.core.errors import GatewayError
+    from gateway.decide import operations as actions
+    from gateway.record.views import execution_view
+
+    runtime, dispatcher = _runtime(args)
+    try:
+        if args.verb == "show":
+            execution = runtime.mirror.execution(args.id or "")
+            if execution is None:
+                print(f"no execution {args.id!r}", file=sys.stderr)
+                return 1
+            _print(execution_view(runtime, execution))
+        elif args.verb == "retry" and args.all_failed:
+            retried = actions.retry_executions(runtime, dispatcher, target=args.target, flow=args.flow)
+            print(f"retried {len(retried)} execution(s)")
+        elif args.verb == "retry":
+            if not args.id:
+                print("retry needs an execution id or --all-failed", file=sys.stderr)
+                return 2
+            _print(execution_view(runtime, actions.retry_execution(runtime, dispatcher, args.id)))
+        else:
+            status = "failed" if args.failed else args.status
+            found = runtime.mirror.list_executions(status=status, target=args.target, flow=args.flow)
+            if not found:
+                print("no executions match", file=sys.stderr)
+            for execution in found:
+                view = execution_view(runtime, execution, attempts=False)
+                number = view["ticket"]["number"] if view["ticket"] else "-"
+                print(
+                    f"{view['id']}  {view['status']:<9} {view['action']:<20} {view['target']:<12} {number:<8}"
+                    f" {view['error'] or ''}"
+                )
+    except GatewayError as exc:
+        print(f"{exc.code}: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from gateway.core.errors import GatewayError
+    from gateway.decide.preview import preview
+    from gateway.record.runtime import Runtime
+
+    runtime = Runtime.load(_settings(args))
+    try:
+        _print(preview(runtime, args.source, {}, Path(args.file).read_bytes()))
+    except GatewayError as exc:
+        print(f"{exc.code}: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_emulate(args: argparse.Namespace) -> int:
+    import importlib
+
+    module = importlib.import_module(f"connectors.emulators.{args.kind}")
+    from gateway.run.sandbox import PORTS
+
+    port = args.port or PORTS[args.kind]
+    print(f"{args.kind} emulator on http://{args.host}:{port}", flush=True)
+    module.serve(host=args.host, port=port)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="gateway", description="Data-quality ticketing gateway")
+    root.add_argument("--mappings", help="mappings directory (default: $GATEWAY_MAPPINGS or ./mappings)")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web app, a worker and (unset REDIS_URL) an embedded Redis")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-sandbox", action="store_true", help="never start the tracker emulators")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run one RQ worker (REDIS_URL required)")
+    worker.add_argument("--burst", action="store_true")
+    worker.set_defaults(func=cmd_worker)
+
+    check = sub.add_parser("check", help="load and check the mappings")
+    check.add_argument("--mappings", dest="mappings", help="mappings directory")
+    check.set_defaults(func=cmd_check)
+
+    tickets = sub.add_parser("tickets", help="list tickets, or show one")
+    tickets.add_argument("reference", nargs="?", help="DQ-42 or 42")
+    tickets.add_argument("--state")
+    tickets.add_argument("--source")
+    tickets.add_argument("-q")
+    tickets.set_defaults(func=cmd_tickets)
+
+    executions = sub.add_parser("executions", help="the execution log: list, show, retry")
+    executions.add_argument("verb", nargs="?", choices=["list", "show", "retry"], default="list")
+    executions.add_argument("id", nargs="?")
+    executions.add_argument("--failed", action="store_true")
+    executions.add_argument("--status")
+    executions.add_argument("--target")
+    executions.add_argument("--flow")
+    executions.add_argument("--all-failed", action="store_true")
+    executions.set_defaults(func=cmd_executions)
+
+    preview = sub.add_parser("preview", help="dry-run a payload: events, matching flows, fields per target")
+    preview.add_argument("--source", required=True, help="the source name under sources:")
+    preview.add_argument("file", help="the payload file")
+    preview.set_defaults(func=cmd_preview)
+
+    emulate = sub.add_parser("emulate", help="run a loopback tracker emulator")
+    emulate.add_argument("kind", choices=["jira", "servicenow"])
+    emulate.add_argument("--host", default="127.0.0.1")
+    emulate.add_argument("--port", type=int)
+    emulate.set_defaults(func=cmd_emulate)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    from gateway.run.logs import configure_logging
+
+    configure_logging()
+    args = parser().parse_args(argv)
+    sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""`gateway serve`: embedded Redis (when REDIS_URL is unset), the sandbox, workers, the web app."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import uvicorn
+
+from gateway.core.settings import Settings
+from gateway.dispatch.queue import Dispatcher, connect
+from gateway.record.runtime import Runtime
+from gateway.rules.mappings import MappingErrors
+from gateway.run.embedded_redis import EmbeddedRedis
+from gateway.run.sandbox import start_sandbox
+from gateway.run.supervisor import Supervisor, child_env
+from gateway.web.app import create_app
+
+log = logging.getLogger("gateway.run.serve")
+
+
+class _Server(uvicorn.Server):
+    """Stops worker supervision the moment shutdown begins, before uvicorn drains connections."""
+
+    def __init__(self, config: uvicorn.Config, supervisor: Supervisor) -> None:
+        super().__init__(config)
+        self.supervisor = supervisor
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.supervisor.stop_supervising()
+        super().handle_exit(sig, frame)
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox: bool = True) -> int:
+    sandbox_env: dict[str, str] = {}
+    emulators = start_sandbox(sandbox_env) if sandbox else []
+    os.environ.update(sandbox_env)
+    settings = msgspec.structs.replace(settings, mappings=settings.mappings.resolve())
+    try:
+        runtime = Runtime.load(settings)
+    except MappingErrors as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        print("the gateway does not start with broken mappings (gateway check shows them)", file=sys.stderr)
+        return 2
+    redis_server = None
+    if not settings.redis_url:
+        redis_server = EmbeddedRedis(Path(settings.var_dir).resolve() / "redis").start()
+        settings = msgspec.structs.replace(settings, redis_url=redis_server.url)
+        runtime.settings = settings
+    assert settings.redis_url is not None
+    dispatcher = Dispatcher(
+        connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
+    ).start_relay()
+    env = child_env(
+        {
+            **sandbox_env,
+            "REDIS_URL": settings.redis_url,
+            "GATEWAY_DATABASE_URL": f"sqlite:///{settings.database_path.resolve()}",
+            "GATEWAY_MAPPINGS": str(settings.mappings),
+        }
+    )
+    supervisor = Supervisor(env, count=workers).start()
+
+    def shutdown() -> None:
+        dispatcher.stop_relay()
+        supervisor.stop()
+        if redis_server is not None:
+            redis_server.stop()
+            log.info("embedded redis stopped")
+        for emulator in emulators:
+            emulator.stop()
+
+    app = create_app(runtime, dispatcher)
+    app.on_shutdown.append(shutdown)
+    log.info(
+        "gateway on http://%s:%s (mappings %s, database %s)", host, port, settings.mappings, settings.database_path
+    )
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    try:
+        _Server(config, supervisor).run()
+    finally:
+        if supervisor.processes and any(p.poll() is None for p in supervisor.processes):
+            shutdown()
+    return 0

@@ -1,0 +1,1 @@
+"""The Litestar app: routes, chat commands; handlers stay short and get the runtime injected."""

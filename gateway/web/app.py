@@ -1,0 +1,89 @@
+"""create_app(runtime): routes, exception handlers, lifespan; wiring only."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+
+from gateway.core.errors import GatewayError, error_body
+from gateway.dispatch.queue import Dispatcher
+from gateway.record.runtime import Runtime
+from gateway.web.routes import chatops, executions, health, preview, tickets, webhooks
+
+log = logging.getLogger("gateway.web.app")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _gateway_error(_: Request[Any, Any, Any], exc: GatewayError) -> Response[dict[str, Any]]:
+    return Response(error_body(exc.code, exc.detail), status_code=exc.status_code, media_type=MediaType.JSON)
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return Response(error_body(code, str(exc.detail)), status_code=exc.status_code, media_type=MediaType.JSON)
+
+
+def _database_error(_: Request[Any, Any, Any], exc: sqlite3.Error) -> Response[dict[str, Any]]:
+    log.error("database error: %s", type(exc).__name__)
+    return Response(
+        error_body("database_unavailable", "the mirror database is unavailable; nothing was recorded"),
+        status_code=503,
+        media_type=MediaType.JSON,
+    )
+
+
+def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unexpected error", exc_info=exc)
+    return Response(
+        error_body("internal_error", "the gateway failed unexpectedly; see its log"),
+        status_code=500,
+        media_type=MediaType.JSON,
+    )
+
+
+def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
+    app = Litestar(
+        route_handlers=[
+            webhooks.receive_webhook,
+            preview.preview_payload,
+            tickets.list_tickets,
+            tickets.show_ticket,
+            tickets.change_status,
+            tickets.add_comment,
+            executions.list_executions,
+            executions.show_execution,
+            executions.retry_execution,
+            executions.retry_failed,
+            health.healthz,
+            health.readyz,
+            health.metrics,
+            chatops.slack_commands,
+            chatops.teams_messages,
+        ],
+        exception_handlers={
+            GatewayError: _gateway_error,
+            HTTPException: _http_error,
+            sqlite3.Error: _database_error,
+            Exception: _unexpected,
+        },
+        openapi_config=OpenAPIConfig(title="Data-quality ticketing gateway", version="0.1.0", path="/schema"),
+        logging_config=None,
+        debug=False,
+    )
+    app.state.runtime = runtime
+    app.state.dispatcher = dispatcher
+    return app

@@ -1,0 +1,222 @@
+"""Chat commands shared by Slack and Teams: `/ticket DQ-42 [status [note] | comment <text> | help]`.
+
+Parsing is forgiving (status names as `gateway.rules.lifecycle.canonical_state` reads them, multi-word
+statuses by longest prefix); running goes through `gateway.decide.operations`, the same path as the API,
+so moves follow the state machine and reach every linked tracker. Every outcome, refusals
+included, is a line of helpful text for the person who typed the command.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gateway.core.errors import GatewayError, NotFound
+from gateway.decide import operations as actions
+from gateway.dispatch.queue import Dispatcher
+from gateway.notify.channels import SLACK, Markup, execution_problems, plain_text, ticket_message
+from gateway.record.mirror import UNFINISHED
+from gateway.record.runtime import Runtime
+from gateway.record.views import iso
+from gateway.rules.lifecycle import STATES, canonical_state
+
+Verb = Literal["help", "show", "move", "comment"]
+TIMELINE_SHOWN = 5
+_LONGEST_STATE = max(len(s.split()) for s in STATES)
+_HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
+
+
+class CommandError(Exception):
+    """The command could not be understood; the message tells the person how to write it."""
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: Verb
+    reference: str = ""
+    status: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who typed the command (`slack:alice`), who they are in the trackers, how their chat shows text."""
+
+    actor: str
+    assignee: str | None = None
+    markup: Markup = SLACK
+
+
+@dataclass
+class Reply:
+    """What to tell the person, and the executions their command queued (for a later outcome)."""
+
+    text: str
+    ticket_id: int | None = None
+    executions: list[str] = field(default_factory=list)
+
+
+def usage(command: str, prefix: str) -> str:
+    return "\n".join(
+        [
+            f"`{command} {prefix}-42`: state, priority, links and the latest timeline entries",
+            f"`{command} {prefix}-42 <status> [note]`: move it ({', '.join(STATES)})",
+            f"`{command} {prefix}-42 comment <text>`: add a comment, sent to its trackers",
+            f"`{command} help`: this text",
+        ]
+    )
+
+
+def parse(text: str, command: str = "/ticket") -> Command:
+    """Words in, a command out; CommandError says what is wrong with the words."""
+    text = _without_command(text.strip(), command)
+    words = text.split()
+    if not words or words[0].lower() in _HELP_WORDS:
+        return Command("help")
+    reference, rest = words[0], words[1:]
+    if not rest:
+        return Command("show", reference)
+    if rest[0].lower() == "comment":
+        comment = _after_words(text, 2)
+        if not comment:
+            raise CommandError(f"A comment needs text: `{command} {reference} comment <text>`.")
+        return Command("comment", reference, text=comment)
+    for count in range(min(len(rest), _LONGEST_STATE), 0, -1):
+        state = canonical_state(" ".join(rest[:count]))
+        if state is not None:
+            return Command("move", reference, status=state, text=_after_words(text, count + 1))
+    raise CommandError(f"`{rest[0]}` is not a status or `comment`. Statuses: {', '.join(STATES)}.")
+
+
+def _without_command(text: str, command: str) -> str:
+    """Teams users may type the slash command's name too: `@DQ /ticket DQ-42` or `@DQ ticket DQ-42`."""
+    first, _, rest = text.partition(" ")
+    return rest.strip() if first.lower() in (command.lower(), command.lstrip("/").lower()) else text
+
+
+def _after_words(text: str, count: int) -> str:
+    parts = text.split(None, count)
+    return parts[count].strip() if len(parts) > count else ""
+
+
+def teams_text(raw: str) -> str:
+    """A Teams message's HTML text as typed: the bot's <at> mention and markup removed."""
+    text = re.sub(r"<at>.*?</at>", " ", raw, flags=re.IGNORECASE | re.DOTALL)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return " ".join(html.unescape(text).replace("\xa0", " ").split())
+
+
+# -- running ------------------------------------------------------------------------------
+def run(rt: Runtime, dispatcher: Dispatcher | None, text: str, caller: Caller) -> Reply:
+    """Parse and run one command for its caller; refusals come back as helpful text, never raised."""
+    command = rt.mappings.chatops.command
+    try:
+        parsed = parse(text, command)
+        if parsed.verb == "help":
+            return Reply(usage(command, rt.settings.ticket_prefix))
+        return _VERBS[parsed.verb](rt, dispatcher, parsed, caller)
+    except CommandError as exc:
+        return Reply(f"{exc}\n{usage(command, rt.settings.ticket_prefix)}")
+    except NotFound as exc:
+        hint = f"Ticket numbers look like {rt.settings.ticket_prefix}-42; `{command} help` lists the commands."
+        return Reply(f"{exc.detail[:1].upper()}{exc.detail[1:]}. {hint}")
+    except GatewayError as exc:
+        return Reply(f"Nothing changed: {exc.detail}.")
+
+
+def _show(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -> Reply:
+    ticket = actions.find_ticket(rt, command.reference)
+    entries = rt.mirror.timeline(ticket["id"])[-TIMELINE_SHOWN:]
+    latest = [f"• {caller.markup.escape(describe(e))}" for e in entries]
+    lines = [plain_text(ticket_message(rt, ticket), caller.markup), "Latest:", *latest]
+    return Reply("\n".join(lines), ticket_id=ticket["id"])
+
+
+def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
+    before = actions.find_ticket(rt, command.reference)["state"]
+    ticket, executions = actions.move_ticket(
+        rt, dispatcher, command.reference, command.status, note=command.text, actor=caller.actor
+    )
+    number = rt.number(ticket["id"])
+    text = f"{number} moved from {before} to {ticket['state']}"
+    taker = caller.assignee
+    if taker and ticket["state"] == "In Progress" and ticket["fields"].get("assigned_to") != taker:
+        ticket, assigned = actions.assign_ticket(rt, dispatcher, command.reference, taker, actor=caller.actor)
+        executions = [*executions, *assigned]
+        text += f" and assigned to {taker}"
+    return Reply(f"{text}. {_queued(executions)}", ticket_id=ticket["id"], executions=executions)
+
+
+def _comment(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
+    ticket, executions = actions.comment_ticket(rt, dispatcher, command.reference, command.text, actor=caller.actor)
+    number = rt.number(ticket["id"])
+    return Reply(f"Comment added to {number}. {_queued(executions)}", ticket_id=ticket["id"], executions=executions)
+
+
+_VERBS: dict[str, Callable[[Runtime, Dispatcher | None, Command, Caller], Reply]] = {
+    "show": _show,
+    "move": _move,
+    "comment": _comment,
+}
+
+
+def _queued(executions: list[str]) -> str:
+    if not executions:
+        return "It has no linked trackers to update."
+    return f"{len(executions)} tracker update(s) queued."
+
+
+def describe(entry: dict[str, Any]) -> str:
+    """One timeline entry as a short line: when, who, what."""
+    data = entry["data"]
+    summaries: dict[str, Callable[[], str]] = {
+        "status_changed": lambda: f"{data.get('from')} → {data.get('to')}" + _note(data.get("note")),
+        "comment": lambda: _note(data.get("text")).strip(": "),
+        "linked": lambda: f"linked {data.get('target')} {data.get('key')}",
+        "notified": lambda: f"notified {data.get('channel')}",
+        "action_failed": lambda: f"{data.get('action')} → {data.get('target')} failed: {data.get('error')}",
+        "field_changed": lambda: f"{data.get('field')}: {data.get('from') or '-'} → {data.get('to')}",
+    }
+    what = summaries.get(entry["kind"], lambda: "")()
+    when = (iso(entry["at"]) or "")[:16].replace("T", " ")
+    return f"{when} {entry['kind']} by {entry['actor']}" + (f": {what}" if what else "")
+
+
+def _note(text: str | None) -> str:
+    return f": {text}" if text else ""
+
+
+# -- the outcome, later ----------------------------------------------------------------------
+def wait_for(
+    rt: Runtime,
+    execution_ids: list[str],
+    seconds: float,
+    *,
+    poll: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Until every one of the executions has finished, or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and _unfinished(rt, execution_ids):
+        sleep(poll)
+
+
+def _unfinished(rt: Runtime, execution_ids: list[str]) -> bool:
+    found = (rt.mirror.execution(i) for i in execution_ids)
+    return any(e is not None and e["status"] in UNFINISHED for e in found)
+
+
+def outcome_text(rt: Runtime, reply: Reply, markup: Markup = SLACK) -> str:
+    """The ticket as it is now, and how each execution the command queued went."""
+    ticket = rt.mirror.ticket(reply.ticket_id) if reply.ticket_id is not None else None
+    if ticket is None:
+        return reply.text
+    message = ticket_message(rt, ticket)
+    executions = [e for e in (rt.mirror.execution(i) for i in reply.executions) if e is not None]
+    message.problems = execution_problems(executions)
+    done = "" if message.problems else "\nEvery linked tracker followed."
+    return plain_text(message, markup) + done

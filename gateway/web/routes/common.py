@@ -1,0 +1,75 @@
+"""What every route needs: the runtime, the admin guard, bounded body reads, JSON decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request
+from litestar.concurrency import sync_to_thread
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from gateway.core.errors import InvalidPayload, MalformedJson, PayloadTooLarge, Unauthorized
+from gateway.dispatch.queue import Dispatcher
+from gateway.receive.security import same
+from gateway.record.runtime import Runtime
+
+T = TypeVar("T")
+
+
+def runtime(request: Request[Any, Any, Any]) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def dispatcher(request: Request[Any, Any, Any]) -> Dispatcher | None:
+    found: Dispatcher | None = request.app.state.dispatcher
+    return found
+
+
+def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Admin endpoints need `Authorization: Bearer $GATEWAY_API_TOKEN` when that is set."""
+    token = connection.app.state.runtime.settings.api_token
+    if not token:
+        return
+    auth = connection.headers.get("authorization", "")
+    if not (auth.lower().startswith("bearer ") and same(auth[7:].strip(), token)):
+        raise Unauthorized("this endpoint needs Authorization: Bearer <GATEWAY_API_TOKEN>", code="unauthorized")
+
+
+async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it passes `limit` (never read whole first)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode(body: bytes, shape: type[T]) -> T:
+    if not body.strip():
+        raise MalformedJson("the body is empty; a JSON object was expected")
+    try:
+        return msgspec.json.decode(body, type=shape)
+    except msgspec.ValidationError as exc:
+        raise InvalidPayload(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise MalformedJson(f"the body is not valid JSON: {exc}") from None
+
+
+def headers_of(request: Request[Any, Any, Any]) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Blocking work (SQLite, Redis) off the event loop."""
+    return await sync_to_thread(partial(fn, *args, **kwargs))

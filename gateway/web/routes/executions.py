@@ -1,0 +1,69 @@
+"""The execution log: find what failed, read every attempt, retry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from litestar import Request, get, post
+
+from gateway.core.errors import InvalidPayload, NotFound
+from gateway.decide import operations as actions
+from gateway.record.views import execution_view
+from gateway.web.routes.common import admin_guard, dispatcher, runtime
+
+
+def _since(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise InvalidPayload(f"since={value!r} is not an ISO 8601 time", code="invalid_query") from None
+
+
+@get("/v1/executions", sync_to_thread=True)
+def list_executions(
+    request: Request[Any, Any, Any],
+    status: str | None = None,
+    target: str | None = None,
+    flow: str | None = None,
+    action: str | None = None,
+    error_kind: str | None = None,
+    since: str | None = None,
+) -> dict[str, Any]:
+    rt = runtime(request)
+    found = rt.mirror.list_executions(
+        status=status, target=target, flow=flow, action=action, error_kind=error_kind, since=_since(since)
+    )
+    return {"executions": [execution_view(rt, e, attempts=False) for e in found]}
+
+
+@get("/v1/executions/{execution_id:str}", sync_to_thread=True)
+def show_execution(execution_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    rt = runtime(request)
+    execution = rt.mirror.execution(execution_id)
+    if execution is None:
+        raise NotFound(f"no execution {execution_id!r}", code="unknown_execution")
+    return execution_view(rt, execution)
+
+
+@post("/v1/executions/{execution_id:str}/retry", guards=[admin_guard], status_code=202, sync_to_thread=True)
+def retry_execution(execution_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    rt = runtime(request)
+    return execution_view(rt, actions.retry_execution(rt, dispatcher(request), execution_id))
+
+
+@post("/v1/executions/retry", guards=[admin_guard], status_code=202, sync_to_thread=True)
+def retry_failed(
+    request: Request[Any, Any, Any],
+    target: str | None = None,
+    flow: str | None = None,
+    error_kind: str | None = None,
+    since: str | None = None,
+) -> dict[str, Any]:
+    rt = runtime(request)
+    retried = actions.retry_executions(
+        rt, dispatcher(request), target=target, flow=flow, error_kind=error_kind, since=_since(since)
+    )
+    return {"retried": retried}

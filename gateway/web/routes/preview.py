@@ -1,0 +1,17 @@
+"""POST /v1/preview/{source}: a dry run for mapping authors (admin; no source signature)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, post
+
+from gateway.decide.preview import preview
+from gateway.web.routes.common import admin_guard, headers_of, in_thread, read_body, runtime
+
+
+@post("/v1/preview/{source:str}", guards=[admin_guard], status_code=200, summary="Dry-run a payload")
+async def preview_payload(source: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    rt = runtime(request)
+    body = await read_body(request, rt.settings.max_body_bytes)
+    return await in_thread(preview, rt, source, headers_of(request), body)

@@ -1,0 +1,58 @@
+"""The ticket mirror: list, show, move, comment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, get, post
+from litestar.params import Parameter
+
+from gateway.decide import operations as actions
+from gateway.record.views import ticket_view
+from gateway.web.routes.common import admin_guard, decode, dispatcher, in_thread, read_body, runtime
+
+
+class StatusChange(msgspec.Struct, forbid_unknown_fields=True):
+    status: str
+    note: str = ""
+
+
+class NewComment(msgspec.Struct, forbid_unknown_fields=True):
+    text: str
+
+
+@get("/v1/tickets", sync_to_thread=True)
+def list_tickets(
+    request: Request[Any, Any, Any],
+    state_filter: str | None = Parameter(query="state", default=None),
+    source: str | None = None,
+    q: str | None = None,
+) -> dict[str, Any]:
+    rt = runtime(request)
+    tickets = rt.mirror.list_tickets(state=state_filter, source=source, q=q)
+    return {"tickets": [ticket_view(rt, t) for t in tickets]}
+
+
+@get("/v1/tickets/{reference:str}", sync_to_thread=True)
+def show_ticket(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    rt = runtime(request)
+    return ticket_view(rt, actions.find_ticket(rt, reference), detail=True)
+
+
+@post("/v1/tickets/{reference:str}/status", guards=[admin_guard], status_code=202)
+async def change_status(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    rt = runtime(request)
+    change = decode(await read_body(request, rt.settings.max_body_bytes), StatusChange)
+    ticket, executions = await in_thread(
+        actions.move_ticket, rt, dispatcher(request), reference, change.status, note=change.note, actor="api"
+    )
+    return {"ticket": ticket_view(rt, ticket, detail=True), "executions": executions}
+
+
+@post("/v1/tickets/{reference:str}/comments", guards=[admin_guard], status_code=202)
+async def add_comment(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    rt = runtime(request)
+    comment = decode(await read_body(request, rt.settings.max_body_bytes), NewComment)
+    ticket, executions = await in_thread(actions.comment_ticket, rt, dispatcher(request), reference, comment.text)
+    return {"ticket": ticket_view(rt, ticket, detail=True), "executions": executions}

@@ -1,0 +1,18 @@
+"""POST /v1/webhooks/{source}: a data-quality tool's delivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, post
+
+from gateway.decide.ingest import accept
+from gateway.web.routes.common import dispatcher, headers_of, in_thread, read_body, runtime
+
+
+@post("/v1/webhooks/{source:str}", status_code=202, summary="Accept a webhook")
+async def receive_webhook(source: str, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    rt = runtime(request)
+    body = await read_body(request, rt.settings.max_body_bytes)
+    result, status = await in_thread(accept, rt, dispatcher(request), source, headers_of(request), body)
+    return Response(result, status_code=status)
