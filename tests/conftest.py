@@ -109,7 +109,7 @@ class Harness:
 
     def reload(self, files: Mapping[str, str]) -> None:
         """New mappings, as after a fix and a restart: the same database, the same queue."""
-        from gateway.rules.mappings import load_mappings
+        from gateway.rules.loader import load_mappings
 
         for name, text in files.items():
             (self.settings.mappings / name).write_text(text)

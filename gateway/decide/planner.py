@@ -12,8 +12,8 @@ from gateway.core.errors import ForbiddenTransition
 from gateway.core.models import Event, TicketFields
 from gateway.record.runtime import Runtime
 from gateway.rules.lifecycle import canonical_state
-from gateway.rules.mappings import CreateTicket, Flow, Notify, UpdateTicketStatus
 from gateway.rules.matching import matching_flows
+from gateway.rules.schema import CreateTicket, Flow, Notify, UpdateTicketStatus
 from gateway.rules.templates import RenderError, render_fields, ticket_context
 
 

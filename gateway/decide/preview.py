@@ -17,8 +17,8 @@ from gateway.core.redact import Redactor
 from gateway.decide.planner import create_fields, target_status
 from gateway.receive.sources import ADAPTERS, Delivery
 from gateway.record.runtime import Runtime
-from gateway.rules.mappings import Action, CreateTicket, Flow, Notify, UpdateTicketStatus
 from gateway.rules.matching import matching_flows
+from gateway.rules.schema import Action, CreateTicket, Flow, Notify, UpdateTicketStatus
 from gateway.rules.templates import RenderError, ticket_context
 
 PREVIEW_NUMBER = "(new)"

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from gateway.core.settings import Settings
 from gateway.record.mirror import Mirror
-from gateway.rules.mappings import Mappings, load_mappings
+from gateway.rules.loader import load_mappings
+from gateway.rules.schema import Mappings
 
 
 @dataclass

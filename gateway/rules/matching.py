@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.core.models import Event
-from gateway.rules.mappings import Flow, Mappings, Where
+from gateway.rules.schema import Flow, Mappings, Where
 
 
 def _one_of(value: str | None, allowed: list[str] | None) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from gateway.core.settings import Settings
-from gateway.rules.mappings import MappingErrors, load_mappings
+from gateway.rules.loader import MappingErrors, load_mappings
 
 log = logging.getLogger("gateway.run.cli")
 

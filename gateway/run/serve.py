@@ -14,7 +14,7 @@ import uvicorn
 from gateway.core.settings import Settings
 from gateway.dispatch.queue import Dispatcher, connect
 from gateway.record.runtime import Runtime
-from gateway.rules.mappings import MappingErrors
+from gateway.rules.loader import MappingErrors
 from gateway.run.embedded_redis import EmbeddedRedis
 from gateway.run.sandbox import start_sandbox
 from gateway.run.supervisor import Supervisor, child_env

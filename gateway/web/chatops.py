@@ -18,7 +18,8 @@ from typing import Any, Literal
 from gateway.core.errors import GatewayError, NotFound
 from gateway.decide import operations as actions
 from gateway.dispatch.queue import Dispatcher
-from gateway.notify.channels import SLACK, Markup, execution_problems, plain_text, ticket_message
+from gateway.notify.markup import SLACK, Markup, plain_text
+from gateway.notify.messages import execution_problems, ticket_message
 from gateway.record.mirror import UNFINISHED
 from gateway.record.runtime import Runtime
 from gateway.record.views import iso

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.rules.mappings import MappingErrors, load_mappings
+from gateway.rules.loader import MappingErrors, load_mappings
 from gateway.web.chatops import Command, CommandError, parse, teams_text
 from tests.conftest import LOCAL_MAPPINGS
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 import respx
 
-from gateway.notify.channels import SLACK_POST_MESSAGE
+from gateway.notify.post import SLACK_POST_MESSAGE
 from tests.chatops.support import (
     BOT_TOKEN,
     RESPONSE_URL,

@@ -12,7 +12,7 @@ import httpx
 import respx
 
 from connectors.emulators.base import Fault
-from gateway.notify.channels import SLACK_POST_MESSAGE
+from gateway.notify.post import SLACK_POST_MESSAGE
 from tests.chatops.support import (
     BOT_TOKEN,
     CHANNEL_ENV,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.rules.mappings import MappingErrors, load_mappings
+from gateway.rules.loader import MappingErrors, load_mappings
 
 SOURCES = """
 sources:

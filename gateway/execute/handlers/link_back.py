@@ -13,28 +13,28 @@ from typing import Any
 
 from connectors.base import RemoteTicket
 from gateway.core.retry_config import CHANNEL_RETRY
-from gateway.execute.runner import Done, Executor
-from gateway.notify.channels import post_json
+from gateway.execute.context import Context, Done
+from gateway.notify.post import post_json
 
 CALLBACK = "link_callback_url"
 TRACKERS = {"jira": "Jira", "servicenow": "ServiceNow", "local": "Gateway"}
 
 
-def callback_url(executor: Executor, execution: dict[str, Any]) -> str | None:
-    event = executor.mirror.get_event(execution["event_id"]) if execution["event_id"] else None
+def callback_url(ctx: Context, execution: dict[str, Any]) -> str | None:
+    event = ctx.mirror.get_event(execution["event_id"]) if execution["event_id"] else None
     url = (event or {}).get("payload", {}).get("attributes", {}).get(CALLBACK)
     return str(url) if url else None
 
 
 def plan_link_back(
-    executor: Executor, tx: sqlite3.Connection, execution: dict[str, Any], remote: RemoteTicket, now: float
+    ctx: Context, tx: sqlite3.Connection, execution: dict[str, Any], remote: RemoteTicket, now: float
 ) -> None:
     """After a create: queue the post-back when the event asked for one and the ticket has a URL."""
-    if not remote.url or callback_url(executor, execution) is None:
+    if not remote.url or callback_url(ctx, execution) is None:
         return
-    target = executor.rt.mappings.targets.get(execution["target"])
+    target = ctx.rt.mappings.targets.get(execution["target"])
     label = f"{TRACKERS.get(target.kind if target else '', 'Ticket')} {remote.external_key}".strip()
-    executor.mirror.create_execution(
+    ctx.mirror.create_execution(
         tx,
         event_id=execution["event_id"],
         ticket_id=execution["ticket_id"],
@@ -47,15 +47,15 @@ def plan_link_back(
     )
 
 
-def send_link_back(executor: Executor, execution: dict[str, Any]) -> str:
-    url = callback_url(executor, execution)
+def send(ctx: Context, execution: dict[str, Any]) -> str:
+    url = callback_url(ctx, execution)
     if url is None:
         raise Done("skipped", "the event carries no link callback URL")
     body = {"url": execution["params"]["url"], "text": execution["params"]["text"]}
-    executor.call(execution, CHANNEL_RETRY, lambda: post_json(url, body, what="the link callback", timeout=10.0))
+    ctx.call(execution, CHANNEL_RETRY, lambda: post_json(url, body, what="the link callback", timeout=10.0))
     now = time.time()
-    with executor.mirror.transaction() as tx:
-        executor.mirror.add_timeline(
+    with ctx.mirror.transaction() as tx:
+        ctx.mirror.add_timeline(
             tx,
             execution["ticket_id"],
             "linked_back",
@@ -63,5 +63,5 @@ def send_link_back(executor: Executor, execution: dict[str, Any]) -> str:
             {"target": execution["target"], "text": body["text"]},
             now,
         )
-        executor.mirror.finish(tx, execution["id"], "succeeded", now, result=body)
+        ctx.mirror.finish(tx, execution["id"], "succeeded", now, result=body)
     return "succeeded"

@@ -1,0 +1,129 @@
+"""What a handler gets to do its work: the mirror, a connector call under the retry policy, the attempt log.
+
+Handlers end an execution early by raising `Done`; the runner concludes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+
+from connectors.base import Connector
+from connectors.registry import KINDS
+from gateway.core.models import Event
+from gateway.core.outbound import ConnectorError, PermanentError, RetryableError
+from gateway.core.redact import Redactor
+from gateway.core.retry_config import RetryConfig
+from gateway.execute.retry import Budget, GiveUp, Reschedule, call_with_retry
+from gateway.record.runtime import Runtime
+
+T = TypeVar("T")
+WAIT_STEP = 0.5  # how soon an execution waiting on an earlier one looks again
+
+
+class Done(Exception):
+    """Finish the execution now with this status and message (skipped, or waiting)."""
+
+    def __init__(
+        self, status: str, message: str = "", retry_in: float | None = None, error_kind: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_in = retry_in
+        self.error_kind = error_kind  # set when a connector error ends or delays the execution
+
+
+class Context:
+    """One worker's view of the gateway while it runs executions."""
+
+    def __init__(self, runtime: Runtime, sleep: Callable[[float], None]) -> None:
+        self.rt = runtime
+        self.mirror = runtime.mirror
+        self.sleep = sleep
+        self.redactor = Redactor(runtime.mappings.secrets())
+
+    def ticket(self, execution: dict[str, Any]) -> dict[str, Any]:
+        ticket = self.mirror.ticket(execution["ticket_id"]) if execution["ticket_id"] else None
+        if ticket is None:
+            raise Done("failed", execution["error"] or "the execution has no ticket")
+        return ticket
+
+    def event_context(self, execution: dict[str, Any]) -> dict[str, Any]:
+        event = self.mirror.get_event(execution["event_id"]) if execution["event_id"] else None
+        if event is None:
+            return {}
+        return msgspec.convert(event["payload"], Event).template_context()
+
+    def on_target(
+        self, execution: dict[str, Any], operation: Callable[[Connector], T], unanswered_waits: bool = False
+    ) -> T:
+        """A connector call for the execution's target, under that target's retry policy.
+
+        `unanswered_waits` (creates): a call that got no answer (timeout, dropped connection) may
+        still land at the tracker, so the next attempt, which searches for it by correlation key,
+        waits at least the target's timeout; an immediate retry would miss it and create a twin.
+        """
+        entry = self.rt.mappings.targets.get(execution["target"])
+        if entry is None:
+            raise Done("failed", f"target {execution['target']!r} is no longer in the mappings")
+        connector = KINDS[entry.kind].build(entry.config)
+        settle = float(getattr(entry.config, "timeout", 0.0)) if unanswered_waits else 0.0
+
+        def attempt() -> T:
+            try:
+                return operation(connector)
+            except RetryableError as exc:
+                if settle and exc.http_status is None:
+                    exc.retry_after = max(exc.retry_after or 0.0, settle)
+                raise
+
+        try:
+            return self.call(execution, entry.retry, attempt)
+        finally:
+            connector.close()
+
+    def call(self, execution: dict[str, Any], policy: RetryConfig, operation: Callable[[], T]) -> T:
+        """Run `operation` under the retry policy, every attempt recorded; failures end as Done."""
+        budget = Budget(
+            policy=policy,
+            attempts_before=self.mirror.attempt_count(execution["id"]) - execution["attempts_base"],
+            first_attempt_at=execution["first_attempt_at"] or time.time(),
+            in_process_seconds=self.rt.settings.retry_budget_seconds,
+            scale=self.rt.settings.retry_scale,
+        )
+        try:
+            return call_with_retry(lambda: self.attempt(execution, operation), budget, sleep=self.sleep)
+        except Reschedule as later:
+            message = self.redactor(later.error.message)
+            raise Done("queued", message, retry_in=later.delay, error_kind="transient") from None
+        except GiveUp as gave_up:
+            message = self.redactor(f"{gave_up.error.message} ({gave_up.reason})")
+            raise Done("failed", message, error_kind="transient") from None
+        except PermanentError as exc:
+            raise Done("failed", self.redactor(exc.message), error_kind="permanent") from None
+
+    def attempt(self, execution: dict[str, Any], operation: Callable[[], T]) -> T:
+        started = time.time()
+
+        def record(outcome: str, **error: Any) -> None:
+            duration_ms = int((time.time() - started) * 1000)
+            self.mirror.record_attempt(
+                execution["id"], started_at=started, duration_ms=duration_ms, outcome=outcome, **error
+            )
+
+        try:
+            result = operation()
+        except ConnectorError as exc:
+            message = self.redactor(exc.message)
+            record("failed", error_kind=exc.kind, http_status=exc.http_status, message=message)
+            raise
+        except Exception as exc:  # unclassified: never retried, always explained
+            message = self.redactor(f"{type(exc).__name__}: {exc}")
+            record("failed", error_kind="permanent", message=message)
+            raise PermanentError(message) from None
+        record("succeeded")
+        return result

@@ -1,0 +1,73 @@
+"""What a notification says: a ticket as it is now, and what went wrong for its event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.record.mirror import UNFINISHED
+from gateway.record.runtime import Runtime
+from gateway.record.views import ticket_view
+
+TRACKER_NAMES = {"jira": "Jira", "servicenow": "ServiceNow"}
+
+
+@dataclass
+class Message:
+    """A ticket as chat shows it, before it becomes Block Kit, an Adaptive Card or plain text."""
+
+    title: str
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    context: str = ""
+
+
+def ticket_message(rt: Runtime, ticket: dict[str, Any]) -> Message:
+    """Number, short description, state, priority and tracker links of a ticket, as it is now."""
+    view = ticket_view(rt, ticket)
+    fields = view["fields"]
+    facts = [("State", view["state"]), ("Priority", fields.get("priority") or "none")]
+    if fields.get("assigned_to"):
+        facts.append(("Assigned to", fields["assigned_to"]))
+    links = [(link_label(rt, link), link["url"]) for link in view["links"] if link["url"]]
+    return Message(
+        title=f"{view['number']}: {fields.get('short_description') or '(no description)'}", facts=facts, links=links
+    )
+
+
+def link_label(rt: Runtime, link: dict[str, Any]) -> str:
+    """'Jira DQ-12 (In Progress)': the tracker, its key, and the status it reported."""
+    target = rt.mappings.targets.get(link["target"])
+    tracker = TRACKER_NAMES.get(target.kind, link["target"]) if target else link["target"]
+    status = f" ({link['remote_status']})" if link["remote_status"] else ""
+    return f"{tracker} {link['external_key']}{status}"
+
+
+def execution_problems(executions: list[dict[str, Any]]) -> list[str]:
+    """Which ticket actions failed and why, and which have not finished yet."""
+    problems = []
+    for execution in sorted(executions, key=lambda e: e["seq"]):
+        if execution["action"] == "notify":
+            continue
+        what = f"{execution['action']} → {execution['target']}"
+        if execution["status"] == "failed":
+            problems.append(f"{what} failed: {execution['error'] or 'no reason recorded'}")
+        elif execution["status"] in UNFINISHED:
+            problems.append(f"{what} has not finished yet")
+    return problems
+
+
+def notification_message(rt: Runtime, execution: dict[str, Any]) -> Message:
+    """The ticket of a notify execution now, with what went wrong for its event."""
+    ticket = rt.mirror.ticket(execution["ticket_id"]) if execution["ticket_id"] else None
+    event = rt.mirror.get_event(execution["event_id"]) if execution["event_id"] else None
+    payload = event["payload"] if event else {}
+    anomaly = f"{payload.get('source', '?')} anomaly {payload.get('anomaly_id', '?')}"
+    message = ticket_message(rt, ticket) if ticket is not None else Message(title=f"No ticket for {anomaly}")
+    if payload.get("url"):
+        message.links.append((anomaly, str(payload["url"])))
+    siblings = rt.mirror.list_executions(event_id=execution["event_id"]) if execution["event_id"] else []
+    message.problems = execution_problems(siblings)
+    message.context = f"flow {execution['flow']} · {anomaly}"
+    return message

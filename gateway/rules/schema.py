@@ -1,0 +1,155 @@
+"""The shape of the mappings once loaded: flows, actions, channels, targets, chat-ops."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from gateway.core.models import TicketFields
+from gateway.core.retry_config import CHANNEL_RETRY, RetryConfig
+from gateway.receive.sources import SourceConfig
+from gateway.rules.lifecycle import Lifecycle
+from gateway.rules.templates import Templates
+
+TriggerType = Literal["anomaly", "anomaly_status_change", "manual", "scheduled"]
+TICKETING_TRIGGERS = ("anomaly", "anomaly_status_change")
+
+
+class Where(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    severity: list[str] | None = None
+    datastore: list[str] | None = None
+    container: list[str] | None = None
+    check: list[str] | None = None
+    status: list[str] | None = None
+    tags: list[str] | None = None
+    min_weight: float | None = None
+
+
+class Trigger(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    type: TriggerType
+    where: Where = msgspec.field(default_factory=Where)
+
+
+class CreateTicket(TicketFields, forbid_unknown_fields=True, kw_only=True):
+    """The ten Create Ticket fields as templates, the targets, and per-target overrides."""
+
+    targets: list[str]
+    per_target: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+
+
+class UpdateTicketStatus(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    target_status: str = ""
+    targets: list[str] | None = None
+    note: str = ""
+
+
+class Notify(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    channels: list[str]
+    wait: float | None = None
+
+
+Action = CreateTicket | UpdateTicketStatus | Notify
+ACTION_TYPES: dict[str, type[CreateTicket] | type[UpdateTicketStatus] | type[Notify]] = {
+    "create_ticket": CreateTicket,
+    "update_ticket_status": UpdateTicketStatus,
+    "notify": Notify,
+}
+
+
+@dataclass
+class Flow:
+    name: str
+    file: str
+    sources: list[str] | None
+    trigger: Trigger
+    actions: list[tuple[str, Action]]
+
+
+class ChannelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A notification channel: Slack (incoming webhook or bot token) or Teams (webhook URL)."""
+
+    kind: Literal["slack", "teams"]
+    webhook_url: str = ""
+    bot_token: str = ""
+    channel: str = ""
+    timeout: float = 10.0
+    retry: RetryConfig = msgspec.field(default_factory=lambda: CHANNEL_RETRY)
+
+    def __post_init__(self) -> None:
+        if self.kind == "teams" and not self.webhook_url:
+            raise ValueError("a teams channel needs webhook_url")
+        if self.kind == "slack" and not (self.webhook_url or (self.bot_token and self.channel)):
+            raise ValueError("a slack channel needs webhook_url, or bot_token and channel")
+
+
+class ChatOpsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The `chatops:` block: the slash command's name, who takes tickets, how long a reply waits."""
+
+    command: str = "/ticket"
+    slack_users: dict[str, str] = msgspec.field(default_factory=dict)
+    response_wait: float | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"/[a-z0-9_-]+", self.command):
+            raise ValueError("command must be a slash command such as /ticket")
+        if self.response_wait is not None and self.response_wait < 0:
+            raise ValueError("response_wait must be seconds, 0 or more")
+
+
+@dataclass
+class Target:
+    name: str
+    kind: str
+    config: Any
+
+    @property
+    def retry(self) -> RetryConfig:
+        retry: RetryConfig = self.config.retry
+        return retry
+
+
+@dataclass
+class Mappings:
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+    channels: dict[str, ChannelConfig] = field(default_factory=dict)
+    value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    flows: list[Flow] = field(default_factory=list)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    chatops: ChatOpsConfig = field(default_factory=ChatOpsConfig)
+    templates: Templates = field(default_factory=lambda: Templates({}))
+    files: list[str] = field(default_factory=list)
+
+    def flow(self, name: str) -> Flow | None:
+        return next((f for f in self.flows if f.name == name), None)
+
+    def secrets(self) -> set[str]:
+        """Every configured secret value, for redaction."""
+        found: set[str] = set()
+        configs: list[Any] = [
+            *self.sources.values(),
+            *(t.config for t in self.targets.values()),
+            *self.channels.values(),
+        ]
+        for config in configs:
+            _collect_secrets(msgspec.to_builtins(config), found)
+        return found
+
+
+SECRET_KEYS = frozenset({"secret", "hmac_secret", "token", "password", "webhook_url", "bot_token", "pat"})
+
+
+def _collect_secrets(value: Any, found: set[str], key: str = "") -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _collect_secrets(v, found, str(k))
+    elif isinstance(value, list):
+        for item in value:
+            _collect_secrets(item, found, key)
+    elif isinstance(value, str) and key in SECRET_KEYS:
+        found.add(value)
+
+
