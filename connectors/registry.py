@@ -1,25 +1,44 @@
-"""Target kinds: the config Struct each kind's YAML decodes into, and how to build its connector."""
+"""Target kinds by import string (as rq names its default classes), so nothing loads a client early.
+
+Loading mappings imports only a kind's `config` module; its connector (and client library, `jira`
+or `pysnow`) is imported the first time a connector of that kind is built. A new tracker is one
+package with a `config` and a `connector` module, plus one line here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from connectors import jira, local, servicenow
 from connectors.base import Connector
+
+
+def load(path: str) -> Any:
+    """`package.module:attribute` -> the attribute."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
 class TargetKind:
-    config_type: type[msgspec.Struct]
-    build: Callable[[Any], Connector]
+    config: str  # "package.module:ConfigStruct"
+    builder: str  # "package.module:build", called with the decoded config
+
+    @property
+    def config_type(self) -> type[msgspec.Struct]:
+        found: type[msgspec.Struct] = load(self.config)
+        return found
+
+    def build(self, config: Any) -> Connector:
+        connector: Connector = load(self.builder)(config)
+        return connector
 
 
 KINDS: dict[str, TargetKind] = {
-    "local": TargetKind(local.LocalTarget, local.build),
-    "jira": TargetKind(jira.JiraTarget, jira.build),
-    "servicenow": TargetKind(servicenow.ServiceNowTarget, servicenow.build),
+    "local": TargetKind("connectors.local:LocalTarget", "connectors.local:build"),
+    "jira": TargetKind("connectors.jira.config:JiraTarget", "connectors.jira.connector:build"),
+    "servicenow": TargetKind("connectors.servicenow.config:ServiceNowTarget", "connectors.servicenow.connector:build"),
 }

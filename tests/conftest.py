@@ -304,7 +304,7 @@ def tracker_servers() -> Iterator[tuple[Any, Any]]:
 def trackers(tracker_servers: tuple[Any, Any]) -> Trackers:
     from connectors.emulators.jira import SANDBOX_USERS, default_screen, default_workflow
     from connectors.emulators.servicenow import DEFAULT_USERS
-    from connectors.jira import clear_caches
+    from connectors.jira.workflow import clear_caches
 
     jira, snow = tracker_servers
     jira.emulator.reset()

@@ -1,8 +1,10 @@
-"""Keep configured secrets out of messages, logs and execution records."""
+"""The one redactor: configured secrets (fields typed `Secret`) out of messages, logs and records."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from gateway.core.outbound import ConnectorError
 
 MASK = "***"
 
@@ -16,3 +18,11 @@ class Redactor:
         for secret in self.secrets:
             text = text.replace(secret, MASK)
         return text
+
+    def error(self, error: ConnectorError) -> ConnectorError:
+        """The same error with its message redacted (an answer may echo a credential)."""
+        message = self(error.message)
+        if message != error.message:
+            error.message = message
+            error.args = (message,)
+        return error

@@ -14,7 +14,7 @@ import msgspec
 from connectors.base import Connector
 from connectors.registry import KINDS
 from gateway.core.models import Event
-from gateway.core.outbound import ConnectorError, PermanentError, RetryableError
+from gateway.core.outbound import ConnectorError, ErrorKind, PermanentError, RetryableError, unexpected
 from gateway.core.redact import Redactor
 from gateway.core.retry_config import RetryConfig
 from gateway.execute.retry import Budget, GiveUp, Reschedule, call_with_retry
@@ -28,7 +28,7 @@ class Done(Exception):
     """Finish the execution now with this status and message (skipped, or waiting)."""
 
     def __init__(
-        self, status: str, message: str = "", retry_in: float | None = None, error_kind: str | None = None
+        self, status: str, message: str = "", retry_in: float | None = None, error_kind: ErrorKind | None = None
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -104,7 +104,7 @@ class Context:
             message = self.redactor(f"{gave_up.error.message} ({gave_up.reason})")
             raise Done("failed", message, error_kind="transient") from None
         except PermanentError as exc:
-            raise Done("failed", self.redactor(exc.message), error_kind="permanent") from None
+            raise Done("failed", self.redactor(exc.message), error_kind=exc.kind) from None
 
     def attempt(self, execution: dict[str, Any], operation: Callable[[], T]) -> T:
         started = time.time()
@@ -121,9 +121,9 @@ class Context:
             message = self.redactor(exc.message)
             record("failed", error_kind=exc.kind, http_status=exc.http_status, message=message)
             raise
-        except Exception as exc:  # unclassified: never retried, always explained
-            message = self.redactor(f"{type(exc).__name__}: {exc}")
-            record("failed", error_kind="permanent", message=message)
-            raise PermanentError(message) from None
+        except Exception as exc:  # unrecognised by any edge: a bug, never retried, its type named
+            bug = self.redactor.error(unexpected(execution["action"], exc))
+            record("failed", error_kind=bug.kind, message=bug.message)
+            raise bug from None
         record("succeeded")
         return result

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gateway.core.outbound import ErrorKind, unexpected
 from gateway.execute.context import WAIT_STEP, Context, Done
 from gateway.execute.handlers import HANDLERS
 from gateway.execute.handlers.notify import plan_failure_notice
@@ -82,8 +83,7 @@ class Runner:
                 return self.conclude(execution, done)
             except Exception as exc:  # a bug must still end the execution with a reason
                 log.exception("execution %s crashed", execution_id)
-                message = self.ctx.redactor(f"internal error: {type(exc).__name__}: {exc}")
-                return self.fail(execution, message, "permanent")
+                return self.fail(execution, self.ctx.redactor.error(unexpected("internal error", exc)).message, "bug")
 
     def conclude(self, execution: dict[str, Any], done: Done) -> str:
         if done.status == "queued":
@@ -102,7 +102,7 @@ class Runner:
             self.mirror.finish(tx, execution["id"], done.status, now, error=done.message)
         return done.status
 
-    def fail(self, execution: dict[str, Any], message: str, kind: str) -> str:
+    def fail(self, execution: dict[str, Any], message: str, kind: ErrorKind) -> str:
         now = time.time()
         with self.mirror.transaction() as tx:
             self.mirror.finish(tx, execution["id"], "failed", now, error=message, error_kind=kind)

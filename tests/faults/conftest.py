@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from rq import SimpleWorker
 
-from connectors.jira import correlation_label
+from connectors.jira.config import correlation_label
 from gateway.dispatch.sweeper import Sweeper
 from gateway.execute import runner as jobs
 from tests.conftest import TRACKER_ENV, Harness, MakeHarness, Trackers

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from connectors import jira as jira_connector
 from connectors.base import CreateRequest, RemoteTicket, StatusRequest
 from connectors.emulators.base import EmulatorHTTPServer, LoggedRequest
 from connectors.emulators.jira import JiraEmulator
-from connectors.jira import JiraConnector, JiraTarget
+from connectors.jira.config import JiraTarget
+from connectors.jira.connector import JiraConnector, build
+from connectors.jira.workflow import clear_caches
 from gateway.core.models import TicketFields
 
 USER, TOKEN = "dq-bot", "tok-S3CRET-7f3a9"
@@ -55,7 +56,7 @@ class Jira:
         return JiraTarget(**options)
 
     def connector(self, **overrides: Any) -> JiraConnector:
-        connector = jira_connector.build(self.target(**overrides))
+        connector = build(self.target(**overrides))
         self.connectors.append(connector)
         return connector
 
@@ -83,9 +84,9 @@ class Jira:
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
     """The connector caches per process; each test starts from what a new worker knows."""
-    jira_connector.clear_caches()
+    clear_caches()
     yield
-    jira_connector.clear_caches()
+    clear_caches()
 
 
 @pytest.fixture

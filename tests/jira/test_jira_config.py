@@ -7,7 +7,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from connectors.jira import JiraConnector, JiraTarget
+from connectors.jira.config import JiraTarget
+from connectors.jira.connector import JiraConnector
 from connectors.registry import KINDS
 
 EXAMPLE: dict[str, Any] = {

@@ -10,7 +10,7 @@ import pytest
 from connectors.base import CommentRequest
 from connectors.emulators.base import Fault
 from connectors.emulators.jira import ScreenField, default_screen
-from connectors.jira import correlation_label
+from connectors.jira.config import correlation_label
 from gateway.core.outbound import PermanentError, RetryableError
 
 if TYPE_CHECKING:

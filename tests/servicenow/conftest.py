@@ -11,7 +11,8 @@ import pytest
 from connectors.base import CreateRequest, RemoteTicket
 from connectors.emulators.base import EmulatorHTTPServer
 from connectors.emulators.servicenow import DEFAULT_USERS, ServiceNowEmulator
-from connectors.servicenow import ServiceNowConnector, ServiceNowTarget, build
+from connectors.servicenow.config import ServiceNowTarget
+from connectors.servicenow.connector import ServiceNowConnector, build
 from gateway.core.models import TicketFields
 
 PASSWORD = "sandbox-password"

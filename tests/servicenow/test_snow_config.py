@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from connectors.registry import KINDS
-from connectors.servicenow import ServiceNowTarget
+from connectors.servicenow.config import ServiceNowTarget
 
 DESIGN_EXAMPLE: dict[str, Any] = {
     "kind": "servicenow",

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from connectors.base import CreateRequest
 from connectors.emulators.base import Fault
 from connectors.emulators.servicenow import ServiceNowEmulator
-from connectors.servicenow import ServiceNowConnector, correlation_id
+from connectors.servicenow.config import correlation_id
+from connectors.servicenow.connector import ServiceNowConnector
 from gateway.core.outbound import RetryableError
 
 NewRequest = Callable[..., CreateRequest]

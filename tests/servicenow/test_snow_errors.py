@@ -11,7 +11,7 @@ import requests
 from connectors.base import CreateRequest, RemoteTicket, StatusRequest
 from connectors.emulators.base import Fault
 from connectors.emulators.servicenow import ServiceNowEmulator
-from connectors.servicenow import ServiceNowConnector, classify
+from connectors.servicenow.connector import ServiceNowConnector, classify
 from gateway.core.outbound import ConnectorError, PermanentError, RetryableError
 
 Connect = Callable[..., ServiceNowConnector]

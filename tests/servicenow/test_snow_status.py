@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from connectors.base import CommentRequest, CreateRequest, RemoteTicket, StatusRequest
 from connectors.emulators.servicenow import ServiceNowEmulator
-from connectors.servicenow import ServiceNowConnector
+from connectors.servicenow.connector import ServiceNowConnector
 
 Connect = Callable[..., ServiceNowConnector]
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from connectors import jira, servicenow
 from connectors.base import AssignRequest, CreateRequest
+from connectors.jira import config as jira_config
+from connectors.jira import connector as jira
+from connectors.servicenow import config as snow_config
+from connectors.servicenow import connector as servicenow
 from gateway.core.models import TicketFields
 from gateway.core.outbound import PermanentError
 from tests.conftest import TRACKER_ENV, Trackers
@@ -13,10 +16,12 @@ from tests.conftest import TRACKER_ENV, Trackers
 
 def targets(trackers: Trackers) -> tuple[jira.JiraConnector, servicenow.ServiceNowConnector]:
     jira_connector = jira.build(
-        jira.JiraTarget(url=trackers.jira_server.url, user="sandbox", token=TRACKER_ENV["JIRA_API_TOKEN"], project="DQ")
+        jira_config.JiraTarget(
+            url=trackers.jira_server.url, user="sandbox", token=TRACKER_ENV["JIRA_API_TOKEN"], project="DQ"
+        )
     )
     snow_connector = servicenow.build(
-        servicenow.ServiceNowTarget(
+        snow_config.ServiceNowTarget(
             url=trackers.snow_server.url, user="sandbox", password=TRACKER_ENV["SERVICENOW_PASSWORD"]
         )
     )

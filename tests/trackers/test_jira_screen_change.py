@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from connectors import jira
 from connectors.base import CreateRequest
 from connectors.emulators.jira import ScreenField
+from connectors.jira import config as jira_config
+from connectors.jira import connector as jira
 from gateway.core.models import TicketFields
 from gateway.core.outbound import PermanentError
 from tests.conftest import TRACKER_ENV, Trackers
@@ -14,7 +15,7 @@ from tests.conftest import TRACKER_ENV, Trackers
 
 def test_a_field_that_became_a_select_list_is_sent_as_one_after_the_rejection(trackers: Trackers) -> None:
     connector = jira.build(
-        jira.JiraTarget(
+        jira_config.JiraTarget(
             url=trackers.jira_server.url,
             user="sandbox",
             token=TRACKER_ENV["JIRA_API_TOKEN"],

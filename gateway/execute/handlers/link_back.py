@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 from connectors.base import RemoteTicket
+from gateway.core.http import post_json
 from gateway.core.retry_config import CHANNEL_RETRY
 from gateway.execute.context import Context, Done
-from gateway.notify.post import post_json
 
 CALLBACK = "link_callback_url"
 TRACKERS = {"jira": "Jira", "servicenow": "ServiceNow", "local": "Gateway"}

@@ -24,10 +24,10 @@ from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 
 from gateway.core.errors import InvalidPayload, Unauthorized, Unavailable
+from gateway.core.http import post_json
 from gateway.core.outbound import ConnectorError
 from gateway.dispatch.queue import Dispatcher
 from gateway.notify.markup import TEAMS
-from gateway.notify.post import post_json
 from gateway.receive.security import hmac_b64, same
 from gateway.record.runtime import Runtime
 from gateway.web import chatops

@@ -1,0 +1,1 @@
+"""Jira: `config` (no client library), `api` (HTTP + failure classification), `workflow`, `connector`."""

@@ -1,0 +1,113 @@
+"""A Jira target's YAML and its checks; imports no client library, so loading mappings stays light."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+from gateway.core.retry_config import RetryConfig
+
+CANONICAL_RANK = {"New": 0, "In Progress": 1, "On Hold": 1, "Resolved": 2, "Closed": 3, "Canceled": 3}
+OFF_ROUTE = ("On Hold", "Canceled")
+DEFAULT_PRIORITIES = {"Critical": "Highest", "High": "High", "Medium": "Medium", "Low": "Low"}
+DEFAULT_STATUSES = {
+    "New": "To Do",
+    "In Progress": "In Progress",
+    "Resolved": "Done",
+    "Closed": "Done",
+    "Canceled": "Done",
+}
+MAPPABLE = ("urgency", "impact", "category", "subcategory", "assignment_group", "assigned_to")
+MAX_HOPS = 6
+
+
+class JiraTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A Jira target's YAML (DESIGN.md, 'Jira targets, in detail').
+
+    `priorities` and `statuses` entries override the defaults key by key.
+    """
+
+    kind: str = "jira"
+    url: str
+    user: str = ""
+    token: str = ""
+    project: str
+    issue_type: str = "Bug"
+    labels: list[str] = msgspec.field(default_factory=list)
+    components: list[str] = msgspec.field(default_factory=list)
+    fields: dict[str, str] = msgspec.field(default_factory=dict)
+    priorities: dict[str, str] = msgspec.field(default_factory=dict)
+    statuses: dict[str, str] = msgspec.field(default_factory=dict)
+    resolution: str = "Done"
+    resolutions: dict[str, str] = msgspec.field(default_factory=dict)
+    paths: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    deployment: Literal["server", "cloud"] | None = None
+    assignee_by: Literal["name", "accountId"] | None = None
+    timeout: float = 10.0
+    retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
+
+    def __post_init__(self) -> None:
+        self.priorities = {**DEFAULT_PRIORITIES, **self.priorities}
+        self.statuses = {**DEFAULT_STATUSES, **self.statuses}
+        for check in (_check_basics, _check_labels, _check_fields, _check_canonical_keys):
+            check(self)
+
+
+def _check_basics(config: JiraTarget) -> None:
+    if urlsplit(config.url).scheme not in ("http", "https") or not urlsplit(config.url).netloc:
+        raise ValueError("url: must be an http(s) URL such as https://example.atlassian.net")
+    if not config.project.strip():
+        raise ValueError("project: must name the Jira project key, e.g. DQ")
+    if not config.issue_type.strip():
+        raise ValueError("issue_type: must not be empty")
+    if not config.token:
+        raise ValueError("token: an API token (with user) or a personal access token (without) is required")
+    if config.timeout <= 0:
+        raise ValueError("timeout: must be a positive number of seconds")
+    if not config.resolution.strip():
+        raise ValueError("resolution: must not be empty")
+
+
+def _check_labels(config: JiraTarget) -> None:
+    for label in config.labels:
+        if not label or " " in label or len(label) > 255:
+            raise ValueError(f"labels: {label!r} is not a Jira label (1-255 characters, no spaces)")
+
+
+def _check_fields(config: JiraTarget) -> None:
+    seen: dict[str, str] = {}
+    for name, field_id in config.fields.items():
+        if name not in MAPPABLE:
+            raise ValueError(f"fields.{name}: unknown ticket field (one of {', '.join(MAPPABLE)})")
+        if not field_id or not field_id.replace("_", "").isalnum():
+            raise ValueError(f"fields.{name}: {field_id!r} is not a Jira field id (e.g. customfield_10101)")
+        if field_id in seen and field_id != "components":
+            raise ValueError(f"fields.{name}: {field_id} is already used by fields.{seen[field_id]}")
+        seen[field_id] = name
+
+
+def _check_canonical_keys(config: JiraTarget) -> None:
+    for key, table in (
+        ("statuses", config.statuses),
+        ("resolutions", config.resolutions),
+        ("paths", config.paths),
+    ):
+        for status, value in table.items():
+            if status not in CANONICAL_RANK:
+                raise ValueError(f"{key}.{status}: not a ticket status (one of {', '.join(CANONICAL_RANK)})")
+            if not value:
+                raise ValueError(f"{key}.{status}: must not be empty")
+    for status, route in config.paths.items():
+        if len(route) > MAX_HOPS:
+            raise ValueError(f"paths.{status}: at most {MAX_HOPS} statuses")
+    for name, value in config.priorities.items():
+        if not value.strip():
+            raise ValueError(f"priorities.{name}: must name a Jira priority")
+
+
+def correlation_label(correlation_key: str) -> str:
+    """The label that finds an anomaly's issue again: short, stable, no spaces."""
+    return "dqgw-" + hashlib.sha256(correlation_key.encode()).hexdigest()[:20]

@@ -1,0 +1,266 @@
+"""`jira` targets: create, move and comment on issues (the Connector protocol over Jira)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import msgspec
+
+from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
+from connectors.jira.api import Api, classify
+from connectors.jira.config import MAPPABLE, MAX_HOPS, JiraTarget, correlation_label
+from connectors.jira.workflow import Planner, cached_meta, keep_meta
+from gateway.core.models import TicketFields
+from gateway.core.outbound import PermanentError
+from gateway.core.redact import Redactor
+
+T = TypeVar("T")
+
+
+class JiraConnector:
+    """Connector protocol over Jira: idempotent create, workflow walks, comments."""
+
+    def __init__(self, config: JiraTarget) -> None:
+        self.config = config
+        self.api = Api(config)
+        self._deployment: str | None = config.deployment
+        basic = f"{config.user}:{config.token}".encode()
+        self._redact = Redactor((config.token, base64.b64encode(basic).decode()))
+
+    # -- the edge ------------------------------------------------------------------------
+    @contextmanager
+    def _edge(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            raise self._redact.error(classify(exc, action)) from None
+
+    def _call(self, action: str, fn: Callable[..., T], *args: Any) -> T:
+        with self._edge(action):
+            return fn(*args)
+
+    # -- Connector protocol --------------------------------------------------------------
+    def create(self, request: CreateRequest) -> RemoteTicket:
+        with self._edge("create"):
+            return self._create(request)
+
+    def preview(self, request: CreateRequest) -> dict[str, Any]:
+        """The create payload; reads createmeta (a GET) for the field shapes, changes nothing."""
+        with self._edge("preview"):
+            return self._create_fields(request.fields, correlation_label(request.correlation_key))
+
+    def set_status(self, request: StatusRequest) -> RemoteTicket:
+        with self._edge("set status"):
+            return self._set_status(request)
+
+    def comment(self, request: CommentRequest) -> None:
+        key = request.link.external_key or request.link.external_id
+        self._call("add comment", self.api.comment, key, request.text)
+
+    def assign(self, request: AssignRequest) -> RemoteTicket:
+        """Assign through the assignee resource: no edit screen needed, name or accountId by deployment."""
+        key = request.link.external_key or request.link.external_id
+        with self._edge("assign"):
+            self.api.assign(key, {self._user_key(): request.assignee})
+        return request.link
+
+    def close(self) -> None:
+        self.api.close()
+
+    def _create(self, request: CreateRequest) -> RemoteTicket:
+        """Search by correlation label first, so a retried or re-run create finds its issue."""
+        label = correlation_label(request.correlation_key)
+        canonical = request.fields.status or "New"
+        target = self._jira_status(canonical, "create")
+        found = self._find(label)
+        if found is None:
+            fields = self._create_fields(request.fields, label)
+            try:
+                created = self._call("create issue", self.api.create, fields)
+            except PermanentError as rejected:
+                if rejected.http_status == 400:
+                    self._forget_meta()
+                raise
+            found = self._call("read new issue", self.api.issue, str(created["key"]))
+        ticket = self._ticket(found)
+        if ticket.remote_status.casefold() == target.casefold():
+            return ticket
+        return self._walk(found, canonical, target)
+
+    def _set_status(self, request: StatusRequest) -> RemoteTicket:
+        target = self._jira_status(request.status, "set status")
+        key = request.link.external_key or request.link.external_id
+        issue = self._call("read issue", self.api.issue, key)
+        ticket = self._ticket(issue)
+        if ticket.remote_status.casefold() != target.casefold():
+            ticket = self._walk(issue, request.status, target)
+        if request.note.strip():
+            self._call("add comment", self.api.comment, key, request.note)
+        return ticket
+
+    # -- create --------------------------------------------------------------------------
+    def _jira_status(self, canonical: str, action: str) -> str:
+        status = self.config.statuses.get(canonical)
+        if not status:
+            raise PermanentError(f"{action}: ticket status {canonical!r} has no Jira status under statuses:")
+        return status
+
+    def _cloud(self) -> bool:
+        if self._deployment is None:
+            info = self._call("read serverInfo", self.api.server_info)
+            self._deployment = "cloud" if str(info.get("deploymentType", "")).lower() == "cloud" else "server"
+        return self._deployment == "cloud"
+
+    def _find(self, label: str) -> dict[str, Any] | None:
+        jql = f'project = "{self.config.project}" AND labels = "{label}"'
+        cloud = self._cloud()
+        found = self._call("search by correlation label", self.api.search, jql, cloud)
+        return found[0] if found else None
+
+    def _create_fields(self, ticket: TicketFields, label: str) -> dict[str, Any]:
+        """The create payload: system fields, then each mapped ticket field in its screen's shape."""
+        config = self.config
+        fields: dict[str, Any] = {
+            "project": {"key": config.project},
+            "issuetype": {"name": config.issue_type},
+            "summary": _one_line(ticket.short_description)[:255],
+            "labels": list(dict.fromkeys([*config.labels, label])),
+        }
+        if ticket.description:
+            fields["description"] = ticket.description
+        if ticket.priority:
+            fields["priority"] = {"name": config.priorities.get(ticket.priority, ticket.priority)}
+        components = list(config.components)
+        for name in MAPPABLE:
+            value = getattr(ticket, name)
+            field_id = config.fields.get(name, "assignee" if name == "assigned_to" else "")
+            if not value or not field_id:
+                continue
+            if field_id == "components":
+                components.append(value)
+            else:
+                fields[field_id] = self._shape(field_id, value)
+        if components:
+            fields["components"] = [{"name": c} for c in dict.fromkeys(components)]
+        return fields
+
+    def _shape(self, field_id: str, value: str) -> Any:
+        """A value in the shape the create metadata gives the field (unknown fields stay text)."""
+        schema = self._meta().get(field_id, {}).get("schema") or {}
+        kind, items = schema.get("type"), schema.get("items")
+        if kind == "user" or (field_id == "assignee" and not schema):
+            return {self._user_key(): value}
+        if kind == "option":
+            return {"value": value}
+        if kind == "array":
+            single = {"option": {"value": value}, "user": {self._user_key(): value}}.get(str(items))
+            return [single if single is not None else ({"name": value} if items != "string" else value)]
+        if kind in ("priority", "version", "group", "component", "resolution"):
+            return {"name": value}
+        if kind == "number":
+            try:
+                return float(value)
+            except ValueError:
+                raise PermanentError(f"{field_id}: {value!r} is not a number, which this Jira field needs") from None
+        return value
+
+    def _user_key(self) -> str:
+        return self.config.assignee_by or ("accountId" if self._cloud() else "name")
+
+    def _meta(self) -> dict[str, dict[str, Any]]:
+        """createmeta for the target's project and issue type, kept for META_TTL_S per process."""
+        meta = cached_meta(self._meta_key)
+        if meta is None:
+            meta = self._call("read create metadata", self._read_meta)
+            keep_meta(self._meta_key, meta)
+        return meta
+
+    @property
+    def _meta_key(self) -> tuple[str, str, str]:
+        return (self.api.server, self.config.project, self.config.issue_type.casefold())
+
+    def _forget_meta(self) -> None:
+        """A rejected create may mean the screen changed: the next one reads createmeta again."""
+        keep_meta(self._meta_key, None)
+
+    def _read_meta(self) -> dict[str, dict[str, Any]]:
+        project = self.config.project
+        types = self.api.paged(f"issue/createmeta/{project}/issuetypes", "issueTypes")
+        wanted = self.config.issue_type.casefold()
+        match = next((t for t in types if str(t.get("name", "")).casefold() == wanted), None)
+        if match is None:
+            names = ", ".join(str(t.get("name")) for t in types) or "none"
+            raise PermanentError(f"issue type {self.config.issue_type!r} is not in project {project} ({names})")
+        fields = self.api.paged(f"issue/createmeta/{project}/issuetypes/{match['id']}", "fields")
+        return {str(f.get("fieldId") or f.get("key")): f for f in fields}
+
+    # -- workflow ------------------------------------------------------------------------
+    def _walk(self, issue: dict[str, Any], canonical: str, target: str) -> RemoteTicket:
+        """Move the issue to `target` one real transition at a time (DESIGN.md's planner)."""
+        key = str(issue["key"])
+        fields = issue.get("fields") or {}
+        graph_key = (
+            self.api.server,
+            str((fields.get("project") or {}).get("key", self.config.project)),
+            str((fields.get("issuetype") or {}).get("name", self.config.issue_type)).casefold(),
+        )
+        current = str((fields.get("status") or {}).get("name", ""))
+        planner = Planner(self.config, canonical, target, current, graph_key)
+        for _ in range(MAX_HOPS):
+            if current.casefold() == target.casefold():
+                break
+            options = self._call("list transitions", self.api.transitions, key)
+            planner.learn(current, options)
+            chosen = planner.choose(current, options)
+            payload = self._transition_fields(chosen, canonical)
+            self._call("transition issue", self.api.transition, key, str(chosen["id"]), payload)
+            current = str(chosen["to"]["name"])
+            planner.visited.add(current.casefold())
+        if current.casefold() != target.casefold():
+            raise PermanentError(
+                f"{key}: {target!r} not reached within {MAX_HOPS} transitions (stopped at {current!r}); "
+                f"reachable statuses: {planner.reachable_text()}"
+            )
+        return msgspec.structs.replace(self._ticket(issue), remote_status=current)
+
+    def _transition_fields(self, transition: dict[str, Any], canonical: str) -> dict[str, Any]:
+        """Fill what the transition's screen requires; resolution from resolutions/resolution."""
+        screen = transition.get("fields") or {}
+        payload: dict[str, Any] = {}
+        for field_id, meta in screen.items():
+            if field_id == "resolution":
+                payload["resolution"] = {"name": self._resolution(canonical, meta)}
+            elif meta.get("required") and not meta.get("hasDefaultValue"):
+                raise PermanentError(
+                    f"transition {transition.get('name')!r} requires field {field_id} "
+                    f"({meta.get('name', field_id)}), which the gateway does not fill"
+                )
+        return payload
+
+    def _resolution(self, canonical: str, meta: dict[str, Any]) -> str:
+        wanted = self.config.resolutions.get(canonical, self.config.resolution)
+        allowed = [str(v.get("name")) for v in meta.get("allowedValues") or [] if isinstance(v, dict)]
+        if allowed and wanted.casefold() not in {a.casefold() for a in allowed}:
+            raise PermanentError(f"resolution: {wanted!r} is not offered by Jira ({', '.join(allowed)})")
+        return next((a for a in allowed if a.casefold() == wanted.casefold()), wanted)
+
+    def _ticket(self, issue: dict[str, Any]) -> RemoteTicket:
+        fields = issue.get("fields") or {}
+        return RemoteTicket(
+            external_id=str(issue["id"]),
+            external_key=str(issue["key"]),
+            url=f"{self.api.server}/browse/{issue['key']}",
+            remote_status=str((fields.get("status") or {}).get("name", "")),
+            remote_priority=str((fields.get("priority") or {}).get("name", "")),
+        )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def build(config: JiraTarget) -> JiraConnector:
+    return JiraConnector(config)

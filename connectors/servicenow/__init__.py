@@ -1,0 +1,1 @@
+"""ServiceNow: `config` (no client library) and `connector` (pysnow)."""
