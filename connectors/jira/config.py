@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from gateway.core.redact import Secret
 from gateway.core.retry_config import RetryConfig
 
 CANONICAL_RANK = {"New": 0, "In Progress": 1, "On Hold": 1, "Resolved": 2, "Closed": 3, "Canceled": 3}
@@ -33,7 +34,7 @@ class JiraTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     kind: str = "jira"
     url: str
     user: str = ""
-    token: str = ""
+    token: Secret = ""
     project: str
     issue_type: str = "Bug"
     labels: list[str] = msgspec.field(default_factory=list)

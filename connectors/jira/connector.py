@@ -15,7 +15,7 @@ from connectors.jira.config import MAPPABLE, MAX_HOPS, JiraTarget, correlation_l
 from connectors.jira.workflow import Planner, cached_meta, keep_meta
 from gateway.core.models import TicketFields
 from gateway.core.outbound import PermanentError
-from gateway.core.redact import Redactor
+from gateway.core.redact import Redactor, secret_values
 
 T = TypeVar("T")
 
@@ -28,7 +28,7 @@ class JiraConnector:
         self.api = Api(config)
         self._deployment: str | None = config.deployment
         basic = f"{config.user}:{config.token}".encode()
-        self._redact = Redactor((config.token, base64.b64encode(basic).decode()))
+        self._redact = Redactor([*secret_values(config), base64.b64encode(basic).decode()])
 
     # -- the edge ------------------------------------------------------------------------
     @contextmanager

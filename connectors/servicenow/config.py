@@ -12,6 +12,7 @@ import jinja2
 import msgspec
 from jinja2.sandbox import SandboxedEnvironment
 
+from gateway.core.redact import Secret
 from gateway.core.retry_config import RetryConfig
 
 STATES: dict[str, int] = {
@@ -58,7 +59,7 @@ class ServiceNowTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     kind: str = "servicenow"
     url: str
     user: str
-    password: str
+    password: Secret
     table: str = "incident"
     timeout: float = 10.0
     caller: str = ""

@@ -27,7 +27,7 @@ from connectors.servicenow.config import (
     correlation_id,
 )
 from gateway.core.outbound import ConnectorError, PermanentError, RetryableError, from_status, unexpected
-from gateway.core.redact import Redactor
+from gateway.core.redact import Redactor, secret_values
 
 T = TypeVar("T")
 
@@ -42,7 +42,7 @@ class ServiceNowConnector:
         self.by_priority = {k.casefold(): v for k, v in config.priority_to_urgency_impact.items()}
         self.close_notes = _template(config.close_notes)
         basic = base64.b64encode(f"{config.user}:{config.password}".encode()).decode()
-        self._redact = Redactor((config.password, basic))
+        self._redact = Redactor([*secret_values(config), basic])
         parts = urlsplit(config.url)
         self.client = pysnow.Client(
             host=parts.netloc, use_ssl=parts.scheme == "https", user=config.user, password=config.password

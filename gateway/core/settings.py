@@ -8,12 +8,14 @@ from pathlib import Path
 
 import msgspec
 
+from gateway.core.redact import Secret
+
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mappings: Path = Path("mappings")
     database_url: str = "sqlite:///./var/gateway.db"
     redis_url: str | None = None
-    api_token: str | None = None
+    api_token: Secret | None = None
     ticket_prefix: str = "DQ"
     max_body_bytes: int = 1024 * 1024
     queue_name: str = "gateway"
@@ -24,8 +26,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sweep_interval_seconds: float = 1.0
     db_busy_timeout_seconds: float = 30.0
     worker_fork: bool = False
-    slack_signing_secret: str | None = None
-    teams_outgoing_secret: str | None = None
+    slack_signing_secret: Secret | None = None
+    teams_outgoing_secret: Secret | None = None
     var_dir: Path = Path("var")
 
     @classmethod

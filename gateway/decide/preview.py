@@ -13,7 +13,7 @@ from connectors.registry import KINDS
 from gateway.core.errors import NotFound
 from gateway.core.models import Event
 from gateway.core.outbound import ConnectorError
-from gateway.core.redact import Redactor
+from gateway.core.redact import Redactor, secret_values
 from gateway.decide.planner import create_fields, target_status
 from gateway.receive.sources import ADAPTERS, Delivery
 from gateway.record.runtime import Runtime
@@ -30,7 +30,7 @@ def preview(rt: Runtime, source: str, headers: Mapping[str, str], body: bytes) -
         raise NotFound(f"no source named {source!r} is configured", code="unknown_source")
     delivery = Delivery(source=source, headers=headers, body=body, received_at=time.time())
     parsed = ADAPTERS[config.kind].parse(config, delivery)
-    redactor = Redactor(rt.mappings.secrets())
+    redactor = Redactor([*rt.mappings.secrets(), *secret_values(rt.settings)])
     matches: list[dict[str, Any]] = []
     ignored: list[dict[str, Any]] = [{"reason": i.reason} for i in parsed.ignored]
     for event in parsed.events:

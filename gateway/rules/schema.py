@@ -9,6 +9,7 @@ from typing import Any, Literal
 import msgspec
 
 from gateway.core.models import TicketFields
+from gateway.core.redact import Secret, secret_values
 from gateway.core.retry_config import CHANNEL_RETRY, RetryConfig
 from gateway.receive.sources import SourceConfig
 from gateway.rules.lifecycle import Lifecycle
@@ -72,8 +73,8 @@ class ChannelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A notification channel: Slack (incoming webhook or bot token) or Teams (webhook URL)."""
 
     kind: Literal["slack", "teams"]
-    webhook_url: str = ""
-    bot_token: str = ""
+    webhook_url: Secret = ""
+    bot_token: Secret = ""
     channel: str = ""
     timeout: float = 10.0
     retry: RetryConfig = msgspec.field(default_factory=lambda: CHANNEL_RETRY)
@@ -127,29 +128,6 @@ class Mappings:
         return next((f for f in self.flows if f.name == name), None)
 
     def secrets(self) -> set[str]:
-        """Every configured secret value, for redaction."""
-        found: set[str] = set()
-        configs: list[Any] = [
-            *self.sources.values(),
-            *(t.config for t in self.targets.values()),
-            *self.channels.values(),
-        ]
-        for config in configs:
-            _collect_secrets(msgspec.to_builtins(config), found)
-        return found
-
-
-SECRET_KEYS = frozenset({"secret", "hmac_secret", "token", "password", "webhook_url", "bot_token", "pat"})
-
-
-def _collect_secrets(value: Any, found: set[str], key: str = "") -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _collect_secrets(v, found, str(k))
-    elif isinstance(value, list):
-        for item in value:
-            _collect_secrets(item, found, key)
-    elif isinstance(value, str) and key in SECRET_KEYS:
-        found.add(value)
-
-
+        """Every value of a config field typed `Secret` (sources, targets, channels, chat-ops), for redaction."""
+        configs = [*self.sources.values(), *(t.config for t in self.targets.values()), *self.channels.values()]
+        return secret_values(*configs, self.chatops)

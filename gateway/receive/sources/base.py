@@ -12,6 +12,7 @@ import msgspec
 
 from gateway.core.errors import InvalidPayload, MalformedJson, Unauthorized
 from gateway.core.models import SEVERITIES, Parsed, Severity
+from gateway.core.redact import Secret
 from gateway.receive.security import check_basic, check_token, same
 
 T = TypeVar("T")
@@ -19,7 +20,7 @@ T = TypeVar("T")
 
 class BasicAuth(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     user: str
-    password: str
+    password: Secret
 
 
 class SourceDefaults(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -30,9 +31,9 @@ class SourceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """One entry under `sources:`; which auth keys apply depends on the adapter."""
 
     kind: str
-    secret: str | None = None
-    hmac_secret: str | None = None
-    token: str | None = None
+    secret: Secret | None = None
+    hmac_secret: Secret | None = None
+    token: Secret | None = None
     basic: BasicAuth | None = None
     allow_unauthenticated: bool = False
     defaults: SourceDefaults = msgspec.field(default_factory=SourceDefaults)
