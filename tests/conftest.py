@@ -137,7 +137,7 @@ class Harness:
         sweeper = Sweeper(self.runtime, self.dispatcher)
         for _ in range(rounds):
             worker.work(burst=True)
-            waiting = [e["id"] for e in self.runtime.mirror.list_executions(status="queued")]
+            waiting = [e.id for e in self.runtime.mirror.list_executions(status="queued")]
             if not waiting:
                 return
             with self.runtime.mirror.transaction() as tx:  # time passes: whatever waits is due now

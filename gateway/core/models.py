@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -12,6 +13,14 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 EventType = Literal["anomaly", "anomaly_status_change"]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 Severity = Literal["critical", "high", "medium", "low", "info"]
+
+# The one list of each: tracker state tables, the lifecycle and the mirror's rows all import these.
+TicketState = Literal["New", "In Progress", "On Hold", "Resolved", "Closed", "Canceled"]
+TICKET_STATES: tuple[TicketState, ...] = typing.get_args(TicketState)
+ExecutionStatus = Literal["queued", "running", "succeeded", "failed", "skipped"]
+UNFINISHED: tuple[ExecutionStatus, ...] = ("queued", "running")
+FINISHED: tuple[ExecutionStatus, ...] = ("succeeded", "failed", "skipped")
+ActionName = Literal["create_ticket", "update_ticket_status", "comment", "assign", "notify", "link_back"]
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=False):

@@ -10,6 +10,7 @@ import msgspec
 
 from gateway.core.errors import ForbiddenTransition
 from gateway.core.models import Event, TicketFields
+from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.rules.lifecycle import canonical_state
 from gateway.rules.matching import matching_flows
@@ -126,7 +127,7 @@ class Planner:
         creates = [(flow, a) for flow in flows for kind, a in flow.actions if isinstance(a, CreateTicket)]
         ticket = self.mirror.current_ticket(self.tx, event.correlation_key)
         lifecycle = self.rt.mappings.lifecycle
-        if ticket is not None and lifecycle.is_open(ticket["state"]):
+        if ticket is not None and lifecycle.is_open(ticket.state):
             self.recur(ticket, event, outcome)
         elif ticket is not None and self.reopens(ticket):
             self.recur(ticket, event, outcome)
@@ -139,43 +140,43 @@ class Planner:
                 outcome=outcome,
             )
         elif creates:
-            generation = 1 if ticket is None else ticket["generation"] + 1
+            generation = 1 if ticket is None else ticket.generation + 1
             self.open_ticket(event, creates, generation, outcome)
         else:
             outcome.ignored = "matching flows have no create_ticket action and the anomaly has no open ticket"
         self.plan_notifications(flows, outcome)
 
-    def reopens(self, ticket: dict[str, Any]) -> bool:
+    def reopens(self, ticket: TicketRow) -> bool:
         lifecycle = self.rt.mappings.lifecycle
-        resolved_at = ticket["resolved_at"] or ticket["updated_at"]
+        resolved_at = ticket.resolved_at or ticket.updated_at
         return (
-            ticket["state"] == "Resolved"
+            ticket.state == "Resolved"
             and "In Progress" in lifecycle.allowed("Resolved")
             and self.now - resolved_at <= lifecycle.reopen_window_s
         )
 
-    def recur(self, ticket: dict[str, Any], event: Event, outcome: Outcome) -> None:
-        occurrences = ticket["occurrences"] + 1
-        self.mirror.update_ticket(self.tx, ticket["id"], self.now, occurrences=occurrences)
+    def recur(self, ticket: TicketRow, event: Event, outcome: Outcome) -> None:
+        occurrences = ticket.occurrences + 1
+        self.mirror.update_ticket(self.tx, ticket.id, self.now, occurrences=occurrences)
         self.mirror.add_timeline(
             self.tx,
-            ticket["id"],
+            ticket.id,
             "recurred",
             event.source,
             {"occurrence": occurrences, "event_id": outcome.event_id, "title": event.title},
             self.now,
         )
         text = f"The anomaly occurred again (occurrence {occurrences}): {event.title or event.anomaly_id}"
-        for target in ticket["targets"]:
+        for target in ticket.targets:
             self.execution(
                 outcome,
                 flow="recurrence",
                 action="comment",
                 target=target,
                 params={"text": text},
-                ticket_id=ticket["id"],
+                ticket_id=ticket.id,
             )
-        outcome.ticket_id = ticket["id"]
+        outcome.ticket_id = ticket.id
 
     def open_ticket(
         self, event: Event, creates: list[tuple[Flow, CreateTicket]], generation: int, outcome: Outcome
@@ -247,34 +248,35 @@ class Planner:
             now=self.now,
         )
 
-    def replan_create(self, execution: dict[str, Any], event: Event) -> None:
+    def replan_create(self, execution: ExecutionRow, event: Event) -> None:
         """A create that failed to render, retried (after the mappings were fixed): render it again now."""
-        flow = self.rt.mappings.flow(execution["flow"])
+        flow = self.rt.mappings.flow(execution.flow)
         actions = [a for _, a in flow.actions if isinstance(a, CreateTicket)] if flow else []
-        action = next((a for a in actions if execution["target"] in a.targets), None)
+        action = next((a for a in actions if execution.target in a.targets), None)
         if action is None:
-            raise RenderError(f"flow {execution['flow']!r} no longer creates tickets in {execution['target']!r}")
+            raise RenderError(f"flow {execution.flow!r} no longer creates tickets in {execution.target!r}")
         ticket = (
-            self.mirror.ticket(execution["ticket_id"], self.tx)
-            if execution["ticket_id"]
+            self.mirror.ticket(execution.ticket_id, self.tx)
+            if execution.ticket_id
             else self.mirror.current_ticket(self.tx, event.correlation_key)
         )
-        if ticket is None or (not execution["ticket_id"] and not self.rt.mappings.lifecycle.is_open(ticket["state"])):
+        if ticket is None or (not execution.ticket_id and not self.rt.mappings.lifecycle.is_open(ticket.state)):
             fields = self.base_fields(action, event)
-            generation = 1 if ticket is None else ticket["generation"] + 1
+            generation = 1 if ticket is None else ticket.generation + 1
             ticket_id, state = self.new_ticket(event, fields, list(action.targets), generation), fields.status
         else:
-            ticket_id, state = ticket["id"], self.base_fields(action, event).status
-            if execution["target"] not in ticket["targets"]:
+            ticket_id, state = ticket.id, self.base_fields(action, event).status
+            if execution.target not in ticket.targets:
                 self.mirror.update_ticket(
-                    self.tx, ticket_id, self.now, targets=[*ticket["targets"], execution["target"]]
+                    self.tx, ticket_id, self.now, targets=[*ticket.targets, execution.target]
                 )
-        params = {"fields": self.target_fields(action, event, execution["target"], state)}
+        params = {"fields": self.target_fields(action, event, execution.target, state)}
         self.tx.execute(
             "UPDATE executions SET ticket_id = ?, params = ? WHERE id = ?",
-            (ticket_id, msgspec.json.encode(params).decode(), execution["id"]),
+            (ticket_id, msgspec.json.encode(params).decode(), execution.id),
         )
-        self.mirror.set_event_outcome(self.tx, execution["event_id"], ticket_id=ticket_id)
+        if execution.event_id:
+            self.mirror.set_event_outcome(self.tx, execution.event_id, ticket_id=ticket_id)
 
     # -- status changes -------------------------------------------------------------------
     def plan_status_change(self, event: Event, flows: list[Flow], outcome: Outcome) -> None:
@@ -282,10 +284,10 @@ class Planner:
         if ticket is None:
             outcome.ignored = f"no ticket exists for anomaly {event.anomaly_id}"
             return
-        outcome.ticket_id = ticket["id"]
+        outcome.ticket_id = ticket.id
         context = {
             "event": event.template_context(),
-            "ticket": ticket_context(self.rt.number(ticket["id"]), ticket["state"], fields=ticket["fields"]),
+            "ticket": ticket_context(self.rt.number(ticket.id), ticket.state, fields=ticket.fields),
         }
         for flow in flows:
             for _, action in flow.actions:
@@ -300,7 +302,7 @@ class Planner:
                         action="update_ticket_status",
                         target="*",
                         params={"anomaly_status": event.status},
-                        ticket_id=ticket["id"],
+                        ticket_id=ticket.id,
                         status="failed",
                         error=str(exc),
                     )
@@ -318,10 +320,10 @@ class Planner:
                 except ForbiddenTransition as exc:
                     self.mirror.add_timeline(
                         self.tx,
-                        ticket["id"],
+                        ticket.id,
                         "transition_refused",
                         event.source,
-                        {"from": ticket["state"], "to": state, "reason": exc.detail},
+                        {"from": ticket.state, "to": state, "reason": exc.detail},
                         self.now,
                     )
                     self.execution(
@@ -330,16 +332,16 @@ class Planner:
                         action="update_ticket_status",
                         target="*",
                         params={"status": state},
-                        ticket_id=ticket["id"],
+                        ticket_id=ticket.id,
                         status="skipped",
                         error=exc.detail,
                     )
-                ticket = self.mirror.ticket(ticket["id"], self.tx) or ticket
+                ticket = self.mirror.ticket(ticket.id, self.tx) or ticket
         self.plan_notifications(flows, outcome)
 
     def move(
         self,
-        ticket: dict[str, Any],
+        ticket: TicketRow,
         state: str,
         *,
         actor: str,
@@ -349,7 +351,7 @@ class Planner:
         targets: list[str] | None = None,
     ) -> None:
         """Change the mirror's state now and queue the change for every linked target."""
-        current = ticket["state"]
+        current = ticket.state
         if current == state:
             self.execution(
                 outcome,
@@ -357,19 +359,19 @@ class Planner:
                 action="update_ticket_status",
                 target="*",
                 params={"status": state},
-                ticket_id=ticket["id"],
+                ticket_id=ticket.id,
                 status="skipped",
                 error=f"the ticket is already {state}",
             )
             return
         self.rt.mappings.lifecycle.check_move(current, state)
-        changes: dict[str, Any] = {"state": state, "fields": {**ticket["fields"], "status": state}}
+        changes: dict[str, Any] = {"state": state, "fields": {**ticket.fields, "status": state}}
         if state == "Resolved":
             changes["resolved_at"] = self.now
-        self.mirror.update_ticket(self.tx, ticket["id"], self.now, **changes)
+        self.mirror.update_ticket(self.tx, ticket.id, self.now, **changes)
         data = {"from": current, "to": state, **({"note": note} if note else {})}
-        self.mirror.add_timeline(self.tx, ticket["id"], "status_changed", actor, data, self.now)
-        for target in ticket["targets"]:
+        self.mirror.add_timeline(self.tx, ticket.id, "status_changed", actor, data, self.now)
+        for target in ticket.targets:
             if targets is None or target in targets:
                 self.execution(
                     outcome,
@@ -377,39 +379,39 @@ class Planner:
                     action="update_ticket_status",
                     target=target,
                     params={"status": state, "note": note, "actor": actor},
-                    ticket_id=ticket["id"],
+                    ticket_id=ticket.id,
                 )
-        outcome.ticket_id = ticket["id"]
+        outcome.ticket_id = ticket.id
 
-    def assign(self, ticket: dict[str, Any], assignee: str, *, actor: str, flow: str, outcome: Outcome) -> bool:
+    def assign(self, ticket: TicketRow, assignee: str, *, actor: str, flow: str, outcome: Outcome) -> bool:
         """Give the ticket to someone, in the mirror now and in every linked tracker; False when already theirs."""
-        previous = ticket["fields"].get("assigned_to", "")
+        previous = ticket.fields.get("assigned_to", "")
         if previous == assignee:
             return False
-        self.mirror.update_ticket(self.tx, ticket["id"], self.now, fields={**ticket["fields"], "assigned_to": assignee})
+        self.mirror.update_ticket(self.tx, ticket.id, self.now, fields={**ticket.fields, "assigned_to": assignee})
         change = {"field": "assigned_to", "from": previous, "to": assignee}
-        self.mirror.add_timeline(self.tx, ticket["id"], "field_changed", actor, change, self.now)
-        for target in ticket["targets"]:
+        self.mirror.add_timeline(self.tx, ticket.id, "field_changed", actor, change, self.now)
+        for target in ticket.targets:
             self.execution(
                 outcome,
                 flow=flow,
                 action="assign",
                 target=target,
                 params={"assignee": assignee},
-                ticket_id=ticket["id"],
+                ticket_id=ticket.id,
             )
         return True
 
-    def comment(self, ticket: dict[str, Any], text: str, *, actor: str, flow: str, outcome: Outcome) -> None:
-        self.mirror.add_timeline(self.tx, ticket["id"], "comment", actor, {"text": text}, self.now)
-        for target in ticket["targets"]:
+    def comment(self, ticket: TicketRow, text: str, *, actor: str, flow: str, outcome: Outcome) -> None:
+        self.mirror.add_timeline(self.tx, ticket.id, "comment", actor, {"text": text}, self.now)
+        for target in ticket.targets:
             self.execution(
                 outcome,
                 flow=flow,
                 action="comment",
                 target=target,
                 params={"text": f"{actor}: {text}"},
-                ticket_id=ticket["id"],
+                ticket_id=ticket.id,
             )
 
     # -- notifications --------------------------------------------------------------------

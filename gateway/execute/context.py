@@ -18,6 +18,7 @@ from gateway.core.outbound import ConnectorError, ErrorKind, PermanentError, Ret
 from gateway.core.redact import Redactor, secret_values
 from gateway.core.retry_config import RetryConfig
 from gateway.execute.retry import Budget, GiveUp, Reschedule, call_with_retry
+from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
 
 T = TypeVar("T")
@@ -46,20 +47,25 @@ class Context:
         self.sleep = sleep
         self.redactor = Redactor([*runtime.mappings.secrets(), *secret_values(runtime.settings)])
 
-    def ticket(self, execution: dict[str, Any]) -> dict[str, Any]:
-        ticket = self.mirror.ticket(execution["ticket_id"]) if execution["ticket_id"] else None
+    def ticket_id(self, execution: ExecutionRow) -> int:
+        if execution.ticket_id is None:
+            raise Done("failed", execution.error or "the execution has no ticket")
+        return execution.ticket_id
+
+    def ticket(self, execution: ExecutionRow) -> TicketRow:
+        ticket = self.mirror.ticket(execution.ticket_id) if execution.ticket_id else None
         if ticket is None:
-            raise Done("failed", execution["error"] or "the execution has no ticket")
+            raise Done("failed", execution.error or "the execution has no ticket")
         return ticket
 
-    def event_context(self, execution: dict[str, Any]) -> dict[str, Any]:
-        event = self.mirror.get_event(execution["event_id"]) if execution["event_id"] else None
+    def event_context(self, execution: ExecutionRow) -> dict[str, Any]:
+        event = self.mirror.get_event(execution.event_id) if execution.event_id else None
         if event is None:
             return {}
-        return msgspec.convert(event["payload"], Event).template_context()
+        return msgspec.convert(event.payload, Event).template_context()
 
     def on_target(
-        self, execution: dict[str, Any], operation: Callable[[Connector], T], unanswered_waits: bool = False
+        self, execution: ExecutionRow, operation: Callable[[Connector], T], unanswered_waits: bool = False
     ) -> T:
         """A connector call for the execution's target, under that target's retry policy.
 
@@ -67,9 +73,9 @@ class Context:
         still land at the tracker, so the next attempt, which searches for it by correlation key,
         waits at least the target's timeout; an immediate retry would miss it and create a twin.
         """
-        entry = self.rt.mappings.targets.get(execution["target"])
+        entry = self.rt.mappings.targets.get(execution.target)
         if entry is None:
-            raise Done("failed", f"target {execution['target']!r} is no longer in the mappings")
+            raise Done("failed", f"target {execution.target!r} is no longer in the mappings")
         connector = KINDS[entry.kind].build(entry.config)
         settle = float(getattr(entry.config, "timeout", 0.0)) if unanswered_waits else 0.0
 
@@ -86,12 +92,12 @@ class Context:
         finally:
             connector.close()
 
-    def call(self, execution: dict[str, Any], policy: RetryConfig, operation: Callable[[], T]) -> T:
+    def call(self, execution: ExecutionRow, policy: RetryConfig, operation: Callable[[], T]) -> T:
         """Run `operation` under the retry policy, every attempt recorded; failures end as Done."""
         budget = Budget(
             policy=policy,
-            attempts_before=self.mirror.attempt_count(execution["id"]) - execution["attempts_base"],
-            first_attempt_at=execution["first_attempt_at"] or time.time(),
+            attempts_before=self.mirror.attempt_count(execution.id) - execution.attempts_base,
+            first_attempt_at=execution.first_attempt_at or time.time(),
             in_process_seconds=self.rt.settings.retry_budget_seconds,
             scale=self.rt.settings.retry_scale,
         )
@@ -106,13 +112,13 @@ class Context:
         except PermanentError as exc:
             raise Done("failed", self.redactor(exc.message), error_kind=exc.kind) from None
 
-    def attempt(self, execution: dict[str, Any], operation: Callable[[], T]) -> T:
+    def attempt(self, execution: ExecutionRow, operation: Callable[[], T]) -> T:
         started = time.time()
 
         def record(outcome: str, **error: Any) -> None:
             duration_ms = int((time.time() - started) * 1000)
             self.mirror.record_attempt(
-                execution["id"], started_at=started, duration_ms=duration_ms, outcome=outcome, **error
+                execution.id, started_at=started, duration_ms=duration_ms, outcome=outcome, **error
             )
 
         try:
@@ -122,7 +128,7 @@ class Context:
             record("failed", error_kind=exc.kind, http_status=exc.http_status, message=message)
             raise
         except Exception as exc:  # unrecognised by any edge: a bug, never retried, its type named
-            bug = self.redactor.error(unexpected(execution["action"], exc))
+            bug = self.redactor.error(unexpected(execution.action, exc))
             record("failed", error_kind=bug.kind, message=bug.message)
             raise bug from None
         record("succeeded")

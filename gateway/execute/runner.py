@@ -7,12 +7,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from gateway.core.outbound import ErrorKind, unexpected
 from gateway.execute.context import WAIT_STEP, Context, Done
 from gateway.execute.handlers import HANDLERS
 from gateway.execute.handlers.notify import plan_failure_notice
+from gateway.record.rows import ExecutionRow
 from gateway.record.runtime import Runtime
 
 log = logging.getLogger("gateway.execute")
@@ -75,9 +75,9 @@ class Runner:
             return "not-claimed"
         with _Lease(self.ctx.rt, execution_id):
             try:
-                handler = HANDLERS.get(execution["action"])
+                handler = HANDLERS.get(execution.action)
                 if handler is None:
-                    raise Done("failed", f"unknown action {execution['action']!r}")
+                    raise Done("failed", f"unknown action {execution.action!r}")
                 return handler(self.ctx, execution)
             except Done as done:
                 return self.conclude(execution, done)
@@ -85,11 +85,11 @@ class Runner:
                 log.exception("execution %s crashed", execution_id)
                 return self.fail(execution, self.ctx.redactor.error(unexpected("internal error", exc)).message, "bug")
 
-    def conclude(self, execution: dict[str, Any], done: Done) -> str:
+    def conclude(self, execution: ExecutionRow, done: Done) -> str:
         if done.status == "queued":
             kind = done.error_kind  # None while it only waits for an earlier action
             self.mirror.requeue(
-                execution["id"],
+                execution.id,
                 time.time() + (done.retry_in or WAIT_STEP),
                 error=done.message if kind else None,
                 error_kind=kind,
@@ -99,29 +99,29 @@ class Runner:
             return self.fail(execution, done.message, done.error_kind or "permanent")
         now = time.time()
         with self.mirror.transaction() as tx:
-            self.mirror.finish(tx, execution["id"], done.status, now, error=done.message)
+            self.mirror.finish(tx, execution.id, done.status, now, error=done.message)
         return done.status
 
-    def fail(self, execution: dict[str, Any], message: str, kind: ErrorKind) -> str:
+    def fail(self, execution: ExecutionRow, message: str, kind: ErrorKind) -> str:
         now = time.time()
         with self.mirror.transaction() as tx:
-            self.mirror.finish(tx, execution["id"], "failed", now, error=message, error_kind=kind)
-            if execution["ticket_id"] and execution["action"] != "notify":
+            self.mirror.finish(tx, execution.id, "failed", now, error=message, error_kind=kind)
+            if execution.ticket_id and execution.action != "notify":
                 self.mirror.add_timeline(
                     tx,
-                    execution["ticket_id"],
+                    execution.ticket_id,
                     "action_failed",
                     "gateway",
                     {
-                        "execution_id": execution["id"],
-                        "action": execution["action"],
-                        "target": execution["target"],
+                        "execution_id": execution.id,
+                        "action": execution.action,
+                        "target": execution.target,
                         "error": message,
                     },
                     now,
                 )
                 plan_failure_notice(self.ctx, tx, execution, now)
         log.warning(
-            "execution %s (%s -> %s) failed: %s", execution["id"], execution["action"], execution["target"], message
+            "execution %s (%s -> %s) failed: %s", execution.id, execution.action, execution.target, message
         )
         return "failed"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.record.mirror import UNFINISHED
+from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.record.views import ticket_view
 
@@ -23,7 +24,7 @@ class Message:
     context: str = ""
 
 
-def ticket_message(rt: Runtime, ticket: dict[str, Any]) -> Message:
+def ticket_message(rt: Runtime, ticket: TicketRow) -> Message:
     """Number, short description, state, priority and tracker links of a ticket, as it is now."""
     view = ticket_view(rt, ticket)
     fields = view["fields"]
@@ -44,30 +45,30 @@ def link_label(rt: Runtime, link: dict[str, Any]) -> str:
     return f"{tracker} {link['external_key']}{status}"
 
 
-def execution_problems(executions: list[dict[str, Any]]) -> list[str]:
+def execution_problems(executions: list[ExecutionRow]) -> list[str]:
     """Which ticket actions failed and why, and which have not finished yet."""
     problems = []
-    for execution in sorted(executions, key=lambda e: e["seq"]):
-        if execution["action"] == "notify":
+    for execution in sorted(executions, key=lambda e: e.seq):
+        if execution.action == "notify":
             continue
-        what = f"{execution['action']} → {execution['target']}"
-        if execution["status"] == "failed":
-            problems.append(f"{what} failed: {execution['error'] or 'no reason recorded'}")
-        elif execution["status"] in UNFINISHED:
+        what = f"{execution.action} → {execution.target}"
+        if execution.status == "failed":
+            problems.append(f"{what} failed: {execution.error or 'no reason recorded'}")
+        elif execution.status in UNFINISHED:
             problems.append(f"{what} has not finished yet")
     return problems
 
 
-def notification_message(rt: Runtime, execution: dict[str, Any]) -> Message:
+def notification_message(rt: Runtime, execution: ExecutionRow) -> Message:
     """The ticket of a notify execution now, with what went wrong for its event."""
-    ticket = rt.mirror.ticket(execution["ticket_id"]) if execution["ticket_id"] else None
-    event = rt.mirror.get_event(execution["event_id"]) if execution["event_id"] else None
-    payload = event["payload"] if event else {}
+    ticket = rt.mirror.ticket(execution.ticket_id) if execution.ticket_id else None
+    event = rt.mirror.get_event(execution.event_id) if execution.event_id else None
+    payload = event.payload if event else {}
     anomaly = f"{payload.get('source', '?')} anomaly {payload.get('anomaly_id', '?')}"
     message = ticket_message(rt, ticket) if ticket is not None else Message(title=f"No ticket for {anomaly}")
     if payload.get("url"):
         message.links.append((anomaly, str(payload["url"])))
-    siblings = rt.mirror.list_executions(event_id=execution["event_id"]) if execution["event_id"] else []
+    siblings = rt.mirror.list_executions(event_id=execution.event_id) if execution.event_id else []
     message.problems = execution_problems(siblings)
-    message.context = f"flow {execution['flow']} · {anomaly}"
+    message.context = f"flow {execution.flow} · {anomaly}"
     return message

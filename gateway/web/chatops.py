@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from gateway.core.errors import GatewayError, NotFound
 from gateway.decide import operations as actions
@@ -21,6 +21,7 @@ from gateway.dispatch.queue import Dispatcher
 from gateway.notify.markup import SLACK, Markup, plain_text
 from gateway.notify.messages import execution_problems, ticket_message
 from gateway.record.mirror import UNFINISHED
+from gateway.record.rows import TimelineRow
 from gateway.record.runtime import Runtime
 from gateway.record.views import iso
 from gateway.rules.lifecycle import STATES, canonical_state
@@ -131,31 +132,31 @@ def run(rt: Runtime, dispatcher: Dispatcher | None, text: str, caller: Caller) -
 
 def _show(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -> Reply:
     ticket = actions.find_ticket(rt, command.reference)
-    entries = rt.mirror.timeline(ticket["id"])[-TIMELINE_SHOWN:]
+    entries = rt.mirror.timeline(ticket.id)[-TIMELINE_SHOWN:]
     latest = [f"• {caller.markup.escape(describe(e))}" for e in entries]
     lines = [plain_text(ticket_message(rt, ticket), caller.markup), "Latest:", *latest]
-    return Reply("\n".join(lines), ticket_id=ticket["id"])
+    return Reply("\n".join(lines), ticket_id=ticket.id)
 
 
 def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
-    before = actions.find_ticket(rt, command.reference)["state"]
+    before = actions.find_ticket(rt, command.reference).state
     ticket, executions = actions.move_ticket(
         rt, dispatcher, command.reference, command.status, note=command.text, actor=caller.actor
     )
-    number = rt.number(ticket["id"])
-    text = f"{number} moved from {before} to {ticket['state']}"
+    number = rt.number(ticket.id)
+    text = f"{number} moved from {before} to {ticket.state}"
     taker = caller.assignee
-    if taker and ticket["state"] == "In Progress" and ticket["fields"].get("assigned_to") != taker:
+    if taker and ticket.state == "In Progress" and ticket.fields.get("assigned_to") != taker:
         ticket, assigned = actions.assign_ticket(rt, dispatcher, command.reference, taker, actor=caller.actor)
         executions = [*executions, *assigned]
         text += f" and assigned to {taker}"
-    return Reply(f"{text}. {_queued(executions)}", ticket_id=ticket["id"], executions=executions)
+    return Reply(f"{text}. {_queued(executions)}", ticket_id=ticket.id, executions=executions)
 
 
 def _comment(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
     ticket, executions = actions.comment_ticket(rt, dispatcher, command.reference, command.text, actor=caller.actor)
-    number = rt.number(ticket["id"])
-    return Reply(f"Comment added to {number}. {_queued(executions)}", ticket_id=ticket["id"], executions=executions)
+    number = rt.number(ticket.id)
+    return Reply(f"Comment added to {number}. {_queued(executions)}", ticket_id=ticket.id, executions=executions)
 
 
 _VERBS: dict[str, Callable[[Runtime, Dispatcher | None, Command, Caller], Reply]] = {
@@ -171,9 +172,9 @@ def _queued(executions: list[str]) -> str:
     return f"{len(executions)} tracker update(s) queued."
 
 
-def describe(entry: dict[str, Any]) -> str:
+def describe(entry: TimelineRow) -> str:
     """One timeline entry as a short line: when, who, what."""
-    data = entry["data"]
+    data = entry.data
     summaries: dict[str, Callable[[], str]] = {
         "status_changed": lambda: f"{data.get('from')} → {data.get('to')}" + _note(data.get("note")),
         "comment": lambda: _note(data.get("text")).strip(": "),
@@ -182,9 +183,9 @@ def describe(entry: dict[str, Any]) -> str:
         "action_failed": lambda: f"{data.get('action')} → {data.get('target')} failed: {data.get('error')}",
         "field_changed": lambda: f"{data.get('field')}: {data.get('from') or '-'} → {data.get('to')}",
     }
-    what = summaries.get(entry["kind"], lambda: "")()
-    when = (iso(entry["at"]) or "")[:16].replace("T", " ")
-    return f"{when} {entry['kind']} by {entry['actor']}" + (f": {what}" if what else "")
+    what = summaries.get(entry.kind, lambda: "")()
+    when = (iso(entry.at) or "")[:16].replace("T", " ")
+    return f"{when} {entry.kind} by {entry.actor}" + (f": {what}" if what else "")
 
 
 def _note(text: str | None) -> str:
@@ -208,7 +209,7 @@ def wait_for(
 
 def _unfinished(rt: Runtime, execution_ids: list[str]) -> bool:
     found = (rt.mirror.execution(i) for i in execution_ids)
-    return any(e is not None and e["status"] in UNFINISHED for e in found)
+    return any(e is not None and e.status in UNFINISHED for e in found)
 
 
 def outcome_text(rt: Runtime, reply: Reply, markup: Markup = SLACK) -> str:

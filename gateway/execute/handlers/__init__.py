@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from gateway.execute.context import Context
 from gateway.execute.handlers import link_back, notify, tickets
+from gateway.record.rows import ExecutionRow
 
-Handler = Callable[[Context, dict[str, Any]], str]
+Handler = Callable[[Context, ExecutionRow], str]
 
 HANDLERS: dict[str, Handler] = {
     "create_ticket": tickets.create,

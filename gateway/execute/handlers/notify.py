@@ -13,40 +13,41 @@ from gateway.execute.context import WAIT_STEP, Context, Done
 from gateway.notify.messages import notification_message
 from gateway.notify.post import deliver
 from gateway.record.mirror import UNFINISHED
+from gateway.record.rows import ExecutionRow
 from gateway.record.runtime import Runtime
 from gateway.rules.schema import Notify
 
 
-def send(ctx: Context, execution: dict[str, Any]) -> str:
+def send(ctx: Context, execution: ExecutionRow) -> str:
     """The `notify` action: wait for the flow's ticket actions, then post the ticket as it is."""
-    channel = ctx.rt.mappings.channels.get(execution["target"])
+    channel = ctx.rt.mappings.channels.get(execution.target)
     if channel is None:
-        raise Done("failed", f"channel {execution['target']!r} is no longer in the mappings")
+        raise Done("failed", f"channel {execution.target!r} is no longer in the mappings")
     if _flow_unfinished(ctx.rt, execution):
         raise Done("queued", "waiting for the flow's ticket actions", retry_in=_wait_step(execution))
     message = notification_message(ctx.rt, execution)
     how: str = ctx.call(execution, channel.retry, lambda: deliver(channel, message))
-    return _finish(ctx, execution, {"channel": execution["target"], "via": how, "title": message.title})
+    return _finish(ctx, execution, {"channel": execution.target, "via": how, "title": message.title})
 
 
-def plan_failure_notice(ctx: Context, tx: sqlite3.Connection, execution: dict[str, Any], now: float) -> None:
+def plan_failure_notice(ctx: Context, tx: sqlite3.Connection, execution: ExecutionRow, now: float) -> None:
     """A ticket action failed for good after its flow's notification went out: tell the channels again.
 
     A notification still waiting will report the failure itself; one already sent said an earlier
     state (the action was, say, still backing off), so a new one says what finally happened.
     """
-    flow = ctx.rt.mappings.flow(execution["flow"])
-    if flow is None or not execution["event_id"]:
+    flow = ctx.rt.mappings.flow(execution.flow)
+    if flow is None or not execution.event_id:
         return
     channels = [c for _, action in flow.actions if isinstance(action, Notify) for c in action.channels]
     for channel in dict.fromkeys(channels):
-        earlier = ctx.mirror.list_executions(event_id=execution["event_id"], action="notify", target=channel)
-        if any(e["status"] in UNFINISHED for e in earlier):
+        earlier = ctx.mirror.list_executions(event_id=execution.event_id, action="notify", target=channel)
+        if any(e.status in UNFINISHED for e in earlier):
             continue
         ctx.mirror.create_execution(
             tx,
-            event_id=execution["event_id"],
-            ticket_id=execution["ticket_id"],
+            event_id=execution.event_id,
+            ticket_id=execution.ticket_id,
             flow=flow.name,
             action="notify",
             target=channel,
@@ -56,25 +57,25 @@ def plan_failure_notice(ctx: Context, tx: sqlite3.Connection, execution: dict[st
         )
 
 
-def _flow_unfinished(rt: Runtime, execution: dict[str, Any]) -> bool:
+def _flow_unfinished(rt: Runtime, execution: ExecutionRow) -> bool:
     """True while another action of this event is queued or running and the wait has not run out."""
-    if not execution["event_id"] or time.time() >= float(execution["params"].get("wait_until", 0)):
+    if not execution.event_id or time.time() >= float(execution.params.get("wait_until", 0)):
         return False
-    siblings = rt.mirror.list_executions(event_id=execution["event_id"])
-    return any(e["action"] != "notify" and e["status"] in UNFINISHED for e in siblings)
+    siblings = rt.mirror.list_executions(event_id=execution.event_id)
+    return any(e.action != "notify" and e.status in UNFINISHED for e in siblings)
 
 
-def _wait_step(execution: dict[str, Any]) -> float:
-    left = float(execution["params"].get("wait_until", 0)) - time.time()
+def _wait_step(execution: ExecutionRow) -> float:
+    left = float(execution.params.get("wait_until", 0)) - time.time()
     return max(min(WAIT_STEP, left), 0.05)
 
 
-def _finish(ctx: Context, execution: dict[str, Any], result: dict[str, Any]) -> str:
+def _finish(ctx: Context, execution: ExecutionRow, result: dict[str, Any]) -> str:
     """Succeeded, with a `notified` entry on the ticket's timeline, in one transaction."""
     now = time.time()
     with ctx.mirror.transaction() as tx:
-        if execution["ticket_id"]:
-            entry = {"channel": execution["target"], "execution_id": execution["id"]}
-            ctx.mirror.add_timeline(tx, execution["ticket_id"], "notified", "gateway", entry, now)
-        ctx.mirror.finish(tx, execution["id"], "succeeded", now, result=result)
+        if execution.ticket_id:
+            entry = {"channel": execution.target, "execution_id": execution.id}
+            ctx.mirror.add_timeline(tx, execution.ticket_id, "notified", "gateway", entry, now)
+        ctx.mirror.finish(tx, execution.id, "succeeded", now, result=result)
     return "succeeded"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Any
 
 import msgspec
 
@@ -13,21 +12,22 @@ from gateway.core.models import Event, TicketFields
 from gateway.decide.planner import Planner
 from gateway.execute.context import WAIT_STEP, Context, Done
 from gateway.execute.handlers.link_back import plan_link_back
+from gateway.record.rows import ExecutionRow, LinkRow
 from gateway.rules.templates import RenderError
 
 
-def create(ctx: Context, execution: dict[str, Any]) -> str:
+def create(ctx: Context, execution: ExecutionRow) -> str:
     _wait_for_earlier(ctx, execution)
-    if "fields" not in execution["params"]:
+    if "fields" not in execution.params:
         execution = _replan(ctx, execution)
     ticket = ctx.ticket(execution)
-    fields = msgspec.convert(execution["params"]["fields"], TicketFields)  # created in its initial status
-    link = ctx.mirror.link(ticket["id"], execution["target"])
+    fields = msgspec.convert(execution.params["fields"], TicketFields)  # created in its initial status
+    link = ctx.mirror.link(ticket.id, execution.target)
     if link is not None:
         return _succeed(ctx, execution, _remote(link), created_as=fields.status)
     request = CreateRequest(
-        number=ctx.rt.number(ticket["id"]),
-        correlation_key=ticket["correlation_key"],
+        number=ctx.rt.number(ticket.id),
+        correlation_key=ticket.correlation_key,
         fields=fields,
         event=ctx.event_context(execution),
     )
@@ -35,13 +35,13 @@ def create(ctx: Context, execution: dict[str, Any]) -> str:
     return _succeed(ctx, execution, remote, created_as=fields.status)
 
 
-def update_status(ctx: Context, execution: dict[str, Any]) -> str:
+def update_status(ctx: Context, execution: ExecutionRow) -> str:
     link = _linked(ctx, execution)
     ticket = ctx.ticket(execution)
-    params = execution["params"]
+    params = execution.params
     request = StatusRequest(
-        number=ctx.rt.number(ticket["id"]),
-        correlation_key=ticket["correlation_key"],
+        number=ctx.rt.number(ticket.id),
+        correlation_key=ticket.correlation_key,
         status=params["status"],
         link=_remote(link),
         note=params.get("note", ""),
@@ -51,77 +51,77 @@ def update_status(ctx: Context, execution: dict[str, Any]) -> str:
     return _succeed(ctx, execution, remote)
 
 
-def comment(ctx: Context, execution: dict[str, Any]) -> str:
+def comment(ctx: Context, execution: ExecutionRow) -> str:
     link = _linked(ctx, execution)
     ticket = ctx.ticket(execution)
-    request = CommentRequest(number=ctx.rt.number(ticket["id"]), link=_remote(link), text=execution["params"]["text"])
+    request = CommentRequest(number=ctx.rt.number(ticket.id), link=_remote(link), text=execution.params["text"])
     ctx.on_target(execution, lambda connector: connector.comment(request))
     return _succeed(ctx, execution, _remote(link))
 
 
-def assign(ctx: Context, execution: dict[str, Any]) -> str:
+def assign(ctx: Context, execution: ExecutionRow) -> str:
     link = _linked(ctx, execution)
     request = AssignRequest(
-        number=ctx.rt.number(execution["ticket_id"]), link=_remote(link), assignee=execution["params"]["assignee"]
+        number=ctx.rt.number(link.ticket_id), link=_remote(link), assignee=execution.params["assignee"]
     )
     remote = ctx.on_target(execution, lambda connector: connector.assign(request))
     return _succeed(ctx, execution, remote)
 
 
-def _wait_for_earlier(ctx: Context, execution: dict[str, Any]) -> None:
+def _wait_for_earlier(ctx: Context, execution: ExecutionRow) -> None:
     """Ticket actions on one ticket and target apply in the order they were planned."""
     earlier = ctx.mirror.earlier_unfinished(execution)
     if earlier is not None:
-        raise Done("queued", f"waiting for {earlier['action']} {earlier['id']}", retry_in=WAIT_STEP)
+        raise Done("queued", f"waiting for {earlier.action} {earlier.id}", retry_in=WAIT_STEP)
 
 
-def _linked(ctx: Context, execution: dict[str, Any]) -> dict[str, Any]:
+def _linked(ctx: Context, execution: ExecutionRow) -> LinkRow:
     """The ticket's link on this target, once every earlier action (its create first) is done."""
     _wait_for_earlier(ctx, execution)
-    link = ctx.mirror.link(execution["ticket_id"], execution["target"])
+    link = ctx.mirror.link(execution.ticket_id, execution.target)
     if link is not None:
         return link
-    create = ctx.mirror.latest_create(execution["ticket_id"], execution["target"])
+    create = ctx.mirror.latest_create(execution.ticket_id, execution.target)
     if create is None:
-        raise Done("skipped", f"the ticket has no {execution['target']} link and no create for it")
-    if create["status"] in ("queued", "running"):
+        raise Done("skipped", f"the ticket has no {execution.target} link and no create for it")
+    if create.status in ("queued", "running"):
         raise Done("queued", "waiting for the ticket's create", retry_in=WAIT_STEP)
-    raise Done("skipped", f"the create for {execution['target']} failed: {create['error'] or create['status']}")
+    raise Done("skipped", f"the create for {execution.target} failed: {create.error or create.status}")
 
 
-def _replan(ctx: Context, execution: dict[str, Any]) -> dict[str, Any]:
+def _replan(ctx: Context, execution: ExecutionRow) -> ExecutionRow:
     """Render a create whose templates failed when it was planned, with the mappings loaded now."""
-    stored = ctx.mirror.get_event(execution["event_id"]) if execution["event_id"] else None
+    stored = ctx.mirror.get_event(execution.event_id) if execution.event_id else None
     if stored is None:
-        raise Done("failed", execution["error"] or "the execution has no rendered fields and no event")
+        raise Done("failed", execution.error or "the execution has no rendered fields and no event")
     try:
         with ctx.mirror.transaction() as tx:
-            Planner(ctx.rt, tx, time.time()).replan_create(execution, msgspec.convert(stored["payload"], Event))
+            Planner(ctx.rt, tx, time.time()).replan_create(execution, msgspec.convert(stored.payload, Event))
     except RenderError as exc:
         raise Done("failed", f"render: {exc}") from None
-    return ctx.mirror.execution(execution["id"]) or execution
+    return ctx.mirror.execution(execution.id) or execution
 
 
-def _succeed(ctx: Context, execution: dict[str, Any], remote: RemoteTicket, *, created_as: str | None = None) -> str:
+def _succeed(ctx: Context, execution: ExecutionRow, remote: RemoteTicket, *, created_as: str | None = None) -> str:
     """Record the tracker's answer on the link, and what a finished create sets off."""
     now = time.time()
     with ctx.mirror.transaction() as tx:
-        if execution["action"] != "comment":
+        if execution.action != "comment":
             first = _save_link(ctx, tx, execution, remote, now)
             if created_as is not None:
                 _catch_up(ctx, tx, execution, created_as, now)
                 if first:
                     plan_link_back(ctx, tx, execution, remote, now)
         result = {"external_key": remote.external_key, "url": remote.url, "remote_status": remote.remote_status}
-        ctx.mirror.finish(tx, execution["id"], "succeeded", now, result=result)
+        ctx.mirror.finish(tx, execution.id, "succeeded", now, result=result)
     return "succeeded"
 
 
 def _save_link(
-    ctx: Context, tx: sqlite3.Connection, execution: dict[str, Any], remote: RemoteTicket, now: float
+    ctx: Context, tx: sqlite3.Connection, execution: ExecutionRow, remote: RemoteTicket, now: float
 ) -> bool:
     """Store the link; True (and a `linked` timeline entry) when the ticket had none for this target."""
-    ticket_id, target = execution["ticket_id"], execution["target"]
+    ticket_id, target = ctx.ticket_id(execution), execution.target
     first = ctx.mirror.link(ticket_id, target, tx) is None
     ctx.mirror.save_link(tx, ticket_id, target, msgspec.to_builtins(remote), now)
     if first:
@@ -130,31 +130,31 @@ def _save_link(
     return first
 
 
-def _catch_up(ctx: Context, tx: sqlite3.Connection, execution: dict[str, Any], created_as: str, now: float) -> None:
+def _catch_up(ctx: Context, tx: sqlite3.Connection, execution: ExecutionRow, created_as: str, now: float) -> None:
     """The ticket moved while its create was pending and nothing queued will move it: queue that move."""
-    ticket = ctx.mirror.ticket(execution["ticket_id"], tx)
-    if ticket is None or ticket["state"] == created_as:
+    ticket = ctx.mirror.ticket(execution.ticket_id, tx)
+    if ticket is None or ticket.state == created_as:
         return
-    if ctx.mirror.pending_action(tx, ticket["id"], execution["target"], "update_ticket_status"):
+    if ctx.mirror.pending_action(tx, ticket.id, execution.target, "update_ticket_status"):
         return
     ctx.mirror.create_execution(
         tx,
-        event_id=execution["event_id"],
-        ticket_id=ticket["id"],
+        event_id=execution.event_id,
+        ticket_id=ticket.id,
         flow="catch-up",
         action="update_ticket_status",
-        target=execution["target"],
+        target=execution.target,
         now=now,
         due_at=now,
-        params={"status": ticket["state"], "note": "", "actor": "gateway"},
+        params={"status": ticket.state, "note": "", "actor": "gateway"},
     )
 
 
-def _remote(link: dict[str, Any]) -> RemoteTicket:
+def _remote(link: LinkRow) -> RemoteTicket:
     return RemoteTicket(
-        external_id=link["external_id"],
-        external_key=link["external_key"],
-        url=link["url"],
-        remote_status=link["remote_status"],
-        remote_priority=link["remote_priority"],
+        external_id=link.external_id,
+        external_key=link.external_key,
+        url=link.url,
+        remote_status=link.remote_status,
+        remote_priority=link.remote_priority,
     )

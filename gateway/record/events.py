@@ -1,0 +1,55 @@
+"""The events table: every delivery recorded once per source event id, with what it became."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+import msgspec
+
+from gateway.record.rows import EventRow
+from gateway.record.store import Store, _dumps, new_id
+
+
+class Events(Store):
+    def insert_event(
+        self,
+        tx: sqlite3.Connection,
+        *,
+        source: str,
+        source_event_id: str,
+        event_type: str,
+        anomaly_id: str,
+        correlation_key: str,
+        payload: Any,
+        now: float,
+    ) -> str | None:
+        """The new event's id, or None when this source already sent this event id."""
+        event_id = new_id()
+        cursor = tx.execute(
+            "INSERT INTO events (id, source, source_event_id, event_type, anomaly_id, correlation_key,"
+            " received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (source, source_event_id) DO NOTHING",
+            (event_id, source, source_event_id, event_type, anomaly_id, correlation_key, now, _dumps(payload)),
+        )
+        return event_id if cursor.rowcount == 1 else None
+
+    def existing_event_id(self, tx: sqlite3.Connection, source: str, source_event_id: str) -> str:
+        row = tx.execute(
+            "SELECT id FROM events WHERE source = ? AND source_event_id = ?", (source, source_event_id)
+        ).fetchone()
+        return str(row["id"])
+
+    def set_event_outcome(
+        self, tx: sqlite3.Connection, event_id: str, *, ticket_id: int | None = None, ignored: str | None = None
+    ) -> None:
+        tx.execute("UPDATE events SET ticket_id = ?, ignored_reason = ? WHERE id = ?", (ticket_id, ignored, event_id))
+
+    def get_event(self, event_id: str | None) -> EventRow | None:
+        if not event_id:
+            return None
+        row = self.connection().execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        if row is None:
+            return None
+        return msgspec.convert({**dict(row), "payload": json.loads(row["payload"])}, EventRow)

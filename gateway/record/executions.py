@@ -1,0 +1,269 @@
+"""Executions, their attempts and leases: the execution log and the outbox the sweeper reads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from gateway.record.rows import AttemptRow, ExecutionRow
+from gateway.record.store import Store, _dumps, new_id
+
+
+class Executions(Store):
+    def create_execution(
+        self,
+        tx: sqlite3.Connection,
+        *,
+        event_id: str | None,
+        ticket_id: int | None,
+        flow: str,
+        action: str,
+        target: str,
+        params: dict[str, Any],
+        now: float,
+        status: str = "queued",
+        error: str | None = None,
+        error_kind: str | None = None,
+        due_at: float | None = None,
+    ) -> str:
+        """A new execution; `due_at` makes it due for the sweeper at once (work planned by a worker)."""
+        execution_id = new_id()
+        finished = now if status in ("failed", "skipped", "succeeded") else None
+        values = (execution_id, event_id, ticket_id, flow, action, target, status, _dumps(params), error, error_kind)
+        tx.execute(
+            "INSERT INTO executions (id, event_id, ticket_id, flow, action, target, status, params, error,"
+            " error_kind, created_at, finished_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*values, now, finished, due_at),
+        )
+        return execution_id
+
+    def execution(self, execution_id: str, tx: sqlite3.Connection | None = None) -> ExecutionRow | None:
+        row = (tx or self.connection()).execute("SELECT * FROM executions WHERE id = ?", (execution_id,)).fetchone()
+        return _execution(row) if row else None
+
+    def attempts(self, execution_id: str) -> list[AttemptRow]:
+        rows = self._all(
+            "SELECT number, started_at, duration_ms, outcome, error_kind, http_status, message FROM attempts"
+            " WHERE execution_id = ? ORDER BY number",
+            (execution_id,),
+        )
+        return [msgspec.convert(dict(r), AttemptRow) for r in rows]
+
+    def list_executions(
+        self,
+        *,
+        status: str | None = None,
+        target: str | None = None,
+        flow: str | None = None,
+        action: str | None = None,
+        error_kind: str | None = None,
+        since: float | None = None,
+        ticket_id: int | None = None,
+        event_id: str | None = None,
+        limit: int = 500,
+    ) -> list[ExecutionRow]:
+        sql, args = "SELECT * FROM executions WHERE 1 = 1", list[Any]()
+        for column, value in (
+            ("status", status),
+            ("target", target),
+            ("flow", flow),
+            ("action", action),
+            ("error_kind", error_kind),
+            ("ticket_id", ticket_id),
+            ("event_id", event_id),
+        ):
+            if value is not None and value != "":
+                sql, args = sql + f" AND {column} = ?", [*args, value]
+        if since is not None:
+            sql, args = sql + " AND created_at >= ?", [*args, since]
+        rows = self.connection().execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_execution(r) for r in rows]
+
+    def claim(self, execution_id: str, now: float, lease: float) -> ExecutionRow | None:
+        """Take a queued, due execution for this worker; None when another has it or it is not due."""
+        with self.transaction() as tx:
+            cursor = tx.execute(
+                "UPDATE executions SET status = 'running', started_at = ?, lease_until = ?,"
+                " first_attempt_at = coalesce(first_attempt_at, ?)"
+                " WHERE id = ? AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+                (now, now + lease, now, execution_id, now + 0.05),
+            )
+            if cursor.rowcount != 1:
+                return None
+            return self.execution(execution_id, tx)
+
+    def renew_lease(self, execution_id: str, until: float) -> None:
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE executions SET lease_until = ? WHERE id = ? AND status = 'running'", (until, execution_id)
+            )
+
+    def record_attempt(
+        self,
+        execution_id: str,
+        *,
+        started_at: float,
+        duration_ms: int,
+        outcome: str,
+        error_kind: str | None = None,
+        http_status: int | None = None,
+        message: str | None = None,
+    ) -> int:
+        with self.transaction() as tx:
+            row = tx.execute(
+                "SELECT coalesce(max(number), 0) + 1 AS n FROM attempts WHERE execution_id = ?", (execution_id,)
+            ).fetchone()
+            number = int(row["n"])
+            tx.execute(
+                "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, error_kind,"
+                " http_status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (execution_id, number, started_at, duration_ms, outcome, error_kind, http_status, message),
+            )
+            return number
+
+    def attempt_count(self, execution_id: str) -> int:
+        row = self._one("SELECT count(*) AS n FROM attempts WHERE execution_id = ?", (execution_id,))
+        return int(row["n"])
+
+    def finish(
+        self,
+        tx: sqlite3.Connection,
+        execution_id: str,
+        status: str,
+        now: float,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        error_kind: str | None = None,
+    ) -> None:
+        tx.execute(
+            "UPDATE executions SET status = ?, finished_at = ?, result = ?, error = ?, error_kind = ?,"
+            " lease_until = NULL, next_attempt_at = NULL WHERE id = ?",
+            (status, now, None if result is None else _dumps(result), error, error_kind, execution_id),
+        )
+
+    def requeue(self, execution_id: str, at: float, *, error: str | None = None, error_kind: str | None = None) -> None:
+        """Back to queued, due at `at` (a backoff, or waiting for an earlier action)."""
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE executions SET status = 'queued', next_attempt_at = ?, lease_until = NULL,"
+                " enqueued_at = NULL, error = coalesce(?, error), error_kind = coalesce(?, error_kind)"
+                " WHERE id = ?",
+                (at, error, error_kind, execution_id),
+            )
+
+    def retry(self, tx: sqlite3.Connection, execution_id: str) -> bool:
+        """A failed (or skipped) execution back to the queue, keeping its params and attempts."""
+        cursor = tx.execute(
+            "UPDATE executions SET status = 'queued', finished_at = NULL, next_attempt_at = NULL,"
+            " first_attempt_at = NULL, enqueued_at = NULL, error = NULL, error_kind = NULL,"
+            " attempts_base = (SELECT count(*) FROM attempts WHERE execution_id = executions.id)"
+            " WHERE id = ? AND status IN ('failed', 'skipped')",
+            (execution_id,),
+        )
+        return cursor.rowcount == 1
+
+    def earlier_unfinished(self, execution: ExecutionRow) -> ExecutionRow | None:
+        """An earlier ticket action on the same ticket and target that has not finished yet."""
+        row = self._one(
+            "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND seq < ?"
+            " AND status IN ('queued', 'running') AND action != 'notify' ORDER BY seq LIMIT 1",
+            (execution.ticket_id, execution.target, execution.seq),
+        )
+        return _execution(row) if row else None
+
+    def pending_action(self, tx: sqlite3.Connection, ticket_id: int, target: str, action: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM executions WHERE ticket_id = ? AND target = ? AND action = ?"
+            " AND status IN ('queued', 'running') LIMIT 1",
+            (ticket_id, target, action),
+            tx=tx,
+        )
+        return row is not None
+
+    def latest_create(self, ticket_id: int | None, target: str) -> ExecutionRow | None:
+        row = self._one(
+            "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND action = 'create_ticket'"
+            " ORDER BY seq DESC LIMIT 1",
+            (ticket_id, target),
+        )
+        return _execution(row) if row else None
+
+    def due_for_enqueue(self, now: float, grace: float, lease: float, limit: int = 500) -> list[str]:
+        """Queued executions that are due and were never enqueued (past a grace) or enqueued long ago."""
+        rows = self._all(
+            "SELECT id FROM executions WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            " AND ((enqueued_at IS NULL AND (next_attempt_at IS NOT NULL OR created_at <= ?)) OR enqueued_at <= ?)"
+            " ORDER BY seq LIMIT ?",
+            (now, now - grace, now - lease, limit),
+        )
+        return [str(r["id"]) for r in rows]
+
+    def mark_enqueued(self, ids: Sequence[str], now: float) -> None:
+        """Marked before the jobs are sent: a worker that runs one first must not have its requeue undone."""
+        if not ids:
+            return
+        with self.transaction() as tx:
+            tx.executemany(
+                "UPDATE executions SET enqueued_at = ? WHERE id = ? AND status = 'queued'", [(now, i) for i in ids]
+            )
+
+    def unmark_enqueued(self, ids: Sequence[str], at: float) -> None:
+        """The send failed: leave them to the sweeper (unless something else has marked them since)."""
+        if not ids:
+            return
+        with self.transaction() as tx:
+            tx.executemany(
+                "UPDATE executions SET enqueued_at = NULL WHERE id = ? AND enqueued_at = ?", [(i, at) for i in ids]
+            )
+
+    def forget_enqueued(self, now: float) -> int:
+        """Queued executions whose jobs may be gone (Redis restarted): due again, never enqueued."""
+        with self.transaction() as tx:
+            cursor = tx.execute(
+                "UPDATE executions SET enqueued_at = NULL, next_attempt_at = coalesce(next_attempt_at, ?)"
+                " WHERE status = 'queued' AND enqueued_at IS NOT NULL",
+                (now,),
+            )
+            return cursor.rowcount
+
+    def expire_leases(self, now: float) -> list[str]:
+        """Running executions whose worker stopped renewing: back to queued, due now."""
+        with self.transaction() as tx:
+            rows = tx.execute(
+                "SELECT id FROM executions WHERE status = 'running' AND lease_until < ?", (now,)
+            ).fetchall()
+            ids = [str(r["id"]) for r in rows]
+            tx.executemany(
+                "UPDATE executions SET status = 'queued', lease_until = NULL, enqueued_at = NULL,"
+                " next_attempt_at = ? WHERE id = ? AND status = 'running'",
+                [(now, i) for i in ids],
+            )
+        return ids
+
+    def gauges(self) -> dict[str, dict[tuple[str, ...], int]]:
+        """What /metrics exposes: executions by status, action and target; tickets by state; events by source."""
+
+        def grouped(sql: str) -> dict[tuple[str, ...], int]:
+            return {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in self._all(sql)}
+
+        return {
+            "executions": grouped("SELECT status, action, target, count(*) FROM executions GROUP BY 1, 2, 3"),
+            "tickets": grouped("SELECT state, count(*) FROM tickets GROUP BY 1"),
+            "events": grouped("SELECT source, event_type, count(*) FROM events GROUP BY 1, 2"),
+        }
+
+    def counts(self) -> dict[str, int]:
+        rows = self.connection().execute("SELECT status, count(*) AS n FROM executions GROUP BY status").fetchall()
+        return {str(r["status"]): int(r["n"]) for r in rows}
+
+
+def _execution(row: sqlite3.Row) -> ExecutionRow:
+    data = dict(row)
+    data["params"] = json.loads(data["params"])
+    data["result"] = json.loads(data["result"]) if data["result"] else None
+    return msgspec.convert(data, ExecutionRow)

@@ -1,0 +1,92 @@
+"""Rows as the mirror returns them: frozen, typed, decoded (JSON columns already parsed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from gateway.core.models import ActionName, ExecutionStatus, TicketState
+
+
+class Row(msgspec.Struct, frozen=True, kw_only=True):
+    pass
+
+
+class EventRow(Row, frozen=True, kw_only=True):
+    id: str
+    source: str
+    source_event_id: str
+    event_type: str
+    anomaly_id: str
+    correlation_key: str
+    received_at: float
+    ticket_id: int | None
+    ignored_reason: str | None
+    payload: dict[str, Any]
+
+
+class TicketRow(Row, frozen=True, kw_only=True):
+    id: int
+    correlation_key: str
+    generation: int
+    state: TicketState
+    source: str
+    fields: dict[str, str]
+    targets: list[str]
+    anomaly_ids: list[str]
+    occurrences: int
+    created_at: float
+    updated_at: float
+    resolved_at: float | None
+
+
+class LinkRow(Row, frozen=True, kw_only=True):
+    ticket_id: int
+    target: str
+    external_id: str
+    external_key: str
+    url: str
+    remote_status: str
+    remote_priority: str
+    updated_at: float
+
+
+class TimelineRow(Row, frozen=True, kw_only=True):
+    at: float
+    kind: str
+    actor: str
+    data: dict[str, Any]
+
+
+class ExecutionRow(Row, frozen=True, kw_only=True):
+    seq: int
+    id: str
+    event_id: str | None
+    ticket_id: int | None
+    flow: str
+    action: ActionName
+    target: str
+    status: ExecutionStatus
+    params: dict[str, Any]
+    result: Any
+    error: str | None
+    error_kind: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    first_attempt_at: float | None
+    lease_until: float | None
+    next_attempt_at: float | None
+    enqueued_at: float | None
+    attempts_base: int
+
+
+class AttemptRow(Row, frozen=True, kw_only=True):
+    number: int
+    started_at: float
+    duration_ms: int
+    outcome: str
+    error_kind: str | None
+    http_status: int | None
+    message: str | None

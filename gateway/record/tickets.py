@@ -1,0 +1,129 @@
+"""Tickets, their links to trackers, and the append-only timeline."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+import msgspec
+
+from gateway.record.rows import LinkRow, TicketRow, TimelineRow
+from gateway.record.store import Store, _dumps
+
+
+class Tickets(Store):
+    def current_ticket(self, tx: sqlite3.Connection, correlation_key: str) -> TicketRow | None:
+        row = tx.execute(
+            "SELECT * FROM tickets WHERE correlation_key = ? ORDER BY generation DESC LIMIT 1", (correlation_key,)
+        ).fetchone()
+        return _ticket(row) if row else None
+
+    def create_ticket(
+        self,
+        tx: sqlite3.Connection,
+        *,
+        correlation_key: str,
+        generation: int,
+        state: str,
+        source: str,
+        fields: dict[str, str],
+        targets: list[str],
+        anomaly_id: str,
+        now: float,
+    ) -> int:
+        cursor = tx.execute(
+            "INSERT INTO tickets (correlation_key, generation, state, source, fields, targets, anomaly_ids,"
+            " occurrences, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            (
+                correlation_key,
+                generation,
+                state,
+                source,
+                _dumps(fields),
+                _dumps(targets),
+                _dumps([anomaly_id]),
+                now,
+                now,
+            ),
+        )
+        ticket_id = int(cursor.lastrowid or 0)
+        self.add_timeline(tx, ticket_id, "opened", "gateway", {"state": state}, now)
+        return ticket_id
+
+    def ticket(self, ticket_id: int | None, tx: sqlite3.Connection | None = None) -> TicketRow | None:
+        if ticket_id is None:
+            return None
+        row = (tx or self.connection()).execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+        return _ticket(row) if row else None
+
+    def list_tickets(
+        self, *, state: str | None = None, source: str | None = None, q: str | None = None, limit: int = 200
+    ) -> list[TicketRow]:
+        sql, args = "SELECT * FROM tickets WHERE 1 = 1", list[Any]()
+        if state:
+            sql, args = sql + " AND lower(state) = lower(?)", [*args, state]
+        if source:
+            sql, args = sql + " AND source = ?", [*args, source]
+        if q:
+            sql, args = (
+                sql + " AND (lower(fields) LIKE ? OR correlation_key LIKE ?)",
+                [*args, f"%{q.lower()}%", f"%{q}%"],
+            )
+        rows = self.connection().execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_ticket(r) for r in rows]
+
+    def update_ticket(self, tx: sqlite3.Connection, ticket_id: int, now: float, **changes: Any) -> None:
+        encoded = {k: _dumps(v) if k in ("fields", "targets", "anomaly_ids") else v for k, v in changes.items()}
+        assignments = ", ".join(f"{k} = ?" for k in encoded)
+        tx.execute(
+            f"UPDATE tickets SET {assignments}, updated_at = ? WHERE id = ?", (*encoded.values(), now, ticket_id)
+        )
+
+    def add_timeline(
+        self, tx: sqlite3.Connection, ticket_id: int, kind: str, actor: str, data: dict[str, Any], now: float
+    ) -> None:
+        tx.execute(
+            "INSERT INTO timeline (ticket_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)",
+            (ticket_id, now, kind, actor, _dumps(data)),
+        )
+
+    def timeline(self, ticket_id: int) -> list[TimelineRow]:
+        rows = self._all("SELECT at, kind, actor, data FROM timeline WHERE ticket_id = ? ORDER BY id", (ticket_id,))
+        return [msgspec.convert({**dict(r), "data": json.loads(r["data"])}, TimelineRow) for r in rows]
+
+    def links(self, ticket_id: int, tx: sqlite3.Connection | None = None) -> list[LinkRow]:
+        rows = self._all("SELECT * FROM links WHERE ticket_id = ? ORDER BY target", (ticket_id,), tx=tx)
+        return [msgspec.convert(dict(r), LinkRow) for r in rows]
+
+    def link(self, ticket_id: int | None, target: str, tx: sqlite3.Connection | None = None) -> LinkRow | None:
+        row = self._one("SELECT * FROM links WHERE ticket_id = ? AND target = ?", (ticket_id, target), tx=tx)
+        return msgspec.convert(dict(row), LinkRow) if row else None
+
+    def save_link(
+        self, tx: sqlite3.Connection, ticket_id: int, target: str, remote: dict[str, str], now: float
+    ) -> None:
+        tx.execute(
+            "INSERT INTO links (ticket_id, target, external_id, external_key, url, remote_status, remote_priority,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, target) DO UPDATE SET"
+            " external_id = excluded.external_id, external_key = excluded.external_key, url = excluded.url,"
+            " remote_status = excluded.remote_status, remote_priority = excluded.remote_priority,"
+            " updated_at = excluded.updated_at",
+            (
+                ticket_id,
+                target,
+                remote["external_id"],
+                remote["external_key"],
+                remote["url"],
+                remote["remote_status"],
+                remote["remote_priority"],
+                now,
+            ),
+        )
+
+
+def _ticket(row: sqlite3.Row) -> TicketRow:
+    data = dict(row)
+    for key in ("fields", "targets", "anomaly_ids"):
+        data[key] = json.loads(data[key])
+    return msgspec.convert(data, TicketRow)
