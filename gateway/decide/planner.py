@@ -9,41 +9,13 @@ from typing import Any
 import msgspec
 
 from gateway.core.errors import ForbiddenTransition
-from gateway.core.models import Event, TicketFields
+from gateway.core.models import ActionName, Event, ExecutionStatus, TicketFields
+from gateway.decide.fields import create_fields, target_status
 from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
-from gateway.rules.lifecycle import canonical_state
 from gateway.rules.matching import matching_flows
 from gateway.rules.schema import CreateTicket, Flow, Notify, UpdateTicketStatus
-from gateway.rules.templates import RenderError, render_fields, ticket_context
-
-
-def create_fields(rt: Runtime, action: CreateTicket, event: Event, target: str | None = None) -> TicketFields:
-    """A create_ticket's ten fields for the event (and target); the status must name a ticket state."""
-    fields = render_fields(rt.mappings.templates, action, event, target)
-    state = canonical_state(fields.status)
-    if state is None:
-        raise RenderError(f"status: {fields.status!r} is not a ticket state")
-    fields.status = state
-    return fields
-
-
-def target_status(rt: Runtime, action: UpdateTicketStatus, event: Event, context: dict[str, Any]) -> tuple[str, str]:
-    """The ticket state an update_ticket_status asks for (its template, else the anomaly policy) and its note."""
-    templates = rt.mappings.templates
-    try:
-        wanted = (
-            templates.render(action.target_status, context)
-            if action.target_status
-            else rt.mappings.lifecycle.status_for_anomaly(event.status) or ""
-        )
-        note = templates.render(action.note, context)
-    except RenderError as exc:
-        raise RenderError(f"render: {exc}") from None
-    state = canonical_state(wanted)
-    if state is None:
-        raise RenderError(f"anomaly status {event.status!r} maps to {wanted!r}, which is no ticket state")
-    return state, note
+from gateway.rules.templates import RenderError, ticket_context
 
 
 @dataclass
@@ -97,11 +69,11 @@ class Planner:
         outcome: Outcome,
         *,
         flow: str,
-        action: str,
+        action: ActionName,
         target: str,
         params: dict[str, Any],
         ticket_id: int | None,
-        status: str = "queued",
+        status: ExecutionStatus = "queued",
         error: str | None = None,
     ) -> str:
         execution_id = self.mirror.create_execution(
@@ -121,6 +93,21 @@ class Planner:
         if status == "queued":
             outcome.queued.append(execution_id)
         return execution_id
+
+    def on_targets(
+        self,
+        outcome: Outcome,
+        ticket: TicketRow,
+        *,
+        flow: str,
+        action: ActionName,
+        params: dict[str, Any],
+        only: list[str] | None = None,
+    ) -> None:
+        """The same action queued for each of the ticket's targets (or those of `only`)."""
+        for target in ticket.targets:
+            if only is None or target in only:
+                self.execution(outcome, flow=flow, action=action, target=target, params=params, ticket_id=ticket.id)
 
     # -- anomalies ------------------------------------------------------------------------
     def plan_anomaly(self, event: Event, flows: list[Flow], outcome: Outcome) -> None:
@@ -167,15 +154,7 @@ class Planner:
             self.now,
         )
         text = f"The anomaly occurred again (occurrence {occurrences}): {event.title or event.anomaly_id}"
-        for target in ticket.targets:
-            self.execution(
-                outcome,
-                flow="recurrence",
-                action="comment",
-                target=target,
-                params={"text": text},
-                ticket_id=ticket.id,
-            )
+        self.on_targets(outcome, ticket, flow="recurrence", action="comment", params={"text": text})
         outcome.ticket_id = ticket.id
 
     def open_ticket(
@@ -267,9 +246,7 @@ class Planner:
         else:
             ticket_id, state = ticket.id, self.base_fields(action, event).status
             if execution.target not in ticket.targets:
-                self.mirror.update_ticket(
-                    self.tx, ticket_id, self.now, targets=[*ticket.targets, execution.target]
-                )
+                self.mirror.update_ticket(self.tx, ticket_id, self.now, targets=[*ticket.targets, execution.target])
         params = {"fields": self.target_fields(action, event, execution.target, state)}
         self.tx.execute(
             "UPDATE executions SET ticket_id = ?, params = ? WHERE id = ?",
@@ -371,16 +348,8 @@ class Planner:
         self.mirror.update_ticket(self.tx, ticket.id, self.now, **changes)
         data = {"from": current, "to": state, **({"note": note} if note else {})}
         self.mirror.add_timeline(self.tx, ticket.id, "status_changed", actor, data, self.now)
-        for target in ticket.targets:
-            if targets is None or target in targets:
-                self.execution(
-                    outcome,
-                    flow=flow,
-                    action="update_ticket_status",
-                    target=target,
-                    params={"status": state, "note": note, "actor": actor},
-                    ticket_id=ticket.id,
-                )
+        params = {"status": state, "note": note, "actor": actor}
+        self.on_targets(outcome, ticket, flow=flow, action="update_ticket_status", params=params, only=targets)
         outcome.ticket_id = ticket.id
 
     def assign(self, ticket: TicketRow, assignee: str, *, actor: str, flow: str, outcome: Outcome) -> bool:
@@ -391,28 +360,12 @@ class Planner:
         self.mirror.update_ticket(self.tx, ticket.id, self.now, fields={**ticket.fields, "assigned_to": assignee})
         change = {"field": "assigned_to", "from": previous, "to": assignee}
         self.mirror.add_timeline(self.tx, ticket.id, "field_changed", actor, change, self.now)
-        for target in ticket.targets:
-            self.execution(
-                outcome,
-                flow=flow,
-                action="assign",
-                target=target,
-                params={"assignee": assignee},
-                ticket_id=ticket.id,
-            )
+        self.on_targets(outcome, ticket, flow=flow, action="assign", params={"assignee": assignee})
         return True
 
     def comment(self, ticket: TicketRow, text: str, *, actor: str, flow: str, outcome: Outcome) -> None:
         self.mirror.add_timeline(self.tx, ticket.id, "comment", actor, {"text": text}, self.now)
-        for target in ticket.targets:
-            self.execution(
-                outcome,
-                flow=flow,
-                action="comment",
-                target=target,
-                params={"text": f"{actor}: {text}"},
-                ticket_id=ticket.id,
-            )
+        self.on_targets(outcome, ticket, flow=flow, action="comment", params={"text": f"{actor}: {text}"})
 
     # -- notifications --------------------------------------------------------------------
     def plan_notifications(self, flows: list[Flow], outcome: Outcome) -> None:

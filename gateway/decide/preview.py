@@ -14,7 +14,7 @@ from gateway.core.errors import NotFound
 from gateway.core.models import Event
 from gateway.core.outbound import ConnectorError
 from gateway.core.redact import Redactor, secret_values
-from gateway.decide.planner import create_fields, target_status
+from gateway.decide.fields import create_fields, target_status
 from gateway.receive.sources import ADAPTERS, Delivery
 from gateway.record.runtime import Runtime
 from gateway.rules.matching import matching_flows
