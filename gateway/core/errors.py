@@ -55,6 +55,10 @@ class PayloadTooLarge(GatewayError):
     code = "payload_too_large"
 
 
+class TooManyEvents(PayloadTooLarge):
+    code = "too_many_events"
+
+
 class Unavailable(GatewayError):
     status_code = 503
     code = "unavailable"

@@ -7,8 +7,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.core.errors import NotFound
-from gateway.core.models import Ignored
+from gateway.core.errors import NotFound, TooManyEvents
+from gateway.core.models import Ignored, Parsed
 from gateway.decide.planner import Planner
 from gateway.dispatch.queue import Dispatcher
 from gateway.receive.sources import ADAPTERS, Delivery
@@ -27,6 +27,7 @@ def accept(
     delivery = Delivery(source=source, headers=headers, body=body, received_at=time.time())
     adapter.verify(config, delivery)
     parsed = adapter.parse(config, delivery)
+    check_event_count(parsed, rt.settings.max_events_per_delivery)
     now = time.time()
     ignored: list[dict[str, str | None]] = []
     with rt.mirror.transaction() as tx:
@@ -47,6 +48,16 @@ def accept(
     }
     only_pings = not outcomes and all(item.ping for item in parsed.ignored)
     return result, 200 if only_pings else 202
+
+
+def check_event_count(parsed: Parsed, cap: int) -> None:
+    """One delivery is one transaction: a cap keeps a huge one from holding the write lock for long."""
+    count = len(parsed.events) + len(parsed.ignored)
+    if count > cap:
+        raise TooManyEvents(
+            f"this delivery carries {count} events; the limit is {cap} per delivery "
+            "(GATEWAY_MAX_EVENTS_PER_DELIVERY): send them in smaller batches"
+        )
 
 
 def _record_ignored(

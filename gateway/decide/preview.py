@@ -15,6 +15,7 @@ from gateway.core.models import Event
 from gateway.core.outbound import ConnectorError
 from gateway.core.redact import Redactor, secret_values
 from gateway.decide.fields import create_fields, target_status
+from gateway.decide.ingest import check_event_count
 from gateway.receive.sources import ADAPTERS, Delivery
 from gateway.record.runtime import Runtime
 from gateway.rules.matching import matching_flows
@@ -30,6 +31,7 @@ def preview(rt: Runtime, source: str, headers: Mapping[str, str], body: bytes) -
         raise NotFound(f"no source named {source!r} is configured", code="unknown_source")
     delivery = Delivery(source=source, headers=headers, body=body, received_at=time.time())
     parsed = ADAPTERS[config.kind].parse(config, delivery)
+    check_event_count(parsed, rt.settings.max_events_per_delivery)
     redactor = Redactor([*rt.mappings.secrets(), *secret_values(rt.settings)])
     matches: list[dict[str, Any]] = []
     ignored: list[dict[str, Any]] = [{"reason": i.reason} for i in parsed.ignored]

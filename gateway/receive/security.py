@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 from collections.abc import Mapping
 
 from gateway.core.errors import Unauthorized
@@ -41,7 +42,9 @@ def check_timestamp(value: str, now: float, tolerance: float = TIMESTAMP_TOLERAN
     try:
         sent = float(value)
     except ValueError:
-        raise Unauthorized("timestamp is not a number of seconds", code="bad_timestamp") from None
+        sent = math.nan
+    if not math.isfinite(sent):  # 'nan' compares false with everything, so it would pass the age check
+        raise Unauthorized("timestamp is not a number of seconds", code="bad_timestamp")
     if abs(now - sent) > tolerance:
         raise Unauthorized(
             f"timestamp is more than {int(tolerance)} s away from the gateway's clock",

@@ -33,4 +33,7 @@ class Runtime:
         prefix = self.settings.ticket_prefix.lower() + "-"
         if text.lower().startswith(prefix):
             text = text[len(prefix) :]
-        return int(text) if text.isdigit() else None
+        # ASCII digits only ('²' is a digit to str.isdigit) and within SQLite's 64-bit integers.
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:
+            return None
+        return int(text)

@@ -65,10 +65,11 @@ class Tickets(Store):
             sql, args = sql + " AND lower(state) = lower(?)", [*args, state]
         if source:
             sql, args = sql + " AND source = ?", [*args, source]
-        if q:
+        if q:  # the text is matched literally: `%` and `_` in it are not wildcards
+            literal = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             sql, args = (
-                sql + " AND (lower(fields) LIKE ? OR correlation_key LIKE ?)",
-                [*args, f"%{q.lower()}%", f"%{q}%"],
+                sql + " AND (lower(fields) LIKE ? ESCAPE '\\' OR correlation_key LIKE ? ESCAPE '\\')",
+                [*args, f"%{literal.lower()}%", f"%{literal}%"],
             )
         rows = self.connection().execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [_ticket(r) for r in rows]

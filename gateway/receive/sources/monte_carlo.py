@@ -8,14 +8,14 @@ from typing import Any
 
 import msgspec
 
+from gateway.core.errors import Unauthorized
 from gateway.core.models import Event, Ignored, Parsed, Severity
-from gateway.receive.security import hmac_hex, require_header
+from gateway.receive.security import hmac_hex, require_header, same
 from gateway.receive.sources.base import (
     Delivery,
     SourceAdapter,
     SourceConfig,
     body_hash,
-    check_signature,
     convert,
     decode_json,
     iso_from_epoch,
@@ -65,29 +65,35 @@ class _Payload(msgspec.Struct, kw_only=True):
     owner: str | None = None
 
 
+DOCUMENTED_FORM_MAX_BYTES = 64 * 1024  # re-parsing before the signature is known costs CPU: small bodies only
+
+
 def _documented_form(body: bytes) -> bytes | None:
     """The bytes Monte Carlo's documented verifier signs: `urlencode(json.loads(body))`."""
     try:
         data = json.loads(body)
-    except (ValueError, RecursionError):
+        return urllib.parse.urlencode(data).encode() if isinstance(data, dict) else None
+    except (ValueError, RecursionError):  # not JSON, too deep, or a lone surrogate that cannot be encoded
         return None
-    return urllib.parse.urlencode(data).encode() if isinstance(data, dict) else None
 
 
 def verify(config: SourceConfig, delivery: Delivery) -> None:
     """Hex HMAC-SHA512 with the shared secret, of the raw body or of its documented url-encoded form.
 
-    Monte Carlo's own example verifier hashes `urlencode(json.loads(body))`, so that form must be
-    accepted; the raw body is accepted too, as every other signer here signs the bytes sent.
+    The raw body is checked first, as every other signer here signs the bytes sent. Monte Carlo's
+    own example verifier hashes `urlencode(json.loads(body))`, so that form is accepted too, but
+    only for bodies under DOCUMENTED_FORM_MAX_BYTES; a delivery accepted that way keeps the signed
+    form in `delivery.signed`, so its event id does not change when the JSON is re-serialised.
     """
     if not config.secret:
         return
-    given = require_header(delivery.headers, "x-mcd-signature")
-    candidates = [hmac_hex(config.secret, delivery.body, "sha512")]
-    documented = _documented_form(delivery.body)
-    if documented is not None:
-        candidates.append(hmac_hex(config.secret, documented, "sha512"))
-    check_signature(given, candidates, "x-mcd-signature")
+    given = require_header(delivery.headers, "x-mcd-signature").strip()
+    if same(given, hmac_hex(config.secret, delivery.body, "sha512")):
+        return
+    documented = _documented_form(delivery.body) if len(delivery.body) <= DOCUMENTED_FORM_MAX_BYTES else None
+    if documented is None or not same(given, hmac_hex(config.secret, documented, "sha512")):
+        raise Unauthorized("x-mcd-signature does not match the body", code="bad_signature")
+    delivery.signed = documented
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -100,7 +106,7 @@ def _text(value: Any) -> str:
 
 def _event(config: SourceConfig, delivery: Delivery, body: _Payload, raw: dict[str, Any]) -> Event | Ignored:
     incident = body.payload
-    event_id = body_hash(delivery.body, incident.incident_id)
+    event_id = body_hash(delivery.signed or delivery.body, incident.incident_id)
     feedback = body.alert_feedback or incident.alert_feedback
     opened = word(body.type).startswith("open")
     status = lookup_word(feedback, FEEDBACK) if feedback else ("Active" if opened else None)
@@ -114,9 +120,7 @@ def _event(config: SourceConfig, delivery: Delivery, body: _Payload, raw: dict[s
     first = _as_dict(incident.event_list[0] if incident.event_list else None)
     data = _as_dict(first.get("data"))
     # The rule sits in `payload` or in the first event, depending on the alert type.
-    rule = incident.rule or convert(
-        _as_dict(first.get("rule")), _Rule, "monte carlo payload.event_list[0].rule"
-    )
+    rule = incident.rule or convert(_as_dict(first.get("rule")), _Rule, "monte carlo payload.event_list[0].rule")
     severity = body.declared_alert_severity or incident.declared_alert_severity
     return Event(
         event_id=event_id,
@@ -124,13 +128,9 @@ def _event(config: SourceConfig, delivery: Delivery, body: _Payload, raw: dict[s
         anomaly_id=incident.incident_id,
         source=delivery.source,
         status=status,
-        severity=normalise_severity(
-            word(severity) if severity else None, SEVERITIES, config.defaults.severity
-        ),
+        severity=normalise_severity(word(severity) if severity else None, SEVERITIES, config.defaults.severity),
         raw_severity=severity,
-        title=rule.description
-        or _text(first.get("event_details"))
-        or f"Monte Carlo alert {incident.incident_id}",
+        title=rule.description or _text(first.get("event_details")) or f"Monte Carlo alert {incident.incident_id}",
         description=_text(first.get("event_details")) or _text(rule.description),
         url=incident.url,
         datastore=_text(first.get("warehouse_name")),

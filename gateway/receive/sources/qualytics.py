@@ -70,10 +70,17 @@ def verify(config: SourceConfig, delivery: Delivery) -> None:
         check_secret(delivery.headers, "X-Qualytics-Secret", config.secret)
 
 
-def _check_name(anomaly: _Anomaly, checks: list[_Check]) -> str:
+def _check_names(checks: list[_Check]) -> dict[str, str]:
+    """Check names by id, built once per delivery (a scan per anomaly is quadratic)."""
+    names: dict[str, str] = {}
     for check in checks:
-        if anomaly.quality_check_id is not None and str(check.id) == str(anomaly.quality_check_id):
-            return check.name
+        names.setdefault(str(check.id), check.name)
+    return names
+
+
+def _check_name(anomaly: _Anomaly, checks: list[_Check], names: dict[str, str]) -> str:
+    if anomaly.quality_check_id is not None and str(anomaly.quality_check_id) in names:
+        return names[str(anomaly.quality_check_id)]
     if len(checks) == 1 and checks[0].name:
         return checks[0].name
     return anomaly.type
@@ -87,6 +94,7 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
         return Parsed(ignored=[Ignored(reason=f"qualytics trigger type {payload.trigger.type!r} is not ticketed")])
     raw_anomalies = raw["context"]["anomalies"]
     events = []
+    names = _check_names(payload.context.quality_checks)
     for anomaly, raw_anomaly in zip(payload.context.anomalies, raw_anomalies, strict=True):
         anomaly_id = str(anomaly.id)
         if event_type == "anomaly_status_change" and not anomaly.status:
@@ -107,7 +115,7 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
                 datastore=payload.datastore.name,
                 container=anomaly.container,
                 field=anomaly.field,
-                check=_check_name(anomaly, payload.context.quality_checks),
+                check=_check_name(anomaly, payload.context.quality_checks, names),
                 weight=anomaly.weight,
                 occurred_at=anomaly.created_at or payload.trigger.timestamp,
                 tags=anomaly.tags,

@@ -13,6 +13,7 @@ import html
 import logging
 import re
 import threading
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -152,6 +153,19 @@ def _slack(state: State, rt: Runtime, queue: Dispatcher | None, secret: str) -> 
     return app
 
 
+def _only_commands() -> InvalidPayload:
+    return InvalidPayload("this endpoint takes Slack slash commands only", code="unsupported_slack_request")
+
+
+def _is_interactive(body: bytes) -> bool:
+    """Interactive components and shortcuts come as a `payload=<json>` form field; commands never do."""
+    try:
+        fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=200)
+    except ValueError:
+        return True  # more fields than any slash command has
+    return "payload" in fields
+
+
 def _dispatch(app: App, body: bytes, query: str, headers: dict[str, str]) -> BoltResponse:
     """Bolt wants the body as text and lower-case headers; it verifies the raw text before parsing."""
     bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
@@ -166,16 +180,19 @@ async def slack_commands(request: Request[Any, Any, Any]) -> Response[bytes]:
     if not secret:
         raise _not_configured("SLACK_SIGNING_SECRET")
     body = await read_body(request, rt.settings.max_body_bytes)
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    if timestamp and not (timestamp.isascii() and timestamp.isdigit()):  # Bolt would raise on int() of it
+        raise Unauthorized("X-Slack-Request-Timestamp is not a number of seconds", code="bad_timestamp")
+    if _is_interactive(body):  # Bolt would json-parse it (any depth) before finding no listener for it
+        raise _only_commands()
     app = _slack(request.app.state, rt, dispatcher(request), secret)
     answer = await in_thread(_dispatch, app, body, request.url.query, headers_of(request))
     if answer.status == 401:
         raise Unauthorized(
             "the Slack signature does not match, or its timestamp is over 5 minutes old", code="bad_signature"
         )
-    if answer.status == 404:
-        raise InvalidPayload("this endpoint takes Slack slash commands only", code="unsupported_slack_request")
-    if answer.status != 200:
-        raise RuntimeError(f"the Slack command ended with status {answer.status}")
+    if answer.status != 200:  # 404: Bolt found no listener (events, shortcuts); 400: unreadable
+        raise _only_commands()
     return Response(content=(answer.body or "").encode(), media_type=MediaType.JSON)
 
 

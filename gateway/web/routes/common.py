@@ -6,13 +6,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
-import msgspec
 from litestar import Request
 from litestar.concurrency import sync_to_thread
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from gateway.core.errors import InvalidPayload, MalformedJson, PayloadTooLarge, Unauthorized
+from gateway.core.errors import PayloadTooLarge, Unauthorized
+from gateway.core.jsonbody import decode_as
 from gateway.dispatch.queue import Dispatcher
 from gateway.receive.security import same
 from gateway.record.runtime import Runtime
@@ -56,14 +56,7 @@ async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
 
 
 def decode(body: bytes, shape: type[T]) -> T:
-    if not body.strip():
-        raise MalformedJson("the body is empty; a JSON object was expected")
-    try:
-        return msgspec.json.decode(body, type=shape)
-    except msgspec.ValidationError as exc:
-        raise InvalidPayload(str(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise MalformedJson(f"the body is not valid JSON: {exc}") from None
+    return decode_as(body, shape)
 
 
 def headers_of(request: Request[Any, Any, Any]) -> dict[str, str]:

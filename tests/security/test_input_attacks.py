@@ -1,0 +1,166 @@
+"""Each input attack of issue 11 as a case: the request, and the 4xx it must get (never a 500)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import Harness, MakeHarness, payload
+from tests.ingress.test_every_source import SECRETS
+from tests.security.support import (
+    DEEP_LIST,
+    DEEP_OBJECT,
+    KINDS,
+    generic_events,
+    security_gateway,
+    signed_generic,
+    slack_signed,
+    teams_signed,
+    webhook,
+)
+
+
+@pytest.fixture
+def gateway(make_gateway: MakeHarness) -> Harness:
+    return security_gateway(make_gateway)
+
+
+Attack = Callable[[Harness], Any]
+CASES: list[tuple[str, Attack, int, str]] = []
+for kind in KINDS:
+    for shape, deep in (("list", DEEP_LIST), ("object", DEEP_OBJECT)):
+        CASES.append(
+            (
+                f"{kind} json nested 1000 deep ({shape})",
+                lambda g, k=kind, b=deep: webhook(g, k, b),
+                400,
+                "too_deeply_nested",
+            )
+        )
+        CASES.append(
+            (
+                f"preview {kind} json nested 1000 deep ({shape})",
+                lambda g, k=kind, b=deep: g.client.post(
+                    f"/v1/preview/{k}", content=b, headers={"content-type": "application/json"}
+                ),
+                400,
+                "too_deeply_nested",
+            )
+        )
+CASES += [
+    ("teams json nested 1000 deep", lambda g: teams_signed(g, DEEP_OBJECT), 400, "too_deeply_nested"),
+    ("ticket id a superscript digit", lambda g: g.client.get("/v1/tickets/%C2%B2"), 404, "unknown_ticket"),
+    ("ticket id past 64 bits", lambda g: g.client.get("/v1/tickets/99999999999999999999"), 404, "unknown_ticket"),
+    ("ticket id of 5000 digits", lambda g: g.client.get("/v1/tickets/" + "9" * 5000), 404, "unknown_ticket"),
+    (
+        "move a ticket of 5000 digits",
+        lambda g: g.client.post("/v1/tickets/" + "9" * 5000 + "/status", json={"status": "Resolved"}),
+        404,
+        "unknown_ticket",
+    ),
+    (
+        "slack timestamp not a number",
+        lambda g: slack_signed(g, "command=%2Fticket&text=list", timestamp="soon"),
+        401,
+        "bad_timestamp",
+    ),
+    (
+        "slack interactive payload",
+        lambda g: slack_signed(
+            g, urllib.parse.urlencode({"payload": json.dumps({"type": "block_actions", "user": {"id": "U1"}})})
+        ),
+        422,
+        "unsupported_slack_request",
+    ),
+    (
+        "slack interactive payload nested 1000 deep",
+        lambda g: slack_signed(g, urllib.parse.urlencode({"payload": DEEP_OBJECT.decode()})),
+        422,
+        "unsupported_slack_request",
+    ),
+    (
+        "generic timestamp nan",
+        lambda g: g.post("generic", b"{}", signed_generic(b"{}", timestamp="nan")),
+        401,
+        "bad_timestamp",
+    ),
+    (
+        "generic timestamp inf",
+        lambda g: g.post("generic", b"{}", signed_generic(b"{}", timestamp="inf")),
+        401,
+        "bad_timestamp",
+    ),
+    (
+        "monte carlo lone surrogate, unsigned",
+        lambda g: g.post("monte_carlo", b'{"payload": {"incident_id": "\\ud800"}}', {"x-mcd-signature": "00"}),
+        401,
+        "bad_signature",
+    ),
+    ("101 events in one delivery", lambda g: webhook(g, "generic", generic_events(101)), 413, "too_many_events"),
+]
+
+
+@pytest.mark.parametrize(("attack", "status", "code"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_attack_gets_its_4xx(gateway: Harness, attack: Attack, status: int, code: str) -> None:
+    response = attack(gateway)
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == code
+    assert response.json()["detail"]
+    assert gateway.tickets() == []
+
+
+def test_the_event_cap_is_named_and_a_full_batch_passes(gateway: Harness) -> None:
+    refused = webhook(gateway, "generic", generic_events(101))
+    assert "101 events" in refused.json()["detail"] and "limit is 100" in refused.json()["detail"]
+    assert webhook(gateway, "generic", generic_events(100)).status_code == 202
+    gateway.drain()
+    assert len(gateway.tickets()) == 100
+
+
+def test_the_event_cap_is_a_setting(make_gateway: MakeHarness) -> None:
+    gateway = security_gateway(make_gateway, max_events_per_delivery=3)
+    assert webhook(gateway, "generic", generic_events(4)).status_code == 413
+    assert webhook(gateway, "generic", generic_events(3)).status_code == 202
+
+
+@pytest.mark.parametrize("query", ["%", "%%", "a-_", "a%1"])
+def test_a_search_for_a_wildcard_is_literal(gateway: Harness, query: str) -> None:
+    webhook(gateway, "generic", generic_events(2))
+    gateway.drain()
+    assert len(gateway.tickets()) == 2
+    assert [t["correlation_key"] for t in gateway.tickets(q="a-1")] == ["generic:a-1"]
+    assert gateway.tickets(q=query) == []
+
+
+def _mc_documented(body: bytes) -> str:
+    """Monte Carlo's documented signature: HMAC-SHA512 of urlencode(json.loads(body))."""
+    form = urllib.parse.urlencode(json.loads(body)).encode()
+    return hmac.new(SECRETS["monte_carlo"].encode(), form, hashlib.sha512).hexdigest()
+
+
+def test_monte_carlo_reserialised_replays_are_duplicates(gateway: Harness) -> None:
+    body = payload("monte_carlo_incident.json")
+    signature = {"x-mcd-signature": _mc_documented(body)}
+    first = gateway.post("monte_carlo", body, signature)
+    assert first.status_code == 202 and not first.json()["duplicate"]
+    for variant in (json.dumps(json.loads(body)).encode(), json.dumps(json.loads(body), indent=4).encode()):
+        replay = gateway.post("monte_carlo", variant, signature)
+        assert replay.status_code == 202 and replay.json()["duplicate"], replay.text
+    gateway.drain()
+    assert len(gateway.tickets()) == 1
+
+
+def test_monte_carlo_documented_form_is_for_small_bodies_only(gateway: Harness) -> None:
+    data = json.loads(payload("monte_carlo_incident.json"))
+    data["padding"] = "x" * 100_000
+    body = json.dumps(data).encode()
+    refused = gateway.post("monte_carlo", body, {"x-mcd-signature": _mc_documented(body)})
+    assert refused.status_code == 401 and refused.json()["error"] == "bad_signature"
+    raw = hmac.new(SECRETS["monte_carlo"].encode(), body, hashlib.sha512).hexdigest()
+    assert gateway.post("monte_carlo", body, {"x-mcd-signature": raw}).status_code == 202
