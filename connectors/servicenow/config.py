@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import jinja2
 import msgspec
-from jinja2.sandbox import SandboxedEnvironment
 
 from gateway.core.redact import Secret
 from gateway.core.retry_config import RetryConfig
+from gateway.core.templating import sandbox
 
 STATES: dict[str, int] = {
     "New": 1,
@@ -44,7 +44,7 @@ _RETRYABLE_STATUS = (408, 429)
 @functools.lru_cache(maxsize=64)
 def _template(source: str) -> jinja2.Template:
     """Compiled once per source text; config load and the connector share the result."""
-    return SandboxedEnvironment(autoescape=False).from_string(source)
+    return sandbox(strict=False).from_string(source)
 
 
 class ServiceNowTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

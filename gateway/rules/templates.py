@@ -7,10 +7,10 @@ from functools import lru_cache
 from typing import Any
 
 import msgspec
-from jinja2 import StrictUndefined, TemplateError, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError, nodes
 
 from gateway.core.models import TICKET_FIELDS, Event, TicketFields
+from gateway.core.templating import sandbox
 
 _EVENT_FIELDS = frozenset(Event.__struct_fields__) | {"correlation_key"}
 _TICKET_CONTEXT = frozenset({"number", "state", "status", "note", "fields"})
@@ -29,7 +29,7 @@ class Templates:
 
     def __init__(self, value_maps: Mapping[str, Mapping[str, str]]) -> None:
         self.value_maps = value_maps
-        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        self.env = sandbox()
         self.env.filters["lookup"] = self.lookup
         self._compiled = lru_cache(maxsize=1024)(self.env.from_string)
 

@@ -103,16 +103,6 @@ def normalise_severity(raw: str | None, table: Mapping[str, Severity], default: 
     return table.get(key, default)
 
 
-def verify_common(config: SourceConfig, delivery: Delivery) -> None:
-    """Token and basic auth, for the kinds that sign nothing."""
-    from gateway.receive.security import check_basic, check_token
-
-    if config.token:
-        check_token(delivery.headers, config.token)
-    elif config.basic is not None:
-        check_basic(delivery.headers, config.basic.user, config.basic.password)
-
-
 # Helpers shared by the adapters of the tools below (soda, monte_carlo, great_expectations,
 # alertmanager, dbt_cloud): each tool spells its enums its own way, and most send no delivery id.
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 from gateway.core.errors import Unauthorized
 from gateway.core.models import Event, Parsed
 from gateway.receive.security import check_timestamp, hmac_hex, require_header, same
-from gateway.receive.sources.base import Delivery, SourceAdapter, SourceConfig, convert, decode_json, verify_common
+from gateway.receive.sources.base import (
+    Delivery,
+    SourceAdapter,
+    SourceConfig,
+    convert,
+    decode_json,
+    verify_token_or_basic,
+)
 
 
 def verify(config: SourceConfig, delivery: Delivery) -> None:
     """`X-Gateway-Signature: sha256=<hex HMAC of "{timestamp}.{body}">` within 5 minutes."""
     if not config.hmac_secret:
-        verify_common(config, delivery)
+        verify_token_or_basic(config, delivery)
         return
     timestamp = require_header(delivery.headers, "X-Gateway-Timestamp")
     signature = require_header(delivery.headers, "X-Gateway-Signature")

@@ -17,7 +17,7 @@ from gateway.receive.sources.base import (
     decode_json,
     iso_from_epoch,
     normalise_severity,
-    verify_common,
+    verify_token_or_basic,
 )
 
 # GX 1.x expectations may carry a severity (critical / warning / info).
@@ -52,7 +52,7 @@ class _Notification(msgspec.Struct, kw_only=True):
 
 def verify(config: SourceConfig, delivery: Delivery) -> None:
     """GX signs nothing (it only sets Content-Type): a token header is the whole check."""
-    verify_common(config, delivery)
+    verify_token_or_basic(config, delivery)
 
 
 def _column(kwargs: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from gateway.receive.sources.base import (
     decode_json,
     lookup_word,
     normalise_severity,
-    verify_common,
+    verify_token_or_basic,
     word,
 )
 
@@ -100,7 +100,7 @@ class _Envelope(msgspec.Struct, kw_only=True):
 
 def verify(config: SourceConfig, delivery: Delivery) -> None:
     """Soda signs nothing: the webhook's HTTP header carries our token (bearer or X-Gateway-Token)."""
-    verify_common(config, delivery)
+    verify_token_or_basic(config, delivery)
 
 
 class _Place(TypedDict, total=False):
