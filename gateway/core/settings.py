@@ -30,6 +30,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     slack_signing_secret: Secret | None = None
     teams_outgoing_secret: Secret | None = None
     var_dir: Path = Path("var")
+    ui_session_hours: float = 12.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +68,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             slack_signing_secret=text("SLACK_SIGNING_SECRET"),
             teams_outgoing_secret=text("TEAMS_OUTGOING_SECRET"),
             var_dir=Path(text("GATEWAY_VAR_DIR") or "var"),
+            ui_session_hours=number("GATEWAY_UI_SESSION_HOURS", 12.0),
         )
 
     @property

@@ -14,6 +14,8 @@ from gateway.core.errors import GatewayError, error_body
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
 from gateway.web.routes import chatops, executions, health, preview, tickets, webhooks
+from gateway.web.ui.routes import router as console_router
+from gateway.web.ui.routes import schema_viewer
 
 log = logging.getLogger("gateway.web.app")
 
@@ -73,6 +75,7 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             health.metrics,
             chatops.slack_commands,
             chatops.teams_messages,
+            console_router(),
         ],
         exception_handlers={
             GatewayError: _gateway_error,
@@ -80,7 +83,12 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             sqlite3.Error: _database_error,
             Exception: _unexpected,
         },
-        openapi_config=OpenAPIConfig(title="Data-quality ticketing gateway", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="Data-quality ticketing gateway",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[schema_viewer()],
+        ),
         logging_config=None,
         debug=False,
     )

@@ -1,0 +1,126 @@
+"""The execution log: failed first, every attempt, Retry and Retry all failed (after a confirmation)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, Response, get, post
+from litestar.params import Parameter
+
+from gateway.core.errors import InvalidPayload, NotFound
+from gateway.decide import operations
+from gateway.record import console_queries as queries
+from gateway.record.views import execution_view
+from gateway.web.routes.common import dispatcher, in_thread, runtime
+from gateway.web.ui import auth
+from gateway.web.ui.render import page, redirect
+from gateway.web.ui.tickets import PAGE_SIZE, UNFINISHED, executions, offset
+
+STATUSES = ("failed", "queued", "running", "succeeded", "skipped")
+RETRY_FILTERS = ("target", "flow", "action", "error_kind", "since")
+
+
+def _since(value: str | None) -> float | None:
+    """An ISO time or a date (the form's date-time input gives `2026-01-25T12:00`, read as UTC)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        problem = f"since={value!r} is not a date and time such as 2026-01-25T12:00"
+        raise InvalidPayload(problem, code="invalid_query") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+@get("/executions", sync_to_thread=True)
+def execution_list(
+    request: Request[Any, Any, Any],
+    status: str | None = None,
+    target: str | None = None,
+    flow: str | None = None,
+    action: str | None = None,
+    error_kind: str | None = None,
+    since: str | None = None,
+    page_number: int = Parameter(query="page", default=1, ge=1),
+) -> Response[str]:
+    rt = runtime(request)
+    filters = {"status": status, "target": target, "flow": flow, "action": action, "error_kind": error_kind}
+    when = _since(since)
+    found = queries.execution_page(
+        rt.mirror,
+        status=status,
+        target=target,
+        flow=flow,
+        action=action,
+        error_kind=error_kind,
+        since=when,
+        offset=offset(page_number),
+        limit=PAGE_SIZE,
+    )
+    shown = executions(rt, found.ids)
+    retryable = 0 if status not in (None, "", "failed") else _failed_count(request, filters, when)
+    return page(
+        request,
+        "executions.html",
+        executions=shown,
+        total=found.total,
+        filters={**filters, "since": since},
+        page_number=page_number,
+        pages=max((found.total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        busy=any(e["status"] in UNFINISHED for e in shown),
+        retryable=retryable,
+        statuses=STATUSES,
+        targets=sorted([*rt.mappings.targets, *rt.mappings.channels]),
+        flows=queries.distinct(rt.mirror, "executions", "flow"),
+        actions=queries.distinct(rt.mirror, "executions", "action"),
+        error_kinds=queries.distinct(rt.mirror, "executions", "error_kind"),
+    )
+
+
+def _failed_count(request: Request[Any, Any, Any], filters: dict[str, Any], since: float | None) -> int:
+    """How many failed executions the filter covers (what Retry all failed would retry)."""
+    mirror = runtime(request).mirror
+    return queries.execution_page(
+        mirror,
+        status="failed",
+        target=filters.get("target"),
+        flow=filters.get("flow"),
+        action=filters.get("action"),
+        error_kind=filters.get("error_kind"),
+        since=since,
+        limit=0,
+    ).total
+
+
+@get("/executions/{execution_id:str}", sync_to_thread=True)
+def execution_page(execution_id: str, request: Request[Any, Any, Any]) -> Response[str]:
+    rt = runtime(request)
+    found = rt.mirror.execution(execution_id)
+    if found is None:
+        raise NotFound(f"no execution {execution_id!r}", code="unknown_execution")
+    execution = execution_view(rt, found)
+    return page(request, "execution.html", execution=execution, busy=execution["status"] in UNFINISHED)
+
+
+@post("/executions/{execution_id:str}/retry")
+async def retry(execution_id: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    await auth.checked_form(request)
+    await in_thread(operations.retry_execution, runtime(request), dispatcher(request), execution_id)
+    return redirect(request, f"/ui/executions/{execution_id}")
+
+
+@post("/executions/retry")
+async def retry_all(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Without `confirm`: a page saying how many would be retried; with it, retry them."""
+    form = await auth.checked_form(request)
+    filters = {k: form.get(k, "") for k in RETRY_FILTERS}
+    since = _since(filters["since"])
+    narrowed = {k: v or None for k, v in filters.items() if k != "since"}
+    back = "/ui/executions?" + urlencode({k: v for k, v in filters.items() if v})
+    if form.get("confirm") != "yes":
+        count = await in_thread(_failed_count, request, narrowed, since)
+        return page(request, "retry_confirm.html", count=count, filters=filters, back=back)
+    await in_thread(operations.retry_executions, runtime(request), dispatcher(request), since=since, **narrowed)
+    return redirect(request, back.rstrip("?"))

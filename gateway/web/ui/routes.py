@@ -1,0 +1,96 @@
+"""The console's routes, its error pages, its static files, and the vendored OpenAPI viewer."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from litestar import MediaType, Request, Response, Router
+from litestar.exceptions import HTTPException
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+
+from gateway.core.errors import GatewayError
+from gateway.web.ui import auth, events, executions, login, tickets
+from gateway.web.ui.render import HERE, SECURITY_HEADERS, page
+
+log = logging.getLogger("gateway.web.ui")
+STATIC = "/ui/static"
+
+
+def _login_required(request: Request[Any, Any, Any], _: auth.LoginRequired) -> Response[Any]:
+    target = "/ui/login?next_path=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    if request.headers.get("hx-request"):  # a live refresh after the session ended: the whole page goes
+        return Response("", status_code=401, headers={"hx-redirect": target})
+    return Response("", status_code=303, headers={"location": target})
+
+
+def _error_page(request: Request[Any, Any, Any], status: int, title: str, detail: str) -> Response[Any]:
+    try:
+        return page(request, "error.html", status=status, title=title, detail=detail)
+    except Exception:  # the error page itself failed: plain text, still no request data
+        log.exception("the console's error page failed")
+        return Response(detail, status_code=status, media_type=MediaType.TEXT, headers=SECURITY_HEADERS)
+
+
+def _forbidden(request: Request[Any, Any, Any], exc: auth.Forbidden) -> Response[Any]:
+    return _error_page(request, 403, "Forbidden", exc.detail)
+
+
+def _gateway_error(request: Request[Any, Any, Any], exc: GatewayError) -> Response[Any]:
+    return _error_page(request, exc.status_code, exc.code.replace("_", " ").capitalize(), exc.detail)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    return _error_page(request, exc.status_code, "Request refused", str(exc.detail))
+
+
+def router() -> Router:
+    """Every console route; all but the login page and static files behind the console's guard."""
+    pages = Router(
+        path="/ui",
+        route_handlers=[
+            tickets.overview,
+            tickets.ticket_list,
+            tickets.ticket_page,
+            tickets.move,
+            tickets.comment,
+            executions.execution_list,
+            executions.execution_page,
+            executions.retry,
+            executions.retry_all,
+            events.event_list,
+            events.mappings,
+            events.preview_form,
+            login.logout,
+        ],
+        guards=[auth.console_guard],
+        include_in_schema=False,
+    )
+    public = Router(path="/ui", route_handlers=[login.login_page, login.login], include_in_schema=False)
+    return Router(
+        path="/",
+        route_handlers=[
+            pages,
+            public,
+            create_static_files_router(path=STATIC, directories=[HERE / "static"], include_in_schema=False),
+        ],
+        exception_handlers={
+            auth.LoginRequired: _login_required,
+            auth.Forbidden: _forbidden,
+            GatewayError: _gateway_error,
+            HTTPException: _http_error,
+        },
+    )
+
+
+def schema_viewer() -> SwaggerRenderPlugin:
+    """Swagger UI at /schema from the vendored files (no CDN); the JSON stays at /schema/openapi.json."""
+    return SwaggerRenderPlugin(
+        js_url=f"{STATIC}/swagger/swagger-ui-bundle.js",
+        css_url=f"{STATIC}/swagger/swagger-ui.css",
+        standalone_preset_js_url=f"{STATIC}/swagger/swagger-ui-standalone-preset.js",
+        path="/",
+        favicon="",
+    )

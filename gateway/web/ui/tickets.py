@@ -1,0 +1,126 @@
+"""The overview, the ticket list and a ticket's page, with its moves and comments."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import Parameter
+
+from gateway.core.models import TICKET_FIELDS
+from gateway.decide import operations
+from gateway.record import console_queries as queries
+from gateway.record.runtime import Runtime
+from gateway.record.views import execution_view, ticket_view
+from gateway.rules.lifecycle import STATES
+from gateway.web.routes.common import dispatcher, in_thread, runtime
+from gateway.web.ui import auth, chart
+from gateway.web.ui.render import page, redirect
+
+PAGE_SIZE = 50
+UNFINISHED = ("queued", "running")
+
+
+def offset(page_number: int) -> int:
+    return (max(page_number, 1) - 1) * PAGE_SIZE
+
+
+def executions(rt: Runtime, ids: list[str]) -> list[dict[str, Any]]:
+    found = (rt.mirror.execution(i) for i in ids)
+    return [execution_view(rt, e, attempts=False) for e in found if e is not None]
+
+
+def tickets(rt: Runtime, ids: list[int]) -> list[dict[str, Any]]:
+    found = (rt.mirror.ticket(i) for i in ids)
+    return [ticket_view(rt, t) for t in found if t is not None]
+
+
+@get("/", sync_to_thread=True)
+def overview(request: Request[Any, Any, Any]) -> Response[str]:
+    rt = runtime(request)
+    failed = queries.execution_page(rt.mirror, status="failed", limit=10)
+    statuses = rt.mirror.counts()
+    return page(
+        request,
+        "overview.html",
+        states=queries.ticket_states(rt.mirror),
+        all_states=STATES,
+        statuses=statuses,
+        busy=any(statuses.get(s) for s in UNFINISHED),
+        failed=executions(rt, failed.ids),
+        failed_total=failed.total,
+        recent=tickets(rt, queries.ticket_page(rt.mirror, limit=10).ids),
+        chart=chart.build(queries.executions_per_hour(rt.mirror, time.time())),
+    )
+
+
+@get("/tickets", sync_to_thread=True)
+def ticket_list(
+    request: Request[Any, Any, Any],
+    state_filter: str | None = Parameter(query="state", default=None),
+    source: str | None = None,
+    target: str | None = None,
+    q: str | None = None,
+    page_number: int = Parameter(query="page", default=1, ge=1),
+) -> Response[str]:
+    rt = runtime(request)
+    filters = {"state": state_filter, "source": source, "target": target, "q": q}
+    found = queries.ticket_page(
+        rt.mirror, state=state_filter, source=source, target=target, q=q, offset=offset(page_number), limit=PAGE_SIZE
+    )
+    return page(
+        request,
+        "tickets.html",
+        tickets=tickets(rt, found.ids),
+        total=found.total,
+        filters=filters,
+        page_number=page_number,
+        pages=max((found.total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        states=STATES,
+        sources=[*sorted(rt.mappings.sources), "user"],
+        targets=sorted(rt.mappings.targets),
+    )
+
+
+@get("/tickets/{reference:str}", sync_to_thread=True)
+def ticket_page(reference: str, request: Request[Any, Any, Any]) -> Response[str]:
+    rt = runtime(request)
+    ticket = ticket_view(rt, operations.find_ticket(rt, reference), detail=True)
+    found = queries.execution_page(rt.mirror, ticket_id=ticket["id"], limit=200)
+    runs = executions(rt, found.ids)
+    return page(
+        request,
+        "ticket.html",
+        ticket=ticket,
+        executions=runs,
+        busy=any(e["status"] in UNFINISHED for e in runs),
+        moves=rt.mappings.lifecycle.allowed(ticket["state"]),
+        field_names=TICKET_FIELDS,
+    )
+
+
+@post("/tickets/{reference:str}/status")
+async def move(reference: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await auth.checked_form(request)
+    rt = runtime(request)
+    ticket, _ = await in_thread(
+        operations.move_ticket,
+        rt,
+        dispatcher(request),
+        reference,
+        form.get("status", ""),
+        note=form.get("note", ""),
+        actor="console",
+    )
+    return redirect(request, f"/ui/tickets/{rt.number(ticket['id'])}")
+
+
+@post("/tickets/{reference:str}/comments")
+async def comment(reference: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await auth.checked_form(request)
+    rt = runtime(request)
+    ticket, _ = await in_thread(
+        operations.comment_ticket, rt, dispatcher(request), reference, form.get("text", ""), actor="console"
+    )
+    return redirect(request, f"/ui/tickets/{rt.number(ticket['id'])}")

@@ -1,0 +1,145 @@
+"""The console's access rules and its read-only pages, in process (the browser tests are in e2e/)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+
+from gateway.web.ui import auth
+from tests.conftest import QUALYTICS_SECRET, Harness, MakeHarness, qualytics_delivery
+
+TOKEN = "console-unit-token-0123456789"
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def signed_in(make_gateway: MakeHarness, **settings: Any) -> Harness:
+    gateway = make_gateway(api_token=TOKEN, **settings)
+    form = gateway.client.get("/ui/login")
+    answer = gateway.client.post(
+        "/ui/login",
+        data={"csrf": csrf_of(form.text), "token": TOKEN, "next_path": "/ui/tickets"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/tickets"
+    return gateway
+
+
+def test_without_a_token_the_console_refuses_clients_off_loopback(gateway: Harness) -> None:
+    answer = gateway.client.get("/ui")  # the test client's address is "testclient", not loopback
+    assert answer.status_code == 403
+    assert "loopback" in answer.text
+
+
+def test_with_a_token_the_console_asks_for_it_once(make_gateway: MakeHarness) -> None:
+    gateway = make_gateway(api_token=TOKEN, ui_session_hours=2)
+    first = gateway.client.get("/ui/executions?status=failed", follow_redirects=False)
+    assert first.status_code == 303
+    assert first.headers["location"] == "/ui/login?next_path=/ui/executions%3Fstatus%3Dfailed"
+
+    form = gateway.client.get("/ui/login")
+    wrong = gateway.client.post("/ui/login", data={"csrf": csrf_of(form.text), "token": "nope", "next_path": "/ui"})
+    assert wrong.status_code == 401 and "That is not the API token." in wrong.text
+    right = gateway.client.post(
+        "/ui/login", data={"csrf": csrf_of(form.text), "token": TOKEN, "next_path": "/ui"}, follow_redirects=False
+    )
+    assert right.status_code == 303
+    cookie = right.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
+    max_age = int(re.search(r"Max-Age=(\d+)", cookie).group(1))  # type: ignore[union-attr]
+    assert 7000 < max_age <= 7200
+    assert TOKEN not in cookie
+    assert gateway.client.get("/ui").status_code == 200
+
+
+def test_login_without_its_csrf_token_is_refused(make_gateway: MakeHarness) -> None:
+    gateway = make_gateway(api_token=TOKEN)
+    gateway.client.get("/ui/login")
+    answer = gateway.client.post("/ui/login", data={"token": TOKEN})
+    assert answer.status_code == 403
+    assert gateway.client.get("/ui", follow_redirects=False).status_code == 303
+
+
+def test_login_sends_you_only_to_console_pages(make_gateway: MakeHarness) -> None:
+    gateway = make_gateway(api_token=TOKEN)
+    form = gateway.client.get("/ui/login?next_path=//evil.example/ui")
+    assert 'value="/ui"' in form.text
+    answer = gateway.client.post(
+        "/ui/login",
+        data={"csrf": csrf_of(form.text), "token": TOKEN, "next_path": "https://evil.example/"},
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == "/ui"
+
+
+def test_a_forged_or_expired_session_goes_back_to_the_login(make_gateway: MakeHarness) -> None:
+    gateway = make_gateway(api_token=TOKEN)
+    key = hashlib.sha256(b"gateway-console-session\0" + TOKEN.encode()).digest()
+    expired = auth.encode(key, auth.Session(csrf="x", expires=time.time() - 1, signed_in=True))
+    forged = auth.encode(b"another key", auth.Session(csrf="x", expires=time.time() + 3600, signed_in=True))
+    valid = auth.encode(key, auth.Session(csrf="x", expires=time.time() + 3600, signed_in=True))
+    for value, status in ((expired, 303), (forged, 303), (valid, 200)):
+        gateway.client.cookies.set(auth.COOKIE, value, path="/ui")
+        assert gateway.client.get("/ui", follow_redirects=False).status_code == status
+
+
+def test_signing_out_ends_the_session(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    page = gateway.client.get("/ui")
+    out = gateway.client.post("/ui/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert out.status_code == 303 and "Max-Age=0" in out.headers["set-cookie"]
+    assert gateway.client.get("/ui", follow_redirects=False).status_code == 303
+
+
+def test_events_show_the_payload_with_secrets_masked_and_what_it_became(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    delivery = qualytics_delivery(9, description=f"leaked {QUALYTICS_SECRET} & <b>bold</b>")
+    assert gateway.post("qualytics", delivery).status_code == 202
+    page = gateway.client.get("/ui/events")
+    assert page.status_code == 200
+    assert QUALYTICS_SECRET not in page.text
+    assert "leaked *** &amp; &lt;b&gt;bold&lt;/b&gt;" in page.text
+    assert 'Became <a href="/ui/tickets/DQ-1">DQ-1</a>' in page.text
+
+
+def test_the_mappings_page_shows_each_sources_url_the_check_and_a_preview(
+    make_gateway: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = signed_in(make_gateway)
+    monkeypatch.delenv("QUALYTICS_SECRET", raising=False)
+    page = gateway.client.get("/ui/mappings")
+    assert "POST http://testserver.local/v1/webhooks/qualytics" in page.text
+    assert "shared secret header" in page.text and "HMAC signature" in page.text
+    # `gateway check` reads the files in this process's environment, which lacks the secret
+    assert "sources.yaml: source &#39;qualytics&#39;: environment variable QUALYTICS_SECRET is not set" in page.text
+    monkeypatch.setenv("QUALYTICS_SECRET", QUALYTICS_SECRET)
+    page = gateway.client.get("/ui/mappings")
+    assert "ok: 3 file(s), 2 source(s), 1 target(s), 0 channel(s), 2 flow(s)" in page.text
+
+    payload = json.dumps(qualytics_delivery(5))
+    shown = gateway.client.post(
+        "/ui/mappings/preview", data={"csrf": csrf_of(page.text), "source": "qualytics", "payload": payload}
+    )
+    assert shown.status_code == 200
+    result = re.search(r'<pre class="payload" id="preview-result">(.*?)</pre>', shown.text, re.S)
+    assert result, shown.text
+    assert "&#34;flow&#34;: &#34;open-dq-ticket&#34;" in result.group(1)
+    assert gateway.tickets() == []  # a preview creates nothing
+
+
+def test_the_schema_viewer_loads_only_the_gateways_own_files(gateway: Harness) -> None:
+    viewer = gateway.client.get("/schema")
+    assert viewer.status_code == 200
+    assert "/ui/static/swagger/swagger-ui-bundle.js" in viewer.text
+    assert not re.search(r"(src|href)=['\"](https?:)?//", viewer.text)
+    assert gateway.client.get("/ui/static/swagger/swagger-ui-bundle.js").status_code == 200
+    assert gateway.client.get("/schema/openapi.json").json()["info"]["title"] == "Data-quality ticketing gateway"
