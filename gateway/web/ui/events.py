@@ -9,7 +9,7 @@ from litestar import Request, Response, get, post
 from litestar.params import Parameter
 
 from gateway.core.errors import GatewayError
-from gateway.core.redact import Redactor
+from gateway.core.redact import Redactor, secret_values
 from gateway.decide.preview import preview
 from gateway.receive.sources import ADAPTERS
 from gateway.receive.sources.base import SourceConfig
@@ -51,7 +51,7 @@ def event_list(
     page_number: int = Parameter(query="page", default=1, ge=1),
 ) -> Response[str]:
     rt = runtime(request)
-    redactor = Redactor(rt.mappings.secrets())
+    redactor = Redactor([*rt.mappings.secrets(), *secret_values(rt.settings)])  # as the runner redacts
     found = queries.event_page(rt.mirror, source=source, outcome=outcome, offset=offset(page_number), limit=PAGE_SIZE)
     shown = [e for e in (_event(rt, redactor, i) for i in found.ids) if e is not None]
     return page(

@@ -113,7 +113,7 @@ async def move(reference: str, request: Request[Any, Any, Any]) -> Response[Any]
         note=form.get("note", ""),
         actor="console",
     )
-    return redirect(request, f"/ui/tickets/{rt.number(ticket['id'])}")
+    return redirect(request, f"/ui/tickets/{rt.number(ticket.id)}")
 
 
 @post("/tickets/{reference:str}/comments")
@@ -123,4 +123,4 @@ async def comment(reference: str, request: Request[Any, Any, Any]) -> Response[A
     ticket, _ = await in_thread(
         operations.comment_ticket, rt, dispatcher(request), reference, form.get("text", ""), actor="console"
     )
-    return redirect(request, f"/ui/tickets/{rt.number(ticket['id'])}")
+    return redirect(request, f"/ui/tickets/{rt.number(ticket.id)}")
