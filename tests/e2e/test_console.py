@@ -112,13 +112,13 @@ def test_a_failed_jira_call_shows_with_its_error_and_retry_makes_it_succeed(
     browser.wait_for(lambda: status_of_row(browser, "jira") == "failed", "the failed Jira execution")
     row = browser.find("#live tbody tr.row-failed").text
     assert "jira" in row and "500" in row  # failed first, with its error
-    assert status_of_row(browser, "snow") == "succeeded"
+    browser.wait_for(lambda: status_of_row(browser, "snow") == "succeeded", "the ServiceNow execution succeeding")
     maybe_screenshot(browser, "executions")
 
     jira_faults(trackers, on=False)
     browser.click(css="#live tbody tr.row-failed a")
-    browser.wait_for(lambda: browser.all("tbody tr"), "the attempts")
-    assert len([r for r in browser.all("tbody tr") if "500" in r.text]) == 2
+    browser.wait_for(lambda: browser.find("h2").text == "Attempts", "the execution's page")
+    assert len([r for r in browser.all("tbody tr") if "500" in r.text]) == 2  # failed: nothing refreshes it
     browser.click("Retry")
     # the page refreshes itself while the retry is queued or running
     browser.wait_for(lambda: browser.find("h1 .status").text == "succeeded", "the retried execution succeeding")
@@ -140,7 +140,8 @@ def test_retry_all_failed_asks_how_many_then_retries_them(
     jira_faults(trackers, on=False)
 
     browser.click("Retry all failed")
-    assert "Retry 2 failed execution(s) where target is jira?" in browser.text()
+    question = "Retry 2 failed execution(s) where target is jira?"
+    browser.wait_for(lambda: question in browser.text(), "the confirmation saying how many")
     browser.click("Yes, retry 2")
     browser.wait_for(
         lambda: [e.text for e in browser.all("#live tbody .status")] == ["succeeded", "succeeded"],
@@ -157,18 +158,17 @@ def test_moving_a_ticket_from_its_page_moves_it_in_the_trackers(
     webhook(served, 3)
     browser.open(f"{served.url}/ui/tickets/DQ-1")
     browser.wait_for(lambda: len(browser.all(".links li a")) == 2, "both tracker links", timeout=30)
-    offered = [b.text for b in browser.all(".moves button")]
-    assert offered == ["Move to In Progress", "Move to On Hold", "Move to Resolved", "Move to Canceled"]
+    offered = ["Move to In Progress", "Move to On Hold", "Move to Resolved", "Move to Canceled"]
+    browser.wait_for(lambda: [b.text for b in browser.all(".moves button")] == offered, "the moves New allows")
 
     browser.find(".moves input[name=note]").send_keys("looking into it")
     browser.click("Move to In Progress")
     browser.wait_for(lambda: browser.find("h1 .status").text == "In Progress", "the new state")
-    assert "status changed by console: New → In Progress" in browser.text(".timeline")
-    assert [b.text for b in browser.all(".moves button")] == [
-        "Move to On Hold",
-        "Move to Resolved",
-        "Move to Canceled",
-    ]
+    moved = "status changed by console: New → In Progress"
+    browser.wait_for(lambda: moved in browser.text(".timeline"), "the move on the timeline")
+    remaining = ["Move to On Hold", "Move to Resolved", "Move to Canceled"]
+    buttons = lambda: [b.text for b in browser.all(".moves button")]  # noqa: E731
+    browser.wait_for(lambda: buttons() == remaining, "the moves In Progress allows")
     browser.wait_for(lambda: trackers.issues()[0]["status"] == "In Progress", "Jira following the move")
     browser.wait_for(lambda: trackers.incidents()[0]["state"] == "2", "ServiceNow following the move")
 
