@@ -50,6 +50,13 @@ class ForbiddenTransition(Conflict):
     code = "forbidden_transition"
 
 
+class ForbiddenRole(GatewayError):
+    """The move is allowed, but not to this person: the lifecycle names who may take it."""
+
+    status_code = 403
+    code = "forbidden_transition"
+
+
 class PayloadTooLarge(GatewayError):
     status_code = 413
     code = "payload_too_large"

@@ -24,6 +24,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retry_budget_seconds: float = 10.0
     retry_scale: float = 1.0
     notify_wait_seconds: float = 60.0
+    group_comment_seconds: float = 60.0  # at most one "anomalies linked" comment per ticket and tracker this often
     sweep_interval_seconds: float = 1.0
     db_busy_timeout_seconds: float = 30.0
     worker_fork: bool = False
@@ -62,6 +63,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             retry_budget_seconds=number("GATEWAY_RETRY_BUDGET_SECONDS", 10.0),
             retry_scale=number("GATEWAY_RETRY_SCALE", 1.0),
             notify_wait_seconds=number("GATEWAY_NOTIFY_WAIT_SECONDS", 60.0),
+            group_comment_seconds=number("GATEWAY_GROUP_COMMENT_SECONDS", 60.0),
             sweep_interval_seconds=number("GATEWAY_SWEEP_INTERVAL_SECONDS", 1.0),
             db_busy_timeout_seconds=number("GATEWAY_DB_BUSY_TIMEOUT_SECONDS", 30.0),
             worker_fork=(text("GATEWAY_WORKER_FORK") or "0").lower() in ("1", "true", "yes"),

@@ -15,6 +15,8 @@ from gateway.receive.sources import ADAPTERS, Delivery
 from gateway.receive.sources.base import body_hash
 from gateway.record.runtime import Runtime
 
+_PLAN_ATTEMPTS = 5
+
 
 def accept(
     rt: Runtime, dispatcher: Dispatcher | None, source: str, headers: Mapping[str, str], body: bytes
@@ -28,14 +30,22 @@ def accept(
     adapter.verify(config, delivery)
     parsed = adapter.parse(config, delivery)
     check_event_count(parsed, rt.settings.max_events_per_delivery)
-    now = time.time()
-    ignored: list[dict[str, str | None]] = []
-    with rt.mirror.transaction() as tx:
-        planner = Planner(rt, tx, now)
-        outcomes = [planner.plan(event) for event in parsed.events]
-        for index, item in enumerate(parsed.ignored):
-            event_id = None if item.ping else _record_ignored(rt, tx, source, body, index, item, now)
-            ignored.append({"reason": item.reason, "event_id": event_id})
+    for attempt in range(_PLAN_ATTEMPTS):
+        now = time.time()
+        ignored: list[dict[str, str | None]] = []
+        try:
+            with rt.mirror.transaction() as tx:
+                planner = Planner(rt, tx, now)
+                outcomes = [planner.plan(event) for event in parsed.events]
+                for index, item in enumerate(parsed.ignored):
+                    event_id = None if item.ping else _record_ignored(rt, tx, source, body, index, item, now)
+                    ignored.append({"reason": item.reason, "event_id": event_id})
+            break
+        except sqlite3.IntegrityError:
+            # a concurrent delivery opened the same group's ticket (or linked the same anomaly) first:
+            # plan again from what it committed (only where writers overlap, as on PostgreSQL)
+            if attempt == _PLAN_ATTEMPTS - 1:
+                raise
     queued = [execution for outcome in outcomes for execution in outcome.queued]
     if dispatcher is not None and queued:
         dispatcher.enqueue(queued)

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from gateway.core.errors import Conflict, InvalidPayload, NotFound
+from gateway.decide import anomalies
 from gateway.decide.planner import Outcome, Planner
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.rows import ExecutionRow, TicketRow
@@ -21,10 +22,32 @@ def find_ticket(rt: Runtime, reference: str) -> TicketRow:
     return ticket
 
 
+def actor_roles(rt: Runtime, ticket: TicketRow, identities: set[str], *, taking: bool = False) -> frozenset[str]:
+    """The lifecycle roles a person holds on a ticket: its assignee (or who takes it now), its requester."""
+    roles = {"any"}
+    assignee = ticket.fields.get("assigned_to", "")
+    if (assignee and assignee in identities) or (taking and not assignee):
+        roles.add("assignee")
+    opened = next((e for e in rt.mirror.timeline(ticket.id) if e.kind == "opened"), None)
+    requesters = {ticket.source} | ({opened.actor} if opened and opened.actor != "gateway" else set())
+    if requesters & identities:
+        roles.add("requester")
+    return frozenset(roles)
+
+
 def move_ticket(
-    rt: Runtime, dispatcher: Dispatcher | None, reference: str, status: str, *, note: str = "", actor: str = "api"
+    rt: Runtime,
+    dispatcher: Dispatcher | None,
+    reference: str,
+    status: str,
+    *,
+    note: str = "",
+    actor: str = "api",
+    person: str | None = None,
+    taking: bool = False,
 ) -> tuple[TicketRow, list[str]]:
-    """Move a ticket through the state machine (409 when not allowed) and push it to its targets."""
+    """Move a ticket through the state machine (409 when not declared, 403 when the mover lacks the role)
+    and push it to its targets. `person` is the mover's tracker identity; `taking` when they take it."""
     state = canonical_state(status)
     if state is None:
         raise InvalidPayload(
@@ -37,7 +60,8 @@ def move_ticket(
             raise Conflict(f"{rt.number(ticket.id)} is already {state}", code="already_in_state")
         outcome = Outcome(event_id=None)
         planner = Planner(rt, tx, time.time())
-        planner.move(current, state, actor=actor, note=note, flow="manual", outcome=outcome)
+        roles = actor_roles(rt, current, {actor, person or actor}, taking=taking)
+        planner.move(current, state, actor=actor, note=note, flow="manual", outcome=outcome, roles=roles)
     _enqueue(dispatcher, outcome.queued)
     return rt.mirror.ticket(ticket.id) or ticket, outcome.executions
 
@@ -66,6 +90,48 @@ def assign_ticket(
         Planner(rt, tx, time.time()).assign(current, assignee, actor=actor, flow="manual", outcome=outcome)
     _enqueue(dispatcher, outcome.queued)
     return rt.mirror.ticket(ticket.id) or ticket, outcome.executions
+
+
+def link_anomaly(
+    rt: Runtime, reference: str, source: str, anomaly_id: str, *, actor: str = "api"
+) -> tuple[TicketRow, str | None]:
+    """Link an anomaly to an open ticket by hand, moving it from the open ticket it had; that ticket's number.
+
+    Trackers hear of it in the coalesced comment, sent by the sweeper when it is due."""
+    _check_anomaly(rt, source, anomaly_id)
+    ticket = find_ticket(rt, reference)
+    with rt.mirror.transaction() as tx:
+        current = rt.mirror.ticket(ticket.id, tx) or ticket
+        if not rt.mappings.lifecycle.is_open(current.state):
+            raise Conflict(
+                f"{rt.number(ticket.id)} is {current.state}; anomalies join open tickets", code="ticket_closed"
+            )
+        row = rt.mirror.active_anomaly(tx, source, anomaly_id)
+        if row is not None and row.ticket_id == ticket.id:
+            raise Conflict(f"{source}:{anomaly_id} is already linked to {rt.number(ticket.id)}", code="already_linked")
+        planner = Planner(rt, tx, time.time())
+        status, title = (row.status, row.title) if row else ("", "")
+        previous = anomalies.link(planner, current, source, anomaly_id, status=status, title=title, actor=actor)
+    return rt.mirror.ticket(ticket.id) or ticket, rt.number(previous) if previous is not None else None
+
+
+def unlink_anomaly(rt: Runtime, reference: str, source: str, anomaly_id: str, *, actor: str = "api") -> TicketRow:
+    _check_anomaly(rt, source, anomaly_id)
+    ticket = find_ticket(rt, reference)
+    with rt.mirror.transaction() as tx:
+        if not rt.mirror.unlink_anomaly(tx, ticket.id, source, anomaly_id):
+            raise NotFound(f"{source}:{anomaly_id} is not linked to {rt.number(ticket.id)}", code="not_linked")
+        entry = {"source": source, "anomaly_id": anomaly_id}
+        rt.mirror.add_timeline(tx, ticket.id, "anomaly_unlinked", actor, entry, time.time())
+    return rt.mirror.ticket(ticket.id) or ticket
+
+
+def _check_anomaly(rt: Runtime, source: str, anomaly_id: str) -> None:
+    if source not in rt.mappings.sources:
+        known = ", ".join(rt.mappings.sources) or "none"
+        raise InvalidPayload(f"no source named {source!r} is configured; sources: {known}", code="unknown_source")
+    if not anomaly_id.strip():
+        raise InvalidPayload("an anomaly id is needed", code="invalid_anomaly")
 
 
 def retry_execution(rt: Runtime, dispatcher: Dispatcher | None, execution_id: str) -> ExecutionRow:

@@ -8,14 +8,15 @@ from typing import Any
 
 import msgspec
 
-from gateway.core.errors import ForbiddenTransition
 from gateway.core.models import ActionName, Event, ExecutionStatus, TicketFields
-from gateway.decide.fields import create_fields, target_status
+from gateway.decide import anomalies
+from gateway.decide.fields import create_fields
 from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
+from gateway.rules.lifecycle import ANOMALY_ROLES
 from gateway.rules.matching import matching_flows
-from gateway.rules.schema import CreateTicket, Flow, Notify, UpdateTicketStatus
-from gateway.rules.templates import RenderError, ticket_context
+from gateway.rules.schema import CreateTicket, Flow, Notify
+from gateway.rules.templates import RenderError
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Planner:
         elif event.event_type == "anomaly":
             self.plan_anomaly(event, flows, outcome)
         else:
-            self.plan_status_change(event, flows, outcome)
+            anomalies.plan_status_change(self, event, flows, outcome)
         self.mirror.set_event_outcome(self.tx, event_id, ticket_id=outcome.ticket_id, ignored=outcome.ignored)
         return outcome
 
@@ -112,23 +113,29 @@ class Planner:
     # -- anomalies ------------------------------------------------------------------------
     def plan_anomaly(self, event: Event, flows: list[Flow], outcome: Outcome) -> None:
         creates = [(flow, a) for flow in flows for kind, a in flow.actions if isinstance(a, CreateTicket)]
-        ticket = self.mirror.current_ticket(self.tx, event.correlation_key)
-        lifecycle = self.rt.mappings.lifecycle
-        if ticket is not None and lifecycle.is_open(ticket.state):
-            self.recur(ticket, event, outcome)
-        elif ticket is not None and self.reopens(ticket):
-            self.recur(ticket, event, outcome)
-            self.move(
-                ticket,
-                "In Progress",
-                actor=event.source,
-                note="the anomaly recurred",
-                flow=flows[0].name,
-                outcome=outcome,
-            )
+        try:
+            key = anomalies.group_key(*creates[0], self, event) if creates else event.correlation_key
+        except RenderError as exc:
+            for create_flow, action in creates:
+                for target in action.targets:
+                    self.failed_create(outcome, create_flow, target, None, exc)
+            return
+        ticket = anomalies.ticket_to_join(self, event, key)
+        if ticket is not None:
+            anomalies.join(self, ticket, event, outcome)
+            if not self.rt.mappings.lifecycle.is_open(ticket.state):
+                current = self.mirror.ticket(ticket.id, self.tx) or ticket
+                self.move(
+                    current,
+                    "In Progress",
+                    actor=event.source,
+                    note="the anomaly recurred",
+                    flow=flows[0].name,
+                    outcome=outcome,
+                )
         elif creates:
-            generation = 1 if ticket is None else ticket.generation + 1
-            self.open_ticket(event, creates, generation, outcome)
+            latest = self.mirror.current_ticket(self.tx, key)
+            self.open_ticket(event, creates, key, 1 if latest is None else latest.generation + 1, outcome)
         else:
             outcome.ignored = "matching flows have no create_ticket action and the anomaly has no open ticket"
         self.plan_notifications(flows, outcome)
@@ -158,7 +165,7 @@ class Planner:
         outcome.ticket_id = ticket.id
 
     def open_ticket(
-        self, event: Event, creates: list[tuple[Flow, CreateTicket]], generation: int, outcome: Outcome
+        self, event: Event, creates: list[tuple[Flow, CreateTicket]], key: str, generation: int, outcome: Outcome
     ) -> None:
         try:
             fields = self.base_fields(creates[0][1], event)
@@ -168,7 +175,9 @@ class Planner:
                     self.failed_create(outcome, create_flow, target, None, exc)
             return
         targets = list(dict.fromkeys(t for _, action in creates for t in action.targets))
-        ticket_id = self.new_ticket(event, fields, targets, generation)
+        grouped = key != event.correlation_key
+        resolve_when = (creates[0][1].resolve_when or "all") if grouped else creates[0][1].resolve_when
+        ticket_id = self.new_ticket(event, fields, targets, generation, key=key, resolve_when=resolve_when)
         outcome.ticket_id = ticket_id
         seen: set[str] = set()
         for create_flow, action in creates:
@@ -214,10 +223,19 @@ class Planner:
         built: dict[str, Any] = msgspec.to_builtins(fields)
         return built
 
-    def new_ticket(self, event: Event, fields: TicketFields, targets: list[str], generation: int) -> int:
-        return self.mirror.create_ticket(
+    def new_ticket(
+        self,
+        event: Event,
+        fields: TicketFields,
+        targets: list[str],
+        generation: int,
+        *,
+        key: str | None = None,
+        resolve_when: str | None = None,
+    ) -> int:
+        ticket_id = self.mirror.create_ticket(
             self.tx,
-            correlation_key=event.correlation_key,
+            correlation_key=key or event.correlation_key,
             generation=generation,
             state=fields.status,
             source=event.source,
@@ -225,6 +243,38 @@ class Planner:
             targets=targets,
             anomaly_id=event.anomaly_id,
             now=self.now,
+            resolve_when=resolve_when,
+        )
+        self.mirror.link_anomaly(
+            self.tx,
+            ticket_id,
+            event.source,
+            event.anomaly_id,
+            status=event.status or "",
+            title=event.title,
+            now=self.now,
+        )
+        return ticket_id
+
+    def skip(
+        self,
+        outcome: Outcome,
+        flow: str,
+        ticket_id: int,
+        params: dict[str, Any],
+        reason: str,
+        status: ExecutionStatus = "skipped",
+    ) -> None:
+        """A status change that is not made, with the reason in the execution log."""
+        self.execution(
+            outcome,
+            flow=flow,
+            action="update_ticket_status",
+            target="*",
+            params=params,
+            ticket_id=ticket_id,
+            status=status,
+            error=reason,
         )
 
     def replan_create(self, execution: ExecutionRow, event: Event) -> None:
@@ -256,66 +306,6 @@ class Planner:
             self.mirror.set_event_outcome(self.tx, execution.event_id, ticket_id=ticket_id)
 
     # -- status changes -------------------------------------------------------------------
-    def plan_status_change(self, event: Event, flows: list[Flow], outcome: Outcome) -> None:
-        ticket = self.mirror.current_ticket(self.tx, event.correlation_key)
-        if ticket is None:
-            outcome.ignored = f"no ticket exists for anomaly {event.anomaly_id}"
-            return
-        outcome.ticket_id = ticket.id
-        context = {
-            "event": event.template_context(),
-            "ticket": ticket_context(self.rt.number(ticket.id), ticket.state, fields=ticket.fields),
-        }
-        for flow in flows:
-            for _, action in flow.actions:
-                if not isinstance(action, UpdateTicketStatus):
-                    continue
-                try:
-                    state, note = target_status(self.rt, action, event, context)
-                except RenderError as exc:
-                    self.execution(
-                        outcome,
-                        flow=flow.name,
-                        action="update_ticket_status",
-                        target="*",
-                        params={"anomaly_status": event.status},
-                        ticket_id=ticket.id,
-                        status="failed",
-                        error=str(exc),
-                    )
-                    continue
-                try:
-                    self.move(
-                        ticket,
-                        state,
-                        actor=event.source,
-                        note=note,
-                        flow=flow.name,
-                        outcome=outcome,
-                        targets=action.targets,
-                    )
-                except ForbiddenTransition as exc:
-                    self.mirror.add_timeline(
-                        self.tx,
-                        ticket.id,
-                        "transition_refused",
-                        event.source,
-                        {"from": ticket.state, "to": state, "reason": exc.detail},
-                        self.now,
-                    )
-                    self.execution(
-                        outcome,
-                        flow=flow.name,
-                        action="update_ticket_status",
-                        target="*",
-                        params={"status": state},
-                        ticket_id=ticket.id,
-                        status="skipped",
-                        error=exc.detail,
-                    )
-                ticket = self.mirror.ticket(ticket.id, self.tx) or ticket
-        self.plan_notifications(flows, outcome)
-
     def move(
         self,
         ticket: TicketRow,
@@ -326,8 +316,9 @@ class Planner:
         flow: str,
         outcome: Outcome,
         targets: list[str] | None = None,
+        roles: frozenset[str] = ANOMALY_ROLES,
     ) -> None:
-        """Change the mirror's state now and queue the change for every linked target."""
+        """Change the mirror's state now and queue the change for every linked target (`roles`: the mover's)."""
         current = ticket.state
         if current == state:
             self.execution(
@@ -341,7 +332,7 @@ class Planner:
                 error=f"the ticket is already {state}",
             )
             return
-        self.rt.mappings.lifecycle.check_move(current, state)
+        self.rt.mappings.lifecycle.check_move(current, state, roles)
         changes: dict[str, Any] = {"state": state, "fields": {**ticket.fields, "status": state}}
         if state == "Resolved":
             changes["resolved_at"] = self.now

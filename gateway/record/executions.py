@@ -168,10 +168,13 @@ class Executions(Store):
         return cursor.rowcount == 1
 
     def earlier_unfinished(self, execution: ExecutionRow) -> ExecutionRow | None:
-        """An earlier ticket action on the same ticket and target that has not finished yet."""
+        """An earlier ticket action on the same ticket and target that has not finished yet.
+
+        Coalesced anomaly comments (flow `anomalies`) wait on purpose and hold nothing up.
+        """
         row = self._one(
             "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND seq < ?"
-            " AND status IN ('queued', 'running') AND action != 'notify' ORDER BY seq LIMIT 1",
+            " AND status IN ('queued', 'running') AND action != 'notify' AND flow != 'anomalies' ORDER BY seq LIMIT 1",
             (execution.ticket_id, execution.target, execution.seq),
         )
         return _execution(row) if row else None
@@ -184,6 +187,23 @@ class Executions(Store):
             tx=tx,
         )
         return row is not None
+
+    def pending_comment(self, tx: sqlite3.Connection, ticket_id: int, target: str, flow: str) -> ExecutionRow | None:
+        """A comment of this flow that waits to be sent, so more can be said in it."""
+        row = self._one(
+            "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND flow = ? AND action = 'comment'"
+            " AND status = 'queued' ORDER BY seq DESC LIMIT 1",
+            (ticket_id, target, flow),
+            tx=tx,
+        )
+        return _execution(row) if row else None
+
+    def set_queued_params(self, tx: sqlite3.Connection, execution_id: str, params: dict[str, Any]) -> bool:
+        """New params for an execution no worker has taken; False once one has."""
+        cursor = tx.execute(
+            "UPDATE executions SET params = ? WHERE id = ? AND status = 'queued'", (_dumps(params), execution_id)
+        )
+        return cursor.rowcount == 1
 
     def latest_create(self, ticket_id: int | None, target: str) -> ExecutionRow | None:
         row = self._one(

@@ -8,6 +8,7 @@ lease, so a lost or doubled RQ job is harmless. Each table family has its own mo
 from __future__ import annotations
 
 from gateway.core.models import UNFINISHED
+from gateway.record.anomalies import Anomalies
 from gateway.record.events import Events
 from gateway.record.executions import Executions
 from gateway.record.store import _MIGRATIONS, SCHEMA_VERSION, new_id, now
@@ -16,5 +17,5 @@ from gateway.record.tickets import Tickets
 __all__ = ["SCHEMA_VERSION", "UNFINISHED", "_MIGRATIONS", "Mirror", "new_id", "now"]
 
 
-class Mirror(Events, Tickets, Executions):
+class Mirror(Events, Tickets, Executions, Anomalies):
     """The whole mirror, as the web process and the workers use it."""

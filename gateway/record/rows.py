@@ -39,6 +39,20 @@ class TicketRow(Row, frozen=True, kw_only=True):
     created_at: float
     updated_at: float
     resolved_at: float | None
+    resolve_when: str | None = None  # grouped tickets: follow anomaly statuses when all (or any) agree
+
+
+class AnomalyRow(Row, frozen=True, kw_only=True):
+    """One anomaly of a ticket; `active` while it belongs to that ticket (an anomaly has one open ticket)."""
+
+    ticket_id: int
+    source: str
+    anomaly_id: str
+    status: str
+    title: str
+    active: bool
+    first_seen: float
+    last_seen: float
 
 
 class LinkRow(Row, frozen=True, kw_only=True):

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -101,6 +101,28 @@ CREATE TABLE attempts (
 """,
     # attempts before a retry from the log do not count against the retried run's budget
     2: "ALTER TABLE executions ADD COLUMN attempts_base INTEGER NOT NULL DEFAULT 0",
+    # the anomalies of a ticket; `active` is 1 while the anomaly belongs to it and NULL once moved or
+    # unlinked, so unique(source, anomaly_id, active) holds one open ticket per anomaly (NULLs never clash)
+    3: """
+CREATE TABLE ticket_anomalies (
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  source TEXT NOT NULL,
+  anomaly_id TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT '',
+  title TEXT NOT NULL DEFAULT '',
+  active INTEGER CHECK (active = 1),
+  first_seen REAL NOT NULL,
+  last_seen REAL NOT NULL,
+  PRIMARY KEY (ticket_id, source, anomaly_id),
+  UNIQUE (source, anomaly_id, active)
+);
+ALTER TABLE tickets ADD COLUMN resolve_when TEXT;
+INSERT INTO ticket_anomalies (ticket_id, source, anomaly_id, active, first_seen, last_seen)
+SELECT id, source, substr(correlation_key, length(source) + 2),
+  CASE WHEN generation = (SELECT max(g.generation) FROM tickets g WHERE g.correlation_key = t.correlation_key)
+  THEN 1 END, created_at, updated_at
+FROM tickets t WHERE correlation_key LIKE source || ':%'
+""",
 }
 
 def new_id() -> str:

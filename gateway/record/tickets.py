@@ -31,10 +31,11 @@ class Tickets(Store):
         targets: list[str],
         anomaly_id: str,
         now: float,
+        resolve_when: str | None = None,
     ) -> int:
         cursor = tx.execute(
             "INSERT INTO tickets (correlation_key, generation, state, source, fields, targets, anomaly_ids,"
-            " occurrences, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            " occurrences, created_at, updated_at, resolve_when) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
             (
                 correlation_key,
                 generation,
@@ -45,6 +46,7 @@ class Tickets(Store):
                 _dumps([anomaly_id]),
                 now,
                 now,
+                resolve_when,
             ),
         )
         ticket_id = int(cursor.lastrowid or 0)

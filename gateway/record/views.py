@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.record.rows import ExecutionRow, LinkRow, TicketRow
+from gateway.record.rows import AnomalyRow, ExecutionRow, LinkRow, TicketRow
 from gateway.record.runtime import Runtime
 
 
@@ -29,6 +29,17 @@ def link_view(link: LinkRow) -> dict[str, Any]:
     }
 
 
+def anomaly_view(anomaly: AnomalyRow) -> dict[str, Any]:
+    return {
+        "source": anomaly.source,
+        "anomaly_id": anomaly.anomaly_id,
+        "status": anomaly.status,
+        "title": anomaly.title,
+        "first_seen": iso(anomaly.first_seen),
+        "last_seen": iso(anomaly.last_seen),
+    }
+
+
 def ticket_view(rt: Runtime, ticket: TicketRow, *, detail: bool = False) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": ticket.id,
@@ -42,6 +53,8 @@ def ticket_view(rt: Runtime, ticket: TicketRow, *, detail: bool = False) -> dict
         "occurrences": ticket.occurrences,
         "targets": ticket.targets,
         "links": [link_view(link) for link in rt.mirror.links(ticket.id)],
+        "anomalies": [anomaly_view(a) for a in rt.mirror.anomalies(ticket.id)],
+        "resolve_when": ticket.resolve_when,
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),
     }

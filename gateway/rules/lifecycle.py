@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import msgspec
 
-from gateway.core.errors import ForbiddenTransition
+from gateway.core.errors import ForbiddenRole, ForbiddenTransition
+
+Role = Literal["assignee", "requester", "any"]
+ANOMALY_ROLES = frozenset({"requester"})  # moves an anomaly asks for act as the ticket's requester
 
 STATES = ("New", "In Progress", "On Hold", "Resolved", "Closed", "Canceled")
 OPEN_STATES = frozenset({"New", "In Progress", "On Hold"})
@@ -49,10 +53,18 @@ def parse_duration(text: str) -> float:
     return value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
 
 
-class LifecycleConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """The `lifecycle:` block of the mappings."""
+class TransitionRule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`{from: Resolved, to: Closed, role: requester}`: one allowed move and who may make it."""
 
-    transitions: dict[str, list[str]] | None = None
+    from_: str = msgspec.field(name="from")
+    to: str
+    role: Role = "any"
+
+
+class LifecycleConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The `lifecycle:` block of the mappings (transitions as a map, or as a list of rules with roles)."""
+
+    transitions: dict[str, list[str]] | list[TransitionRule] | None = None
     reopen_window: str = "24h"
     anomaly_status: dict[str, str] | None = None
 
@@ -62,7 +74,16 @@ class Lifecycle:
 
     def __init__(self, config: LifecycleConfig | None = None) -> None:
         config = config or LifecycleConfig()
-        self.transitions = {k: list(v) for k, v in (config.transitions or DEFAULT_TRANSITIONS).items()}
+        self.roles: dict[tuple[str, str], set[str]] = {}
+        self.transitions: dict[str, list[str]]
+        if isinstance(config.transitions, list):
+            self.transitions = {state: [] for state in STATES}
+            for rule in config.transitions:
+                if rule.to not in self.transitions.setdefault(rule.from_, []):
+                    self.transitions[rule.from_].append(rule.to)
+                self.roles.setdefault((rule.from_, rule.to), set()).add(rule.role)
+        else:
+            self.transitions = {k: list(v) for k, v in (config.transitions or DEFAULT_TRANSITIONS).items()}
         self.reopen_window_s = parse_duration(config.reopen_window)
         self.anomaly_policy = dict(DEFAULT_ANOMALY_POLICY)
         self.anomaly_policy.update(config.anomaly_status or {})
@@ -70,10 +91,15 @@ class Lifecycle:
     def allowed(self, current: str) -> list[str]:
         return self.transitions.get(current, [])
 
-    def check_move(self, current: str, target: str) -> None:
+    def check_move(self, current: str, target: str, roles: frozenset[str] = ANOMALY_ROLES) -> None:
+        """409 when the move is not declared; 403 naming the role when `roles` (the mover's) lack it."""
         if target not in self.allowed(current):
             allowed = ", ".join(self.allowed(current)) or "nothing (final state)"
             raise ForbiddenTransition(f"a ticket in {current} cannot move to {target}; allowed: {allowed}")
+        needed = self.roles.get((current, target), {"any"})
+        if "any" not in needed and not needed & roles:
+            who = " or the ".join(sorted(needed))
+            raise ForbiddenRole(f"only the {who} may move a ticket from {current} to {target} (role: {who})")
 
     def status_for_anomaly(self, anomaly_status: str | None) -> str | None:
         if anomaly_status is None:

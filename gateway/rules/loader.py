@@ -219,7 +219,11 @@ class _Loader:
         config = self.convert(file, "lifecycle", self.expand(file, "lifecycle", body), LifecycleConfig)
         if config is None:
             return
-        for state, targets in (config.transitions or {}).items():
+        transitions = config.transitions or {}
+        pairs = (
+            [(r.from_, [r.to]) for r in transitions] if isinstance(transitions, list) else list(transitions.items())
+        )
+        for state, targets in pairs:
             for name in [state, *targets]:
                 if name not in STATES:
                     self.fail(
@@ -311,6 +315,9 @@ class _Loader:
             static_status = action.status if "{" not in action.status else None
             if static_status is not None and canonical_state(static_status) is None:
                 self.fail(file, f"{where}.status", f"{static_status!r} is not a state; states: {', '.join(STATES)}")
+            self.check_template(file, f"{where}.group_by", action.group_by)
+            if action.resolve_when is not None and not action.group_by:
+                self.fail(file, f"{where}.resolve_when", "resolve_when applies to grouped tickets: set group_by too")
             for target, overrides in action.per_target.items():
                 if target not in action.targets:
                     self.fail(file, f"{where}.per_target.{target}", "not one of this action's targets")

@@ -34,11 +34,16 @@ class Trigger(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     where: Where = msgspec.field(default_factory=Where)
 
 
+ResolveWhen = Literal["all", "any"]
+
+
 class CreateTicket(TicketFields, forbid_unknown_fields=True, kw_only=True):
-    """The ten Create Ticket fields as templates, the targets, and per-target overrides."""
+    """The ten Create Ticket fields as templates, the targets, per-target overrides, and grouping."""
 
     targets: list[str]
     per_target: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+    group_by: str = ""  # a template: anomalies whose key renders the same share the group's open ticket
+    resolve_when: ResolveWhen | None = None  # default `all` for grouped tickets
 
 
 class UpdateTicketStatus(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -66,6 +66,8 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             tickets.show_ticket,
             tickets.change_status,
             tickets.add_comment,
+            tickets.link_anomaly,
+            tickets.unlink_anomaly,
             executions.list_executions,
             executions.show_execution,
             executions.retry_execution,

@@ -26,7 +26,7 @@ from gateway.record.runtime import Runtime
 from gateway.record.views import iso
 from gateway.rules.lifecycle import STATES, canonical_state
 
-Verb = Literal["help", "show", "move", "comment"]
+Verb = Literal["help", "show", "move", "comment", "link", "unlink"]
 TIMELINE_SHOWN = 5
 _LONGEST_STATE = max(len(s.split()) for s in STATES)
 _HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
@@ -68,6 +68,7 @@ def usage(command: str, prefix: str) -> str:
             f"`{command} {prefix}-42`: state, priority, links and the latest timeline entries",
             f"`{command} {prefix}-42 <status> [note]`: move it ({', '.join(STATES)})",
             f"`{command} {prefix}-42 comment <text>`: add a comment, sent to its trackers",
+            f"`{command} {prefix}-42 link <source>:<anomaly id>`: the anomaly joins it (`unlink` to remove)",
             f"`{command} help`: this text",
         ]
     )
@@ -87,6 +88,11 @@ def parse(text: str, command: str = "/ticket") -> Command:
         if not comment:
             raise CommandError(f"A comment needs text: `{command} {reference} comment <text>`.")
         return Command("comment", reference, text=comment)
+    if rest[0].lower() in ("link", "unlink"):
+        verb: Verb = "link" if rest[0].lower() == "link" else "unlink"
+        if len(rest) != 2 or ":" not in rest[1]:
+            raise CommandError(f"Name one anomaly: `{command} {reference} {verb} <source>:<anomaly id>`.")
+        return Command(verb, reference, text=rest[1])
     for count in range(min(len(rest), _LONGEST_STATE), 0, -1):
         state = canonical_state(" ".join(rest[:count]))
         if state is not None:
@@ -140,8 +146,16 @@ def _show(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -
 
 def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
     before = actions.find_ticket(rt, command.reference).state
+    taking = bool(caller.assignee) and command.status == "In Progress"
     ticket, executions = actions.move_ticket(
-        rt, dispatcher, command.reference, command.status, note=command.text, actor=caller.actor
+        rt,
+        dispatcher,
+        command.reference,
+        command.status,
+        note=command.text,
+        actor=caller.actor,
+        person=caller.assignee,
+        taking=taking,
     )
     number = rt.number(ticket.id)
     text = f"{number} moved from {before} to {ticket.state}"
@@ -159,10 +173,22 @@ def _comment(rt: Runtime, dispatcher: Dispatcher | None, command: Command, calle
     return Reply(f"Comment added to {number}. {_queued(executions)}", ticket_id=ticket.id, executions=executions)
 
 
+def _link(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -> Reply:
+    source, _sep, anomaly_id = command.text.partition(":")
+    if command.verb == "unlink":
+        ticket = actions.unlink_anomaly(rt, command.reference, source, anomaly_id, actor=caller.actor)
+        return Reply(f"{command.text} unlinked from {rt.number(ticket.id)}.", ticket_id=ticket.id)
+    ticket, moved_from = actions.link_anomaly(rt, command.reference, source, anomaly_id, actor=caller.actor)
+    moved = f" (moved from {moved_from})" if moved_from else ""
+    return Reply(f"{command.text} linked to {rt.number(ticket.id)}{moved}.", ticket_id=ticket.id)
+
+
 _VERBS: dict[str, Callable[[Runtime, Dispatcher | None, Command, Caller], Reply]] = {
     "show": _show,
     "move": _move,
     "comment": _comment,
+    "link": _link,
+    "unlink": _link,
 }
 
 

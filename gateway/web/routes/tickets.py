@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Request, delete, get, post
 from litestar.params import Parameter
 
 from gateway.decide import operations as actions
@@ -20,6 +20,16 @@ class StatusChange(msgspec.Struct, forbid_unknown_fields=True):
 
 class NewComment(msgspec.Struct, forbid_unknown_fields=True):
     text: str
+
+
+class AnomalyReference(msgspec.Struct, forbid_unknown_fields=True):
+    source: str
+    anomaly_id: str
+
+
+def actor(request: Request[Any, Any, Any]) -> str:
+    """Who acts: the X-Gateway-Actor header (a person behind a tool), else the API token's holder."""
+    return request.headers.get("x-gateway-actor", "").strip() or "api"
 
 
 @get("/v1/tickets", sync_to_thread=True)
@@ -45,7 +55,7 @@ async def change_status(reference: str, request: Request[Any, Any, Any]) -> dict
     rt = runtime(request)
     change = decode(await read_body(request, rt.settings.max_body_bytes), StatusChange)
     ticket, executions = await in_thread(
-        actions.move_ticket, rt, dispatcher(request), reference, change.status, note=change.note, actor="api"
+        actions.move_ticket, rt, dispatcher(request), reference, change.status, note=change.note, actor=actor(request)
     )
     return {"ticket": ticket_view(rt, ticket, detail=True), "executions": executions}
 
@@ -54,5 +64,26 @@ async def change_status(reference: str, request: Request[Any, Any, Any]) -> dict
 async def add_comment(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
     rt = runtime(request)
     comment = decode(await read_body(request, rt.settings.max_body_bytes), NewComment)
-    ticket, executions = await in_thread(actions.comment_ticket, rt, dispatcher(request), reference, comment.text)
+    ticket, executions = await in_thread(
+        actions.comment_ticket, rt, dispatcher(request), reference, comment.text, actor=actor(request)
+    )
     return {"ticket": ticket_view(rt, ticket, detail=True), "executions": executions}
+
+
+@post("/v1/tickets/{reference:str}/anomalies", guards=[admin_guard], status_code=200)
+async def link_anomaly(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Link an anomaly by hand; `moved_from` names the open ticket it left."""
+    rt = runtime(request)
+    body = decode(await read_body(request, rt.settings.max_body_bytes), AnomalyReference)
+    ticket, moved_from = await in_thread(
+        actions.link_anomaly, rt, reference, body.source, body.anomaly_id, actor=actor(request)
+    )
+    return {"ticket": ticket_view(rt, ticket, detail=True), "moved_from": moved_from}
+
+
+@delete("/v1/tickets/{reference:str}/anomalies", guards=[admin_guard], status_code=200)
+async def unlink_anomaly(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    rt = runtime(request)
+    body = decode(await read_body(request, rt.settings.max_body_bytes), AnomalyReference)
+    ticket = await in_thread(actions.unlink_anomaly, rt, reference, body.source, body.anomaly_id, actor=actor(request))
+    return {"ticket": ticket_view(rt, ticket, detail=True)}

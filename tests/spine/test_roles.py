@@ -1,0 +1,99 @@
+"""Who may move a ticket: lifecycle transitions as a list of {from, to, role}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.rules.loader import MappingErrors, load_mappings
+from tests.conftest import LOCAL_MAPPINGS, Harness, MakeHarness
+from tests.conftest import qualytics_delivery as delivery
+
+LIFECYCLE = """
+lifecycle:
+  transitions:
+    - {from: New, to: In Progress, role: assignee}
+    - {from: In Progress, to: Resolved, role: requester}
+    - {from: In Progress, to: On Hold}
+    - {from: On Hold, to: In Progress, role: any}
+    - {from: Resolved, to: Closed, role: requester}
+    - {from: Resolved, to: In Progress}
+"""
+
+
+def role_gateway(make_gateway: MakeHarness, assigned_to: str = "alice", **settings: Any) -> Harness:
+    flows = LOCAL_MAPPINGS["flows.yaml"].replace('assigned_to: ""', f'assigned_to: "{assigned_to}"')
+    gateway = make_gateway({**LOCAL_MAPPINGS, "flows.yaml": flows, "lifecycle.yaml": LIFECYCLE}, **settings)
+    gateway.post("qualytics", delivery(1))
+    return gateway
+
+
+def move(gateway: Harness, status: str, actor: str | None = None) -> Any:
+    headers = {"x-gateway-actor": actor} if actor else {}
+    return gateway.client.post("/v1/tickets/DQ-1/status", json={"status": status}, headers=headers)
+
+
+def test_only_the_assignee_takes_it_into_progress(make_gateway: MakeHarness) -> None:
+    gateway = role_gateway(make_gateway)
+    refused = move(gateway, "In Progress", actor="bob")
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "forbidden_transition" and "assignee" in refused.json()["detail"]
+    assert move(gateway, "In Progress").status_code == 403  # the API token alone is nobody's assignee
+    assert gateway.ticket("DQ-1")["state"] == "New"
+    assert move(gateway, "In Progress", actor="alice").status_code == 202
+    change = [e for e in gateway.ticket("DQ-1")["timeline"] if e["kind"] == "status_changed"][-1]
+    assert change["actor"] == "alice"
+
+
+def test_only_the_requester_closes_and_anomaly_moves_act_as_the_requester(make_gateway: MakeHarness) -> None:
+    gateway = role_gateway(make_gateway)
+    assert move(gateway, "In Progress", actor="alice").status_code == 202
+    gateway.post("qualytics", delivery(1, trigger="Anomaly Status Change", status="Resolved"))
+    assert gateway.ticket("DQ-1")["state"] == "Resolved"  # the source is the requester
+    refused = move(gateway, "Closed", actor="alice")
+    assert refused.status_code == 403 and "requester" in refused.json()["detail"]
+    assert move(gateway, "Closed", actor="qualytics").status_code == 202
+
+
+def test_role_any_and_the_map_form_let_anyone_move(make_gateway: MakeHarness) -> None:
+    gateway = role_gateway(make_gateway)
+    assert move(gateway, "In Progress", actor="alice").status_code == 202
+    assert move(gateway, "On Hold", actor="bob").status_code == 202
+    assert move(gateway, "In Progress", actor="carol").status_code == 202
+    undeclared = move(gateway, "Canceled", actor="alice")
+    assert undeclared.status_code == 409 and undeclared.json()["error"] == "forbidden_transition"
+    plain = make_gateway(name="plain")
+    plain.post("qualytics", delivery(1))
+    assert move(plain, "In Progress", actor="anyone").status_code == 202
+
+
+def test_chat_refuses_a_move_without_the_role_and_lets_the_taker_take_it(make_gateway: MakeHarness) -> None:
+    from tests.chatops.support import CHAT_SETTINGS, slash
+
+    chatops = {"chatops.yaml": "chatops:\n  slack_users: {U2147483697: alice}\n"}
+    taken = role_gateway(make_gateway, assigned_to="", **CHAT_SETTINGS)
+    taken.reload(chatops)
+    assert slash(taken, "DQ-1 in progress").json()["text"].startswith("DQ-1 moved from New to In Progress")
+    theirs = role_gateway(make_gateway, assigned_to="bob", name="theirs", **CHAT_SETTINGS)
+    theirs.reload(chatops)
+    answer = slash(theirs, "DQ-1 in progress").json()["text"]
+    assert answer.startswith("Nothing changed: only the assignee may move a ticket from New to In Progress")
+    assert theirs.ticket("DQ-1")["state"] == "New"
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        ("{from: New, to: Done}", "'Done' is not a state"),
+        ("{from: New, to: Resolved, role: boss}", "field transitions[0].role"),
+        ("{from: New, to: Resolved, who: x}", "field transitions[0].who"),
+    ],
+)
+def test_bad_rules_fail_at_load(tmp_path: Any, rule: str, problem: str) -> None:
+    for name, text in LOCAL_MAPPINGS.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "lifecycle.yaml").write_text(f"lifecycle:\n  transitions:\n    - {rule}\n")
+    with pytest.raises(MappingErrors) as raised:
+        load_mappings(tmp_path, {"QUALYTICS_SECRET": "x"})
+    assert "lifecycle.yaml: lifecycle" in str(raised.value) and problem in str(raised.value)
