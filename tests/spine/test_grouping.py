@@ -197,3 +197,24 @@ def test_bad_grouping_fails_at_load_naming_the_field(tmp_path: Any, extra: str, 
     with pytest.raises(MappingErrors) as raised:
         load_mappings(tmp_path, {"QUALYTICS_SECRET": "x"})
     assert "flows.yaml: flow 'open-dq-ticket'" in str(raised.value) and problem in str(raised.value)
+
+
+def test_tickets_of_an_older_database_get_their_anomaly_when_migrated(tmp_path: Any) -> None:
+    import sqlite3
+
+    from gateway.record.mirror import _MIGRATIONS, Mirror
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.executescript(_MIGRATIONS[1] + ";" + _MIGRATIONS[2])
+        conn.execute("INSERT INTO schema_version VALUES (2)")
+        for generation, state in ((1, "Closed"), (2, "New")):
+            conn.execute(
+                "INSERT INTO tickets (correlation_key, generation, state, source, fields, targets, anomaly_ids,"
+                " created_at, updated_at) VALUES ('qualytics:7', ?, ?, 'qualytics', '{}', '[]', '[\"7\"]', 0, 0)",
+                (generation, state),
+            )
+    mirror = Mirror(path)
+    assert [(a.anomaly_id, a.active) for a in mirror.anomalies(1, active_only=False)] == [("7", False)]
+    assert [(a.anomaly_id, a.active) for a in mirror.anomalies(2)] == [("7", True)]
