@@ -7,6 +7,8 @@ import sqlite3
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response
+from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
@@ -57,6 +59,16 @@ def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str,
     )
 
 
+def _runtime(state: State) -> Runtime:
+    rt: Runtime = state.runtime
+    return rt
+
+
+def _dispatcher(state: State) -> Dispatcher | None:
+    found: Dispatcher | None = state.dispatcher
+    return found
+
+
 def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
     app = Litestar(
         route_handlers=[
@@ -91,6 +103,10 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             path="/schema",
             render_plugins=[schema_viewer()],
         ),
+        dependencies={
+            "rt": Provide(_runtime, sync_to_thread=False),
+            "dispatch": Provide(_dispatcher, sync_to_thread=False),
+        },
         logging_config=None,
         debug=False,
     )

@@ -32,7 +32,7 @@ from gateway.notify.markup import TEAMS
 from gateway.receive.security import hmac_b64, same
 from gateway.record.runtime import Runtime
 from gateway.web import chatops
-from gateway.web.routes.common import decode, dispatcher, headers_of, in_thread, read_body, runtime
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, decode, headers_of, in_thread, read_body
 
 log = logging.getLogger("gateway.web.chatops")
 RESPONSE_URL_TIMEOUT = 10.0
@@ -173,9 +173,8 @@ def _dispatch(app: App, body: bytes, query: str, headers: dict[str, str]) -> Bol
 
 
 @post("/slack/commands", status_code=200)
-async def slack_commands(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def slack_commands(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> Response[bytes]:
     """A Slack slash command: Bolt checks its signature and age, the command runs, the ack says so."""
-    rt = runtime(request)
     secret = rt.settings.slack_signing_secret
     if not secret:
         raise _not_configured("SLACK_SIGNING_SECRET")
@@ -185,7 +184,7 @@ async def slack_commands(request: Request[Any, Any, Any]) -> Response[bytes]:
         raise Unauthorized("X-Slack-Request-Timestamp is not a number of seconds", code="bad_timestamp")
     if _is_interactive(body):  # Bolt would json-parse it (any depth) before finding no listener for it
         raise _only_commands()
-    app = _slack(request.app.state, rt, dispatcher(request), secret)
+    app = _slack(request.app.state, rt, dispatch, secret)
     answer = await in_thread(_dispatch, app, body, request.url.query, headers_of(request))
     if answer.status == 401:
         raise Unauthorized(
@@ -226,9 +225,8 @@ def check_teams_signature(headers: Mapping[str, str], body: bytes, secret: str) 
 
 
 @post("/teams/messages", status_code=200)
-async def teams_messages(request: Request[Any, Any, Any]) -> dict[str, str]:
+async def teams_messages(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> dict[str, str]:
     """A Teams @mention: the signature first, then the command; the reply is in the response body."""
-    rt = runtime(request)
     secret = rt.settings.teams_outgoing_secret
     if not secret:
         raise _not_configured("TEAMS_OUTGOING_SECRET")
@@ -237,5 +235,5 @@ async def teams_messages(request: Request[Any, Any, Any]) -> dict[str, str]:
     activity = decode(body, TeamsActivity)
     who = activity.sender.name or activity.sender.aad_object_id or "unknown"
     caller = chatops.Caller(f"teams:{who}", markup=TEAMS)
-    reply = await in_thread(chatops.run, rt, dispatcher(request), chatops.teams_text(activity.text), caller)
+    reply = await in_thread(chatops.run, rt, dispatch, chatops.teams_text(activity.text), caller)
     return {"type": "message", "text": reply.text}

@@ -1,15 +1,16 @@
-"""What every route needs: the runtime, the admin guard, bounded body reads, JSON decoding."""
+"""What every route needs: the injected runtime and dispatcher, the admin guard, bounded body reads, JSON decoding."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from litestar import Request
 from litestar.concurrency import sync_to_thread
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Dependency
 
 from gateway.core.errors import PayloadTooLarge, Unauthorized
 from gateway.core.jsonbody import decode_as
@@ -20,14 +21,10 @@ from gateway.record.runtime import Runtime
 T = TypeVar("T")
 
 
-def runtime(request: Request[Any, Any, Any]) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
-def dispatcher(request: Request[Any, Any, Any]) -> Dispatcher | None:
-    found: Dispatcher | None = request.app.state.dispatcher
-    return found
+# The runtime and the dispatcher, injected from app.state (gateway.web.app); they are not request data, so
+# the signature model must not validate (and so describe) them.
+RuntimeDep = Annotated[Runtime, Dependency(skip_validation=True)]
+DispatcherDep = Annotated[Dispatcher | None, Dependency(skip_validation=True)]
 
 
 def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

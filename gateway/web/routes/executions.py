@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from gateway.core.errors import InvalidPayload, NotFound
 from gateway.decide import operations as actions
 from gateway.record.views import execution_view
-from gateway.web.routes.common import admin_guard, dispatcher, runtime
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, admin_guard
 
 
 def _since(value: str | None) -> float | None:
@@ -25,6 +25,7 @@ def _since(value: str | None) -> float | None:
 @get("/v1/executions", sync_to_thread=True)
 def list_executions(
     request: Request[Any, Any, Any],
+    rt: RuntimeDep,
     status: str | None = None,
     target: str | None = None,
     flow: str | None = None,
@@ -32,7 +33,6 @@ def list_executions(
     error_kind: str | None = None,
     since: str | None = None,
 ) -> dict[str, Any]:
-    rt = runtime(request)
     found = rt.mirror.list_executions(
         status=status, target=target, flow=flow, action=action, error_kind=error_kind, since=_since(since)
     )
@@ -40,8 +40,7 @@ def list_executions(
 
 
 @get("/v1/executions/{execution_id:str}", sync_to_thread=True)
-def show_execution(execution_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
-    rt = runtime(request)
+def show_execution(execution_id: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> dict[str, Any]:
     execution = rt.mirror.execution(execution_id)
     if execution is None:
         raise NotFound(f"no execution {execution_id!r}", code="unknown_execution")
@@ -49,21 +48,23 @@ def show_execution(execution_id: str, request: Request[Any, Any, Any]) -> dict[s
 
 
 @post("/v1/executions/{execution_id:str}/retry", guards=[admin_guard], status_code=202, sync_to_thread=True)
-def retry_execution(execution_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
-    rt = runtime(request)
-    return execution_view(rt, actions.retry_execution(rt, dispatcher(request), execution_id))
+def retry_execution(
+    execution_id: str, request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep
+) -> dict[str, Any]:
+    return execution_view(rt, actions.retry_execution(rt, dispatch, execution_id))
 
 
 @post("/v1/executions/retry", guards=[admin_guard], status_code=202, sync_to_thread=True)
 def retry_failed(
     request: Request[Any, Any, Any],
+    rt: RuntimeDep,
+    dispatch: DispatcherDep,
     target: str | None = None,
     flow: str | None = None,
     error_kind: str | None = None,
     since: str | None = None,
 ) -> dict[str, Any]:
-    rt = runtime(request)
     retried = actions.retry_executions(
-        rt, dispatcher(request), target=target, flow=flow, error_kind=error_kind, since=_since(since)
+        rt, dispatch, target=target, flow=flow, error_kind=error_kind, since=_since(since)
     )
     return {"retried": retried}

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from gateway.web.routes.common import dispatcher, runtime
+from gateway.web.routes.common import DispatcherDep, RuntimeDep
 
 
 @get("/healthz")
@@ -16,16 +16,15 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", sync_to_thread=True)
-def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+def readyz(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> Response[dict[str, Any]]:
     """The database must take a write; Redis away is 'degraded' (webhooks are still accepted and kept)."""
-    rt = runtime(request)
     try:
         with rt.mirror.transaction():  # a write lock, not a read: webhooks need to write (a locked DB still reads)
             pass
         database = "ok"
     except sqlite3.Error:
         database = "unavailable"
-    found = dispatcher(request)
+    found = dispatch
     redis = "ok" if found is not None and found.healthy() else "unavailable"
     status = "ok" if database == "ok" and redis == "ok" else ("degraded" if database == "ok" else "unavailable")
     body = {"status": status, "database": database, "redis": redis}
@@ -48,9 +47,8 @@ def _escape(value: str) -> str:
 
 
 @get("/metrics", sync_to_thread=True, media_type="text/plain; version=0.0.4")
-def metrics(request: Request[Any, Any, Any]) -> str:
+def metrics(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> str:
     """Prometheus text exposition: the execution log and the mirror as gauges, and whether Redis is up."""
-    rt = runtime(request)
     lines: list[str] = []
     for key, values in rt.mirror.gauges().items():
         name, text, labels = _METRICS[key]
@@ -58,7 +56,7 @@ def metrics(request: Request[Any, Any, Any]) -> str:
         for label_values, count in sorted(values.items()):
             pairs = ",".join(f'{label}="{_escape(value)}"' for label, value in zip(labels, label_values, strict=True))
             lines.append(f"{name}{{{pairs}}} {count}")
-    found = dispatcher(request)
+    found = dispatch
     up = int(found is not None and found.healthy())
     lines += [
         "# HELP dq_gateway_redis_up Whether the queue's Redis answers.",

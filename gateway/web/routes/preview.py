@@ -7,11 +7,10 @@ from typing import Any
 from litestar import Request, post
 
 from gateway.decide.preview import preview
-from gateway.web.routes.common import admin_guard, headers_of, in_thread, read_body, runtime
+from gateway.web.routes.common import RuntimeDep, admin_guard, headers_of, in_thread, read_body
 
 
 @post("/v1/preview/{source:str}", guards=[admin_guard], status_code=200, summary="Dry-run a payload")
-async def preview_payload(source: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
-    rt = runtime(request)
+async def preview_payload(source: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> dict[str, Any]:
     body = await read_body(request, rt.settings.max_body_bytes)
     return await in_thread(preview, rt, source, headers_of(request), body)

@@ -10,7 +10,7 @@ from litestar.params import Parameter
 
 from gateway.decide import operations as actions
 from gateway.record.views import ticket_view
-from gateway.web.routes.common import admin_guard, decode, dispatcher, in_thread, read_body, runtime
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, admin_guard, decode, in_thread, read_body
 
 
 class StatusChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -35,45 +35,45 @@ def actor(request: Request[Any, Any, Any]) -> str:
 @get("/v1/tickets", sync_to_thread=True)
 def list_tickets(
     request: Request[Any, Any, Any],
+    rt: RuntimeDep,
     state_filter: str | None = Parameter(query="state", default=None),
     source: str | None = None,
     q: str | None = None,
 ) -> dict[str, Any]:
-    rt = runtime(request)
     tickets = rt.mirror.list_tickets(state=state_filter, source=source, q=q)
     return {"tickets": [ticket_view(rt, t) for t in tickets]}
 
 
 @get("/v1/tickets/{reference:str}", sync_to_thread=True)
-def show_ticket(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
-    rt = runtime(request)
+def show_ticket(reference: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> dict[str, Any]:
     return ticket_view(rt, actions.find_ticket(rt, reference), detail=True)
 
 
 @post("/v1/tickets/{reference:str}/status", guards=[admin_guard], status_code=202)
-async def change_status(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
-    rt = runtime(request)
+async def change_status(
+    reference: str, request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep
+) -> dict[str, Any]:
     change = decode(await read_body(request, rt.settings.max_body_bytes), StatusChange)
     ticket, executions = await in_thread(
-        actions.move_ticket, rt, dispatcher(request), reference, change.status, note=change.note, actor=actor(request)
+        actions.move_ticket, rt, dispatch, reference, change.status, note=change.note, actor=actor(request)
     )
     return {"ticket": ticket_view(rt, ticket, detail=True), "executions": executions}
 
 
 @post("/v1/tickets/{reference:str}/comments", guards=[admin_guard], status_code=202)
-async def add_comment(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
-    rt = runtime(request)
+async def add_comment(
+    reference: str, request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep
+) -> dict[str, Any]:
     comment = decode(await read_body(request, rt.settings.max_body_bytes), NewComment)
     ticket, executions = await in_thread(
-        actions.comment_ticket, rt, dispatcher(request), reference, comment.text, actor=actor(request)
+        actions.comment_ticket, rt, dispatch, reference, comment.text, actor=actor(request)
     )
     return {"ticket": ticket_view(rt, ticket, detail=True), "executions": executions}
 
 
 @post("/v1/tickets/{reference:str}/anomalies", guards=[admin_guard], status_code=200)
-async def link_anomaly(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def link_anomaly(reference: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> dict[str, Any]:
     """Link an anomaly by hand; `moved_from` names the open ticket it left."""
-    rt = runtime(request)
     body = decode(await read_body(request, rt.settings.max_body_bytes), AnomalyReference)
     ticket, moved_from = await in_thread(
         actions.link_anomaly, rt, reference, body.source, body.anomaly_id, actor=actor(request)
@@ -82,8 +82,7 @@ async def link_anomaly(reference: str, request: Request[Any, Any, Any]) -> dict[
 
 
 @delete("/v1/tickets/{reference:str}/anomalies", guards=[admin_guard], status_code=200)
-async def unlink_anomaly(reference: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
-    rt = runtime(request)
+async def unlink_anomaly(reference: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> dict[str, Any]:
     body = decode(await read_body(request, rt.settings.max_body_bytes), AnomalyReference)
     ticket = await in_thread(actions.unlink_anomaly, rt, reference, body.source, body.anomaly_id, actor=actor(request))
     return {"ticket": ticket_view(rt, ticket, detail=True)}

@@ -16,7 +16,7 @@ from gateway.receive.sources.base import SourceConfig
 from gateway.record import console_queries as queries
 from gateway.record.runtime import Runtime
 from gateway.rules.loader import MappingErrors, load_mappings
-from gateway.web.routes.common import in_thread, runtime
+from gateway.web.routes.common import RuntimeDep, in_thread
 from gateway.web.ui import auth
 from gateway.web.ui.render import page
 from gateway.web.ui.tickets import PAGE_SIZE, executions, offset
@@ -46,11 +46,11 @@ def _event(rt: Runtime, redactor: Redactor, event_id: str) -> dict[str, Any] | N
 @get("/events", sync_to_thread=True)
 def event_list(
     request: Request[Any, Any, Any],
+    rt: RuntimeDep,
     source: str | None = None,
     outcome: str | None = None,
     page_number: int = Parameter(query="page", default=1, ge=1),
 ) -> Response[str]:
-    rt = runtime(request)
     redactor = Redactor([*rt.mappings.secrets(), *secret_values(rt.settings)])  # as the runner redacts
     found = queries.event_page(rt.mirror, source=source, outcome=outcome, offset=offset(page_number), limit=PAGE_SIZE)
     shown = [e for e in (_event(rt, redactor, i) for i in found.ids) if e is not None]
@@ -80,12 +80,14 @@ def check(rt: Runtime) -> dict[str, Any]:
         found = load_mappings(rt.settings.mappings)
     except MappingErrors as exc:
         return {"ok": False, "errors": [str(e) for e in exc.errors]}
-    return {"ok": True, "summary": f"{len(found.files)} file(s), {len(found.sources)} source(s),"
-            f" {len(found.targets)} target(s), {len(found.channels)} channel(s), {len(found.flows)} flow(s)"}
+    return {
+        "ok": True,
+        "summary": f"{len(found.files)} file(s), {len(found.sources)} source(s),"
+        f" {len(found.targets)} target(s), {len(found.channels)} channel(s), {len(found.flows)} flow(s)",
+    }
 
 
-def _mappings_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    rt = runtime(request)
+def _mappings_context(request: Request[Any, Any, Any], rt: Runtime) -> dict[str, Any]:
     base = str(request.base_url).rstrip("/")
     sources = [
         {"name": name, "kind": c.kind, "url": f"{base}/v1/webhooks/{name}", "auth": auth_kind(c)}
@@ -109,15 +111,16 @@ def _mappings_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 @get("/mappings", sync_to_thread=True)
-def mappings(request: Request[Any, Any, Any]) -> Response[str]:
-    return page(request, "mappings.html", **_mappings_context(request), chosen="", payload="", result=None, error=None)
+def mappings(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
+    return page(
+        request, "mappings.html", **_mappings_context(request, rt), chosen="", payload="", result=None, error=None
+    )
 
 
 @post("/mappings/preview")
-async def preview_form(request: Request[Any, Any, Any]) -> Response[str]:
+async def preview_form(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
     """The preview endpoint's answer for a pasted payload, shown as it returns it (no side effects)."""
     form = await auth.checked_form(request)
-    rt = runtime(request)
     source, payload = form.get("source", ""), form.get("payload", "")
     result, error = None, None
     try:
@@ -125,5 +128,5 @@ async def preview_form(request: Request[Any, Any, Any]) -> Response[str]:
         result = json.dumps(answer, indent=2, ensure_ascii=False)
     except GatewayError as exc:
         error = f"{exc.code}: {exc.detail}"
-    context = await in_thread(_mappings_context, request)
+    context = await in_thread(_mappings_context, request, rt)
     return page(request, "mappings.html", **context, chosen=source, payload=payload, result=result, error=error)

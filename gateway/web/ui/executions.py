@@ -12,8 +12,9 @@ from litestar.params import Parameter
 from gateway.core.errors import InvalidPayload, NotFound
 from gateway.decide import operations
 from gateway.record import console_queries as queries
+from gateway.record.runtime import Runtime
 from gateway.record.views import execution_view
-from gateway.web.routes.common import dispatcher, in_thread, runtime
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, in_thread
 from gateway.web.ui import auth
 from gateway.web.ui.render import page, redirect
 from gateway.web.ui.tickets import PAGE_SIZE, UNFINISHED, executions, offset
@@ -37,6 +38,7 @@ def _since(value: str | None) -> float | None:
 @get("/executions", sync_to_thread=True)
 def execution_list(
     request: Request[Any, Any, Any],
+    rt: RuntimeDep,
     status: str | None = None,
     target: str | None = None,
     flow: str | None = None,
@@ -45,7 +47,6 @@ def execution_list(
     since: str | None = None,
     page_number: int = Parameter(query="page", default=1, ge=1),
 ) -> Response[str]:
-    rt = runtime(request)
     filters = {"status": status, "target": target, "flow": flow, "action": action, "error_kind": error_kind}
     when = _since(since)
     found = queries.execution_page(
@@ -60,7 +61,7 @@ def execution_list(
         limit=PAGE_SIZE,
     )
     shown = executions(rt, found.ids)
-    retryable = 0 if status not in (None, "", "failed") else _failed_count(request, filters, when)
+    retryable = 0 if status not in (None, "", "failed") else _failed_count(rt, filters, when)
     return page(
         request,
         "executions.html",
@@ -79,9 +80,9 @@ def execution_list(
     )
 
 
-def _failed_count(request: Request[Any, Any, Any], filters: dict[str, Any], since: float | None) -> int:
+def _failed_count(rt: Runtime, filters: dict[str, Any], since: float | None) -> int:
     """How many failed executions the filter covers (what Retry all failed would retry)."""
-    mirror = runtime(request).mirror
+    mirror = rt.mirror
     return queries.execution_page(
         mirror,
         status="failed",
@@ -95,8 +96,7 @@ def _failed_count(request: Request[Any, Any, Any], filters: dict[str, Any], sinc
 
 
 @get("/executions/{execution_id:str}", sync_to_thread=True)
-def execution_page(execution_id: str, request: Request[Any, Any, Any]) -> Response[str]:
-    rt = runtime(request)
+def execution_page(execution_id: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
     found = rt.mirror.execution(execution_id)
     if found is None:
         raise NotFound(f"no execution {execution_id!r}", code="unknown_execution")
@@ -105,14 +105,16 @@ def execution_page(execution_id: str, request: Request[Any, Any, Any]) -> Respon
 
 
 @post("/executions/{execution_id:str}/retry")
-async def retry(execution_id: str, request: Request[Any, Any, Any]) -> Response[Any]:
+async def retry(
+    execution_id: str, request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep
+) -> Response[Any]:
     await auth.checked_form(request)
-    await in_thread(operations.retry_execution, runtime(request), dispatcher(request), execution_id)
+    await in_thread(operations.retry_execution, rt, dispatch, execution_id)
     return redirect(request, f"/ui/executions/{execution_id}")
 
 
 @post("/executions/retry")
-async def retry_all(request: Request[Any, Any, Any]) -> Response[Any]:
+async def retry_all(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> Response[Any]:
     """Without `confirm`: a page saying how many would be retried; with it, retry them."""
     form = await auth.checked_form(request)
     filters = {k: form.get(k, "") for k in RETRY_FILTERS}
@@ -120,7 +122,7 @@ async def retry_all(request: Request[Any, Any, Any]) -> Response[Any]:
     narrowed = {k: v or None for k, v in filters.items() if k != "since"}
     back = "/ui/executions?" + urlencode({k: v for k, v in filters.items() if v})
     if form.get("confirm") != "yes":
-        count = await in_thread(_failed_count, request, narrowed, since)
+        count = await in_thread(_failed_count, rt, narrowed, since)
         return page(request, "retry_confirm.html", count=count, filters=filters, back=back)
-    await in_thread(operations.retry_executions, runtime(request), dispatcher(request), since=since, **narrowed)
+    await in_thread(operations.retry_executions, rt, dispatch, since=since, **narrowed)
     return redirect(request, back.rstrip("?"))

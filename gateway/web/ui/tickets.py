@@ -14,7 +14,7 @@ from gateway.record import console_queries as queries
 from gateway.record.runtime import Runtime
 from gateway.record.views import execution_view, ticket_view
 from gateway.rules.lifecycle import STATES
-from gateway.web.routes.common import dispatcher, in_thread, runtime
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, in_thread
 from gateway.web.ui import auth, chart
 from gateway.web.ui.render import page, redirect
 
@@ -37,8 +37,7 @@ def tickets(rt: Runtime, ids: list[int]) -> list[dict[str, Any]]:
 
 
 @get("/", sync_to_thread=True)
-def overview(request: Request[Any, Any, Any]) -> Response[str]:
-    rt = runtime(request)
+def overview(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
     failed = queries.execution_page(rt.mirror, status="failed", limit=10)
     statuses = rt.mirror.counts()
     return page(
@@ -58,13 +57,13 @@ def overview(request: Request[Any, Any, Any]) -> Response[str]:
 @get("/tickets", sync_to_thread=True)
 def ticket_list(
     request: Request[Any, Any, Any],
+    rt: RuntimeDep,
     state_filter: str | None = Parameter(query="state", default=None),
     source: str | None = None,
     target: str | None = None,
     q: str | None = None,
     page_number: int = Parameter(query="page", default=1, ge=1),
 ) -> Response[str]:
-    rt = runtime(request)
     filters = {"state": state_filter, "source": source, "target": target, "q": q}
     found = queries.ticket_page(
         rt.mirror, state=state_filter, source=source, target=target, q=q, offset=offset(page_number), limit=PAGE_SIZE
@@ -84,8 +83,7 @@ def ticket_list(
 
 
 @get("/tickets/{reference:str}", sync_to_thread=True)
-def ticket_page(reference: str, request: Request[Any, Any, Any]) -> Response[str]:
-    rt = runtime(request)
+def ticket_page(reference: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
     ticket = ticket_view(rt, operations.find_ticket(rt, reference), detail=True)
     found = queries.execution_page(rt.mirror, ticket_id=ticket["id"], limit=200)
     runs = executions(rt, found.ids)
@@ -101,13 +99,14 @@ def ticket_page(reference: str, request: Request[Any, Any, Any]) -> Response[str
 
 
 @post("/tickets/{reference:str}/status")
-async def move(reference: str, request: Request[Any, Any, Any]) -> Response[Any]:
+async def move(
+    reference: str, request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep
+) -> Response[Any]:
     form = await auth.checked_form(request)
-    rt = runtime(request)
     ticket, _ = await in_thread(
         operations.move_ticket,
         rt,
-        dispatcher(request),
+        dispatch,
         reference,
         form.get("status", ""),
         note=form.get("note", ""),
@@ -117,10 +116,11 @@ async def move(reference: str, request: Request[Any, Any, Any]) -> Response[Any]
 
 
 @post("/tickets/{reference:str}/comments")
-async def comment(reference: str, request: Request[Any, Any, Any]) -> Response[Any]:
+async def comment(
+    reference: str, request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep
+) -> Response[Any]:
     form = await auth.checked_form(request)
-    rt = runtime(request)
     ticket, _ = await in_thread(
-        operations.comment_ticket, rt, dispatcher(request), reference, form.get("text", ""), actor="console"
+        operations.comment_ticket, rt, dispatch, reference, form.get("text", ""), actor="console"
     )
     return redirect(request, f"/ui/tickets/{rt.number(ticket.id)}")
