@@ -37,14 +37,19 @@ def post_json(
     timeout: float,
     headers: dict[str, str] | None = None,
     show_body: bool = True,
+    extensions: dict[str, Any] | None = None,
+    trust_env: bool = True,
 ) -> httpx.Response:
     """POST JSON; every failure classified here, without the URL in it.
 
     `show_body=False` for URLs a payload chose: the callee's answer is then never repeated
-    (status code only), so the gateway cannot be used to read other services.
+    (status code only), so the gateway cannot be used to read other services. `trust_env=False`
+    ignores proxy settings, so a checked address is the one connected to. Redirects are never
+    followed (a 3xx is a PermanentError).
     """
     try:
-        response = httpx.post(url, json=payload, headers=headers, timeout=timeout, follow_redirects=False)
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=trust_env) as client:
+            response = client.post(url, json=payload, headers=headers, extensions=extensions)
     except httpx.TimeoutException:
         raise RetryableError(f"{what} timed out after {timeout:g} s") from None
     except httpx.TransportError as exc:

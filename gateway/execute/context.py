@@ -123,6 +123,8 @@ class Context:
 
         try:
             result = operation()
+        except Done:  # the handler ends the execution (a refused callback URL): not a failed attempt
+            raise
         except ConnectorError as exc:
             message = self.redactor(exc.message)
             record("failed", error_kind=exc.kind, http_status=exc.http_status, message=message)

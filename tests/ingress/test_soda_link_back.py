@@ -47,9 +47,12 @@ def incident_with_callback(url: str) -> bytes:
     return json.dumps(body).encode()
 
 
-def soda_gateway(make_gateway: MakeHarness, trackers: Trackers) -> Any:
+def soda_gateway(make_gateway: MakeHarness, trackers: Trackers, soda: EmulatorHTTPServer) -> Any:
+    # The emulator listens on loopback over http: only an explicit (unsafe outside tests) allowlist opens it.
+    port = soda.url.rsplit(":", 1)[1]
+    link_back = f'{{hosts: ["127.0.0.1:{port}"], schemes: [http], allow_private: true}}'
     files = trackers.mappings()
-    files["sources.yaml"] += f'  soda: {{kind: soda, token: "{SODA_TOKEN}"}}\n'
+    files["sources.yaml"] += f'  soda: {{kind: soda, token: "{SODA_TOKEN}", link_back: {link_back}}}\n'
     files["flows.yaml"] = files["flows.yaml"].replace("source: [qualytics, generic]", "source: [soda]")
     return make_gateway(files, env=TRACKER_ENV)
 
@@ -57,7 +60,7 @@ def soda_gateway(make_gateway: MakeHarness, trackers: Trackers) -> Any:
 def test_the_ticket_links_are_posted_back_to_soda(
     make_gateway: MakeHarness, trackers: Trackers, soda: EmulatorHTTPServer
 ) -> None:
-    gateway = soda_gateway(make_gateway, trackers)
+    gateway = soda_gateway(make_gateway, trackers, soda)
     response = gateway.post("soda", incident_with_callback(soda.url), headers={"authorization": f"Bearer {SODA_TOKEN}"})
     assert response.status_code == 202, response.text
     gateway.drain()
@@ -76,7 +79,7 @@ def test_a_failing_callback_fails_only_itself(
     make_gateway: MakeHarness, trackers: Trackers, soda: EmulatorHTTPServer
 ) -> None:
     soda.emulator.inject(Fault(kind="status", status=404, count=10))
-    gateway = soda_gateway(make_gateway, trackers)
+    gateway = soda_gateway(make_gateway, trackers, soda)
     gateway.post("soda", incident_with_callback(soda.url), headers={"authorization": f"Bearer {SODA_TOKEN}"})
     gateway.drain()
     statuses = sorted((e["action"], e["status"]) for e in gateway.executions())

@@ -1,8 +1,10 @@
 """Tell the source tool where its ticket is (Soda's `incidentLinkCallbackUrl`).
 
 When a ticket is created for an event whose source gave a callback URL, a `link_back`
-execution posts `{"url", "text"}` to it, with the channel retry policy. The URL stays in the
-recorded event; it never enters an execution record, a message or a log line.
+execution posts `{"url", "text"}` to it, with the channel retry policy, but only where the
+source's `link_back:` allowlist says (`gateway.core.callbacks`); a refused URL is a `skipped`
+execution naming the rule. The URL stays in the recorded event; it never enters an execution
+record, a message or a log line, and the callee's answer is reported by status code only.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import sqlite3
 import time
 
 from connectors.base import RemoteTicket
-from gateway.core.http import post_json
+from gateway.core.callbacks import Refused, post_callback
 from gateway.core.retry_config import CHANNEL_RETRY
 from gateway.execute.context import Context, Done
+from gateway.receive.sources import ADAPTERS
 from gateway.record.rows import ExecutionRow
 
 CALLBACK = "link_callback_url"
@@ -51,8 +54,22 @@ def send(ctx: Context, execution: ExecutionRow) -> str:
     url = callback_url(ctx, execution)
     if url is None:
         raise Done("skipped", "the event carries no link callback URL")
+    event = ctx.mirror.get_event(execution.event_id)
+    source = event.source if event else ""
+    config = ctx.rt.mappings.sources.get(source)
+    if config is None:
+        raise Done("skipped", f"link-back not sent: source {source!r} is no longer in the mappings")
+    allowed = ADAPTERS[config.kind].link_back(config)
     body = {"url": execution.params["url"], "text": execution.params["text"]}
-    ctx.call(execution, CHANNEL_RETRY, lambda: post_json(url, body, what="the link callback", timeout=10.0))
+
+    def post() -> object:
+        try:
+            return post_callback(url, body, allowed=allowed, what="the link callback", timeout=10.0)
+        except Refused as refused:
+            rule = f"sources.{source}.link_back.{refused.rule}"
+            raise Done("skipped", f"link-back not sent (rule {rule}): {refused.detail}") from None
+
+    ctx.call(execution, CHANNEL_RETRY, post)
     now = time.time()
     with ctx.mirror.transaction() as tx:
         ctx.mirror.add_timeline(

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from gateway.core.callbacks import AllowedUrls
 from gateway.core.errors import InvalidPayload, Unauthorized
 from gateway.core.jsonbody import decode_json as decode_json  # the adapters import it from here
 from gateway.core.models import SEVERITIES, Parsed, Severity
@@ -38,6 +39,7 @@ class SourceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     token: Secret | None = None
     basic: BasicAuth | None = None
     allow_unauthenticated: bool = False
+    link_back: AllowedUrls | None = None
     defaults: SourceDefaults = msgspec.field(default_factory=SourceDefaults)
 
 
@@ -62,13 +64,19 @@ class SourceAdapter:
     """A source kind: `verify` raises Unauthorized, `parse` raises MalformedJson/InvalidPayload.
 
     `auth_keys` are the SourceConfig keys this kind understands; a source configured with
-    none of them must say `allow_unauthenticated: true`.
+    none of them must say `allow_unauthenticated: true`. `link_back_hosts` is the kind's default
+    `link_back: {hosts}` (where its callback URLs may point); none means no link-back unless configured.
     """
 
     kind: str
     auth_keys: tuple[str, ...]
     verify: Verify
     parse: Parse
+    link_back_hosts: tuple[str, ...] = ()
+
+    def link_back(self, config: SourceConfig) -> AllowedUrls:
+        """Where this source's payloads may send link-backs: its own `link_back:`, else the kind's default."""
+        return config.link_back or AllowedUrls(hosts=list(self.link_back_hosts))
 
 
 def convert(data: Any, shape: type[T], what: str) -> T:

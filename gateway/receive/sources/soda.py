@@ -224,4 +224,6 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     return Parsed(ignored=[Ignored(reason=f"soda event {raw['event']!r} is not ticketed")])
 
 
-ADAPTER = SourceAdapter(kind="soda", auth_keys=("token",), verify=verify, parse=parse)
+ADAPTER = SourceAdapter(
+    kind="soda", auth_keys=("token",), verify=verify, parse=parse, link_back_hosts=("*.soda.io",)
+)
