@@ -31,7 +31,7 @@ def accept(
     parsed = adapter.parse(config, delivery)
     check_event_count(parsed, rt.settings.max_events_per_delivery)
     for attempt in range(_PLAN_ATTEMPTS):
-        now = time.time()
+        now = rt.clock()
         ignored: list[dict[str, str | None]] = []
         try:
             with rt.mirror.transaction() as tx:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from gateway.core.errors import Conflict, InvalidPayload, NotFound
@@ -59,7 +58,7 @@ def move_ticket(
         if current.state == state:
             raise Conflict(f"{rt.number(ticket.id)} is already {state}", code="already_in_state")
         outcome = Outcome(event_id=None)
-        planner = Planner(rt, tx, time.time())
+        planner = Planner(rt, tx, rt.clock())
         roles = actor_roles(rt, current, {actor, person or actor}, taking=taking)
         planner.move(current, state, actor=actor, note=note, flow="manual", outcome=outcome, roles=roles)
     _enqueue(dispatcher, outcome.queued)
@@ -74,7 +73,7 @@ def comment_ticket(
     ticket = find_ticket(rt, reference)
     outcome = Outcome(event_id=None)
     with rt.mirror.transaction() as tx:
-        Planner(rt, tx, time.time()).comment(ticket, text.strip(), actor=actor, flow="manual", outcome=outcome)
+        Planner(rt, tx, rt.clock()).comment(ticket, text.strip(), actor=actor, flow="manual", outcome=outcome)
     _enqueue(dispatcher, outcome.queued)
     return rt.mirror.ticket(ticket.id) or ticket, outcome.executions
 
@@ -87,7 +86,7 @@ def assign_ticket(
     outcome = Outcome(event_id=None)
     with rt.mirror.transaction() as tx:
         current = rt.mirror.ticket(ticket.id, tx) or ticket
-        Planner(rt, tx, time.time()).assign(current, assignee, actor=actor, flow="manual", outcome=outcome)
+        Planner(rt, tx, rt.clock()).assign(current, assignee, actor=actor, flow="manual", outcome=outcome)
     _enqueue(dispatcher, outcome.queued)
     return rt.mirror.ticket(ticket.id) or ticket, outcome.executions
 
@@ -109,7 +108,7 @@ def link_anomaly(
         row = rt.mirror.active_anomaly(tx, source, anomaly_id)
         if row is not None and row.ticket_id == ticket.id:
             raise Conflict(f"{source}:{anomaly_id} is already linked to {rt.number(ticket.id)}", code="already_linked")
-        planner = Planner(rt, tx, time.time())
+        planner = Planner(rt, tx, rt.clock())
         status, title = (row.status, row.title) if row else ("", "")
         previous = anomalies.link(planner, current, source, anomaly_id, status=status, title=title, actor=actor)
     return rt.mirror.ticket(ticket.id) or ticket, rt.number(previous) if previous is not None else None
@@ -122,7 +121,7 @@ def unlink_anomaly(rt: Runtime, reference: str, source: str, anomaly_id: str, *,
         if not rt.mirror.unlink_anomaly(tx, ticket.id, source, anomaly_id):
             raise NotFound(f"{source}:{anomaly_id} is not linked to {rt.number(ticket.id)}", code="not_linked")
         entry = {"source": source, "anomaly_id": anomaly_id}
-        rt.mirror.add_timeline(tx, ticket.id, "anomaly_unlinked", actor, entry, time.time())
+        rt.mirror.add_timeline(tx, ticket.id, "anomaly_unlinked", actor, entry, rt.clock())
     return rt.mirror.ticket(ticket.id) or ticket
 
 

@@ -16,6 +16,7 @@ from gateway.record.runtime import Runtime
 from gateway.rules.lifecycle import ANOMALY_ROLES
 from gateway.rules.matching import matching_flows
 from gateway.rules.schema import CreateTicket, Flow, Notify
+from gateway.rules.sla import SlaTarget, sla_seconds
 from gateway.rules.templates import RenderError
 
 
@@ -177,7 +178,9 @@ class Planner:
         targets = list(dict.fromkeys(t for _, action in creates for t in action.targets))
         grouped = key != event.correlation_key
         resolve_when = (creates[0][1].resolve_when or "all") if grouped else creates[0][1].resolve_when
-        ticket_id = self.new_ticket(event, fields, targets, generation, key=key, resolve_when=resolve_when)
+        ticket_id = self.new_ticket(
+            event, fields, targets, generation, key=key, resolve_when=resolve_when, sla=creates[0][0].sla
+        )
         outcome.ticket_id = ticket_id
         seen: set[str] = set()
         for create_flow, action in creates:
@@ -232,6 +235,7 @@ class Planner:
         *,
         key: str | None = None,
         resolve_when: str | None = None,
+        sla: dict[str, SlaTarget] | None = None,
     ) -> int:
         ticket_id = self.mirror.create_ticket(
             self.tx,
@@ -254,6 +258,9 @@ class Planner:
             title=event.title,
             now=self.now,
         )
+        timers = sla_seconds(fields.priority, self.rt.mappings.lifecycle.sla, sla)
+        if timers is not None:
+            self.mirror.start_sla(self.tx, ticket_id, *timers, self.now)
         return ticket_id
 
     def skip(
@@ -337,6 +344,7 @@ class Planner:
         if state == "Resolved":
             changes["resolved_at"] = self.now
         self.mirror.update_ticket(self.tx, ticket.id, self.now, **changes)
+        self.mirror.sla_moved(self.tx, ticket.id, current, state, self.now)
         data = {"from": current, "to": state, **({"note": note} if note else {})}
         self.mirror.add_timeline(self.tx, ticket.id, "status_changed", actor, data, self.now)
         params = {"status": state, "note": note, "actor": actor}
@@ -349,6 +357,7 @@ class Planner:
         if previous == assignee:
             return False
         self.mirror.update_ticket(self.tx, ticket.id, self.now, fields={**ticket.fields, "assigned_to": assignee})
+        self.mirror.sla_responded(self.tx, ticket.id, self.now)
         change = {"field": "assigned_to", "from": previous, "to": assignee}
         self.mirror.add_timeline(self.tx, ticket.id, "field_changed", actor, change, self.now)
         self.on_targets(outcome, ticket, flow=flow, action="assign", params={"assignee": assignee})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
@@ -20,7 +19,8 @@ class Sweeper:
         self.redis_away = False
 
     def sweep(self, now: float | None = None) -> list[str]:
-        now = time.time() if now is None else now
+        now = self.rt.clock() if now is None else now
+        self.check_sla(now)  # needs only the database: breaches are found with Redis away too
         if not self.watch_redis(now):
             return []
         expired = self.rt.mirror.expire_leases(now)
@@ -28,6 +28,17 @@ class Sweeper:
             log.warning("leases expired (worker gone?), re-running %d executions", len(expired))
         due = self.rt.mirror.due_for_enqueue(now, ENQUEUE_GRACE_S, self.rt.settings.lease_seconds)
         return self.dispatcher.enqueue(due)
+
+    def check_sla(self, now: float) -> int:
+        """SLA timers past due, each recorded on its ticket's timeline once (however many sweepers run)."""
+        with self.rt.mirror.transaction() as tx:
+            breaches = self.rt.mirror.mark_breaches(tx, now)
+            for ticket_id, timer, due in breaches:
+                entry = {"timer": timer, "due_at": due}
+                self.rt.mirror.add_timeline(tx, ticket_id, "sla_breached", "gateway", entry, now)
+        for ticket_id, timer, _ in breaches:
+            log.warning("%s: the %s SLA is breached", self.rt.number(ticket_id), timer)
+        return len(breaches)
 
     def watch_redis(self, now: float) -> bool:
         """False while Redis is away (said once per outage); when it comes back empty, re-send its jobs.

@@ -11,11 +11,12 @@ from gateway.core.models import UNFINISHED
 from gateway.record.anomalies import Anomalies
 from gateway.record.events import Events
 from gateway.record.executions import Executions
+from gateway.record.sla import SlaTimers
 from gateway.record.store import _MIGRATIONS, SCHEMA_VERSION, new_id, now
 from gateway.record.tickets import Tickets
 
 __all__ = ["SCHEMA_VERSION", "UNFINISHED", "_MIGRATIONS", "Mirror", "new_id", "now"]
 
 
-class Mirror(Events, Tickets, Executions, Anomalies):
+class Mirror(Events, Tickets, Executions, Anomalies, SlaTimers):
     """The whole mirror, as the web process and the workers use it."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from gateway.core.settings import Settings
 from gateway.record.mirror import Mirror
@@ -16,6 +17,7 @@ class Runtime:
     settings: Settings
     mappings: Mappings
     mirror: Mirror
+    clock: Callable[[], float] = field(default_factory=lambda: time.time)  # tests inject one (SLA timers, breaches)
 
     @classmethod
     def load(cls, settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Runtime:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -122,6 +122,22 @@ SELECT id, source, substr(correlation_key, length(source) + 2),
   CASE WHEN generation = (SELECT max(g.generation) FROM tickets g WHERE g.correlation_key = t.correlation_key)
   THEN 1 END, created_at, updated_at
 FROM tickets t WHERE correlation_key LIKE source || ':%'
+""",
+    # SLA timers, one row per ticket: due times move when the resolution timer pauses (On Hold) or restarts
+    4: """
+CREATE TABLE sla_timers (
+  ticket_id INTEGER PRIMARY KEY REFERENCES tickets(id),
+  response_s REAL NOT NULL,
+  resolution_s REAL NOT NULL,
+  response_due_at REAL NOT NULL,
+  response_stopped_at REAL,
+  response_breached_at REAL,
+  resolution_due_at REAL NOT NULL,
+  resolution_stopped_at REAL,
+  resolution_paused_at REAL,
+  resolution_breached_at REAL
+);
+CREATE INDEX sla_timers_due ON sla_timers (resolution_due_at, response_due_at)
 """,
 }
 

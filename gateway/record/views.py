@@ -9,6 +9,7 @@ import msgspec
 
 from gateway.record.rows import AnomalyRow, ExecutionRow, LinkRow, TicketRow
 from gateway.record.runtime import Runtime
+from gateway.record.sla import breached
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -40,6 +41,30 @@ def anomaly_view(anomaly: AnomalyRow) -> dict[str, Any]:
     }
 
 
+def sla_view(rt: Runtime, ticket_id: int) -> dict[str, Any] | None:
+    """Due times, breaches and seconds left (frozen while On Hold; None once the timer stopped)."""
+    timer = rt.mirror.sla(ticket_id)
+    if timer is None:
+        return None
+    now = rt.clock()
+    paused = timer.resolution_paused_at
+    resolution_due = timer.resolution_due_at + (now - paused if paused is not None else 0.0)
+    resolution_stopped = timer.resolution_stopped_at
+    return {
+        "response_due_at": iso(timer.response_due_at),
+        "resolution_due_at": iso(resolution_due),
+        "response_breached": breached(
+            timer.response_due_at, timer.response_stopped_at, None, timer.response_breached_at, now
+        ),
+        "resolution_breached": breached(
+            timer.resolution_due_at, resolution_stopped, paused, timer.resolution_breached_at, now
+        ),
+        "response_left_s": None if timer.response_stopped_at else round(timer.response_due_at - now),
+        "resolution_left_s": None if resolution_stopped else round(resolution_due - now),
+        "resolution_paused": paused is not None,
+    }
+
+
 def ticket_view(rt: Runtime, ticket: TicketRow, *, detail: bool = False) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": ticket.id,
@@ -55,6 +80,7 @@ def ticket_view(rt: Runtime, ticket: TicketRow, *, detail: bool = False) -> dict
         "links": [link_view(link) for link in rt.mirror.links(ticket.id)],
         "anomalies": [anomaly_view(a) for a in rt.mirror.anomalies(ticket.id)],
         "resolve_when": ticket.resolve_when,
+        "sla": sla_view(rt, ticket.id),
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),
     }

@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 from gateway.core.errors import ForbiddenRole, ForbiddenTransition
+from gateway.rules.sla import DEFAULT_SLA, SlaTarget, parse_duration
 
 Role = Literal["assignee", "requester", "any"]
 ANOMALY_ROLES = frozenset({"requester"})  # moves an anomaly asks for act as the ticket's requester
@@ -44,15 +45,6 @@ def canonical_state(name: str) -> str | None:
     return _ALIASES.get(key)
 
 
-def parse_duration(text: str) -> float:
-    """'24h', '90m', '30s', '2d' -> seconds."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    if not found:
-        raise ValueError(f"{text!r} is not a duration such as 24h, 90m or 30s")
-    value, unit = float(found.group(1)), found.group(2) or "s"
-    return value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-
-
 class TransitionRule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`{from: Resolved, to: Closed, role: requester}`: one allowed move and who may make it."""
 
@@ -67,6 +59,7 @@ class LifecycleConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     transitions: dict[str, list[str]] | list[TransitionRule] | None = None
     reopen_window: str = "24h"
     anomaly_status: dict[str, str] | None = None
+    sla: dict[str, SlaTarget] | None = None  # per priority; merged over DEFAULT_SLA
 
 
 class Lifecycle:
@@ -87,6 +80,7 @@ class Lifecycle:
         self.reopen_window_s = parse_duration(config.reopen_window)
         self.anomaly_policy = dict(DEFAULT_ANOMALY_POLICY)
         self.anomaly_policy.update(config.anomaly_status or {})
+        self.sla = {**DEFAULT_SLA, **(config.sla or {})}
 
     def allowed(self, current: str) -> list[str]:
         return self.transitions.get(current, [])

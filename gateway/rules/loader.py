@@ -33,6 +33,7 @@ from gateway.rules.schema import (
     Target,
     Trigger,
 )
+from gateway.rules.sla import SlaTarget, sla_problems
 from gateway.rules.templates import TemplateProblem, Templates
 
 _SECTIONS = ("sources", "targets", "channels", "value_maps", "flows", "lifecycle", "chatops")
@@ -229,6 +230,8 @@ class _Loader:
                     self.fail(
                         file, "lifecycle: field transitions", f"{name!r} is not a state; states: {', '.join(STATES)}"
                     )
+        for field, problem in sla_problems(config.sla or {}):
+            self.fail(file, f"lifecycle: field sla.{field}", problem)
         for anomaly_status, state in (config.anomaly_status or {}).items():
             if state not in STATES:
                 self.fail(file, f"lifecycle: field anomaly_status.{anomaly_status}", f"{state!r} is not a state")
@@ -256,9 +259,12 @@ class _Loader:
                 self.mappings.flows.append(flow)
 
     def read_flow(self, file: str, where: str, name: str, raw: dict[str, Any]) -> Flow | None:
-        unknown = set(raw) - {"name", "source", "trigger", "actions"}
+        unknown = set(raw) - {"name", "source", "trigger", "actions", "sla"}
         for key in sorted(unknown):
-            self.fail(file, f"{where}: field {key}", "unknown field; a flow has name, source, trigger, actions")
+            self.fail(file, f"{where}: field {key}", "unknown field; a flow has name, source, trigger, actions, sla")
+        sla = self.convert(file, f"{where}: field sla", raw.get("sla") or {}, dict[str, SlaTarget])
+        for field, problem in sla_problems(sla or {}):
+            self.fail(file, f"{where}: field sla.{field}", problem)
         sources = raw.get("source")
         if isinstance(sources, str):
             sources = [sources]
@@ -281,7 +287,7 @@ class _Loader:
         for severity in trigger.where.severity or []:
             if severity not in SEVERITIES:
                 self.fail(file, f"{where}: field trigger.where.severity", f"{severity!r} is not one of {SEVERITIES}")
-        return Flow(name=name, file=file, sources=sources, trigger=trigger, actions=actions)
+        return Flow(name=name, file=file, sources=sources, trigger=trigger, actions=actions, sla=sla or None)
 
     def read_action(self, file: str, where: str, item: Any) -> tuple[str, Action] | None:
         if not isinstance(item, dict) or len(item) != 1:

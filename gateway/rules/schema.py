@@ -13,6 +13,7 @@ from gateway.core.redact import Secret, secret_values
 from gateway.core.retry_config import CHANNEL_RETRY, RetryConfig
 from gateway.receive.sources import SourceConfig
 from gateway.rules.lifecycle import Lifecycle
+from gateway.rules.sla import SlaTarget
 from gateway.rules.templates import Templates
 
 TriggerType = Literal["anomaly", "anomaly_status_change", "manual", "scheduled"]
@@ -72,6 +73,7 @@ class Flow:
     sources: list[str] | None
     trigger: Trigger
     actions: list[tuple[str, Action]]
+    sla: dict[str, SlaTarget] | None = None  # this flow's tickets' SLA targets, over the lifecycle's
 
 
 class ChannelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

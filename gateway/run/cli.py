@@ -85,8 +85,22 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     for ticket in runtime.mirror.list_tickets(state=args.state, source=args.source, q=args.q):
         view = ticket_view(runtime, ticket)
         links = " ".join(f"{link['target']}={link['external_key']}" for link in view["links"])
-        print(f"{view['number']:<8} {view['state']:<12} {view['fields']['short_description'][:60]:<60} {links}")
+        title, sla = view["fields"]["short_description"][:60], _sla_text(view["sla"])
+        print(f"{view['number']:<8} {view['state']:<12} {title:<60} {sla:<18} {links}")
     return 0
+
+
+def _sla_text(sla: dict[str, Any] | None) -> str:
+    """The list's SLA column: breached, or the time left on the running timer."""
+    if sla is None:
+        return "sla -"
+    if sla["response_breached"] or sla["resolution_breached"]:
+        return "sla BREACHED"
+    left = sla["response_left_s"] if sla["response_left_s"] is not None else sla["resolution_left_s"]
+    if left is None:
+        return "sla met"
+    hours, minutes = divmod(max(int(left), 0) // 60, 60)
+    return f"sla {hours}h{minutes:02d}m left" + (" (held)" if sla["resolution_paused"] else "")
 
 
 def cmd_executions(args: argparse.Namespace) -> int:

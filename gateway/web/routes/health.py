@@ -39,6 +39,7 @@ _METRICS = {
     ),
     "tickets": ("dq_gateway_tickets", "Mirror tickets by state.", ("state",)),
     "events": ("dq_gateway_events", "Recorded webhook events by source and type.", ("source", "type")),
+    "sla": ("dq_gateway_sla_breaches", "Tickets whose SLA timer was breached, by timer.", ("timer",)),
 }
 
 
@@ -50,7 +51,7 @@ def _escape(value: str) -> str:
 def metrics(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> str:
     """Prometheus text exposition: the execution log and the mirror as gauges, and whether Redis is up."""
     lines: list[str] = []
-    for key, values in rt.mirror.gauges().items():
+    for key, values in {**rt.mirror.gauges(), "sla": rt.mirror.sla_breach_counts()}.items():
         name, text, labels = _METRICS[key]
         lines += [f"# HELP {name} {text}", f"# TYPE {name} gauge"]
         for label_values, count in sorted(values.items()):
