@@ -8,10 +8,11 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from gateway.core.models import TICKET_STATES
 from gateway.core.redact import Secret
 from gateway.core.retry_config import RetryConfig
 
-CANONICAL_RANK = {"New": 0, "In Progress": 1, "On Hold": 1, "Resolved": 2, "Closed": 3, "Canceled": 3}
+CANONICAL_RANK: dict[str, int] = dict(zip(TICKET_STATES, (0, 1, 1, 2, 3, 3), strict=True))  # how far along a state is
 OFF_ROUTE = ("On Hold", "Canceled")
 DEFAULT_PRIORITIES = {"Critical": "Highest", "High": "High", "Medium": "Medium", "Low": "Low"}
 DEFAULT_STATUSES = {

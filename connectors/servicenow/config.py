@@ -11,18 +11,12 @@ from urllib.parse import urlsplit
 import jinja2
 import msgspec
 
+from gateway.core.models import TICKET_STATES
 from gateway.core.redact import Secret
 from gateway.core.retry_config import RetryConfig
 from gateway.core.templating import sandbox
 
-STATES: dict[str, int] = {
-    "New": 1,
-    "In Progress": 2,
-    "On Hold": 3,
-    "Resolved": 6,
-    "Closed": 7,
-    "Canceled": 8,
-}
+STATES: dict[str, int] = dict(zip(TICKET_STATES, (1, 2, 3, 6, 7, 8), strict=True))  # incident state codes
 CLOSING = ("Resolved", "Closed")
 URGENCY_IMPACT: dict[str, int] = {"High": 1, "Medium": 2, "Low": 3}
 # Chosen so the instance's default lookup derives back the same priority:

@@ -8,12 +8,13 @@ from typing import Literal
 import msgspec
 
 from gateway.core.errors import ForbiddenRole, ForbiddenTransition
+from gateway.core.models import TICKET_STATES
 from gateway.rules.sla import DEFAULT_SLA, SlaTarget, parse_duration
 
 Role = Literal["assignee", "requester", "any"]
 ANOMALY_ROLES = frozenset({"requester"})  # moves an anomaly asks for act as the ticket's requester
 
-STATES = ("New", "In Progress", "On Hold", "Resolved", "Closed", "Canceled")
+STATES = TICKET_STATES  # the one list, from core.models
 OPEN_STATES = frozenset({"New", "In Progress", "On Hold"})
 
 DEFAULT_TRANSITIONS: dict[str, list[str]] = {
