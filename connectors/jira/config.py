@@ -48,6 +48,7 @@ class JiraTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     paths: dict[str, list[str]] = msgspec.field(default_factory=dict)
     deployment: Literal["server", "cloud"] | None = None
     assignee_by: Literal["name", "accountId"] | None = None
+    trusted_markup: list[Literal["description", "comment"]] = msgspec.field(default_factory=list)
     timeout: float = 10.0
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
 from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
+from connectors.jira import wiki
 from connectors.jira.api import Api, classify
 from connectors.jira.config import MAPPABLE, MAX_HOPS, JiraTarget, correlation_label
 from connectors.jira.workflow import Planner, cached_meta, keep_meta
@@ -58,7 +59,7 @@ class JiraConnector:
 
     def comment(self, request: CommentRequest) -> None:
         key = request.link.external_key or request.link.external_id
-        self._call("add comment", self.api.comment, key, request.text)
+        self._call("add comment", self.api.comment, key, self._text("comment", request.text))
 
     def assign(self, request: AssignRequest) -> RemoteTicket:
         """Assign through the assignee resource: no edit screen needed, name or accountId by deployment."""
@@ -98,7 +99,7 @@ class JiraConnector:
         if ticket.remote_status.casefold() != target.casefold():
             ticket = self._walk(issue, request.status, target)
         if request.note.strip():
-            self._call("add comment", self.api.comment, key, request.note)
+            self._call("add comment", self.api.comment, key, self._text("comment", request.note))
         return ticket
 
     # -- create --------------------------------------------------------------------------
@@ -130,7 +131,7 @@ class JiraConnector:
             "labels": list(dict.fromkeys([*config.labels, label])),
         }
         if ticket.description:
-            fields["description"] = ticket.description
+            fields["description"] = self._text("description", ticket.description)
         if ticket.priority:
             fields["priority"] = {"name": config.priorities.get(ticket.priority, ticket.priority)}
         components = list(config.components)
@@ -166,6 +167,10 @@ class JiraConnector:
             except ValueError:
                 raise PermanentError(f"{field_id}: {value!r} is not a number, which this Jira field needs") from None
         return value
+
+    def _text(self, field: Literal["description", "comment"], text: str) -> str:
+        """Wiki-escaped, unless the target says this field's text is trusted markup."""
+        return text if field in self.config.trusted_markup else wiki.escape(text)
 
     def _user_key(self) -> str:
         return self.config.assignee_by or ("accountId" if self._cloud() else "name")
