@@ -19,6 +19,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ticket_prefix: str = "DQ"
     max_body_bytes: int = 1024 * 1024
     max_events_per_delivery: int = 100
+    request_timeout_seconds: float = 30.0
+    keep_alive_seconds: float = 5.0
     queue_name: str = "gateway"
     lease_seconds: float = 90.0
     retry_budget_seconds: float = 10.0
@@ -58,6 +60,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ticket_prefix=text("GATEWAY_TICKET_PREFIX") or "DQ",
             max_body_bytes=int(number("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)),
             max_events_per_delivery=int(number("GATEWAY_MAX_EVENTS_PER_DELIVERY", 100)),
+            request_timeout_seconds=number("GATEWAY_REQUEST_TIMEOUT_SECONDS", 30.0),
+            keep_alive_seconds=number("GATEWAY_KEEP_ALIVE_SECONDS", 5.0),
             queue_name=text("GATEWAY_QUEUE") or "gateway",
             lease_seconds=number("GATEWAY_LEASE_SECONDS", 90.0),
             retry_budget_seconds=number("GATEWAY_RETRY_BUDGET_SECONDS", 10.0),

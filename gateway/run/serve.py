@@ -16,9 +16,11 @@ from gateway.dispatch.queue import Dispatcher, connect
 from gateway.record.runtime import Runtime
 from gateway.rules.loader import MappingErrors
 from gateway.run.embedded_redis import EmbeddedRedis
+from gateway.run.http import bounded_protocol
 from gateway.run.sandbox import start_sandbox
 from gateway.run.supervisor import Supervisor, child_env
 from gateway.web.app import create_app
+from gateway.web.limits import MAX_HEAD_BYTES
 
 log = logging.getLogger("gateway.run.serve")
 
@@ -80,7 +82,16 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox
     log.info(
         "gateway on http://%s:%s (mappings %s, database %s)", host, port, settings.mappings, settings.database_path
     )
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        http=bounded_protocol(settings.request_timeout_seconds),
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        timeout_keep_alive=max(1, round(settings.keep_alive_seconds)),
+    )
     try:
         _Server(config, supervisor).run()
     finally:

@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from gateway.core.errors import GatewayError, error_body
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
+from gateway.web.limits import head_limit
 from gateway.web.routes import chatops, executions, health, preview, tickets, webhooks
 from gateway.web.ui.routes import router as console_router
 from gateway.web.ui.routes import schema_viewer
@@ -29,6 +30,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    431: "headers_too_large",
 }
 
 
@@ -97,6 +99,7 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             sqlite3.Error: _database_error,
             Exception: _unexpected,
         },
+        middleware=[head_limit],
         openapi_config=OpenAPIConfig(
             title="Data-quality ticketing gateway",
             version="0.1.0",

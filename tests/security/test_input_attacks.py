@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from gateway.web.replay import REPLAY_TEXT
+from tests.chatops.support import teams_activity
 from tests.conftest import Harness, MakeHarness, payload
 from tests.ingress.test_every_source import SECRETS
 from tests.security.support import (
@@ -164,3 +167,33 @@ def test_monte_carlo_documented_form_is_for_small_bodies_only(gateway: Harness) 
     assert refused.status_code == 401 and refused.json()["error"] == "bad_signature"
     raw = hmac.new(SECRETS["monte_carlo"].encode(), body, hashlib.sha512).hexdigest()
     assert gateway.post("monte_carlo", body, {"x-mcd-signature": raw}).status_code == 202
+
+
+def _comments(gateway: Harness) -> list[Any]:
+    return [e for e in gateway.ticket("DQ-1")["timeline"] if e["kind"] == "comment"]
+
+
+@pytest.mark.parametrize("redis_away", [False, True], ids=["redis", "in memory"])
+def test_a_replayed_slack_command_is_answered_and_not_run_again(gateway: Harness, redis_away: bool) -> None:
+    webhook(gateway, "generic", generic_events(1))
+    if redis_away:
+        gateway.client.app.state.dispatcher = None
+    body = urllib.parse.urlencode({"command": "/ticket", "text": "DQ-1 comment once", "user_name": "steve"})
+    stamp = str(int(time.time()))
+    first = slack_signed(gateway, body, timestamp=stamp)
+    assert first.status_code == 200 and first.json()["text"].startswith("Comment added to DQ-1")
+    replay = slack_signed(gateway, body, timestamp=stamp)
+    assert replay.status_code == 200 and replay.json()["text"] == REPLAY_TEXT
+    assert len(_comments(gateway)) == 1
+    again = slack_signed(gateway, body, timestamp=str(int(stamp) + 1))  # a new request with the same text
+    assert again.json()["text"].startswith("Comment added to DQ-1")
+    assert len(_comments(gateway)) == 2
+
+
+def test_a_replayed_teams_message_is_answered_and_not_run_again(gateway: Harness) -> None:
+    webhook(gateway, "generic", generic_events(1))
+    body = teams_activity("DQ-1 comment once")
+    assert teams_signed(gateway, body).json()["text"].startswith("Comment added to DQ-1")
+    replay = teams_signed(gateway, body)
+    assert replay.status_code == 200 and replay.json()["text"] == REPLAY_TEXT
+    assert len(_comments(gateway)) == 1

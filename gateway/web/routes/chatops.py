@@ -23,6 +23,7 @@ from litestar import MediaType, Request, Response, post
 from litestar.datastructures import State
 from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.signature import SignatureVerifier
 
 from gateway.core.errors import InvalidPayload, Unauthorized, Unavailable
 from gateway.core.http import post_json
@@ -32,6 +33,7 @@ from gateway.notify.markup import TEAMS
 from gateway.receive.security import hmac_b64, same
 from gateway.record.runtime import Runtime
 from gateway.web import chatops
+from gateway.web.replay import REPLAY_TEXT, SLACK_WINDOW_S, TEAMS_WINDOW_S, SeenRequests
 from gateway.web.routes.common import DispatcherDep, RuntimeDep, decode, headers_of, in_thread, read_body
 
 log = logging.getLogger("gateway.web.chatops")
@@ -153,6 +155,14 @@ def _slack(state: State, rt: Runtime, queue: Dispatcher | None, secret: str) -> 
     return app
 
 
+def _seen(state: State, queue: Dispatcher | None) -> SeenRequests:
+    """The app's record of chat signatures (in Redis when the gateway has one)."""
+    seen: SeenRequests | None = getattr(state, "seen_requests", None)
+    if seen is None:
+        seen = state.seen_requests = SeenRequests(queue.queue.connection if queue is not None else None)
+    return seen
+
+
 def _only_commands() -> InvalidPayload:
     return InvalidPayload("this endpoint takes Slack slash commands only", code="unsupported_slack_request")
 
@@ -184,6 +194,11 @@ async def slack_commands(request: Request[Any, Any, Any], rt: RuntimeDep, dispat
         raise Unauthorized("X-Slack-Request-Timestamp is not a number of seconds", code="bad_timestamp")
     if _is_interactive(body):  # Bolt would json-parse it (any depth) before finding no listener for it
         raise _only_commands()
+    signature = request.headers.get("x-slack-signature", "")
+    verified = bool(timestamp and signature) and SignatureVerifier(secret).is_valid(body, timestamp, signature)
+    if verified and not _seen(request.app.state, dispatch).first_time("slack", signature, SLACK_WINDOW_S):
+        replay = {"response_type": "ephemeral", "text": REPLAY_TEXT}
+        return Response(content=msgspec.json.encode(replay), media_type=MediaType.JSON)
     app = _slack(request.app.state, rt, dispatch, secret)
     answer = await in_thread(_dispatch, app, body, request.url.query, headers_of(request))
     if answer.status == 401:
@@ -231,7 +246,10 @@ async def teams_messages(request: Request[Any, Any, Any], rt: RuntimeDep, dispat
     if not secret:
         raise _not_configured("TEAMS_OUTGOING_SECRET")
     body = await read_body(request, rt.settings.max_body_bytes)
-    check_teams_signature(headers_of(request), body, secret)
+    headers = headers_of(request)
+    check_teams_signature(headers, body, secret)
+    if not _seen(request.app.state, dispatch).first_time("teams", headers["authorization"], TEAMS_WINDOW_S):
+        return {"type": "message", "text": REPLAY_TEXT}
     activity = decode(body, TeamsActivity)
     who = activity.sender.name or activity.sender.aad_object_id or "unknown"
     caller = chatops.Caller(f"teams:{who}", markup=TEAMS)
