@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit bench soak clean install browser
+.PHONY: run test lint unit bench soak clean install browser check tickets executions
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,16 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/gateway serve
+
+# The everyday CLI commands without activating .venv: `make tickets ARGS="DQ-4"`.
+check: $(STAMP)
+	$(BIN)/gateway check $(ARGS)
+
+tickets: $(STAMP)
+	$(BIN)/gateway tickets $(ARGS)
+
+executions: $(STAMP)
+	$(BIN)/gateway executions $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,32 @@ def _print(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
+class CliError(Exception):
+    """A problem the user can fix, printed as one line (no traceback) with exit code 2."""
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     if getattr(args, "mappings", None):
         settings = msgspec.structs.replace(settings, mappings=Path(args.mappings))
+    if getattr(args, "database", None):
+        settings = msgspec.structs.replace(settings, database_url=f"sqlite:///{args.database}")
+    return settings
+
+
+def _existing_database(settings: Settings) -> Settings:
+    """Commands that read the mirror need one: creating an empty database elsewhere would hide the mistake."""
+    try:
+        path = settings.database_path
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if not path.is_file():
+        raise CliError(
+            f"no database at {path} (run where `gateway serve` runs, or pass --database / set GATEWAY_DATABASE_URL)"
+        )
     return settings
 
 
@@ -35,7 +58,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except MappingErrors as exc:
         for error in exc.errors:
             print(f"error: {error}", file=sys.stderr)
-        print(f"{len(exc.errors)} problem(s) in {settings.mappings}", file=sys.stderr)
+        print(f"gateway: {len(exc.errors)} problem(s) in {settings.mappings}", file=sys.stderr)
         return 2
     print(
         f"ok: {len(mappings.files)} file(s), {len(mappings.sources)} source(s), {len(mappings.targets)} target(s),"
@@ -64,7 +87,7 @@ def _runtime(args: argparse.Namespace) -> tuple[Any, Any]:
     from gateway.dispatch.queue import Dispatcher, connect
     from gateway.record.runtime import Runtime
 
-    settings = _settings(args)
+    settings = _existing_database(_settings(args))
     runtime = Runtime.load(settings)
     dispatcher = None
     if settings.redis_url:
@@ -147,7 +170,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from gateway.decide.preview import preview
     from gateway.record.runtime import Runtime
 
-    runtime = Runtime.load(_settings(args))
+    runtime = Runtime.load(_existing_database(_settings(args)))
     try:
         _print(preview(runtime, args.source, {}, Path(args.file).read_bytes()))
     except GatewayError as exc:
@@ -168,34 +191,58 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _directory(value: str) -> str:
+    if not Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"no such directory: {value}")
+    return value
+
+
+def _global_options() -> argparse.ArgumentParser:
+    """Options every verb takes, before or after it; SUPPRESS keeps a verb from resetting one given before it."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--mappings",
+        type=_directory,
+        default=argparse.SUPPRESS,
+        help="mappings directory (default: $GATEWAY_MAPPINGS or ./mappings)",
+    )
+    common.add_argument(
+        "--database",
+        default=argparse.SUPPRESS,
+        help="the SQLite mirror file (default: from $GATEWAY_DATABASE_URL, ./var/gateway.db)",
+    )
+    return common
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="gateway", description="Data-quality ticketing gateway")
-    root.add_argument("--mappings", help="mappings directory (default: $GATEWAY_MAPPINGS or ./mappings)")
+    common = _global_options()
+    root = argparse.ArgumentParser(prog="gateway", description="Data-quality ticketing gateway", parents=[common])
     sub = root.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the web app, a worker and (unset REDIS_URL) an embedded Redis")
+    serve = sub.add_parser(
+        "serve", parents=[common], help="run the web app, a worker and (unset REDIS_URL) an embedded Redis"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-sandbox", action="store_true", help="never start the tracker emulators")
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser("worker", help="run one RQ worker (REDIS_URL required)")
+    worker = sub.add_parser("worker", parents=[common], help="run one RQ worker (REDIS_URL required)")
     worker.add_argument("--burst", action="store_true")
     worker.set_defaults(func=cmd_worker)
 
-    check = sub.add_parser("check", help="load and check the mappings")
-    check.add_argument("--mappings", dest="mappings", help="mappings directory")
+    check = sub.add_parser("check", parents=[common], help="load and check the mappings")
     check.set_defaults(func=cmd_check)
 
-    tickets = sub.add_parser("tickets", help="list tickets, or show one")
+    tickets = sub.add_parser("tickets", parents=[common], help="list tickets, or show one")
     tickets.add_argument("reference", nargs="?", help="DQ-42 or 42")
     tickets.add_argument("--state")
     tickets.add_argument("--source")
     tickets.add_argument("-q")
     tickets.set_defaults(func=cmd_tickets)
 
-    executions = sub.add_parser("executions", help="the execution log: list, show, retry")
+    executions = sub.add_parser("executions", parents=[common], help="the execution log: list, show, retry")
     executions.add_argument("verb", nargs="?", choices=["list", "show", "retry"], default="list")
     executions.add_argument("id", nargs="?")
     executions.add_argument("--failed", action="store_true")
@@ -205,12 +252,14 @@ def parser() -> argparse.ArgumentParser:
     executions.add_argument("--all-failed", action="store_true")
     executions.set_defaults(func=cmd_executions)
 
-    preview = sub.add_parser("preview", help="dry-run a payload: events, matching flows, fields per target")
+    preview = sub.add_parser(
+        "preview", parents=[common], help="dry-run a payload: events, matching flows, fields per target"
+    )
     preview.add_argument("--source", required=True, help="the source name under sources:")
     preview.add_argument("file", help="the payload file")
     preview.set_defaults(func=cmd_preview)
 
-    emulate = sub.add_parser("emulate", help="run a loopback tracker emulator")
+    emulate = sub.add_parser("emulate", parents=[common], help="run a loopback tracker emulator")
     emulate.add_argument("kind", choices=["jira", "servicenow"])
     emulate.add_argument("--host", default="127.0.0.1")
     emulate.add_argument("--port", type=int)
@@ -218,12 +267,46 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _run(args: argparse.Namespace) -> int:
+    """The verb, with the problems a user can fix as one line on stderr instead of a traceback."""
+    import sqlite3
+
+    from gateway.core.errors import GatewayError
+
+    try:
+        code: int = args.func(args)
+        sys.stdout.flush()
+        return code
+    except CliError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    except MappingErrors as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        print(f"gateway: {len(exc.errors)} problem(s) in the mappings (`gateway check` lists them)", file=sys.stderr)
+        return 2
+    except GatewayError as exc:
+        print(f"gateway: {exc.code}: {exc.detail}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, OSError) as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        print(f"gateway: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> None:
     from gateway.run.logs import configure_logging
 
     configure_logging()
     args = parser().parse_args(argv)
-    sys.exit(args.func(args))
+    try:
+        code = _run(args)
+    except BrokenPipeError:  # `gateway tickets | head`: the reader left; say nothing, like other tools
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 141
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,107 @@
+"""The CLI as a new user meets it: options anywhere, clear one-line errors, quiet pipes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import LOCAL_MAPPINGS, QUALYTICS_SECRET, MakeHarness, qualytics_delivery
+
+ROOT = Path(__file__).parents[2]
+
+
+def gateway(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.run.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "QUALYTICS_SECRET": QUALYTICS_SECRET},
+    )
+
+
+def mappings(directory: Path, broken: bool = False) -> Path:
+    directory.mkdir(parents=True)
+    for name, text in LOCAL_MAPPINGS.items():
+        (directory / name).write_text(text.replace("kind: local", "kind: nowhere") if broken else text)
+    return directory
+
+
+def test_mappings_before_or_after_the_verb_is_the_directory_checked(tmp_path: Path) -> None:
+    good, bad = mappings(tmp_path / "good"), mappings(tmp_path / "bad", broken=True)
+    for args in (["--mappings", str(bad), "check"], ["check", "--mappings", str(bad)]):
+        result = gateway(*args, cwd=tmp_path)
+        assert result.returncode == 2, args
+        assert "targets.yaml" in result.stderr and "nowhere" in result.stderr, args
+    for args in (["--mappings", str(good), "check"], ["check", "--mappings", str(good)]):
+        result = gateway(*args, cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        assert result.stdout.startswith("ok: 3 file(s), 2 source(s), 1 target(s)"), args
+
+
+def test_a_missing_mappings_directory_is_an_error_wherever_it_is_given(tmp_path: Path) -> None:
+    for args in (["--mappings", "nowhere", "check"], ["check", "--mappings", "nowhere"]):
+        result = gateway(*args, cwd=tmp_path)
+        assert result.returncode == 2, args
+        assert "no such directory: nowhere" in result.stderr, args
+        assert result.stdout == "" and "ok:" not in result.stderr
+
+
+def test_outside_the_repository_errors_are_one_line_not_tracebacks(tmp_path: Path) -> None:
+    for args in (["tickets"], ["executions"], ["check"], ["tickets", "DQ-1"]):
+        result = gateway(*args, cwd=tmp_path)
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr, result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.startswith("gateway:")]
+        assert lines, result.stderr
+    no_database = gateway("tickets", cwd=tmp_path)
+    assert no_database.stderr.startswith("gateway: no database at var/gateway.db")
+
+
+def test_options_after_the_verb_reach_a_real_mirror_and_an_unknown_ticket_is_one_line(
+    make_gateway: MakeHarness, tmp_path: Path
+) -> None:
+    harness = make_gateway()
+    assert harness.post("qualytics", qualytics_delivery(7)).status_code == 202
+    database = str(harness.settings.database_path)
+    directory = str(harness.settings.mappings)
+    listed = gateway("tickets", "--mappings", directory, "--database", database, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("DQ-1     New")
+    before = gateway("--database", database, "--mappings", directory, "tickets", "DQ-99", cwd=tmp_path)
+    assert before.returncode == 1
+    assert before.stderr.strip().splitlines() == [before.stderr.strip()]
+    assert "DQ-99" in before.stderr and "Traceback" not in before.stderr
+
+
+def test_a_reader_that_leaves_early_gets_no_broken_pipe_noise(make_gateway: MakeHarness, tmp_path: Path) -> None:
+    harness = make_gateway()
+    for anomaly in range(1, 400):  # more than a pipe buffer of lines
+        assert harness.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+    command = [
+        sys.executable,
+        "-m",
+        "gateway.run.cli",
+        "--mappings",
+        str(harness.settings.mappings),
+        "--database",
+        str(harness.settings.database_path),
+        "tickets",
+    ]
+    with subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "QUALYTICS_SECRET": QUALYTICS_SECRET},
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        first = process.stdout.readline()  # like `| head -1`: one line, then the reader is gone
+        process.stdout.close()
+        errors = process.stderr.read().decode()
+        code = process.wait(timeout=60)
+    assert first.startswith(b"DQ-")
+    assert errors == ""
+    assert code == 141
