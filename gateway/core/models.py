@@ -24,7 +24,7 @@ ActionName = Literal["create_ticket", "update_ticket_status", "comment", "assign
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=False):
-    """The canonical event every source adapter produces (DESIGN.md, 'Canonical event')."""
+    """The canonical event every source adapter produces (docs/sources.md says what each tool's become)."""
 
     event_id: NonEmpty
     event_type: EventType

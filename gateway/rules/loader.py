@@ -18,7 +18,8 @@ import yaml
 from connectors.registry import KINDS as TARGET_KINDS
 from gateway.core.errors import ConfigError
 from gateway.core.models import SEVERITIES, TICKET_FIELDS
-from gateway.receive.sources import ADAPTERS, SourceConfig
+from gateway.receive.sources import ADAPTERS, SourceAdapter, SourceConfig
+from gateway.receive.sources.base import template_parts
 from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig, canonical_state
 from gateway.rules.schema import (
     ACTION_TYPES,
@@ -166,6 +167,7 @@ class _Loader:
         config = self.convert(file, where, value, SourceConfig)
         if config is None:
             return
+        self.check_identity(file, where, kind, adapter, config)
         auth = ("secret", "hmac_secret", "token", "basic")
         for key in auth:
             if getattr(config, key) and key not in adapter.auth_keys:
@@ -182,6 +184,23 @@ class _Loader:
                 "(or allow_unauthenticated: true)",
             )
         self.mappings.sources[name] = config
+
+    def check_identity(self, file: str, where: str, kind: Any, adapter: SourceAdapter, config: SourceConfig) -> None:
+        if config.anomaly_id is None:
+            return
+        if not adapter.identity_parts:
+            self.fail(file, f"{where}: field anomaly_id", f"{kind} sources take the tool's own anomaly ids")
+            return
+        try:
+            parts = template_parts(config.anomaly_id)
+        except ValueError as exc:
+            self.fail(file, f"{where}: field anomaly_id", f"not a template: {exc}")
+            return
+        unknown = [part for part in parts if part not in adapter.identity_parts]
+        choices = ", ".join("{" + part + "}" for part in adapter.identity_parts)
+        if unknown or not parts:
+            problem = f"unknown part(s) {', '.join(map(repr, unknown))}" if unknown else "names no part"
+            self.fail(file, f"{where}: field anomaly_id", f"{problem}; use {choices}")
 
     def read_target(self, file: str, where: str, name: str, value: Any) -> None:
         kind = value.get("kind") if isinstance(value, dict) else None

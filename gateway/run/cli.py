@@ -170,7 +170,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from gateway.decide.preview import preview
     from gateway.record.runtime import Runtime
 
-    runtime = Runtime.load(_existing_database(_settings(args)))
+    runtime = Runtime.load(_settings(args))
     try:
         _print(preview(runtime, args.source, {}, Path(args.file).read_bytes()))
     except GatewayError as exc:

@@ -247,3 +247,21 @@ def test_gateway_check_accepts_good_mappings(tmp_path: Path) -> None:
     check = gateway_command("check", "--mappings", str(directory), cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     assert "1 flow(s)" in check.stdout
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ('{kind: great_expectations, token: t, anomaly_id: "{suite}:{partition}"}', "unknown part(s) 'partition'"),
+        ('{kind: great_expectations, token: t, anomaly_id: "fixed"}', "names no part"),
+        ('{kind: great_expectations, token: t, anomaly_id: "{suite"}', "not a template"),
+        ('{kind: qualytics, secret: s, anomaly_id: "{suite}"}', "take the tool's own anomaly ids"),
+    ],
+)
+def test_a_bad_anomaly_id_template_names_the_source_and_field(tmp_path: Path, source: str, problem: str) -> None:
+    files = {"base.yaml": SOURCES.replace("sources:\n", f"sources:\n  gx: {source}\n"), "flows.yaml": flow()}
+    directory = write(tmp_path / "n", files)
+    with pytest.raises(MappingErrors) as caught:
+        load_mappings(directory, {})
+    text = str(caught.value)
+    assert "source 'gx': field anomaly_id" in text and problem in text

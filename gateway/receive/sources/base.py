@@ -40,6 +40,8 @@ class SourceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     basic: BasicAuth | None = None
     allow_unauthenticated: bool = False
     link_back: AllowedUrls | None = None
+    # Which parts make the anomaly id, as `{part}` placeholders (kinds that list `identity_parts`).
+    anomaly_id: str | None = None
     defaults: SourceDefaults = msgspec.field(default_factory=SourceDefaults)
 
 
@@ -66,6 +68,7 @@ class SourceAdapter:
     `auth_keys` are the SourceConfig keys this kind understands; a source configured with
     none of them must say `allow_unauthenticated: true`. `link_back_hosts` is the kind's default
     `link_back: {hosts}` (where its callback URLs may point); none means no link-back unless configured.
+    `identity_parts` are the placeholders an `anomaly_id:` template may use (empty: the tool's own ids).
     """
 
     kind: str
@@ -73,10 +76,18 @@ class SourceAdapter:
     verify: Verify
     parse: Parse
     link_back_hosts: tuple[str, ...] = ()
+    identity_parts: tuple[str, ...] = ()
 
     def link_back(self, config: SourceConfig) -> AllowedUrls:
         """Where this source's payloads may send link-backs: its own `link_back:`, else the kind's default."""
         return config.link_back or AllowedUrls(hosts=list(self.link_back_hosts))
+
+
+def template_parts(template: str) -> list[str]:
+    """The `{name}` placeholders of an `anomaly_id:` template, in order."""
+    import string
+
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
 
 
 def convert(data: Any, shape: type[T], what: str) -> T:

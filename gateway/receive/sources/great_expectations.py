@@ -1,7 +1,13 @@
-"""`great_expectations`: the body of GX's APINotificationAction; each failed expectation is an anomaly."""
+"""`great_expectations`: what GatewayAction or the stock APINotificationAction posts; failed expectations are anomalies.
+
+The anomaly id leaves the batch's partition out by default (suite, data asset, expectation,
+column), so February passing resolves January's ticket; a source's `anomaly_id:` template
+chooses another identity from IDENTITY_PARTS.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -23,6 +29,9 @@ from gateway.receive.sources.base import (
 # GX 1.x expectations may carry a severity (critical / warning / info).
 SEVERITIES: dict[str, Severity] = {"warning": "medium", "error": "high"}
 COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
+IDENTITY_PARTS = ("suite", "datasource", "asset", "batch", "expectation", "column")
+# GX's batch id is "{datasource}-{asset}" plus "-{key}_{value}" per batch parameter (the partition).
+_PARTITION = re.compile(r"-[A-Za-z][A-Za-z0-9]*_[^-]+$")
 
 
 class _Config(msgspec.Struct, kw_only=True):
@@ -47,7 +56,25 @@ class _Result(msgspec.Struct, kw_only=True):
 class _Notification(msgspec.Struct, kw_only=True):
     test_suite_name: str
     data_asset_name: Any = None
+    datasource_name: str | None = None  # GatewayAction sends these four; the stock action does not
+    batch_id: str | None = None
+    batch_parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+    run_time: str | None = None
     validation_results: Any = msgspec.field(default_factory=list)
+
+    def asset_and_batch(self) -> tuple[str, str]:
+        """The data asset without the partition, and the whole batch id.
+
+        The stock action sends only the batch id as `data_asset_name`: its trailing
+        `-key_value` parts (after datasource and asset) are the partition.
+        """
+        given = "" if self.data_asset_name is None else str(self.data_asset_name)
+        if self.batch_id is not None:
+            return given, self.batch_id
+        asset = given
+        while asset.count("-") >= 2 and _PARTITION.search(asset):
+            asset = _PARTITION.sub("", asset)
+        return asset, given
 
 
 def verify(config: SourceConfig, delivery: Delivery) -> None:
@@ -73,22 +100,54 @@ def _results(raw: Any, where: str) -> list[Any]:
     return raw
 
 
+def anomaly_id(config: SourceConfig, parts: dict[str, str]) -> str:
+    """The source's `anomaly_id:` template over `parts`, or suite:asset:expectation[:column]."""
+    if config.anomaly_id:
+        return config.anomaly_id.format(**parts)
+    return ":".join(parts[name] for name in ("suite", "asset", "expectation", "column") if parts[name])
+
+
+def _description(note: _Notification, expectation: _Config, result: _Result, asset: str, batch: str) -> str:
+    """What failed, on which rows: GX's own notes first, then its counts."""
+    lines = [str(expectation.meta["notes"])] if expectation.meta.get("notes") else []
+    counts = result.result
+    if "unexpected_count" in counts and "element_count" in counts:
+        percent = counts.get("unexpected_percent")
+        share = f" ({float(percent):.1f}%)" if isinstance(percent, int | float) else ""
+        lines.append(f"{counts['unexpected_count']} of {counts['element_count']} rows unexpected{share}.")
+    elif "observed_value" in counts:
+        lines.append(f"Observed value: {counts['observed_value']}.")
+    shown = {k: v for k, v in expectation.kwargs.items() if k != "batch_id"}
+    lines.append(f"Expectation: {expectation.name}({', '.join(f'{k}={v!r}' for k, v in shown.items())})")
+    lines.append(f"Suite {note.test_suite_name}, data asset {asset or '-'}, batch {batch or '-'}.")
+    return "\n".join(lines)
+
+
 def _event(config: SourceConfig, delivery: Delivery, note: _Notification, result: _Result, raw: Any) -> Event:
     expectation = result.expectation_config
-    asset = "" if note.data_asset_name is None else str(note.data_asset_name)
+    asset, batch = note.asset_and_batch()
     column = _column(expectation.kwargs)
-    anomaly_id = ":".join(part for part in (note.test_suite_name, asset, expectation.name, column) if part)
+    parts = {
+        "suite": note.test_suite_name,
+        "datasource": note.datasource_name or "",
+        "asset": asset,
+        "batch": batch,
+        "expectation": expectation.name,
+        "column": column,
+    }
     raw_severity = expectation.severity or expectation.meta.get("severity")
+    identity = anomaly_id(config, parts)
+    on = f"{asset or 'data asset'}.{column}" if column else (asset or "data asset")
     return Event(
-        event_id=body_hash(delivery.body, anomaly_id),
+        event_id=body_hash(delivery.body, identity),
         event_type="anomaly_status_change" if result.success else "anomaly",
-        anomaly_id=anomaly_id,
+        anomaly_id=identity,
         source=delivery.source,
         status="Resolved" if result.success else "Active",
         severity=normalise_severity(raw_severity, SEVERITIES, config.defaults.severity),
         raw_severity=None if raw_severity is None else str(raw_severity),
-        title=f"{expectation.name} {'passed' if result.success else 'failed'} on {asset or 'data asset'}",
-        description=str(expectation.meta.get("notes", "")),
+        title=f"{expectation.name} {'passed' if result.success else 'failed'} on {on}",
+        description=_description(note, expectation, result, asset, batch),
         container=asset,
         field=column,
         check=expectation.name,
@@ -96,6 +155,9 @@ def _event(config: SourceConfig, delivery: Delivery, note: _Notification, result
         attributes={
             "raw_status": "success" if result.success else "failure",
             "suite": note.test_suite_name,
+            "datasource": note.datasource_name,
+            "batch": batch,
+            "partition": {k: str(v) for k, v in note.batch_parameters.items()},
             "expectation_id": expectation.id,
             "kwargs": expectation.kwargs,
             "result": result.result,
@@ -123,4 +185,6 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     return parsed
 
 
-ADAPTER = SourceAdapter(kind="great_expectations", auth_keys=("token",), verify=verify, parse=parse)
+ADAPTER = SourceAdapter(
+    kind="great_expectations", auth_keys=("token",), verify=verify, parse=parse, identity_parts=IDENTITY_PARTS
+)
