@@ -252,6 +252,7 @@ targets:
     labels: [data-quality]
     fields: {{urgency: customfield_10101, impact: customfield_10102, category: components,
              subcategory: customfield_10104, assignment_group: customfield_10103}}
+    statuses: {{On Hold: To Do}}
     resolution: Done
     resolutions: {{Canceled: "Won't Do"}}
     timeout: 2

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from collections.abc import Iterable
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -51,6 +52,12 @@ class JiraTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     trusted_markup: list[Literal["description", "comment"]] = msgspec.field(default_factory=list)
     timeout: float = 10.0
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
+
+    STATUS_TABLE: ClassVar[str] = "statuses"
+
+    def missing_states(self, states: Iterable[str]) -> list[str]:
+        """Ticket states this target cannot move an issue to (no status under statuses:)."""
+        return [state for state in states if state not in self.statuses]
 
     def __post_init__(self) -> None:
         self.priorities = {**DEFAULT_PRIORITIES, **self.priorities}

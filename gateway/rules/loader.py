@@ -20,6 +20,7 @@ from gateway.core.errors import ConfigError
 from gateway.core.models import SEVERITIES, TICKET_FIELDS
 from gateway.receive.sources import ADAPTERS, SourceAdapter, SourceConfig
 from gateway.receive.sources.base import template_parts
+from gateway.rules.coverage import unmapped_states
 from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig, canonical_state
 from gateway.rules.schema import (
     ACTION_TYPES,
@@ -379,6 +380,9 @@ class _Loader:
         self.read_lifecycle()
         self.mappings.templates = Templates(self.mappings.value_maps)
         self.read_flows()
+        if not self.errors:
+            origins = {name: file for (section, name), file in self.origin.items() if section == "targets"}
+            self.errors.extend(unmapped_states(self.mappings, origins))
         if self.errors:
             raise MappingErrors(self.errors)
         return self.mappings

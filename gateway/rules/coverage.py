@@ -1,0 +1,49 @@
+"""Static checks of the mappings against the trackers' status tables, with no network: every state a
+ticket can reach must have a status in each target, or a move there fails for good at 3 a.m."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from gateway.core.errors import ConfigError
+from gateway.rules.lifecycle import STATES, canonical_state
+from gateway.rules.schema import CreateTicket, Mappings
+
+
+def reachable_states(mappings: Mappings) -> list[str]:
+    """States a ticket can be in: where creates put it, and every move the lifecycle allows from there
+    (the anomaly policy, value maps, chat and the API all move along the lifecycle)."""
+    starts: set[str] = set()
+    for flow in mappings.flows:
+        for _, action in flow.actions:
+            if isinstance(action, CreateTicket):
+                static = canonical_state(action.status) if "{" not in action.status else None
+                starts.update([static] if static else STATES)  # a templated status may render to any state
+    seen: set[str] = set()
+    todo = sorted(starts or {"New"})
+    while todo:
+        state = todo.pop()
+        if state not in seen:
+            seen.add(state)
+            todo.extend(mappings.lifecycle.allowed(state))
+    return [s for s in STATES if s in seen]
+
+
+def unmapped_states(mappings: Mappings, origins: Mapping[str, str]) -> list[ConfigError]:
+    """One error per target and state it has no status for (targets whose kind maps states explicitly)."""
+    errors: list[ConfigError] = []
+    states = reachable_states(mappings)
+    for name, target in mappings.targets.items():
+        missing_states = getattr(target.config, "missing_states", None)
+        if missing_states is None:
+            continue
+        missing: Iterable[str] = missing_states(states)
+        for state in missing:
+            errors.append(
+                ConfigError(
+                    origins.get(name, "mappings"),
+                    f"targets.{name}: field {target.config.STATUS_TABLE}",
+                    f"tickets can reach {state!r} (lifecycle) but this target has no status for it",
+                )
+            )
+    return errors
