@@ -143,3 +143,42 @@ def test_the_schema_viewer_loads_only_the_gateways_own_files(gateway: Harness) -
     assert not re.search(r"(src|href)=['\"](https?:)?//", viewer.text)
     assert gateway.client.get("/ui/static/swagger/swagger-ui-bundle.js").status_code == 200
     assert gateway.client.get("/schema/openapi.json").json()["info"]["title"] == "Data-quality ticketing gateway"
+
+
+def test_an_event_has_its_own_page_and_unknown_ones_are_404(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    [event_id] = gateway.post("qualytics", qualytics_delivery(3)).json()["event_ids"]
+    page = gateway.client.get(f"/ui/events/{event_id}")
+    assert page.status_code == 200
+    assert "<details open>" in page.text and "Became" in page.text
+    missing = gateway.client.get("/ui/events/nope")
+    assert missing.status_code == 404 and "no event &#39;nope&#39;" in missing.text
+    assert gateway.client.get("/ui/tickets/DQ-99").status_code == 404
+
+
+def test_a_live_refresh_after_the_session_ends_sends_the_whole_page_to_the_login(make_gateway: MakeHarness) -> None:
+    gateway = make_gateway(api_token=TOKEN)
+    answer = gateway.client.get("/ui/executions", headers={"hx-request": "true"}, follow_redirects=False)
+    assert answer.status_code == 401
+    assert answer.headers["hx-redirect"] == "/ui/login?next_path=/ui/executions"
+
+
+def test_console_pages_allow_only_the_gateways_own_scripts_and_styles(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    answer = gateway.client.get("/ui")
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self';" in policy
+    assert not re.search(r"(src|href)=['\"](https?:)?//", answer.text)
+
+
+def test_the_overview_charts_executions_per_hour_by_outcome(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    for anomaly in (1, 2, 3):
+        gateway.post("qualytics", qualytics_delivery(anomaly))
+    gateway.drain()
+    page = gateway.client.get("/ui").text
+    assert 'aria-label="3 executions in the last 24 hours, by outcome"' in page
+    bars = re.findall(r"<title>(\d+) execution\(s\), (\d+) succeeded</title>", page)  # one, or two across an hour
+    assert bars and sum(int(total) for total, _ in bars) == 3 and sum(int(ok) for _, ok in bars) == 3
+    assert page.count('class="bar-succeeded"') == len(bars)
+    assert page.count("<title>0 execution(s)</title>") == 24 - len(bars)

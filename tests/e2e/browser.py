@@ -60,6 +60,10 @@ class Browser:
         local = ("data", "about", "blob", "chrome", "chrome-untrusted", "devtools")
         return [u for u in self.record() if urlsplit(u).scheme not in local and urlsplit(u).netloc != host]
 
+    def console_errors(self) -> list[str]:
+        """Errors and warnings the pages logged to the browser console since the last call."""
+        return [e["message"] for e in self.driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+
     def open(self, url: str) -> None:
         self.driver.get(url)
         self.record()

@@ -93,6 +93,7 @@ def test_sign_in_see_a_ticket_appear_and_read_its_timeline(
     assert QUALYTICS_SECRET not in browser.driver.page_source
     browser.open(f"{served.url}/ui")
     maybe_screenshot(browser, "overview")
+    assert browser.console_errors() == []  # nothing refused by the pages' content security policy, no script error
     browser.open(f"{served.url}/schema")
     browser.wait_for(lambda: browser.all(".swagger-ui .info"), "the Swagger UI at /schema")
     assert browser.foreign_requests(served.url) == []

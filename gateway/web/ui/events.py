@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.params import Parameter
 
-from gateway.core.errors import GatewayError
+from gateway.core.errors import GatewayError, NotFound
 from gateway.core.redact import Redactor, secret_values
 from gateway.decide.preview import preview
 from gateway.receive.sources import ADAPTERS
@@ -64,6 +64,15 @@ def event_list(
         pages=max((found.total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
         sources=sorted(rt.mappings.sources),
     )
+
+
+@get("/events/{event_id:str}", sync_to_thread=True)
+def event_page(event_id: str, request: Request[Any, Any, Any]) -> Response[str]:
+    rt = runtime(request)
+    found = _event(rt, Redactor([*rt.mappings.secrets(), *secret_values(rt.settings)]), event_id)
+    if found is None:
+        raise NotFound(f"no event {event_id!r}", code="unknown_event")
+    return page(request, "event.html", event=found)
 
 
 def auth_kind(config: SourceConfig) -> str:

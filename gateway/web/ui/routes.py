@@ -61,6 +61,7 @@ def router() -> Router:
             executions.retry,
             executions.retry_all,
             events.event_list,
+            events.event_page,
             events.mappings,
             events.preview_form,
             login.logout,
