@@ -67,8 +67,7 @@ def event_list(
 
 
 @get("/events/{event_id:str}", sync_to_thread=True)
-def event_page(event_id: str, request: Request[Any, Any, Any]) -> Response[str]:
-    rt = runtime(request)
+def event_page(event_id: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
     found = _event(rt, Redactor([*rt.mappings.secrets(), *secret_values(rt.settings)]), event_id)
     if found is None:
         raise NotFound(f"no event {event_id!r}", code="unknown_event")
