@@ -13,7 +13,7 @@ from connectors.registry import KINDS
 from gateway.core.errors import NotFound
 from gateway.core.models import Event
 from gateway.core.outbound import ConnectorError
-from gateway.core.redact import Redactor, secret_values
+from gateway.core.redact import Redactor
 from gateway.decide.fields import create_fields, target_status
 from gateway.decide.ingest import check_event_count
 from gateway.receive.sources import ADAPTERS, Delivery
@@ -32,7 +32,7 @@ def preview(rt: Runtime, source: str, headers: Mapping[str, str], body: bytes) -
     delivery = Delivery(source=source, headers=headers, body=body, received_at=time.time())
     parsed = ADAPTERS[config.kind].parse(config, delivery)
     check_event_count(parsed, rt.settings.max_events_per_delivery)
-    redactor = Redactor([*rt.mappings.secrets(), *secret_values(rt.settings)])
+    redactor = rt.redactor()
     matches: list[dict[str, Any]] = []
     ignored: list[dict[str, Any]] = [{"reason": i.reason} for i in parsed.ignored]
     for event in parsed.events:

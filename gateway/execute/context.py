@@ -15,7 +15,6 @@ from connectors.base import Connector
 from connectors.registry import KINDS
 from gateway.core.models import Event
 from gateway.core.outbound import ConnectorError, ErrorKind, PermanentError, RetryableError, unexpected
-from gateway.core.redact import Redactor, secret_values
 from gateway.core.retry_config import RetryConfig
 from gateway.execute.retry import Budget, GiveUp, Reschedule, call_with_retry
 from gateway.record.rows import ExecutionRow, TicketRow
@@ -45,7 +44,7 @@ class Context:
         self.rt = runtime
         self.mirror = runtime.mirror
         self.sleep = sleep
-        self.redactor = Redactor([*runtime.mappings.secrets(), *secret_values(runtime.settings)])
+        self.redactor = runtime.redactor()
 
     def ticket_id(self, execution: ExecutionRow) -> int:
         if execution.ticket_id is None:

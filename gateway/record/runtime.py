@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from gateway.core.redact import Redactor, secret_values
 from gateway.core.settings import Settings
 from gateway.record.mirror import Mirror
 from gateway.rules.loader import load_mappings
@@ -25,6 +26,10 @@ class Runtime:
         mappings = load_mappings(settings.mappings, env)
         mirror = Mirror(settings.database_path, settings.db_busy_timeout_seconds)
         return cls(settings=settings, mappings=mappings, mirror=mirror)
+
+    def redactor(self) -> Redactor:
+        """Every secret of the mappings and the settings, masked: what runs, previews and pages all use."""
+        return Redactor([*self.mappings.secrets(), *secret_values(self.settings)])
 
     def number(self, ticket_id: int) -> str:
         return f"{self.settings.ticket_prefix}-{ticket_id}"

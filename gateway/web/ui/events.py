@@ -9,7 +9,7 @@ from litestar import Request, Response, get, post
 from litestar.params import Parameter
 
 from gateway.core.errors import GatewayError, NotFound
-from gateway.core.redact import Redactor, secret_values
+from gateway.core.redact import Redactor
 from gateway.decide.preview import preview
 from gateway.receive.sources import ADAPTERS
 from gateway.receive.sources.base import SourceConfig
@@ -51,7 +51,7 @@ def event_list(
     outcome: str | None = None,
     page_number: int = Parameter(query="page", default=1, ge=1),
 ) -> Response[str]:
-    redactor = Redactor([*rt.mappings.secrets(), *secret_values(rt.settings)])  # as the runner redacts
+    redactor = rt.redactor()  # as the runner redacts
     found = queries.event_page(rt.mirror, source=source, outcome=outcome, offset=offset(page_number), limit=PAGE_SIZE)
     shown = [e for e in (_event(rt, redactor, i) for i in found.ids) if e is not None]
     return page(
@@ -68,7 +68,7 @@ def event_list(
 
 @get("/events/{event_id:str}", sync_to_thread=True)
 def event_page(event_id: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
-    found = _event(rt, Redactor([*rt.mappings.secrets(), *secret_values(rt.settings)]), event_id)
+    found = _event(rt, rt.redactor(), event_id)
     if found is None:
         raise NotFound(f"no event {event_id!r}", code="unknown_event")
     return page(request, "event.html", event=found)
