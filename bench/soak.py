@@ -128,6 +128,13 @@ class Gateway:
         self.log.close()
 
 
+CONTROL = {"X-Emulator-Token": "soak-control"}  # both emulators' control token (main sets it)
+
+
+def control(server: EmulatorHTTPServer) -> dict[str, str]:
+    return {"X-Emulator-Token": server.emulator.control_token}
+
+
 def inject_faults(servers: dict[str, EmulatorHTTPServer], stop: threading.Event, every: int) -> None:
     """Keep both trackers misbehaving: after every `every` requests a tracker served, the next fault
     of ROUND, over HTTP. Counted in requests, not seconds: faults stay a share of the traffic
@@ -139,10 +146,11 @@ def inject_faults(servers: dict[str, EmulatorHTTPServer], stop: threading.Event,
             for name, server in servers.items():
                 served = len(server.emulator.log)
                 if served - seen[name] >= every and not server.emulator.faults:
-                    client.post(f"{server.url}/_emulator/faults", json=ROUND[turn % len(ROUND)])
+                    fault = ROUND[turn % len(ROUND)]
+                    client.post(f"{server.url}/_emulator/faults", json=fault, headers=control(server))
                     seen[name], turn = served, turn + 1
         for server in servers.values():
-            client.delete(f"{server.url}/_emulator/faults")
+            client.delete(f"{server.url}/_emulator/faults", headers=control(server))
 
 
 def send(gateway: Gateway, events: int, anomalies: int, rate: float) -> tuple[list[str], int]:
@@ -209,8 +217,8 @@ def account(gateway: Gateway, accepted: list[str], refused: int, urls: dict[str,
         or any(e["status"] == "failed" and not e["error"] for e in by_event.get(event_id, []))
     )
     statuses = Counter(e["status"] for e in executions)
-    issues = httpx.get(f"{urls['jira']}/_emulator/state").json()["issues"]
-    incidents = httpx.get(f"{urls['snow']}/_emulator/state").json()["incidents"]
+    issues = httpx.get(f"{urls['jira']}/_emulator/state", headers=CONTROL).json()["issues"]
+    incidents = httpx.get(f"{urls['snow']}/_emulator/state", headers=CONTROL).json()["incidents"]
     labels = Counter(label for issue in issues for label in issue["fields"]["labels"] if label.startswith("dqgw-"))
     keys = Counter(incident["correlation_id"] for incident in incidents)
     duplicates = sum(1 for n in labels.values() if n > 1) + sum(1 for n in keys.values() if n > 1)
@@ -242,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
 
     jira = EmulatorHTTPServer(sandbox(), "127.0.0.1", 0).start()
     snow = EmulatorHTTPServer(ServiceNowEmulator(), "127.0.0.1", 0).start()
+    jira.emulator.control_token = snow.emulator.control_token = CONTROL["X-Emulator-Token"]
     urls = {"jira": jira.url, "snow": snow.url}
     with tempfile.TemporaryDirectory(prefix="gw-soak-") as tmp:
         gateway = Gateway(args.keep or Path(tmp), mappings(), _free_port(), jira.url, snow.url)

@@ -3,7 +3,9 @@
 Faults are queued and consumed one request at a time, so a test can say "the next three
 requests answer 429 with Retry-After: 2" and then watch the connector recover. They can be
 set in-process (`server.inject(...)`) or over HTTP (`POST /_emulator/faults`) when the
-emulator runs in another process (the sandbox, the soak benchmark).
+emulator runs in another process (the sandbox, the soak benchmark). The control endpoints need
+`X-Emulator-Token: <emulator.control_token>`: the tracker's users cannot reach them.
+With `keep_state(path)` a server keeps its records in a JSON file across restarts (the sandbox).
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hmac
 import json
+import os
 import re
+import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -105,6 +111,7 @@ class Emulator:
         self.faults: list[Fault] = []
         self.log: list[LoggedRequest] = []
         self.lock = threading.RLock()
+        self.control_token = secrets.token_urlsafe(16)
 
     # -- routing -------------------------------------------------------------------------
     def route(self, method: str, pattern: str, handler: Handler) -> None:
@@ -167,8 +174,18 @@ class Emulator:
             self.faults.clear()
             self.log.clear()
 
+    def snapshot(self) -> Any:
+        """The records a restart must keep (JSON-able); subclasses say which."""
+        return {}
+
+    def restore(self, data: Any) -> None:
+        """Take back what `snapshot` returned."""
+
     def control(self, request: Request) -> Response | None:
-        """`/_emulator/...`: faults, request log, state; no auth, loopback only."""
+        """`/_emulator/...`: faults, request log, state; only with the control token."""
+        given = request.headers.get("x-emulator-token", "")
+        if not hmac.compare_digest(given.encode(), self.control_token.encode()):
+            return Response(401, {"error": "the emulator's control endpoints need X-Emulator-Token"})
         if request.path == "/_emulator/faults" and request.method == "POST":
             payload = request.json() or {}
             items = payload.get("faults", [payload]) if isinstance(payload, dict) else payload
@@ -237,6 +254,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             emulator.log.append(
                 LoggedRequest(request.method, request.path, request.query, logged_body, response.status)
             )
+        if request.method != "GET" and response.status < 400:
+            self.server.save_state()
         if fault is not None and fault.kind == "drop_after":
             self._drop()
             return
@@ -279,6 +298,24 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         super().__init__((host, port), _RequestHandler)
         self.emulator = emulator
         self._thread: threading.Thread | None = None
+        self.state_file: Path | None = None
+
+    def keep_state(self, path: Path) -> EmulatorHTTPServer:
+        """Load the records from `path` (when it exists) and write them there after every change."""
+        self.state_file = path
+        if path.is_file():
+            self.emulator.restore(json.loads(path.read_text()))
+        return self
+
+    def save_state(self) -> None:
+        if self.state_file is None:
+            return
+        with self.emulator.lock:
+            text = json.dumps(self.emulator.snapshot())
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.state_file.with_suffix(".partial")
+        partial.write_text(text)
+        os.replace(partial, self.state_file)  # never a half-written file after a crash
 
     @property
     def url(self) -> str:

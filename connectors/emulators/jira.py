@@ -189,6 +189,13 @@ class JiraEmulator(Emulator):
         with self.lock:
             return {"deployment": self.deployment, "issues": list(self.issues.values())}
 
+    def snapshot(self) -> Any:
+        return {"issues": self.issues}
+
+    def restore(self, data: Any) -> None:
+        with self.lock:
+            self.issues = dict(data.get("issues", {}))
+
     # -- server info and create metadata -----------------------------------------------
     def server_info(self, request: Request) -> Response:
         cloud = self.deployment == "Cloud"
@@ -548,10 +555,16 @@ def sandbox(users: dict[str, str] | None = None, **options: Any) -> JiraEmulator
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 9001, users: dict[str, str] | None = None, deployment: Deployment = "Server"
+    host: str = "127.0.0.1",
+    port: int = 9001,
+    users: dict[str, str] | None = None,
+    deployment: Deployment = "Server",
+    control_token: str | None = None,
 ) -> None:
     """Run the sandbox Jira until interrupted (`gateway emulate jira`)."""
-    server = EmulatorHTTPServer(sandbox(users, deployment=deployment), host, port)
+    emulator = sandbox(users, deployment=deployment)
+    emulator.control_token = control_token or emulator.control_token
+    server = EmulatorHTTPServer(emulator, host, port)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -155,6 +155,15 @@ class ServiceNowEmulator(Emulator):
                 ]
             }
 
+    def snapshot(self) -> Any:
+        return {"tables": self.tables, "journal": self.journal, "next_number": self.next_number}
+
+    def restore(self, data: Any) -> None:
+        with self.lock:
+            self.tables = {name: list(rows) for name, rows in data.get("tables", {}).items()} or self.tables
+            self.journal = dict(data.get("journal", {}))
+            self.next_number = int(data.get("next_number", self.next_number))
+
     def incidents(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.state()["incidents"]
         return result
@@ -379,9 +388,13 @@ def _int_arg(request: Request, name: str, default: int) -> int:
     return int(raw) if raw.isdigit() else default
 
 
-def serve(host: str = "127.0.0.1", port: int = 9002, users: dict[str, str] | None = None) -> None:
+def serve(
+    host: str = "127.0.0.1", port: int = 9002, users: dict[str, str] | None = None, control_token: str | None = None
+) -> None:
     """Run an instance until interrupted (`gateway emulate servicenow --port 9002`)."""
-    server = EmulatorHTTPServer(ServiceNowEmulator(users=users), host, port)
+    emulator = ServiceNowEmulator(users=users)
+    emulator.control_token = control_token or emulator.control_token
+    server = EmulatorHTTPServer(emulator, host, port)
     try:
         server.serve_forever()
     finally:

@@ -73,6 +73,33 @@ class Runner:
         execution = self.mirror.claim(execution_id, time.time(), self.ctx.rt.settings.lease_seconds)
         if execution is None:
             return "not-claimed"
+        started = time.monotonic()
+        outcome = self._run(execution)
+        self._report(execution_id, outcome, time.monotonic() - started)
+        return outcome
+
+    def _report(self, execution_id: str, outcome: str, seconds: float) -> None:
+        """One line per ticket action with its ids; failures are logged where they are concluded."""
+        found = self.mirror.execution(execution_id)
+        if found is None or outcome == "failed":
+            return
+        ticket = self.ctx.rt.number(found.ticket_id) if found.ticket_id else None
+        key = found.result.get("external_key") if isinstance(found.result, dict) else None
+        took = round(seconds * 1000, 1)
+        log.info(
+            "execution %s %s -> %s%s%s: %s in %.1f ms",
+            found.id,
+            found.action,
+            found.target,
+            f" {ticket}" if ticket else "",
+            f" ({key})" if key else "",
+            "will retry" if outcome == "queued" and found.error_kind else outcome,
+            took,
+            extra=_ids(found, ticket, key) | {"outcome": outcome, "duration_ms": took},
+        )
+
+    def _run(self, execution: ExecutionRow) -> str:
+        execution_id = execution.id
         with _Lease(self.ctx.rt, execution_id):
             try:
                 handler = HANDLERS.get(execution.action)
@@ -121,7 +148,26 @@ class Runner:
                     now,
                 )
                 plan_failure_notice(self.ctx, tx, execution, now)
+        ticket = self.ctx.rt.number(execution.ticket_id) if execution.ticket_id else None
         log.warning(
-            "execution %s (%s -> %s) failed: %s", execution.id, execution.action, execution.target, message
+            "execution %s %s -> %s%s failed: %s",
+            execution.id,
+            execution.action,
+            execution.target,
+            f" {ticket}" if ticket else "",
+            message,
+            extra=_ids(execution, ticket, None) | {"outcome": "failed", "error_kind": kind},
         )
         return "failed"
+
+
+def _ids(execution: ExecutionRow, ticket: str | None, key: str | None) -> dict[str, object]:
+    """What a log line about an execution carries as fields (GATEWAY_LOG_FORMAT=json)."""
+    return {
+        "execution_id": execution.id,
+        "event_id": execution.event_id,
+        "ticket": ticket,
+        "action": execution.action,
+        "target": execution.target,
+        "external_key": key,
+    }

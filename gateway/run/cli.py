@@ -73,8 +73,35 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.run.serve import serve
 
-    return serve(_settings(args), host=args.host, port=args.port, workers=args.workers, sandbox=not args.no_sandbox)
+    return serve(
+        _settings(args),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        sandbox=not args.no_sandbox,
+        sandbox_ports=args.sandbox_ports,
+    )
 
+
+def _ports(value: str) -> dict[str, int]:
+    """`9101,9102`: the sandbox Jira's and ServiceNow's first-choice ports."""
+    try:
+        jira, servicenow = (int(part) for part in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected JIRA_PORT,SERVICENOW_PORT, not {value!r}") from None
+    return {"jira": jira, "servicenow": servicenow}
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from gateway.run.sandbox import reset
+
+    settings = _settings(args)
+    try:
+        removed = reset(Path(settings.var_dir), settings.database_path)
+    except (RuntimeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"sandbox reset: removed {len(removed)} file(s)" + "".join(f"\n  {path}" for path in removed))
+    return 0
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from gateway.run.worker import run_worker
@@ -181,13 +208,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 def cmd_emulate(args: argparse.Namespace) -> int:
     import importlib
+    import secrets
 
     module = importlib.import_module(f"connectors.emulators.{args.kind}")
     from gateway.run.sandbox import PORTS
 
     port = args.port or PORTS[args.kind]
-    print(f"{args.kind} emulator on http://{args.host}:{port}", flush=True)
-    module.serve(host=args.host, port=port)
+    token = secrets.token_urlsafe(16)
+    print(f"{args.kind} emulator on http://{args.host}:{port} (control: X-Emulator-Token: {token})", flush=True)
+    module.serve(host=args.host, port=port, control_token=token)
     return 0
 
 
@@ -226,6 +255,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-sandbox", action="store_true", help="never start the tracker emulators")
+    serve.add_argument(
+        "--sandbox-ports",
+        type=_ports,
+        metavar="JIRA,SERVICENOW",
+        help="the sandbox emulators' ports (default 9001,9002; a taken port falls back to a free one)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", parents=[common], help="run one RQ worker (REDIS_URL required)")
@@ -258,6 +293,10 @@ def parser() -> argparse.ArgumentParser:
     preview.add_argument("--source", required=True, help="the source name under sources:")
     preview.add_argument("file", help="the payload file")
     preview.set_defaults(func=cmd_preview)
+
+    sandbox = sub.add_parser("sandbox", parents=[common], help="the sandbox trackers: reset forgets their tickets")
+    sandbox.add_argument("verb", choices=["reset"], help="reset: clear the sandbox trackers and the mirror together")
+    sandbox.set_defaults(func=cmd_sandbox)
 
     emulate = sub.add_parser("emulate", parents=[common], help="run a loopback tracker emulator")
     emulate.add_argument("kind", choices=["jira", "servicenow"])

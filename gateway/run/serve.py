@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from gateway.record.runtime import Runtime
 from gateway.rules.loader import MappingErrors
 from gateway.run.embedded_redis import EmbeddedRedis
 from gateway.run.http import bounded_protocol
-from gateway.run.sandbox import start_sandbox
+from gateway.run.logs import redact_secrets_of
+from gateway.run.sandbox import Tracker, keep_used, mark_serving, start_sandbox
 from gateway.run.supervisor import Supervisor, child_env
 from gateway.web.app import create_app
 from gateway.web.limits import MAX_HEAD_BYTES
@@ -26,29 +28,56 @@ log = logging.getLogger("gateway.run.serve")
 
 
 class _Server(uvicorn.Server):
-    """Stops worker supervision the moment shutdown begins, before uvicorn drains connections."""
+    """Stops worker supervision the moment shutdown begins, before uvicorn drains connections;
+    says where everything is once it listens."""
 
-    def __init__(self, config: uvicorn.Config, supervisor: Supervisor) -> None:
+    def __init__(self, config: uvicorn.Config, supervisor: Supervisor, trackers: list[Tracker]) -> None:
         super().__init__(config)
         self.supervisor = supervisor
+        self.trackers = trackers
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.should_exit or not self.servers:
+            return
+        host, port = self.servers[0].sockets[0].getsockname()[:2]
+        base = f"http://{host}:{port}"
+        lines = [f"gateway ready on {base}", f"  console    {base}/ui", f"  API docs   {base}/schema"]
+        lines += [f"  {tracker.describe()}" for tracker in self.trackers]
+        lines.append("  CLI        .venv/bin/gateway tickets | executions | check  (or: make tickets)")
+        print("\n".join(lines), flush=True)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         self.supervisor.stop_supervising()
         super().handle_exit(sig, frame)
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox: bool = True) -> int:
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    sandbox: bool = True,
+    sandbox_ports: dict[str, int] | None = None,
+) -> int:
+    var_dir = Path(settings.var_dir).resolve()
     sandbox_env: dict[str, str] = {}
-    emulators = start_sandbox(sandbox_env) if sandbox else []
+    trackers = start_sandbox(sandbox_env, var_dir, sandbox_ports) if sandbox else []
     os.environ.update(sandbox_env)
     settings = msgspec.structs.replace(settings, mappings=settings.mappings.resolve())
     try:
         runtime = Runtime.load(settings)
     except MappingErrors as exc:
+        for tracker in trackers:
+            tracker.server.stop()
         for error in exc.errors:
             print(f"error: {error}", file=sys.stderr)
         print("the gateway does not start with broken mappings (gateway check shows them)", file=sys.stderr)
         return 2
+    redact_secrets_of(runtime)
+    trackers = keep_used(trackers, (str(getattr(t.config, "url", "")) for t in runtime.mappings.targets.values()))
+    serving = mark_serving(var_dir) if trackers else None
     redis_server = None
     if not settings.redis_url:
         redis_server = EmbeddedRedis(Path(settings.var_dir).resolve() / "redis").start()
@@ -74,8 +103,10 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox
         if redis_server is not None:
             redis_server.stop()
             log.info("embedded redis stopped")
-        for emulator in emulators:
-            emulator.stop()
+        for tracker in trackers:
+            tracker.server.stop()
+        if serving is not None:
+            serving.unlink(missing_ok=True)
 
     app = create_app(runtime, dispatcher)
     app.on_shutdown.append(shutdown)
@@ -93,7 +124,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, sandbox
         timeout_keep_alive=max(1, round(settings.keep_alive_seconds)),
     )
     try:
-        _Server(config, supervisor).run()
+        _Server(config, supervisor, trackers).run()
     finally:
         if supervisor.processes and any(p.poll() is None for p in supervisor.processes):
             shutdown()

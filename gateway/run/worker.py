@@ -21,7 +21,7 @@ from gateway.dispatch.queue import Dispatcher, connect
 from gateway.dispatch.sweeper import Sweeper
 from gateway.execute import runner as jobs
 from gateway.record.runtime import Runtime
-from gateway.run.logs import configure_logging
+from gateway.run.logs import configure_logging, redact_secrets_of
 
 log = logging.getLogger("gateway.run.worker")
 LOST_REDIS_EXIT = 3  # the RQ loop ended without a stop request: restart me
@@ -69,6 +69,7 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: a standalone worker needs the Redis the gateway uses")
     runtime = Runtime.load(settings)
+    redact_secrets_of(runtime)
     jobs.configure(runtime)
     import connectors.registry  # noqa: F401  loaded before the first job (and before any fork)
 

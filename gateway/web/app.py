@@ -16,6 +16,7 @@ from gateway.core.errors import GatewayError, error_body
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
 from gateway.web.limits import head_limit
+from gateway.web.metrics import Metrics, count_webhooks
 from gateway.web.routes import chatops, executions, health, preview, tickets, webhooks
 from gateway.web.ui.routes import router as console_router
 from gateway.web.ui.routes import schema_viewer
@@ -99,7 +100,7 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             sqlite3.Error: _database_error,
             Exception: _unexpected,
         },
-        middleware=[head_limit],
+        middleware=[count_webhooks, head_limit],  # outermost first: a 431 from head_limit is counted too
         openapi_config=OpenAPIConfig(
             title="Data-quality ticketing gateway",
             version="0.1.0",
@@ -115,4 +116,5 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
     )
     app.state.runtime = runtime
     app.state.dispatcher = dispatcher
+    app.state.metrics = Metrics(runtime, lambda: app.state.dispatcher)  # tests swap the dispatcher
     return app

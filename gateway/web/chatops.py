@@ -51,6 +51,7 @@ class Caller:
     actor: str
     assignee: str | None = None
     markup: Markup = SLACK
+    invocation: str = ""  # how this chat starts a command: Slack's `/ticket`, Teams' `@DQ Gateway`
 
 
 @dataclass
@@ -125,12 +126,13 @@ def run(rt: Runtime, dispatcher: Dispatcher | None, text: str, caller: Caller) -
     try:
         parsed = parse(text, command)
         if parsed.verb == "help":
-            return Reply(usage(command, rt.settings.ticket_prefix))
+            return Reply(usage(caller.invocation or command, rt.settings.ticket_prefix))
         return _VERBS[parsed.verb](rt, dispatcher, parsed, caller)
     except CommandError as exc:
-        return Reply(f"{exc}\n{usage(command, rt.settings.ticket_prefix)}")
+        return Reply(f"{exc}\n{usage(caller.invocation or command, rt.settings.ticket_prefix)}")
     except NotFound as exc:
-        hint = f"Ticket numbers look like {rt.settings.ticket_prefix}-42; `{command} help` lists the commands."
+        shown = caller.invocation or command
+        hint = f"Ticket numbers look like {rt.settings.ticket_prefix}-42; `{shown} help` lists the commands."
         return Reply(f"{exc.detail[:1].upper()}{exc.detail[1:]}. {hint}")
     except GatewayError as exc:
         return Reply(f"Nothing changed: {exc.detail}.")

@@ -63,8 +63,11 @@ def test_a_signed_slash_command_moves_the_ticket_and_jira_and_servicenow_follow(
     assert outcome["response_type"] == "ephemeral" and outcome["replace_original"] is False
     assert "State: In Progress" in outcome["text"]
     assert f"Jira {issue['key']} (In Progress)" in outcome["text"]
-    assert f"ServiceNow {incident['number']} (2)" in outcome["text"]
+    assert f"ServiceNow {incident['number']} (In Progress)" in outcome["text"]  # the state's name, not "(2)"
     assert "Every linked tracker followed." in outcome["text"]
+    # the note reaches both trackers with who wrote it
+    assert issue["comments"] == ["slack:steve: looking at the loader"]
+    assert "slack:steve: looking at the loader" in [entry["value"] for entry in incident["journal"]]
 
 
 def test_resolving_from_slack_closes_the_incident_with_its_close_code(

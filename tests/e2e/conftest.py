@@ -31,7 +31,13 @@ def free_port() -> int:
 class Served:
     """A running `gateway serve`: its URL, log, and the pids it reported."""
 
-    def __init__(self, root: Path, files: dict[str, str], extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        files: dict[str, str],
+        extra_env: dict[str, str] | None = None,
+        options: tuple[str, ...] = ("--no-sandbox",),
+    ) -> None:
         mappings = root / "mappings"
         mappings.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
@@ -52,12 +58,13 @@ class Served:
             **(extra_env or {}),
         }
         self.env.pop("REDIS_URL", None)
+        self.options = options
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Served:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.run.cli", "serve", "--no-sandbox", "--port", str(self.port)],
+            [sys.executable, "-m", "gateway.run.cli", "serve", *self.options, "--port", str(self.port)],
             cwd=self.root,
             env=self.env,
             stdout=log,

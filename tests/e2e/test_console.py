@@ -43,11 +43,12 @@ def sign_in(browser: Browser, served: Served) -> None:
 
 def jira_faults(trackers: Trackers, on: bool) -> None:
     url = f"{trackers.jira_server.url}/_emulator/faults"
+    control = {"X-Emulator-Token": trackers.jira.control_token}
     if on:
         fault = {"kind": "status", "status": 500, "count": 1000, "method": "POST"}
-        assert httpx.post(url, json=fault, timeout=5).status_code == 204
+        assert httpx.post(url, json=fault, headers=control, timeout=5).status_code == 204
     else:
-        assert httpx.delete(url, timeout=5).status_code == 204
+        assert httpx.delete(url, headers=control, timeout=5).status_code == 204
 
 
 def status_of_row(browser: Browser, target: str) -> str:

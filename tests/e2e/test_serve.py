@@ -41,7 +41,13 @@ def test_a_webhook_becomes_tickets_in_both_trackers_through_the_worker_process(
     }
     executions = served.get("/v1/executions")["executions"]
     assert sorted(e["status"] for e in executions) == ["succeeded", "succeeded"]
-    assert served.get("/readyz") == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert served.get("/readyz") == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "ok",
+        "targets": {"jira": "ok", "snow": "ok"},
+        "degraded": [],
+    }
 
 
 def test_twenty_concurrent_deliveries_of_one_anomaly_make_one_ticket(

@@ -119,7 +119,13 @@ def test_redis_stopped_and_restarted_under_traffic(
             traffic.until(10)  # accepted while Redis is away: the database is the outbox
             ready = httpx.get(f"{served.url}/readyz", timeout=10)
             assert ready.status_code == 200
-            assert ready.json() == {"status": "degraded", "database": "ok", "redis": "unavailable"}
+            assert ready.json() == {
+                "status": "degraded",
+                "database": "ok",
+                "redis": "unavailable",
+                "targets": {"jira": "ok", "snow": "ok"},
+                "degraded": ["redis"],
+            }
             redis.start()
             traffic.until(5)
         assert not traffic.refused

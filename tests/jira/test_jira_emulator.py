@@ -11,10 +11,14 @@ import requests
 from connectors.emulators.base import EmulatorHTTPServer
 from connectors.emulators.jira import sandbox
 
+CONTROL = {"X-Emulator-Token": "jira-control-token"}
+
 
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
-    server = EmulatorHTTPServer(sandbox(), "127.0.0.1", 0).start()
+    emulator = sandbox()
+    emulator.control_token = CONTROL["X-Emulator-Token"]
+    server = EmulatorHTTPServer(emulator, "127.0.0.1", 0).start()
     yield server.url
     server.stop()
 
@@ -75,7 +79,7 @@ def test_search_finds_by_label_and_key_and_state_is_served(sandbox_url: str) -> 
 
     by_key = _call(sandbox_url, "GET", "/rest/api/2/search", params={"jql": f"key = {key}"}).json()
     by_label = _call(sandbox_url, "GET", "/rest/api/2/search", params={"jql": 'labels = "nope"'}).json()
-    state = requests.get(sandbox_url + "/_emulator/state", timeout=5).json()
+    state = requests.get(sandbox_url + "/_emulator/state", headers=CONTROL, timeout=5).json()
 
     assert [i["key"] for i in by_key["issues"]] == [key]
     assert by_label["issues"] == []

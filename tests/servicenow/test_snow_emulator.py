@@ -147,7 +147,10 @@ def test_errors_use_servicenows_shape(api: requests.Session, server: EmulatorHTT
     }
     assert api.get(table(server, "no_such_table")).json()["error"]["message"] == "Invalid table no_such_table"
     injected = requests.post(
-        f"{server.url}/_emulator/faults", json={"kind": "status", "status": 503}, timeout=5
+        f"{server.url}/_emulator/faults",
+        json={"kind": "status", "status": 503},
+        headers={"X-Emulator-Token": server.emulator.control_token},
+        timeout=5,
     )
     assert injected.status_code == 204
     assert api.get(table(server)).json()["status"] == "failure"
@@ -155,5 +158,7 @@ def test_errors_use_servicenows_shape(api: requests.Session, server: EmulatorHTT
 
 def test_state_over_http_lists_incidents(api: requests.Session, server: EmulatorHTTPServer) -> None:
     create(api, server, correlation_id="k")
-    state = requests.get(f"{server.url}/_emulator/state", timeout=5).json()
+    control = {"X-Emulator-Token": server.emulator.control_token}
+    assert requests.get(f"{server.url}/_emulator/state", timeout=5).status_code == 401  # not for the instance's users
+    state = requests.get(f"{server.url}/_emulator/state", headers=control, timeout=5).json()
     assert [incident["correlation_id"] for incident in state["incidents"]] == ["k"]

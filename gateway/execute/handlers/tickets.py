@@ -44,11 +44,16 @@ def update_status(ctx: Context, execution: ExecutionRow) -> str:
         correlation_key=ticket.correlation_key,
         status=params["status"],
         link=_remote(link),
-        note=params.get("note", ""),
+        note=_signed(params.get("note", ""), params.get("actor", "")),
         event=ctx.event_context(execution),
     )
     remote = ctx.on_target(execution, lambda connector: connector.set_status(request))
     return _succeed(ctx, execution, remote)
+
+
+def _signed(note: str, actor: str) -> str:
+    """A person's note reaches the tracker with their name, as comments do (`slack:alice: ...`)."""
+    return f"{actor}: {note}" if note and ":" in actor else note
 
 
 def comment(ctx: Context, execution: ExecutionRow) -> str:

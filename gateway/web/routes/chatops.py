@@ -222,6 +222,7 @@ class TeamsActivity(msgspec.Struct):
     type: str
     text: str = ""
     sender: TeamsUser = msgspec.field(name="from", default_factory=TeamsUser)
+    recipient: TeamsUser | None = None  # the outgoing webhook itself: its name is what people @mention
 
 
 def check_teams_signature(headers: Mapping[str, str], body: bytes, secret: str) -> None:
@@ -252,6 +253,7 @@ async def teams_messages(request: Request[Any, Any, Any], rt: RuntimeDep, dispat
         return {"type": "message", "text": REPLAY_TEXT}
     activity = decode(body, TeamsActivity)
     who = activity.sender.name or activity.sender.aad_object_id or "unknown"
-    caller = chatops.Caller(f"teams:{who}", markup=TEAMS)
+    bot = (activity.recipient.name if activity.recipient else "") or "DQ Gateway"
+    caller = chatops.Caller(f"teams:{who}", markup=TEAMS, invocation=f"@{bot}")
     reply = await in_thread(chatops.run, rt, dispatch, chatops.teams_text(activity.text), caller)
     return {"type": "message", "text": reply.text}
