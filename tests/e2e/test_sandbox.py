@@ -26,8 +26,8 @@ def sandboxed(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     started: list[Served] = []
     ports = f"{free_port()},{free_port()}"
 
-    def start(name: str = "gw", files: dict[str, str] | None = None) -> Served:
-        served = Served(tmp_path / name, files or EXAMPLE, options=("--sandbox-ports", ports))
+    def start(name: str = "gw", files: dict[str, str] | None = None, **env: str) -> Served:
+        served = Served(tmp_path / name, files or EXAMPLE, env, options=("--sandbox-ports", ports))
         for variable in ("JIRA_URL", "SERVICENOW_URL"):
             served.env.pop(variable, None)
         started.append(served.start())
@@ -130,9 +130,22 @@ def test_two_gateways_on_one_machine_each_get_their_own_sandbox(sandboxed: Calla
         assert links(served, "DQ-1") == {"jira": "DQ-1", "snow": "INC0010001"}
 
 
-def test_no_emulator_starts_for_mappings_that_do_not_use_the_sandbox(sandboxed: Callable[..., Served]) -> None:
-    served = sandboxed(files=dict(LOCAL_MAPPINGS))
+def test_no_emulator_starts_for_mappings_that_do_not_use_the_sandbox_and_json_logs_parse(
+    sandboxed: Callable[..., Served],
+) -> None:
+    served = sandboxed(files=dict(LOCAL_MAPPINGS), GATEWAY_LOG_FORMAT="json")
     assert sandbox_urls(served) == {}
     for port in map(int, served.options[1].split(",")):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} is still held"
+
+    response = httpx.post(f"{served.url}/v1/webhooks/qualytics", content=payload("qualytics.json"), headers=HEADERS)
+    served.wait_for(lambda: settled(served))
+    served.stop()
+    lines = [json.loads(line) for line in served.log().splitlines() if line.startswith("{")]
+    [accepted] = [line for line in lines if line["message"].startswith("webhook qualytics accepted")]
+    assert accepted["event_ids"] == response.json()["event_ids"]
+    [created] = [line for line in lines if line.get("action") == "create_ticket"]  # from the worker process
+    assert (created["ticket"], created["target"], created["outcome"]) == ("DQ-1", "mirror", "succeeded")
+    assert created["execution_id"] == response.json()["executions"][0]
+    assert QUALYTICS_SECRET not in served.log()
