@@ -80,3 +80,12 @@ def test_a_secret_that_is_not_base64_is_a_configuration_error(make_gateway: Make
     response = teams(gateway, "DQ-1", secret=TEAMS_SECRET)
     assert response.status_code == 503
     assert response.json()["error"] == "chatops_not_configured"
+
+
+def test_help_in_teams_shows_the_teams_way_to_write_a_command(make_gateway: MakeHarness) -> None:
+    gateway = chat_gateway(make_gateway)
+    text = teams(gateway, "help").json()["text"]
+    assert "`@DQ Gateway DQ-42 <status> [note]`" in text
+    assert "/ticket" not in text
+    unknown = teams(gateway, "DQ-99").json()["text"]
+    assert "`@DQ Gateway help` lists the commands" in unknown
