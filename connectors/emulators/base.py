@@ -231,6 +231,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
         if parts.path.startswith("/_emulator/"):
             response = emulator.control(request) or emulator.not_found(request)
+            if request.method != "GET" and response.status < 400:
+                self.server.save_state()  # a reset is kept too
             self._send(response)
             return
         fault = emulator.take_fault(request.method, request.path)

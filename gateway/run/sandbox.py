@@ -122,8 +122,9 @@ def keep_used(trackers: list[Tracker], urls: Iterable[str]) -> list[Tracker]:
 
 
 def mark_serving(var_dir: Path) -> Path:
-    """A pid file while a gateway serves this sandbox: `reset` refuses to pull the state from under it."""
+    """A pid file while a gateway serves from this var/: `reset` refuses to pull the state from under it."""
     path = directory(var_dir) / "serving.pid"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(str(os.getpid()))
     return path
 

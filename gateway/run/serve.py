@@ -77,7 +77,7 @@ def serve(
         return 2
     redact_secrets_of(runtime)
     trackers = keep_used(trackers, (str(getattr(t.config, "url", "")) for t in runtime.mappings.targets.values()))
-    serving = mark_serving(var_dir) if trackers else None
+    serving = mark_serving(var_dir)
     redis_server = None
     if not settings.redis_url:
         redis_server = EmbeddedRedis(Path(settings.var_dir).resolve() / "redis").start()
@@ -105,8 +105,7 @@ def serve(
             log.info("embedded redis stopped")
         for tracker in trackers:
             tracker.server.stop()
-        if serving is not None:
-            serving.unlink(missing_ok=True)
+        serving.unlink(missing_ok=True)
 
     app = create_app(runtime, dispatcher)
     app.on_shutdown.append(shutdown)
