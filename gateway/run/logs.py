@@ -13,7 +13,6 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from gateway.core.redact import Redactor, secret_values
 from gateway.record.runtime import Runtime
 
 QUIET = (
@@ -103,4 +102,4 @@ def configure_logging(level: str | None = None) -> None:
 
 def redact_secrets_of(runtime: Runtime) -> None:
     """From now on every line masks the secrets of these mappings and settings."""
-    set_redactor(Redactor([*runtime.mappings.secrets(), *secret_values(runtime.settings)]))
+    set_redactor(runtime.redactor())
