@@ -1,4 +1,4 @@
-"""`gateway serve | worker | check | tickets | executions | emulate | preview`."""
+"""`gateway serve | worker | check | tickets | executions | export | emulate | preview`."""
 
 from __future__ import annotations
 
@@ -192,6 +192,13 @@ def cmd_executions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from gateway.run.export import run_export
+
+    runtime, _ = _runtime(args)
+    return run_export(runtime, args)
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     from gateway.core.errors import GatewayError
     from gateway.decide.preview import preview
@@ -297,6 +304,9 @@ def parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", parents=[common], help="the sandbox trackers: reset forgets their tickets")
     sandbox.add_argument("verb", choices=["reset"], help="reset: clear the sandbox trackers and the mirror together")
     sandbox.set_defaults(func=cmd_sandbox)
+    from gateway.run.export import add_parser as add_export
+
+    add_export(sub, common).set_defaults(func=cmd_export)
 
     emulate = sub.add_parser("emulate", parents=[common], help="run a loopback tracker emulator")
     emulate.add_argument("kind", choices=["jira", "servicenow"])

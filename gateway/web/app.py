@@ -79,6 +79,7 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             preview.preview_payload,
             tickets.list_tickets,
             tickets.show_ticket,
+            tickets.ticket_history,
             tickets.change_status,
             tickets.add_comment,
             tickets.link_anomaly,

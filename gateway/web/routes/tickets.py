@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, delete, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.params import Parameter
 
+from gateway.core.errors import InvalidPayload
 from gateway.decide import operations as actions
+from gateway.record.history import FORMATS, history_records
+from gateway.record.history import render as history_render
 from gateway.record.views import ticket_view
 from gateway.web.routes.common import DispatcherDep, RuntimeDep, admin_guard, decode, in_thread, read_body
 
@@ -47,6 +50,19 @@ def list_tickets(
 @get("/v1/tickets/{reference:str}", sync_to_thread=True)
 def show_ticket(reference: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> dict[str, Any]:
     return ticket_view(rt, actions.find_ticket(rt, reference), detail=True)
+
+
+@get("/v1/tickets/{reference:str}/history", sync_to_thread=True)
+def ticket_history(
+    reference: str, rt: RuntimeDep, fmt: str = Parameter(query="format", default="json")
+) -> Response[str]:
+    """The ticket's audit record: fields, links, anomalies and the append-only history (read-only)."""
+    if fmt not in FORMATS:
+        raise InvalidPayload(f"format {fmt!r} is not one of {', '.join(FORMATS)}", code="unknown_format")
+    ticket = actions.find_ticket(rt, reference)
+    [record] = history_records(rt, [ticket])
+    media = "application/yaml" if fmt == "yaml" else "application/json"
+    return Response(history_render(record, "yaml" if fmt == "yaml" else "json"), media_type=media)
 
 
 @post("/v1/tickets/{reference:str}/status", guards=[admin_guard], status_code=202)
