@@ -131,8 +131,17 @@ def test_metrics_count_executions_tickets_and_events(gateway: Harness) -> None:
     response = gateway.client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    lines = response.text.splitlines()
-    assert 'dq_gateway_executions{status="succeeded",action="create_ticket",target="mirror"} 1' in lines
-    assert 'dq_gateway_tickets{state="New"} 1' in lines
-    assert 'dq_gateway_events{source="qualytics",type="anomaly"} 1' in lines
-    assert "dq_gateway_redis_up 1" in lines
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    assert (
+        found[("dq_gateway_executions", (("action", "create_ticket"), ("status", "succeeded"), ("target", "mirror")))]
+        == 1
+    )
+    assert found[("dq_gateway_tickets", (("state", "New"),))] == 1
+    assert found[("dq_gateway_events", (("source", "qualytics"), ("type", "anomaly")))] == 1
+    assert found[("dq_gateway_redis_up", ())] == 1
