@@ -182,3 +182,13 @@ def test_the_overview_charts_executions_per_hour_by_outcome(make_gateway: MakeHa
     assert bars and sum(int(total) for total, _ in bars) == 3 and sum(int(ok) for _, ok in bars) == 3
     assert page.count('class="bar-succeeded"') == len(bars)
     assert page.count("<title>0 execution(s)</title>") == 24 - len(bars)
+
+
+def test_the_ticket_page_shows_its_anomalies_and_sla(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    assert gateway.post("qualytics", qualytics_delivery(9, status="Active")).status_code == 202
+    page = gateway.client.get("/ui/tickets/DQ-1")
+    assert page.status_code == 200
+    assert "qualytics:9 (Active)" in page.text
+    assert "<dt>response due</dt>" in page.text and "min left)" in page.text
+    assert "<dt>resolution due</dt>" in page.text
