@@ -10,12 +10,17 @@ import msgspec
 
 from gateway.core.redact import Secret
 
+LOOPBACK_NAMES = "localhost,127.0.0.1,::1"
+
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mappings: Path = Path("mappings")
     database_url: str = "sqlite:///./var/gateway.db"
     redis_url: str | None = None
     api_token: Secret | None = None
+    metrics_token: Secret | None = None
+    # Host names the app answers when no API token is set (DNS rebinding); empty: any (in-process use).
+    allowed_hosts: tuple[str, ...] = ()
     ticket_prefix: str = "DQ"
     max_body_bytes: int = 1024 * 1024
     max_events_per_delivery: int = 100
@@ -57,6 +62,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             database_url=text("GATEWAY_DATABASE_URL") or "sqlite:///./var/gateway.db",
             redis_url=text("REDIS_URL"),
             api_token=text("GATEWAY_API_TOKEN"),
+            metrics_token=text("GATEWAY_METRICS_TOKEN"),
+            allowed_hosts=tuple(
+                h.strip().lower() for h in (text("GATEWAY_ALLOWED_HOSTS") or LOOPBACK_NAMES).split(",") if h.strip()
+            ),
             ticket_prefix=text("GATEWAY_TICKET_PREFIX") or "DQ",
             max_body_bytes=int(number("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)),
             max_events_per_delivery=int(number("GATEWAY_MAX_EVENTS_PER_DELIVERY", 100)),

@@ -80,6 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         sandbox=not args.no_sandbox,
         sandbox_ports=args.sandbox_ports,
+        insecure=args.insecure,
     )
 
 
@@ -267,6 +268,9 @@ def parser() -> argparse.ArgumentParser:
         type=_ports,
         metavar="JIRA,SERVICENOW",
         help="the sandbox emulators' ports (default 9001,9002; a taken port falls back to a free one)",
+    )
+    serve.add_argument(
+        "--insecure", action="store_true", help="allow a non-loopback --host without GATEWAY_API_TOKEN"
     )
     serve.set_defaults(func=cmd_serve)
 

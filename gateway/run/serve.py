@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import socket
@@ -52,6 +53,39 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def _exposure_refused(settings: Settings, host: str, insecure: bool) -> bool:
+    """Without an API token the gateway's reads are open: only loopback, unless the operator insists."""
+    if settings.api_token:
+        return False
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        log.warning("GATEWAY_API_TOKEN is not set: the API is open to anyone who can reach %s", host)
+        return False
+    if insecure:
+        log.warning("GATEWAY_API_TOKEN is not set and --insecure was given: the API is open on %s", host)
+        return False
+    print(
+        f"error: refusing to listen on {host} without GATEWAY_API_TOKEN (anyone could read and change tickets); "
+        "set GATEWAY_API_TOKEN, listen on 127.0.0.1, or pass --insecure",
+        file=sys.stderr,
+    )
+    return True
+
+
+def _private_files(settings: Settings) -> None:
+    """var/ 0700 and the database files 0600, also when they were created before (umask 077 covers new ones)."""
+    for directory in (Path(settings.var_dir), settings.database_path.parent):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    Path(settings.var_dir).chmod(0o700)
+    for suffix in ("", "-wal", "-shm"):
+        existing = Path(f"{settings.database_path}{suffix}")
+        if existing.exists():
+            existing.chmod(0o600)
+
+
 def serve(
     settings: Settings,
     *,
@@ -60,7 +94,11 @@ def serve(
     workers: int = 1,
     sandbox: bool = True,
     sandbox_ports: dict[str, int] | None = None,
+    insecure: bool = False,
 ) -> int:
+    if _exposure_refused(settings, host, insecure):
+        return 2
+    os.umask(0o077)  # everything this process creates (var/, the database, its WAL) is the owner's only
     var_dir = Path(settings.var_dir).resolve()
     sandbox_env: dict[str, str] = {}
     trackers = start_sandbox(sandbox_env, var_dir, sandbox_ports) if sandbox else []
@@ -78,6 +116,10 @@ def serve(
     redact_secrets_of(runtime)
     trackers = keep_used(trackers, (str(getattr(t.config, "url", "")) for t in runtime.mappings.targets.values()))
     serving = mark_serving(var_dir)
+    _private_files(settings)
+    for name, source in runtime.mappings.sources.items():
+        if source.allow_unauthenticated:
+            log.warning("source %s has allow_unauthenticated: true: anyone can post events to it", name)
     redis_server = None
     if not settings.redis_url:
         redis_server = EmbeddedRedis(Path(settings.var_dir).resolve() / "redis").start()

@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from gateway.core.errors import GatewayError, error_body
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
+from gateway.web.access import api_guard, host_check
 from gateway.web.limits import head_limit
 from gateway.web.metrics import Metrics, count_webhooks
 from gateway.web.routes import chatops, executions, health, preview, tickets, webhooks
@@ -31,6 +32,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    421: "host_not_allowed",
     431: "headers_too_large",
 }
 
@@ -72,6 +74,10 @@ def _dispatcher(state: State) -> Dispatcher | None:
     return found
 
 
+def _host_check(hosts: tuple[str, ...]) -> list[Any]:
+    return [host_check(hosts)] if hosts and "*" not in hosts else []
+
+
 def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
     app = Litestar(
         route_handlers=[
@@ -101,7 +107,9 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             sqlite3.Error: _database_error,
             Exception: _unexpected,
         },
-        middleware=[count_webhooks, head_limit],  # outermost first: a 431 from head_limit is counted too
+        # outermost first: a 431 from head_limit is counted too
+        middleware=[count_webhooks, head_limit, *_host_check(runtime.settings.allowed_hosts)],
+        guards=[api_guard],
         openapi_config=OpenAPIConfig(
             title="Data-quality ticketing gateway",
             version="0.1.0",

@@ -120,3 +120,10 @@ def test_an_idle_keep_alive_connection_is_closed(served: Served) -> None:
     with connect(served) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert cut_while_trickling(sock, b"", b"")
+
+
+def test_on_loopback_without_a_token_one_warning_and_private_files(served: Served) -> None:
+    assert served.log().count("GATEWAY_API_TOKEN is not set") == 1
+    assert (served.root / "var").stat().st_mode & 0o777 == 0o700
+    for name in ("gateway.db", "gateway.db-wal"):
+        assert (served.root / name).stat().st_mode & 0o777 == 0o600, name
