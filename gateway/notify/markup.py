@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from gateway.notify.messages import Message
 
@@ -15,6 +17,37 @@ _TEXT_LIMIT = 2900  # a section's text takes at most 3000
 def _mrkdwn(text: str) -> str:
     """Slack's three control characters, escaped so text cannot turn into links or mentions."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*_[]()`~<>#|!"})
+
+
+def _markdown(text: str) -> str:
+    """Teams' markdown control characters backslash-escaped, and list markers at a line's start."""
+    escaped = text.translate(_MD_SPECIAL)
+    escaped = re.sub(r"(?m)^(\s*)([-+])(?=\s)", r"\1\\\2", escaped)
+    return re.sub(r"(?m)^(\s*\d+)\.(?=\s)", r"\1\\.", escaped)
+
+
+def safe_url(url: str) -> str | None:
+    """An http(s) URL with the characters that would end a chat link (`|`, `>`, `<`, `)`, space) encoded.
+
+    Anything else (javascript:, data:, a bare word) is not a link: the label is shown as text.
+    """
+    stripped = url.strip()
+    if urlsplit(stripped).scheme.lower() not in ("http", "https"):
+        return None
+    return quote(stripped, safe="/:?#[]@!$&'*+,;=%~.-_")
+
+
+def _slack_link(label: str, url: str) -> str:
+    safe = safe_url(url)
+    return f"<{safe}|{_mrkdwn(label)}>" if safe else _mrkdwn(label)
+
+
+def _teams_link(label: str, url: str) -> str:
+    safe = safe_url(url)
+    return f"[{_markdown(label)}]({safe})" if safe else _markdown(label)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -30,8 +63,8 @@ class Markup:
     escape: Callable[[str], str]
 
 
-SLACK = Markup(bold=lambda t: f"*{_mrkdwn(t)}*", link=lambda label, url: f"<{url}|{_mrkdwn(label)}>", escape=_mrkdwn)
-TEAMS = Markup(bold=lambda t: f"**{t}**", link=lambda label, url: f"[{label}]({url})", escape=lambda t: t)
+SLACK = Markup(bold=lambda t: f"*{_mrkdwn(t)}*", link=_slack_link, escape=_mrkdwn)
+TEAMS = Markup(bold=lambda t: f"**{_markdown(t)}**", link=_teams_link, escape=_markdown)
 
 
 def plain_text(message: Message, markup: Markup = SLACK) -> str:
@@ -53,7 +86,7 @@ def slack_payload(message: Message) -> dict[str, Any]:
         },
     ]
     if message.links:
-        links = " · ".join(f"<{url}|{_mrkdwn(label)}>" for label, url in message.links)
+        links = " · ".join(_slack_link(label, url) for label, url in message.links)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(links, _TEXT_LIMIT)}})
     if message.problems:
         problems = "\n".join(f"• {_mrkdwn(p)}" for p in message.problems)
@@ -68,18 +101,25 @@ def slack_payload(message: Message) -> dict[str, Any]:
 def teams_payload(message: Message) -> dict[str, Any]:
     """A message activity carrying one Adaptive Card with the same content."""
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": message.title, "weight": "Bolder", "size": "Medium", "wrap": True},
-        {"type": "FactSet", "facts": [{"title": name, "value": value} for name, value in message.facts]},
+        {"type": "TextBlock", "text": _markdown(message.title), "weight": "Bolder", "size": "Medium", "wrap": True},
+        {"type": "FactSet", "facts": [{"title": name, "value": _markdown(value)} for name, value in message.facts]},
     ]
-    body += [{"type": "TextBlock", "text": f"⚠ {p}", "color": "Attention", "wrap": True} for p in message.problems]
+    body += [
+        {"type": "TextBlock", "text": f"⚠ {_markdown(p)}", "color": "Attention", "wrap": True} for p in message.problems
+    ]
     if message.context:
-        body.append({"type": "TextBlock", "text": message.context, "isSubtle": True, "size": "Small", "wrap": True})
+        context = _markdown(message.context)
+        body.append({"type": "TextBlock", "text": context, "isSubtle": True, "size": "Small", "wrap": True})
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": "1.4",
         "body": [b for b in body if b.get("facts") != []],
-        "actions": [{"type": "Action.OpenUrl", "title": label, "url": url} for label, url in message.links],
+        "actions": [
+            {"type": "Action.OpenUrl", "title": label, "url": safe}
+            for label, url in message.links
+            if (safe := safe_url(url)) is not None
+        ],
     }
     return {
         "type": "message",

@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 
 from gateway.core.errors import GatewayError, error_body
 from gateway.dispatch.queue import Dispatcher
@@ -74,6 +75,9 @@ def _dispatcher(state: State) -> Dispatcher | None:
     return found
 
 
+_BEARER = SecurityScheme(type="http", scheme="bearer", description="GATEWAY_API_TOKEN")
+
+
 def _host_check(hosts: tuple[str, ...]) -> list[Any]:
     return [host_check(hosts)] if hosts and "*" not in hosts else []
 
@@ -115,6 +119,8 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             version="0.1.0",
             path="/schema",
             render_plugins=[schema_viewer()],
+            components=Components(security_schemes={"bearer": _BEARER}),
+            security=[{"bearer": []}],
         ),
         dependencies={
             "rt": Provide(_runtime, sync_to_thread=False),

@@ -130,12 +130,13 @@ def run(rt: Runtime, dispatcher: Dispatcher | None, text: str, caller: Caller) -
         return _VERBS[parsed.verb](rt, dispatcher, parsed, caller)
     except CommandError as exc:
         return Reply(f"{exc}\n{usage(caller.invocation or command, rt.settings.ticket_prefix)}")
-    except NotFound as exc:
+    except NotFound as exc:  # details quote what was typed: escaped like any other data
         shown = caller.invocation or command
         hint = f"Ticket numbers look like {rt.settings.ticket_prefix}-42; `{shown} help` lists the commands."
-        return Reply(f"{exc.detail[:1].upper()}{exc.detail[1:]}. {hint}")
+        detail = caller.markup.escape(exc.detail)
+        return Reply(f"{detail[:1].upper()}{detail[1:]}. {hint}")
     except GatewayError as exc:
-        return Reply(f"Nothing changed: {exc.detail}.")
+        return Reply(f"Nothing changed: {caller.markup.escape(exc.detail)}.")
 
 
 def _show(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -> Reply:

@@ -161,7 +161,8 @@ def test_a_failed_action_is_named_with_its_reason(make_gateway: MakeHarness, emu
     reason = f"create_ticket → snow failed: {failed['error']}"
     assert f":warning: *Needs attention*\n• {reason}" in slack_text(posted(slack))
     card = posted(teams)["attachments"][0]["content"]
-    assert {"type": "TextBlock", "text": f"⚠ {reason}", "color": "Attention", "wrap": True} in card["body"]
+    in_markdown = reason.replace("create_ticket", "create\\_ticket")  # Teams text is markdown-escaped
+    assert {"type": "TextBlock", "text": f"⚠ {in_markdown}", "color": "Attention", "wrap": True} in card["body"]
     assert "|Jira " in slack_text(posted(slack)) and "|ServiceNow " not in slack_text(posted(slack))
 
 

@@ -115,3 +115,13 @@ def test_serve_refuses_a_public_host_without_a_token() -> None:
     assert refused.returncode == 2
     assert "refusing to listen on 0.0.0.0 without GATEWAY_API_TOKEN" in refused.stderr
     assert "--insecure" in refused.stderr
+
+
+def test_the_openapi_document_declares_the_bearer_scheme(gateway: Harness) -> None:
+    document = gateway.client.get("/schema/openapi.json", headers=bearer(API_TOKEN)).json()
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "GATEWAY_API_TOKEN",
+    }
+    assert {"bearer": []} in document["security"]
