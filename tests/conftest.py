@@ -149,8 +149,9 @@ class Harness:
         raise AssertionError(f"executions still queued after {rounds} rounds")
 
     def get(self, path: str, **params: str) -> Any:
-        """GET an API path that must answer 200; its JSON."""
-        response = self.client.get(path, params=params)
+        """GET an API path that must answer 200; its JSON (with the API token when one is set: reads need it)."""
+        token = self.settings.api_token
+        response = self.client.get(path, params=params, headers={"authorization": f"Bearer {token}"} if token else {})
         assert response.status_code == 200, response.text
         return response.json()
 
