@@ -125,3 +125,12 @@ def test_the_openapi_document_declares_the_bearer_scheme(gateway: Harness) -> No
         "description": "GATEWAY_API_TOKEN",
     }
     assert {"bearer": []} in document["security"]
+
+
+def test_the_openapi_document_declares_request_bodies(gateway: Harness) -> None:
+    paths = gateway.client.get("/schema/openapi.json", headers=bearer(API_TOKEN)).json()["paths"]
+    status = paths["/v1/tickets/{reference}/status"]["post"]["requestBody"]
+    assert status["required"] is True
+    assert status["content"]["application/json"]["schema"]["required"] == ["status"]
+    assert "application/json" in paths["/v1/webhooks/{source}"]["post"]["requestBody"]["content"]
+    assert "application/x-www-form-urlencoded" in paths["/slack/commands"]["post"]["requestBody"]["content"]

@@ -34,6 +34,7 @@ from gateway.receive.security import hmac_b64, same
 from gateway.record.runtime import Runtime
 from gateway.web import chatops
 from gateway.web.replay import REPLAY_TEXT, SLACK_WINDOW_S, TEAMS_WINDOW_S, SeenRequests
+from gateway.web.routes.bodies import documented_body
 from gateway.web.routes.common import DispatcherDep, RuntimeDep, decode, headers_of, in_thread, read_body
 
 log = logging.getLogger("gateway.web.chatops")
@@ -182,7 +183,7 @@ def _dispatch(app: App, body: bytes, query: str, headers: dict[str, str]) -> Bol
     return app.dispatch(BoltRequest(body=body.decode("utf-8", "replace"), query=query, headers=bolt_headers))
 
 
-@post("/slack/commands", status_code=200)
+@post("/slack/commands", status_code=200, operation_class=documented_body(media="application/x-www-form-urlencoded"))
 async def slack_commands(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> Response[bytes]:
     """A Slack slash command: Bolt checks its signature and age, the command runs, the ack says so."""
     secret = rt.settings.slack_signing_secret
@@ -240,7 +241,7 @@ def check_teams_signature(headers: Mapping[str, str], body: bytes, secret: str) 
         raise Unauthorized("the Teams HMAC signature does not match", code="bad_signature")
 
 
-@post("/teams/messages", status_code=200)
+@post("/teams/messages", status_code=200, operation_class=documented_body())
 async def teams_messages(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> dict[str, str]:
     """A Teams @mention: the signature first, then the command; the reply is in the response body."""
     secret = rt.settings.teams_outgoing_secret

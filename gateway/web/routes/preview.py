@@ -7,10 +7,17 @@ from typing import Any
 from litestar import Request, post
 
 from gateway.decide.preview import preview
+from gateway.web.routes.bodies import documented_body
 from gateway.web.routes.common import RuntimeDep, admin_guard, headers_of, in_thread, read_body
 
 
-@post("/v1/preview/{source:str}", guards=[admin_guard], status_code=200, summary="Dry-run a payload")
+@post(
+    "/v1/preview/{source:str}",
+    guards=[admin_guard],
+    status_code=200,
+    summary="Dry-run a payload",
+    operation_class=documented_body(),
+)
 async def preview_payload(source: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> dict[str, Any]:
     body = await read_body(request, rt.settings.max_body_bytes)
     return await in_thread(preview, rt, source, headers_of(request), body)

@@ -13,6 +13,7 @@ from gateway.decide import operations as actions
 from gateway.record.history import FORMATS, history_records
 from gateway.record.history import render as history_render
 from gateway.record.views import ticket_view
+from gateway.web.routes.bodies import documented_body
 from gateway.web.routes.common import DispatcherDep, RuntimeDep, admin_guard, decode, in_thread, read_body
 
 
@@ -65,7 +66,12 @@ def ticket_history(
     return Response(history_render(record, "yaml" if fmt == "yaml" else "json"), media_type=media)
 
 
-@post("/v1/tickets/{reference:str}/status", guards=[admin_guard], status_code=202)
+@post(
+    "/v1/tickets/{reference:str}/status",
+    guards=[admin_guard],
+    status_code=202,
+    operation_class=documented_body(StatusChange),
+)
 async def change_status(
     reference: str, request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep
 ) -> dict[str, Any]:
@@ -76,7 +82,12 @@ async def change_status(
     return {"ticket": ticket_view(rt, ticket, detail=True), "executions": executions}
 
 
-@post("/v1/tickets/{reference:str}/comments", guards=[admin_guard], status_code=202)
+@post(
+    "/v1/tickets/{reference:str}/comments",
+    guards=[admin_guard],
+    status_code=202,
+    operation_class=documented_body(NewComment),
+)
 async def add_comment(
     reference: str, request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep
 ) -> dict[str, Any]:
@@ -87,7 +98,12 @@ async def add_comment(
     return {"ticket": ticket_view(rt, ticket, detail=True), "executions": executions}
 
 
-@post("/v1/tickets/{reference:str}/anomalies", guards=[admin_guard], status_code=200)
+@post(
+    "/v1/tickets/{reference:str}/anomalies",
+    guards=[admin_guard],
+    status_code=200,
+    operation_class=documented_body(AnomalyReference),
+)
 async def link_anomaly(reference: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> dict[str, Any]:
     """Link an anomaly by hand; `moved_from` names the open ticket it left."""
     body = decode(await read_body(request, rt.settings.max_body_bytes), AnomalyReference)
@@ -97,7 +113,12 @@ async def link_anomaly(reference: str, request: Request[Any, Any, Any], rt: Runt
     return {"ticket": ticket_view(rt, ticket, detail=True), "moved_from": moved_from}
 
 
-@delete("/v1/tickets/{reference:str}/anomalies", guards=[admin_guard], status_code=200)
+@delete(
+    "/v1/tickets/{reference:str}/anomalies",
+    guards=[admin_guard],
+    status_code=200,
+    operation_class=documented_body(AnomalyReference),
+)
 async def unlink_anomaly(reference: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> dict[str, Any]:
     body = decode(await read_body(request, rt.settings.max_body_bytes), AnomalyReference)
     ticket = await in_thread(actions.unlink_anomaly, rt, reference, body.source, body.anomaly_id, actor=actor(request))

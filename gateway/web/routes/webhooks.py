@@ -9,12 +9,13 @@ from typing import Any
 from litestar import Request, Response, post
 
 from gateway.decide.ingest import accept
+from gateway.web.routes.bodies import documented_body
 from gateway.web.routes.common import DispatcherDep, RuntimeDep, headers_of, in_thread, read_body
 
 log = logging.getLogger("gateway.web")
 
 
-@post("/v1/webhooks/{source:str}", status_code=202, summary="Accept a webhook")
+@post("/v1/webhooks/{source:str}", status_code=202, summary="Accept a webhook", operation_class=documented_body())
 async def receive_webhook(
     source: str, request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep
 ) -> Response[dict[str, Any]]:
