@@ -1,7 +1,7 @@
 """Who may call what: private by default.
 
 With GATEWAY_API_TOKEN set, everything but the webhooks, the chat endpoints (each with its own
-proof), the health checks and the console (its own login) needs `Authorization: Bearer <token>`;
+proof), the health checks, the API description and the console (its own login) needs `Authorization: Bearer <token>`;
 /metrics also takes GATEWAY_METRICS_TOKEN. State-changing API calls take JSON only and refuse a
 foreign Origin, so a web page cannot forge them. Without a token the Host header must be one of
 GATEWAY_ALLOWED_HOSTS (DNS rebinding). `bearer_ok` is the check to reuse for any new surface.
@@ -21,7 +21,8 @@ from gateway.core.errors import GatewayError, Unauthorized
 from gateway.receive.security import same
 from gateway.web.limits import send_error
 
-OPEN_PREFIXES = ("/v1/webhooks/", "/slack/", "/teams/", "/ui")
+# /schema describes the API (no data) and the console links its Swagger UI, which a browser opens without a bearer.
+OPEN_PREFIXES = ("/v1/webhooks/", "/slack/", "/teams/", "/ui", "/schema")
 OPEN_PATHS = ("/healthz", "/readyz")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 

@@ -152,4 +152,4 @@ def test_write_endpoints_need_the_api_token_when_it_is_set(make_gateway: Any) ->
         "/v1/tickets/DQ-1/status", json={"status": "Resolved"}, headers={"authorization": "Bearer admin-t0ken"}
     )
     assert allowed.status_code == 202
-    assert gateway.client.get("/v1/tickets").status_code == 200  # reads stay open
+    assert gateway.client.get("/v1/tickets").status_code == 401  # reads need it too (private by default)
