@@ -6,6 +6,7 @@ Every failure is classified by `gateway.core.outbound`, once, and never carries 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -39,13 +40,15 @@ def post_json(
     show_body: bool = True,
     extensions: dict[str, Any] | None = None,
     trust_env: bool = True,
+    describe: Callable[[httpx.Response], str] | None = None,
 ) -> httpx.Response:
     """POST JSON; every failure classified here, without the URL in it.
 
     `show_body=False` for URLs a payload chose: the callee's answer is then never repeated
     (status code only), so the gateway cannot be used to read other services. `trust_env=False`
     ignores proxy settings, so a checked address is the one connected to. Redirects are never
-    followed (a 3xx is a PermanentError).
+    followed (a 3xx is a PermanentError). `describe` reads a refusal's body the callee's way
+    (its error field) instead of a plain snippet.
     """
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=trust_env) as client:
@@ -60,7 +63,7 @@ def post_json(
     if status >= 300:
         error = from_status(status, response.headers, f"{what} answered HTTP {status}")
         if show_body and isinstance(error, PermanentError) and status >= 400:
-            error.message = f"{error.message}: {_snippet(response)}"
+            error.message = f"{error.message}: {(describe or _snippet)(response)}"
             error.args = (error.message,)
         raise error
     return response

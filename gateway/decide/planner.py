@@ -11,6 +11,7 @@ import msgspec
 from gateway.core.models import ActionName, Event, ExecutionStatus, TicketFields
 from gateway.decide import anomalies
 from gateway.decide.fields import create_fields
+from gateway.decide.paging import pages_to_resolve
 from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.rules.lifecycle import ANOMALY_ROLES
@@ -349,6 +350,9 @@ class Planner:
         self.mirror.add_timeline(self.tx, ticket.id, "status_changed", actor, data, self.now)
         params = {"status": state, "note": note, "actor": actor}
         self.on_targets(outcome, ticket, flow=flow, action="update_ticket_status", params=params, only=targets)
+        for channel in pages_to_resolve(self.rt, ticket.id, state, flow):
+            params = {"wait_until": self.now}
+            self.execution(outcome, flow=flow, action="notify", target=channel, params=params, ticket_id=ticket.id)
         outcome.ticket_id = ticket.id
 
     def assign(self, ticket: TicketRow, assignee: str, *, actor: str, flow: str, outcome: Outcome) -> bool:

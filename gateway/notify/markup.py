@@ -1,7 +1,10 @@
-"""How a message looks in Slack (Block Kit, mrkdwn) and Teams (Adaptive Cards); payload text stays text."""
+"""How a message looks in Slack (Block Kit, mrkdwn), Teams (Adaptive Cards), e-mail (plain text + HTML)
+and PagerDuty (an Events API v2 event); payload text stays text."""
 
 from __future__ import annotations
 
+import hashlib
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +67,7 @@ class Markup:
 
 
 SLACK = Markup(bold=lambda t: f"*{_mrkdwn(t)}*", link=_slack_link, escape=_mrkdwn)
+PLAIN = Markup(bold=lambda t: t, link=lambda label, url: f"{label}: {url}", escape=lambda t: t)
 TEAMS = Markup(bold=lambda t: f"**{_markdown(t)}**", link=_teams_link, escape=_markdown)
 
 
@@ -124,4 +128,60 @@ def teams_payload(message: Message) -> dict[str, Any]:
     return {
         "type": "message",
         "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}],
+    }
+
+
+def html_body(message: Message) -> str:
+    """The same content as HTML; every text escaped, only http(s) links made clickable."""
+    esc = html.escape
+    parts = [f"<h2>{esc(message.title)}</h2>", "<table>"]
+    parts += [f"<tr><th align='left'>{esc(name)}</th><td>{esc(value)}</td></tr>" for name, value in message.facts]
+    parts.append("</table>")
+    if message.links:
+        items = [f"<li>{_html_link(label, url)}</li>" for label, url in message.links]
+        parts.append(f"<ul>{''.join(items)}</ul>")
+    if message.problems:
+        items = [f"<li>{esc(problem)}</li>" for problem in message.problems]
+        parts.append(f"<p><strong>Needs attention</strong></p><ul>{''.join(items)}</ul>")
+    if message.context:
+        parts.append(f"<p><small>{esc(message.context)}</small></p>")
+    return f"<html><body>{''.join(parts)}</body></html>"
+
+
+def _html_link(label: str, url: str) -> str:
+    if url.lower().startswith(("https://", "http://")):
+        return f'<a href="{html.escape(url, quote=True)}">{html.escape(label)}</a>'
+    return f"{html.escape(label)}: {html.escape(url)}"
+
+
+PAGERDUTY_SEVERITY = {"Critical": "critical", "High": "error", "Medium": "warning", "Low": "info"}
+_RESOLVING_STATES = ("Resolved", "Closed", "Canceled")
+
+
+def pagerduty_event(message: Message, routing_key: str) -> dict[str, Any]:
+    """Trigger while the ticket is open, resolve once it is Resolved, Closed or Canceled; one dedup_key."""
+    event: dict[str, Any] = {"routing_key": routing_key}
+    key = message.ticket_key
+    if len(key) > 255:  # PagerDuty's limit; the hash stays the same for the ticket
+        key = hashlib.sha256(key.encode()).hexdigest()
+    if key:
+        event["dedup_key"] = key
+    if key and message.state in _RESOLVING_STATES:
+        return {**event, "event_action": "resolve"}
+    details = {name: value for name, value in message.facts}
+    if message.problems:
+        details["Needs attention"] = "; ".join(message.problems)
+    if message.context:
+        details["Context"] = message.context
+    return {
+        **event,
+        "event_action": "trigger",
+        "payload": {
+            "summary": _clip(message.title, 1024),
+            "source": "dq-ticketing-gateway",
+            "severity": PAGERDUTY_SEVERITY.get(message.priority, "warning"),
+            "custom_details": details,
+        },
+        "links": [{"href": url, "text": label} for label, url in message.links],
+        "client": "DQ ticketing gateway",
     }

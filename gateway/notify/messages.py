@@ -22,6 +22,9 @@ class Message:
     links: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     context: str = ""
+    ticket_key: str = ""  # the ticket's correlation key (PagerDuty's dedup_key); empty without a ticket
+    state: str = ""
+    priority: str = ""
 
 
 def ticket_message(rt: Runtime, ticket: TicketRow) -> Message:
@@ -33,7 +36,12 @@ def ticket_message(rt: Runtime, ticket: TicketRow) -> Message:
         facts.append(("Assigned to", fields["assigned_to"]))
     links = [(link_label(rt, link), link["url"]) for link in view["links"] if link["url"]]
     return Message(
-        title=f"{view['number']}: {fields.get('short_description') or '(no description)'}", facts=facts, links=links
+        title=f"{view['number']}: {fields.get('short_description') or '(no description)'}",
+        facts=facts,
+        links=links,
+        ticket_key=ticket.correlation_key,
+        state=ticket.state,
+        priority=fields.get("priority", ""),
     )
 
 
@@ -78,7 +86,13 @@ def notification_message(rt: Runtime, execution: ExecutionRow) -> Message:
     message = ticket_message(rt, ticket) if ticket is not None else Message(title=f"No ticket for {anomaly}")
     if payload.get("url"):
         message.links.append((anomaly, str(payload["url"])))
-    siblings = rt.mirror.list_executions(event_id=execution.event_id) if execution.event_id else []
+    if event is not None:
+        siblings = rt.mirror.list_executions(event_id=execution.event_id)
+    elif ticket is not None:  # a person's ticket or move: the ticket's own actions
+        siblings = rt.mirror.list_executions(ticket_id=ticket.id)
+    else:
+        siblings = []
     message.problems = execution_problems(siblings)
-    message.context = f"flow {execution.flow} · {anomaly}"
+    origin = anomaly if event is not None else f"opened by {ticket.requester}" if ticket and ticket.requester else ""
+    message.context = f"flow {execution.flow}" + (f" · {origin}" if origin else "")
     return message

@@ -40,6 +40,7 @@ class TicketRow(Row, frozen=True, kw_only=True):
     updated_at: float
     resolved_at: float | None
     resolve_when: str | None = None  # grouped tickets: follow anomaly statuses when all (or any) agree
+    requester: str = ""  # who opened it by hand (API, chat, console); empty for a tool's anomaly
 
 
 class AnomalyRow(Row, frozen=True, kw_only=True):

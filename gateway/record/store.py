@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -141,6 +141,8 @@ CREATE INDEX sla_timers_due ON sla_timers (resolution_due_at, response_due_at)
 """,
     # the timeline by ticket: the history export reads it a batch of tickets at a time
     5: "CREATE INDEX timeline_ticket ON timeline (ticket_id, id)",
+    # who opened a ticket by hand (API, chat, console); empty for tickets a tool's anomaly opened
+    6: "ALTER TABLE tickets ADD COLUMN requester TEXT NOT NULL DEFAULT ''",
 }
 
 def new_id() -> str:

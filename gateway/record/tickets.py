@@ -29,13 +29,17 @@ class Tickets(Store):
         source: str,
         fields: dict[str, str],
         targets: list[str],
-        anomaly_id: str,
+        anomaly_id: str | None,
         now: float,
         resolve_when: str | None = None,
+        requester: str = "",
+        opened: dict[str, Any] | None = None,
     ) -> int:
+        """A new ticket and its `opened` entry; a person's ticket (`requester`) covers no anomaly yet."""
         cursor = tx.execute(
             "INSERT INTO tickets (correlation_key, generation, state, source, fields, targets, anomaly_ids,"
-            " occurrences, created_at, updated_at, resolve_when) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+            " occurrences, created_at, updated_at, resolve_when, requester)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
             (
                 correlation_key,
                 generation,
@@ -43,14 +47,15 @@ class Tickets(Store):
                 source,
                 _dumps(fields),
                 _dumps(targets),
-                _dumps([anomaly_id]),
+                _dumps([] if anomaly_id is None else [anomaly_id]),
                 now,
                 now,
                 resolve_when,
+                requester,
             ),
         )
         ticket_id = int(cursor.lastrowid or 0)
-        self.add_timeline(tx, ticket_id, "opened", "gateway", {"state": state}, now)
+        self.add_timeline(tx, ticket_id, "opened", requester or "gateway", {"state": state, **(opened or {})}, now)
         return ticket_id
 
     def ticket(self, ticket_id: int | None, tx: sqlite3.Connection | None = None) -> TicketRow | None:

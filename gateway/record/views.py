@@ -74,6 +74,7 @@ def ticket_view(rt: Runtime, ticket: TicketRow, *, detail: bool = False) -> dict
         "correlation_key": ticket.correlation_key,
         "generation": ticket.generation,
         "source": ticket.source,
+        "requester": ticket.requester or None,
         "anomaly_ids": ticket.anomaly_ids,
         "occurrences": ticket.occurrences,
         "targets": ticket.targets,

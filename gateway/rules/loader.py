@@ -17,16 +17,18 @@ import yaml
 
 from connectors.registry import KINDS as TARGET_KINDS
 from gateway.core.errors import ConfigError
-from gateway.core.models import SEVERITIES, TICKET_FIELDS
+from gateway.core.models import SEVERITIES
 from gateway.receive.sources import ADAPTERS, SourceAdapter, SourceConfig
 from gateway.receive.sources.base import template_parts
+from gateway.rules.channels import ChannelConfig
+from gateway.rules.checks import check_catalog_item, check_template, check_ticket_fields
 from gateway.rules.coverage import unmapped_states
 from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig, canonical_state
 from gateway.rules.schema import (
     ACTION_TYPES,
     TICKETING_TRIGGERS,
     Action,
-    ChannelConfig,
+    CatalogItem,
     ChatOpsConfig,
     CreateTicket,
     Flow,
@@ -36,9 +38,11 @@ from gateway.rules.schema import (
     Trigger,
 )
 from gateway.rules.sla import SlaTarget, sla_problems
-from gateway.rules.templates import TemplateProblem, Templates
+from gateway.rules.templates import Templates
 
-_SECTIONS = ("sources", "targets", "channels", "value_maps", "flows", "lifecycle", "chatops")
+_SECTIONS = ("sources", "targets", "channels", "value_maps", "flows", "lifecycle", "chatops", "catalog")
+_FLOW_NAMES = ("event", "ticket")
+USER_SOURCE = "user"  # the source of tickets people open; no tool may take the name
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 
 class MappingErrors(Exception):
@@ -89,6 +93,7 @@ class _Loader:
         self.env = env
         self.errors: list[ConfigError] = []
         self.raw_flows: list[tuple[str, int, Any]] = []
+        self.raw_catalog: list[tuple[str, str, Any]] = []
         self.mappings = Mappings()
         self.origin: dict[tuple[str, str], str] = {}
         self.lifecycle_raw: tuple[str, Any] | None = None
@@ -128,6 +133,8 @@ class _Loader:
                 self.lifecycle_raw = (file, body)
             elif section == "chatops":
                 self.read_chatops(file, body)
+            elif section == "catalog":
+                self.read_named(file, section, body)
             else:
                 self.read_named(file, section, body)
 
@@ -136,11 +143,15 @@ class _Loader:
             self.fail(file, section, "must be a mapping of names to definitions")
             return
         for name, value in body.items():
-            where = f"{section[:-1].replace('_', ' ')} {name!r}"
+            where = "catalog item" if section == "catalog" else section[:-1].replace("_", " ")
+            where = f"{where} {name!r}"
             if (section, name) in self.origin:
                 self.fail(file, where, f"defined twice (also in {self.origin[(section, name)]})")
                 continue
             self.origin[(section, name)] = file
+            if section == "catalog":  # checked once targets and value maps are all read
+                self.raw_catalog.append((file, str(name), value))
+                continue
             value = self.expand(file, where, value)
             if section == "sources":
                 self.read_source(file, where, name, value)
@@ -151,7 +162,7 @@ class _Loader:
             else:
                 self.read_value_map(file, where, name, value)
 
-    def convert(self, file: str, where: str, value: Any, shape: type[Any]) -> Any:
+    def convert(self, file: str, where: str, value: Any, shape: Any) -> Any:
         try:
             return msgspec.convert(value, type=shape)
         except msgspec.ValidationError as exc:
@@ -160,6 +171,9 @@ class _Loader:
             return None
 
     def read_source(self, file: str, where: str, name: str, value: Any) -> None:
+        if name == USER_SOURCE:
+            self.fail(file, where, f"the source name {USER_SOURCE!r} is reserved for tickets people open")
+            return
         kind = value.get("kind") if isinstance(value, dict) else None
         adapter = ADAPTERS.get(str(kind))
         if adapter is None:
@@ -330,40 +344,36 @@ class _Loader:
                 if channel not in self.mappings.channels:
                     self.fail(file, f"{where}.channels", f"channel {channel!r} is not defined under channels:")
             return
+        if isinstance(action, CreateTicket):
+            check_ticket_fields(
+                self.fail,
+                self.mappings,
+                file,
+                where,
+                fields=action,
+                targets=action.targets,
+                per_target=action.per_target,
+            )
+            check_template(self.fail, self.mappings, file, f"{where}.group_by", action.group_by, _FLOW_NAMES)
+            if action.resolve_when is not None and not action.group_by:
+                self.fail(file, f"{where}.resolve_when", "resolve_when applies to grouped tickets: set group_by too")
+            return
         for target in action.targets or []:
             if target not in self.mappings.targets:
                 self.fail(file, f"{where}.targets", f"target {target!r} is not defined under targets:")
-        if isinstance(action, CreateTicket):
-            if not action.targets:
-                self.fail(file, f"{where}.targets", "create_ticket needs at least one target")
-            for name in TICKET_FIELDS:
-                self.check_template(file, f"{where}.{name}", getattr(action, name))
-            static_status = action.status if "{" not in action.status else None
-            if static_status is not None and canonical_state(static_status) is None:
-                self.fail(file, f"{where}.status", f"{static_status!r} is not a state; states: {', '.join(STATES)}")
-            self.check_template(file, f"{where}.group_by", action.group_by)
-            if action.resolve_when is not None and not action.group_by:
-                self.fail(file, f"{where}.resolve_when", "resolve_when applies to grouped tickets: set group_by too")
-            for target, overrides in action.per_target.items():
-                if target not in action.targets:
-                    self.fail(file, f"{where}.per_target.{target}", "not one of this action's targets")
-                for name, template in overrides.items():
-                    if name not in TICKET_FIELDS:
-                        self.fail(file, f"{where}.per_target.{target}.{name}", "not a Create Ticket field")
-                    else:
-                        self.check_template(file, f"{where}.per_target.{target}.{name}", template)
-        else:
-            self.check_template(file, f"{where}.target_status", action.target_status)
-            self.check_template(file, f"{where}.note", action.note)
-            static = action.target_status
-            if static and "{" not in static and canonical_state(static) is None:
-                self.fail(file, f"{where}.target_status", f"{static!r} is not a state; states: {', '.join(STATES)}")
+        check_template(self.fail, self.mappings, file, f"{where}.target_status", action.target_status, _FLOW_NAMES)
+        check_template(self.fail, self.mappings, file, f"{where}.note", action.note, _FLOW_NAMES)
+        static = action.target_status
+        if static and "{" not in static and canonical_state(static) is None:
+            self.fail(file, f"{where}.target_status", f"{static!r} is not a state; states: {', '.join(STATES)}")
 
-    def check_template(self, file: str, where: str, source: str) -> None:
-        try:
-            self.mappings.templates.check(source)
-        except TemplateProblem as exc:
-            self.fail(file, where, str(exc))
+    def read_catalog(self) -> None:
+        for file, name, raw in self.raw_catalog:
+            where = f"catalog item {name!r}"
+            item = self.convert(file, where, self.expand(file, where, raw), CatalogItem)
+            if item is not None:
+                check_catalog_item(self.fail, self.mappings, file, where, item)
+                self.mappings.catalog[name] = item
 
     def check_flow_rules(self, file: str, where: str, trigger: Trigger, actions: list[tuple[str, Action]]) -> None:
         for i, (kind, _) in enumerate(actions):
@@ -380,6 +390,7 @@ class _Loader:
         self.read_lifecycle()
         self.mappings.templates = Templates(self.mappings.value_maps)
         self.read_flows()
+        self.read_catalog()
         if not self.errors:
             origins = {name: file for (section, name), file in self.origin.items() if section == "targets"}
             self.errors.extend(unmapped_states(self.mappings, origins))

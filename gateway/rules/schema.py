@@ -1,4 +1,4 @@
-"""The shape of the mappings once loaded: flows, actions, channels, targets, chat-ops."""
+"""The shape of the mappings once loaded: flows, actions, channels, targets, catalog, chat-ops."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any, Literal
 import msgspec
 
 from gateway.core.models import TicketFields
-from gateway.core.redact import Secret, secret_values
-from gateway.core.retry_config import CHANNEL_RETRY, RetryConfig
+from gateway.core.redact import secret_values
+from gateway.core.retry_config import RetryConfig
 from gateway.receive.sources import SourceConfig
+from gateway.rules.channels import ChannelConfig
 from gateway.rules.lifecycle import Lifecycle
 from gateway.rules.sla import SlaTarget
 from gateway.rules.templates import Templates
@@ -76,23 +77,6 @@ class Flow:
     sla: dict[str, SlaTarget] | None = None  # this flow's tickets' SLA targets, over the lifecycle's
 
 
-class ChannelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """A notification channel: Slack (incoming webhook or bot token) or Teams (webhook URL)."""
-
-    kind: Literal["slack", "teams"]
-    webhook_url: Secret = ""
-    bot_token: Secret = ""
-    channel: str = ""
-    timeout: float = 10.0
-    retry: RetryConfig = msgspec.field(default_factory=lambda: CHANNEL_RETRY)
-
-    def __post_init__(self) -> None:
-        if self.kind == "teams" and not self.webhook_url:
-            raise ValueError("a teams channel needs webhook_url")
-        if self.kind == "slack" and not (self.webhook_url or (self.bot_token and self.channel)):
-            raise ValueError("a slack channel needs webhook_url, or bot_token and channel")
-
-
 class ChatOpsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The `chatops:` block: the slash command's name, who takes tickets, how long a reply waits."""
 
@@ -105,6 +89,24 @@ class ChatOpsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("command must be a slash command such as /ticket")
         if self.response_wait is not None and self.response_wait < 0:
             raise ValueError("response_wait must be seconds, 0 or more")
+
+
+OPEN_ALIASES = {"title": "short_description"}
+
+
+class CatalogItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A ticket people open by name: the ten fields as templates over `form.*`, its targets, what they may set."""
+
+    fields: TicketFields = msgspec.field(default_factory=TicketFields)
+    targets: list[str]
+    per_target: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+    open: list[str] = msgspec.field(default_factory=lambda: ["title", "description"])
+    label: str = ""
+
+    @property
+    def open_fields(self) -> list[str]:
+        """The Create Ticket fields a person may set (`title` is short_description)."""
+        return list(dict.fromkeys(OPEN_ALIASES.get(name, name) for name in self.open))
 
 
 @dataclass
@@ -124,6 +126,7 @@ class Mappings:
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     targets: dict[str, Target] = field(default_factory=dict)
     channels: dict[str, ChannelConfig] = field(default_factory=dict)
+    catalog: dict[str, CatalogItem] = field(default_factory=dict)
     value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     flows: list[Flow] = field(default_factory=list)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)

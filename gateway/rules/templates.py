@@ -14,6 +14,9 @@ from gateway.core.templating import sandbox
 
 _EVENT_FIELDS = frozenset(Event.__struct_fields__) | {"correlation_key"}
 _TICKET_CONTEXT = frozenset({"number", "state", "status", "note", "fields"})
+# What a catalog item's templates see: what the person typed (`title` is short_description), who, which item.
+FORM_FIELDS = frozenset(TICKET_FIELDS) | {"title", "requester", "item"}
+_KNOWN_ATTRS = {"event": _EVENT_FIELDS, "ticket": _TICKET_CONTEXT, "form": FORM_FIELDS}
 
 
 class TemplateProblem(Exception):
@@ -44,8 +47,8 @@ class Templates:
             return table["default"]
         raise RenderError(f"value {key!r} is not in value map {name!r}, and the map has no default")
 
-    def check(self, source: str) -> None:
-        """Compile now, and resolve every value map and event field the template names."""
+    def check(self, source: str, names: tuple[str, ...] = ("event", "ticket")) -> None:
+        """Compile now, and resolve every value map and event/ticket/form field the template names."""
         if "{" not in source:
             return
         try:
@@ -60,13 +63,11 @@ class Templates:
                 if node.args[0].value not in self.value_maps:
                     raise TemplateProblem(f"value map {node.args[0].value!r} does not exist")
         for attr in tree.find_all(nodes.Getattr):
-            if isinstance(attr.node, nodes.Name) and attr.node.name == "event" and attr.attr not in _EVENT_FIELDS:
-                raise TemplateProblem(f"event has no field {attr.attr!r}")
-            if isinstance(attr.node, nodes.Name) and attr.node.name == "ticket" and attr.attr not in _TICKET_CONTEXT:
-                raise TemplateProblem(f"ticket has no field {attr.attr!r}")
+            if isinstance(attr.node, nodes.Name) and attr.attr not in _KNOWN_ATTRS.get(attr.node.name, {attr.attr}):
+                raise TemplateProblem(f"{attr.node.name} has no field {attr.attr!r}")
         for name in tree.find_all(nodes.Name):
-            if name.ctx == "load" and name.name not in ("event", "ticket"):
-                raise TemplateProblem(f"unknown name {name.name!r}; templates see event and ticket")
+            if name.ctx == "load" and name.name not in names:
+                raise TemplateProblem(f"unknown name {name.name!r}; templates see {' and '.join(names)}")
 
     def render(self, source: str, context: Mapping[str, Any]) -> str:
         if "{" not in source:
@@ -86,11 +87,15 @@ def ticket_context(number: str = "", state: str = "", note: str = "", fields: An
 def render_fields(
     templates: Templates,
     action: Any,
-    event: Event,
+    event: Event | None,
     target: str | None = None,
+    *,
+    context: Mapping[str, Any] | None = None,
 ) -> TicketFields:
-    """The ten Create Ticket fields for `event`; with `target`, its per_target overrides applied."""
-    context = {"event": event.template_context(), "ticket": ticket_context()}
+    """The ten Create Ticket fields for `event` (or a catalog item's `form` context); with `target`,
+    its per_target overrides applied."""
+    if context is None:
+        context = {"event": event.template_context() if event else {}, "ticket": ticket_context()}
     overrides: Mapping[str, str] = action.per_target.get(target, {}) if target else {}
     values: dict[str, str] = {}
     for name in TICKET_FIELDS:

@@ -62,11 +62,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     print(
         f"ok: {len(mappings.files)} file(s), {len(mappings.sources)} source(s), {len(mappings.targets)} target(s),"
-        f" {len(mappings.channels)} channel(s), {len(mappings.flows)} flow(s)"
+        f" {len(mappings.channels)} channel(s), {len(mappings.flows)} flow(s), {len(mappings.catalog)} catalog item(s)"
     )
     for flow in mappings.flows:
         actions = ", ".join(kind for kind, _ in flow.actions)
         print(f"  flow {flow.name}: on {flow.trigger.type} from {', '.join(flow.sources or ['any source'])}: {actions}")
+    for name, item in mappings.catalog.items():
+        print(f"  catalog item {name}: to {', '.join(item.targets)}; open: {', '.join(item.open_fields)}")
     return 0
 
 

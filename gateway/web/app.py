@@ -90,6 +90,8 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             tickets.list_tickets,
             tickets.show_ticket,
             tickets.ticket_history,
+            tickets.open_ticket,
+            tickets.list_catalog,
             tickets.change_status,
             tickets.add_comment,
             tickets.link_anomaly,

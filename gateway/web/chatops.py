@@ -1,4 +1,5 @@
-"""Chat commands shared by Slack and Teams: `/ticket DQ-42 [status [note] | comment <text> | help]`.
+"""Chat commands shared by Slack and Teams: `/ticket DQ-42 [status [note] | comment <text> | help]`,
+and `/ticket open <catalog item> <title>`.
 
 Parsing is forgiving (status names as `gateway.rules.lifecycle.canonical_state` reads them, multi-word
 statuses by longest prefix); running goes through `gateway.decide.operations`, the same path as the API,
@@ -17,6 +18,7 @@ from typing import Literal
 
 from gateway.core.errors import GatewayError, NotFound
 from gateway.decide import operations as actions
+from gateway.decide import user_tickets
 from gateway.dispatch.queue import Dispatcher
 from gateway.notify.markup import SLACK, Markup, plain_text
 from gateway.notify.messages import execution_problems, ticket_message
@@ -26,7 +28,7 @@ from gateway.record.runtime import Runtime
 from gateway.record.views import iso
 from gateway.rules.lifecycle import STATES, canonical_state
 
-Verb = Literal["help", "show", "move", "comment", "link", "unlink"]
+Verb = Literal["help", "show", "move", "comment", "link", "unlink", "open"]
 TIMELINE_SHOWN = 5
 _LONGEST_STATE = max(len(s.split()) for s in STATES)
 _HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
@@ -70,6 +72,7 @@ def usage(command: str, prefix: str) -> str:
             f"`{command} {prefix}-42 <status> [note]`: move it ({', '.join(STATES)})",
             f"`{command} {prefix}-42 comment <text>`: add a comment, sent to its trackers",
             f"`{command} {prefix}-42 link <source>:<anomaly id>`: the anomaly joins it (`unlink` to remove)",
+            f"`{command} open <catalog item> <title>`: open a ticket from the catalog",
             f"`{command} help`: this text",
         ]
     )
@@ -82,6 +85,11 @@ def parse(text: str, command: str = "/ticket") -> Command:
     if not words or words[0].lower() in _HELP_WORDS:
         return Command("help")
     reference, rest = words[0], words[1:]
+    if reference.lower() == "open":
+        title = _after_words(text, 2)
+        if not title:
+            raise CommandError(f"Opening a ticket needs an item and a title: `{command} open <catalog item> <title>`.")
+        return Command("open", rest[0], text=title)
     if not rest:
         return Command("show", reference)
     if rest[0].lower() == "comment":
@@ -133,6 +141,8 @@ def run(rt: Runtime, dispatcher: Dispatcher | None, text: str, caller: Caller) -
     except NotFound as exc:  # details quote what was typed: escaped like any other data
         shown = caller.invocation or command
         hint = f"Ticket numbers look like {rt.settings.ticket_prefix}-42; `{shown} help` lists the commands."
+        if exc.code == "unknown_catalog_item":
+            hint = f"`{shown} open <catalog item> <title>` opens one."
         detail = caller.markup.escape(exc.detail)
         return Reply(f"{detail[:1].upper()}{detail[1:]}. {hint}")
     except GatewayError as exc:
@@ -184,6 +194,14 @@ def _link(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -
     ticket, moved_from = actions.link_anomaly(rt, command.reference, source, anomaly_id, actor=caller.actor)
     moved = f" (moved from {moved_from})" if moved_from else ""
     return Reply(f"{command.text} linked to {rt.number(ticket.id)}{moved}.", ticket_id=ticket.id)
+def _open(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
+    ticket, executions = user_tickets.open_ticket(
+        rt, dispatcher, requester=caller.actor, fields={"title": command.text}, catalog=command.reference
+    )
+    number = rt.number(ticket.id)
+    title = caller.markup.escape(ticket.fields.get("short_description", ""))
+    text = f"Opened {number} from {command.reference}: {title}. {len(executions)} tracker create(s) queued."
+    return Reply(text, ticket_id=ticket.id, executions=executions)
 
 
 _VERBS: dict[str, Callable[[Runtime, Dispatcher | None, Command, Caller], Reply]] = {
@@ -192,6 +210,7 @@ _VERBS: dict[str, Callable[[Runtime, Dispatcher | None, Command, Caller], Reply]
     "comment": _comment,
     "link": _link,
     "unlink": _link,
+    "open": _open,
 }
 
 

@@ -1,4 +1,4 @@
-"""The ticket mirror: list, show, move, comment."""
+"""The ticket mirror: list, show, open (people's tickets), move, comment; the catalog people open from."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from litestar.params import Parameter
 
 from gateway.core.errors import InvalidPayload
 from gateway.decide import operations as actions
+from gateway.decide import user_tickets
 from gateway.record.history import FORMATS, history_records
 from gateway.record.history import render as history_render
 from gateway.record.views import ticket_view
@@ -31,9 +32,38 @@ class AnomalyReference(msgspec.Struct, forbid_unknown_fields=True):
     anomaly_id: str
 
 
+class NewTicket(msgspec.Struct, forbid_unknown_fields=True):
+    """`{"catalog": item, "fields": {...}}`, or ad hoc `{"fields": {the ten fields}, "targets": [...]}`."""
+
+    catalog: str | None = None
+    fields: dict[str, str] = msgspec.field(default_factory=dict)
+    targets: list[str] | None = None
+
+
 def actor(request: Request[Any, Any, Any]) -> str:
     """Who acts: the X-Gateway-Actor header (a person behind a tool), else the API token's holder."""
     return request.headers.get("x-gateway-actor", "").strip() or "api"
+
+
+@get("/v1/catalog", sync_to_thread=True)
+def list_catalog(rt: RuntimeDep) -> dict[str, Any]:
+    return {"items": user_tickets.catalog_view(rt)}
+
+
+@post("/v1/tickets", guards=[admin_guard], status_code=201)
+async def open_ticket(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> dict[str, Any]:
+    """A person opens a ticket; its source is `user` and its requester the X-Gateway-Actor header (else `api`)."""
+    new = decode(await read_body(request, rt.settings.max_body_bytes), NewTicket)
+    ticket, executions = await in_thread(
+        user_tickets.open_ticket,
+        rt,
+        dispatch,
+        requester=actor(request),
+        fields=new.fields,
+        catalog=new.catalog,
+        targets=new.targets,
+    )
+    return {"ticket": ticket_view(rt, ticket, detail=True), "executions": executions}
 
 
 @get("/v1/tickets", sync_to_thread=True)

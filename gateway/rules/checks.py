@@ -1,0 +1,76 @@
+"""Load-time checks shared by flows' create_ticket actions and catalog items; each problem is reported
+through `fail(file, where, problem)` so a load lists them all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gateway.core.models import TICKET_FIELDS
+from gateway.rules.lifecycle import STATES, canonical_state
+from gateway.rules.schema import OPEN_ALIASES, CatalogItem, Mappings
+from gateway.rules.templates import TemplateProblem
+
+Fail = Callable[[str, str, str], None]
+
+
+def check_template(fail: Fail, mappings: Mappings, file: str, where: str, source: str, names: tuple[str, ...]) -> None:
+    try:
+        mappings.templates.check(source, names)
+    except TemplateProblem as exc:
+        fail(file, where, str(exc))
+
+
+def check_ticket_fields(
+    fail: Fail,
+    mappings: Mappings,
+    file: str,
+    where: str,
+    *,
+    fields: Any,
+    targets: list[str],
+    per_target: dict[str, dict[str, str]],
+    names: tuple[str, ...] = ("event", "ticket"),
+    fields_at: str = "",
+    owner: str = "create_ticket",
+) -> None:
+    """Targets defined and present, the ten templates compile, a static status is a state, per_target sane."""
+    if not targets:
+        fail(file, f"{where}.targets", f"{owner} needs at least one target")
+    for target in targets:
+        if target not in mappings.targets:
+            fail(file, f"{where}.targets", f"target {target!r} is not defined under targets:")
+    for name in TICKET_FIELDS:
+        check_template(fail, mappings, file, f"{where}.{fields_at}{name}", getattr(fields, name), names)
+    status = fields.status
+    if "{" not in status and canonical_state(status) is None:
+        fail(file, f"{where}.{fields_at}status", f"{status!r} is not a state; states: {', '.join(STATES)}")
+    whose = "action" if owner == "create_ticket" else owner
+    for target, overrides in per_target.items():
+        if target not in targets:
+            fail(file, f"{where}.per_target.{target}", f"not one of this {whose}'s targets")
+        for name, template in overrides.items():
+            if name not in TICKET_FIELDS:
+                fail(file, f"{where}.per_target.{target}.{name}", "not a Create Ticket field")
+            else:
+                check_template(fail, mappings, file, f"{where}.per_target.{target}.{name}", template, names)
+
+
+def check_catalog_item(fail: Fail, mappings: Mappings, file: str, where: str, item: CatalogItem) -> None:
+    """A catalog item: its fields as templates over `form`, its targets, and open fields that exist."""
+    check_ticket_fields(
+        fail,
+        mappings,
+        file,
+        where,
+        fields=item.fields,
+        targets=item.targets,
+        per_target=item.per_target,
+        names=("form",),
+        fields_at="fields.",
+        owner="catalog item",
+    )
+    known = (*OPEN_ALIASES, *TICKET_FIELDS)
+    for name in item.open:
+        if name not in known:
+            fail(file, f"{where}: field open", f"{name!r} is not a Create Ticket field; fields: {', '.join(known)}")
