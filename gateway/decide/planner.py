@@ -351,8 +351,8 @@ class Planner:
         params = {"status": state, "note": note, "actor": actor}
         self.on_targets(outcome, ticket, flow=flow, action="update_ticket_status", params=params, only=targets)
         for channel in pages_to_resolve(self.rt, ticket.id, state, flow):
-            params = {"wait_until": self.now}
-            self.execution(outcome, flow=flow, action="notify", target=channel, params=params, ticket_id=ticket.id)
+            due = {"wait_until": self.now}
+            self.execution(outcome, flow=flow, action="notify", target=channel, params=due, ticket_id=ticket.id)
         outcome.ticket_id = ticket.id
 
     def assign(self, ticket: TicketRow, assignee: str, *, actor: str, flow: str, outcome: Outcome) -> bool:
