@@ -24,11 +24,11 @@ from gateway.dispatch.queue import Dispatcher
 from gateway.record.rows import TicketRow
 from gateway.record.runtime import Runtime
 from gateway.rules.lifecycle import STATES, canonical_state
-from gateway.rules.schema import OPEN_ALIASES, CatalogItem, CreateTicket
+from gateway.rules.schema import OPEN_ALIASES, USER_SOURCE, CatalogItem, CreateTicket
+from gateway.rules.sla import sla_seconds
 from gateway.rules.templates import RenderError, render_fields
 
 _USES_FORM = re.compile(r"\{[{%].*\bform\b", re.DOTALL)
-USER_SOURCE = "user"
 AD_HOC_FLOW = "ad-hoc"
 MAX_REQUESTER = 200
 
@@ -92,6 +92,9 @@ def open_ticket(
             opened={"catalog": catalog} if catalog else {"ad_hoc": True},
         )
         outcome.ticket_id = ticket_id
+        timers = sla_seconds(base.priority, rt.mappings.lifecycle.sla)
+        if timers is not None:  # the lifecycle's SLA for the priority, as for any ticket
+            rt.mirror.start_sla(tx, ticket_id, *timers, now)
         planner = Planner(rt, tx, now)
         for target in chosen:
             target_fields = msgspec.to_builtins(per_target[target])

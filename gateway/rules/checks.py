@@ -26,15 +26,20 @@ def check_ticket_fields(
     mappings: Mappings,
     file: str,
     where: str,
+    action: Any,
     *,
-    fields: Any,
-    targets: list[str],
-    per_target: dict[str, dict[str, str]],
+    fields: Any = None,
     names: tuple[str, ...] = ("event", "ticket"),
     fields_at: str = "",
     owner: str = "create_ticket",
 ) -> None:
-    """Targets defined and present, the ten templates compile, a static status is a state, per_target sane."""
+    """Targets defined and present, the ten templates compile, a static status is a state, per_target sane.
+
+    `action` has `targets` and `per_target`; the ten fields are its own unless `fields` holds them.
+    """
+    targets: list[str] = action.targets
+    per_target: dict[str, dict[str, str]] = action.per_target
+    fields = action if fields is None else fields
     if not targets:
         fail(file, f"{where}.targets", f"{owner} needs at least one target")
     for target in targets:
@@ -63,9 +68,8 @@ def check_catalog_item(fail: Fail, mappings: Mappings, file: str, where: str, it
         mappings,
         file,
         where,
+        item,
         fields=item.fields,
-        targets=item.targets,
-        per_target=item.per_target,
         names=("form",),
         fields_at="fields.",
         owner="catalog item",

@@ -27,6 +27,7 @@ from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig, canonica
 from gateway.rules.schema import (
     ACTION_TYPES,
     TICKETING_TRIGGERS,
+    USER_SOURCE,
     Action,
     CatalogItem,
     ChatOpsConfig,
@@ -42,7 +43,6 @@ from gateway.rules.templates import Templates
 
 _SECTIONS = ("sources", "targets", "channels", "value_maps", "flows", "lifecycle", "chatops", "catalog")
 _FLOW_NAMES = ("event", "ticket")
-USER_SOURCE = "user"  # the source of tickets people open; no tool may take the name
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 
 class MappingErrors(Exception):
@@ -133,8 +133,6 @@ class _Loader:
                 self.lifecycle_raw = (file, body)
             elif section == "chatops":
                 self.read_chatops(file, body)
-            elif section == "catalog":
-                self.read_named(file, section, body)
             else:
                 self.read_named(file, section, body)
 
@@ -172,8 +170,7 @@ class _Loader:
 
     def read_source(self, file: str, where: str, name: str, value: Any) -> None:
         if name == USER_SOURCE:
-            self.fail(file, where, f"the source name {USER_SOURCE!r} is reserved for tickets people open")
-            return
+            return self.fail(file, where, f"the source name {USER_SOURCE!r} is reserved for tickets people open")
         kind = value.get("kind") if isinstance(value, dict) else None
         adapter = ADAPTERS.get(str(kind))
         if adapter is None:
@@ -345,15 +342,7 @@ class _Loader:
                     self.fail(file, f"{where}.channels", f"channel {channel!r} is not defined under channels:")
             return
         if isinstance(action, CreateTicket):
-            check_ticket_fields(
-                self.fail,
-                self.mappings,
-                file,
-                where,
-                fields=action,
-                targets=action.targets,
-                per_target=action.per_target,
-            )
+            check_ticket_fields(self.fail, self.mappings, file, where, action)
             check_template(self.fail, self.mappings, file, f"{where}.group_by", action.group_by, _FLOW_NAMES)
             if action.resolve_when is not None and not action.group_by:
                 self.fail(file, f"{where}.resolve_when", "resolve_when applies to grouped tickets: set group_by too")

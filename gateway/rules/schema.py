@@ -92,6 +92,7 @@ class ChatOpsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 OPEN_ALIASES = {"title": "short_description"}
+USER_SOURCE = "user"  # the source of tickets people open; no tool may take the name
 
 
 class CatalogItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -66,6 +66,8 @@ def test_a_catalog_ticket_through_the_api_reaches_both_trackers_with_the_items_d
     [opened] = ticket["timeline"]
     assert (opened["kind"], opened["actor"], opened["data"]["catalog"]) == ("opened", "alice", "broken-dashboard")
     assert len(created["executions"]) == 2
+    sla = ticket["sla"]  # the lifecycle's SLA for its priority (High: 30 minutes, 8 hours), as for any ticket
+    assert 29 * 60 <= sla["response_left_s"] <= 30 * 60 and 8 * 3600 - 60 <= sla["resolution_left_s"] <= 8 * 3600
     gateway.drain()
 
     [issue], [incident] = emulators.issues(), emulators.incidents()
