@@ -93,7 +93,7 @@ class _Loader:
         self.env = env
         self.errors: list[ConfigError] = []
         self.raw_flows: list[tuple[str, int, Any]] = []
-        self.raw_catalog: list[tuple[str, str, Any]] = []
+        self.raw_catalog: list[tuple[str, str, str, Any]] = []
         self.mappings = Mappings()
         self.origin: dict[tuple[str, str], str] = {}
         self.lifecycle_raw: tuple[str, Any] | None = None
@@ -141,15 +141,11 @@ class _Loader:
             self.fail(file, section, "must be a mapping of names to definitions")
             return
         for name, value in body.items():
-            where = "catalog item" if section == "catalog" else section[:-1].replace("_", " ")
-            where = f"{where} {name!r}"
+            where = f"{'catalog item' if section == 'catalog' else section[:-1].replace('_', ' ')} {name!r}"
             if (section, name) in self.origin:
                 self.fail(file, where, f"defined twice (also in {self.origin[(section, name)]})")
                 continue
             self.origin[(section, name)] = file
-            if section == "catalog":  # checked once targets and value maps are all read
-                self.raw_catalog.append((file, str(name), value))
-                continue
             value = self.expand(file, where, value)
             if section == "sources":
                 self.read_source(file, where, name, value)
@@ -157,6 +153,8 @@ class _Loader:
                 self.read_target(file, where, name, value)
             elif section == "channels":
                 self.read_channel(file, where, name, value)
+            elif section == "catalog":  # checked once targets and value maps are all read
+                self.raw_catalog.append((file, where, str(name), value))
             else:
                 self.read_value_map(file, where, name, value)
 
@@ -357,9 +355,8 @@ class _Loader:
             self.fail(file, f"{where}.target_status", f"{static!r} is not a state; states: {', '.join(STATES)}")
 
     def read_catalog(self) -> None:
-        for file, name, raw in self.raw_catalog:
-            where = f"catalog item {name!r}"
-            item = self.convert(file, where, self.expand(file, where, raw), CatalogItem)
+        for file, where, name, raw in self.raw_catalog:
+            item = self.convert(file, where, raw, CatalogItem)
             if item is not None:
                 check_catalog_item(self.fail, self.mappings, file, where, item)
                 self.mappings.catalog[name] = item
