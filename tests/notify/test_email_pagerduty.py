@@ -118,7 +118,7 @@ def test_an_email_carries_the_ticket_number_in_its_subject_as_text_and_escaped_h
     text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
     assert "State: New\nPriority: High" in text
     assert f"Jira {issue['key']} (To Do): {links['jira']}" in text
-    assert f"ServiceNow {incident['number']} (1): {links['snow']}" in text
+    assert f"ServiceNow {incident['number']} (New): {links['snow']}" in text
     assert text.endswith("\n\nflow open-dq-ticket · qualytics anomaly 1\n")
     page = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "<h2>DQ-1: Amount Range Check failed on &lt;img src=x&gt;</h2>" in page
