@@ -17,6 +17,7 @@ from gateway.core.settings import Settings
 from gateway.dispatch.queue import Dispatcher, connect
 from gateway.record.runtime import Runtime
 from gateway.rules.loader import MappingErrors
+from gateway.rules.strength import weak_secrets
 from gateway.run.embedded_redis import EmbeddedRedis
 from gateway.run.http import bounded_protocol
 from gateway.run.logs import redact_secrets_of
@@ -86,6 +87,20 @@ def _private_files(settings: Settings) -> None:
             existing.chmod(0o600)
 
 
+def _weak_secrets_refused(runtime: Runtime, *, sandboxed: bool) -> bool:
+    """Weak secrets stop the gateway; the sandbox may keep the example values, with a warning."""
+    refused = False
+    for weak in weak_secrets(runtime.mappings, runtime.settings):
+        if weak.example and sandboxed:
+            log.warning("%s %s (allowed in the sandbox only)", weak.where, weak.problem)
+        else:
+            print(f"error: {weak.where} {weak.problem}", file=sys.stderr)
+            refused = True
+    if refused:
+        print("the gateway does not start with weak secrets: anyone could guess them", file=sys.stderr)
+    return refused
+
+
 def serve(
     settings: Settings,
     *,
@@ -115,6 +130,10 @@ def serve(
         return 2
     redact_secrets_of(runtime)
     trackers = keep_used(trackers, (str(getattr(t.config, "url", "")) for t in runtime.mappings.targets.values()))
+    if _weak_secrets_refused(runtime, sandboxed=bool(trackers)):
+        for tracker in trackers:
+            tracker.server.stop()
+        return 2
     serving = mark_serving(var_dir)
     _private_files(settings)
     for name, source in runtime.mappings.sources.items():
