@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit bench soak clean install browser check tickets executions
+.PHONY: run test lint unit unit-postgres postgres bench soak clean install browser check tickets executions
+# the suites that run a second time with the mirror on PostgreSQL
+POSTGRES_SUITES := tests/spine tests/trackers tests/faults tests/chatops tests/ops
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,12 +36,20 @@ lint: $(STAMP)
 browser:
 	test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
 
-unit: $(STAMP) browser
+unit: $(STAMP) browser postgres
 	$(BIN)/pytest -q
 
-test: lint unit
+unit-postgres: $(STAMP) postgres
+	GATEWAY_TEST_DATABASE=postgresql $(BIN)/pytest -q $(POSTGRES_SUITES)
 
-bench: $(STAMP)
+# Debian's PostgreSQL server for the tests (the fixtures start their own on a free port)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
+
+test: lint unit unit-postgres
+
+bench: $(STAMP) postgres
 	$(BIN)/python bench/ingress.py
 
 soak: $(STAMP)

@@ -20,6 +20,8 @@ from gateway.execute import runner as jobs
 from gateway.record.runtime import Runtime
 from gateway.run.embedded_redis import EmbeddedRedis
 from gateway.web.app import create_app
+from tests import postgres
+from tests.postgres import PostgresServer
 
 DATA = Path(__file__).parent / "data"
 PAYLOADS = DATA / "payloads"
@@ -35,6 +37,31 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> Callable[[Path], str]:
+    """A new database for a gateway rooted at a directory: SQLite there, or (GATEWAY_TEST_DATABASE=postgresql)
+    a fresh database on the session's PostgreSQL server."""
+
+    made: dict[Path, str] = {}
+
+    def make(root: Path) -> str:
+        if not postgres.wanted():
+            return f"sqlite:///{root / 'gateway.db'}"
+        if root not in made:  # the same root is the same database (a gateway restarted on it)
+            server: PostgresServer = request.getfixturevalue("postgres_server")
+            made[root] = server.create_database()
+        return made[root]
+
+    return make
 
 
 @pytest.fixture
@@ -87,7 +114,13 @@ class Harness:
     """One gateway: its mappings, SQLite file, Redis queue, a test client and an in-process worker."""
 
     def __init__(
-        self, root: Path, redis_url: str, files: Mapping[str, str], env: Mapping[str, str], settings: Mapping[str, Any]
+        self,
+        root: Path,
+        redis_url: str,
+        files: Mapping[str, str],
+        env: Mapping[str, str],
+        settings: Mapping[str, Any],
+        database_url: str | None = None,
     ) -> None:
         mappings = root / "mappings"
         mappings.mkdir(parents=True, exist_ok=True)
@@ -96,7 +129,7 @@ class Harness:
         self.env = {"QUALYTICS_SECRET": QUALYTICS_SECRET, **env}
         self.settings = Settings(
             mappings=mappings,
-            database_url=f"sqlite:///{root / 'gateway.db'}",
+            database_url=database_url or f"sqlite:///{root / 'gateway.db'}",
             redis_url=redis_url,
             var_dir=root,
             **settings,
@@ -176,13 +209,16 @@ MakeHarness = Callable[..., Harness]
 
 
 @pytest.fixture
-def make_gateway(tmp_path: Path, redis_url: str) -> Iterator[MakeHarness]:
+def make_gateway(
+    tmp_path: Path, redis_url: str, database_url: Callable[[Path], str]
+) -> Iterator[MakeHarness]:
     made: list[Harness] = []
 
     def make(
         files: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None, name: str = "gw", **settings: Any
     ) -> Harness:
-        harness = Harness(tmp_path / name, redis_url, files or LOCAL_MAPPINGS, env or {}, settings)
+        root = tmp_path / name
+        harness = Harness(root, redis_url, files or LOCAL_MAPPINGS, env or {}, settings, database_url(root))
         made.append(harness)
         return harness
 

@@ -34,6 +34,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     group_comment_seconds: float = 60.0  # at most one "anomalies linked" comment per ticket and tracker this often
     sweep_interval_seconds: float = 1.0
     db_busy_timeout_seconds: float = 30.0
+    retention_days: float = 90.0
     worker_fork: bool = False
     slack_signing_secret: Secret | None = None
     teams_outgoing_secret: Secret | None = None
@@ -79,6 +80,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             group_comment_seconds=number("GATEWAY_GROUP_COMMENT_SECONDS", 60.0),
             sweep_interval_seconds=number("GATEWAY_SWEEP_INTERVAL_SECONDS", 1.0),
             db_busy_timeout_seconds=number("GATEWAY_DB_BUSY_TIMEOUT_SECONDS", 30.0),
+            retention_days=number("GATEWAY_RETENTION_DAYS", 90.0),
             worker_fork=(text("GATEWAY_WORKER_FORK") or "0").lower() in ("1", "true", "yes"),
             slack_signing_secret=text("SLACK_SIGNING_SECRET"),
             teams_outgoing_secret=text("TEAMS_OUTGOING_SECRET"),
@@ -90,5 +92,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def database_path(self) -> Path:
         prefix = "sqlite:///"
         if not self.database_url.startswith(prefix):
-            raise ValueError("GATEWAY_DATABASE_URL: only sqlite:///PATH is supported in this release")
+            raise ValueError("GATEWAY_DATABASE_URL is not a sqlite:///PATH URL")
         return Path(self.database_url[len(prefix) :])
+
+    @property
+    def database_url_absolute(self) -> str:
+        """The URL as a process started elsewhere must see it (a SQLite path made absolute)."""
+        if self.database_url.startswith("sqlite:///"):
+            return f"sqlite:///{self.database_path.resolve()}"
+        return self.database_url

@@ -8,7 +8,6 @@ concurrent deliveries of a group open its ticket; the others fail, are planned a
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, Protocol
 
 import msgspec
@@ -19,6 +18,7 @@ from gateway.decide.fields import target_status
 from gateway.record.mirror import Mirror
 from gateway.record.rows import TicketRow
 from gateway.record.runtime import Runtime
+from gateway.record.store import Tx
 from gateway.rules.schema import CreateTicket, Flow, UpdateTicketStatus
 from gateway.rules.templates import RenderError, ticket_context
 
@@ -30,7 +30,7 @@ class Planner(Protocol):
 
     rt: Runtime
     mirror: Mirror
-    tx: sqlite3.Connection
+    tx: Tx
     now: float
 
     def reopens(self, ticket: TicketRow) -> bool: ...

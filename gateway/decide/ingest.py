@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +13,7 @@ from gateway.dispatch.queue import Dispatcher
 from gateway.receive.sources import ADAPTERS, Delivery
 from gateway.receive.sources.base import body_hash
 from gateway.record.runtime import Runtime
+from gateway.record.store import CONFLICTS, Tx
 
 _PLAN_ATTEMPTS = 5
 
@@ -41,7 +41,7 @@ def accept(
                     event_id = None if item.ping else _record_ignored(rt, tx, source, body, index, item, now)
                     ignored.append({"reason": item.reason, "event_id": event_id})
             break
-        except sqlite3.IntegrityError:
+        except CONFLICTS:
             # a concurrent delivery opened the same group's ticket (or linked the same anomaly) first:
             # plan again from what it committed (only where writers overlap, as on PostgreSQL)
             if attempt == _PLAN_ATTEMPTS - 1:
@@ -71,7 +71,7 @@ def check_event_count(parsed: Parsed, cap: int) -> None:
 
 
 def _record_ignored(
-    rt: Runtime, tx: sqlite3.Connection, source: str, body: bytes, index: int, item: Ignored, now: float
+    rt: Runtime, tx: Tx, source: str, body: bytes, index: int, item: Ignored, now: float
 ) -> str:
     """Irrelevant deliveries are kept as events too, so ops can see what a tool sent and why it did nothing."""
     source_event_id = item.event_id or body_hash(body, "ignored", str(index))

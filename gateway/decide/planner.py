@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +13,7 @@ from gateway.decide.fields import create_fields
 from gateway.decide.paging import pages_to_resolve
 from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
+from gateway.record.store import Tx
 from gateway.rules.lifecycle import ANOMALY_ROLES
 from gateway.rules.matching import matching_flows
 from gateway.rules.schema import CreateTicket, Flow, Notify
@@ -34,7 +34,7 @@ class Outcome:
 
 
 class Planner:
-    def __init__(self, runtime: Runtime, tx: sqlite3.Connection, now: float) -> None:
+    def __init__(self, runtime: Runtime, tx: Tx, now: float) -> None:
         self.rt = runtime
         self.mirror = runtime.mirror
         self.tx = tx

@@ -10,6 +10,7 @@ from gateway.record.runtime import Runtime
 
 log = logging.getLogger("gateway.dispatch.sweeper")
 ENQUEUE_GRACE_S = 5.0  # the ingress enqueues right after commit; give it that long first
+PRUNE_EVERY_S = 3600.0  # retention is in days: once an hour per worker is plenty
 
 
 class Sweeper:
@@ -17,6 +18,16 @@ class Sweeper:
         self.rt = runtime
         self.dispatcher = dispatcher
         self.redis_away = False
+        self.pruned_at = 0.0
+
+    def prune(self, now: float) -> None:
+        """Retention, at most once per PRUNE_EVERY_S (any worker may do it; doing it twice is harmless)."""
+        if now - self.pruned_at < PRUNE_EVERY_S:
+            return
+        self.pruned_at = now
+        pruned = self.rt.mirror.prune(now, self.rt.settings.retention_days)
+        if pruned.executions or pruned.events or pruned.tickets:
+            log.info("retention pruned %s", pruned)
 
     def sweep(self, now: float | None = None) -> list[str]:
         now = self.rt.clock() if now is None else now
@@ -68,6 +79,7 @@ class Sweeper:
         while not stop.wait(interval):
             try:
                 self.sweep()
+                self.prune(self.rt.clock())
             except Exception as exc:  # the sweeper must outlive a Redis or database outage
                 log.warning("sweep failed: %s", type(exc).__name__)
 

@@ -14,6 +14,7 @@ from gateway.execute.handlers import HANDLERS
 from gateway.execute.handlers.notify import plan_failure_notice
 from gateway.record.rows import ExecutionRow
 from gateway.record.runtime import Runtime
+from gateway.record.store import CONFLICTS
 
 log = logging.getLogger("gateway.execute")
 
@@ -108,6 +109,10 @@ class Runner:
                 return handler(self.ctx, execution)
             except Done as done:
                 return self.conclude(execution, done)
+            except CONFLICTS:  # another node's transaction crossed ours (PostgreSQL): run it again shortly
+                log.warning("execution %s met a concurrent transaction; running it again", execution_id)
+                self.mirror.requeue(execution_id, time.time() + WAIT_STEP)
+                return "queued"
             except Exception as exc:  # a bug must still end the execution with a reason
                 log.exception("execution %s crashed", execution_id)
                 return self.fail(execution, self.ctx.redactor.error(unexpected("internal error", exc)).message, "bug")

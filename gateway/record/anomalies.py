@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import msgspec
 
 from gateway.record.rows import AnomalyRow
-from gateway.record.store import Store
+from gateway.record.store import Store, Tx
 
 
 class Anomalies(Store):
-    def active_anomaly(self, tx: sqlite3.Connection, source: str, anomaly_id: str) -> AnomalyRow | None:
+    def active_anomaly(self, tx: Tx, source: str, anomaly_id: str) -> AnomalyRow | None:
         """The row of the ticket the anomaly belongs to now, if any."""
         row = tx.execute(
             "SELECT * FROM ticket_anomalies WHERE source = ? AND anomaly_id = ? AND active = 1", (source, anomaly_id)
@@ -20,14 +19,14 @@ class Anomalies(Store):
         return _anomaly(row) if row else None
 
     def anomalies(
-        self, ticket_id: int, tx: sqlite3.Connection | None = None, *, active_only: bool = True
+        self, ticket_id: int, tx: Tx | None = None, *, active_only: bool = True
     ) -> list[AnomalyRow]:
         sql = "SELECT * FROM ticket_anomalies WHERE ticket_id = ?" + (" AND active = 1" if active_only else "")
         return [_anomaly(r) for r in self._all(sql + " ORDER BY first_seen, source, anomaly_id", (ticket_id,), tx=tx)]
 
     def link_anomaly(
         self,
-        tx: sqlite3.Connection,
+        tx: Tx,
         ticket_id: int,
         source: str,
         anomaly_id: str,
@@ -58,7 +57,7 @@ class Anomalies(Store):
         return previous.ticket_id if previous is not None and previous.ticket_id != ticket_id else None
 
     def touch_anomaly(
-        self, tx: sqlite3.Connection, ticket_id: int, source: str, anomaly_id: str, *, status: str | None, now: float
+        self, tx: Tx, ticket_id: int, source: str, anomaly_id: str, *, status: str | None, now: float
     ) -> None:
         """Seen again (and its status, when the event says one)."""
         args: list[Any] = [now, status or "", ticket_id, source, anomaly_id]
@@ -68,7 +67,7 @@ class Anomalies(Store):
             (args[0], args[1], args[1], *args[2:]),
         )
 
-    def unlink_anomaly(self, tx: sqlite3.Connection, ticket_id: int, source: str, anomaly_id: str) -> bool:
+    def unlink_anomaly(self, tx: Tx, ticket_id: int, source: str, anomaly_id: str) -> bool:
         cursor = tx.execute(
             "UPDATE ticket_anomalies SET active = NULL WHERE ticket_id = ? AND source = ? AND anomaly_id = ?"
             " AND active = 1",
@@ -77,5 +76,5 @@ class Anomalies(Store):
         return cursor.rowcount == 1
 
 
-def _anomaly(row: sqlite3.Row) -> AnomalyRow:
+def _anomaly(row: Any) -> AnomalyRow:
     return msgspec.convert({**dict(row), "active": row["active"] == 1}, AnomalyRow)

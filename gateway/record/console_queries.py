@@ -45,7 +45,7 @@ def ticket_page(
         [
             ("lower(state) = lower(?)", state),
             ("source = ?", source),
-            ("EXISTS (SELECT 1 FROM json_each(tickets.targets) WHERE value = ?)", target),
+            (f"EXISTS (SELECT 1 FROM {mirror.json_items('tickets.targets')} WHERE value = ?)", target),
             ("(lower(fields) LIKE ? OR correlation_key LIKE ?)", f"%{q.lower()}%" if q else None),
         ]
     )
@@ -105,7 +105,7 @@ def event_page(
     conn = mirror.connection()
     total = int(conn.execute(f"SELECT count(*) FROM events WHERE {where}{extra}", args).fetchone()[0])
     rows = conn.execute(
-        f"SELECT id FROM events WHERE {where}{extra} ORDER BY received_at DESC, rowid DESC LIMIT ? OFFSET ?",
+        f"SELECT id FROM events WHERE {where}{extra} ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?",
         [*args, limit, offset],
     )
     return Page([str(r[0]) for r in rows], total)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from gateway.record.rows import EventRow
-from gateway.record.store import Store, _dumps, new_id
+from gateway.record.store import Store, Tx, _dumps, new_id
 
 
 class Events(Store):
     def insert_event(
         self,
-        tx: sqlite3.Connection,
+        tx: Tx,
         *,
         source: str,
         source_event_id: str,
@@ -35,14 +35,14 @@ class Events(Store):
         )
         return event_id if cursor.rowcount == 1 else None
 
-    def existing_event_id(self, tx: sqlite3.Connection, source: str, source_event_id: str) -> str:
+    def existing_event_id(self, tx: Tx, source: str, source_event_id: str) -> str:
         row = tx.execute(
             "SELECT id FROM events WHERE source = ? AND source_event_id = ?", (source, source_event_id)
         ).fetchone()
         return str(row["id"])
 
     def set_event_outcome(
-        self, tx: sqlite3.Connection, event_id: str, *, ticket_id: int | None = None, ignored: str | None = None
+        self, tx: Tx, event_id: str, *, ticket_id: int | None = None, ignored: str | None = None
     ) -> None:
         tx.execute("UPDATE events SET ticket_id = ?, ignored_reason = ? WHERE id = ?", (ticket_id, ignored, event_id))
 
@@ -53,3 +53,10 @@ class Events(Store):
         if row is None:
             return None
         return msgspec.convert({**dict(row), "payload": json.loads(row["payload"])}, EventRow)
+
+    def events_by_id(self, ids: Sequence[str]) -> dict[str, EventRow]:
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = self._all(f"SELECT * FROM events WHERE id IN ({marks})", ids)
+        return {str(r["id"]): msgspec.convert({**dict(r), "payload": json.loads(r["payload"])}, EventRow) for r in rows}

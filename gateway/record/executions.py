@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from gateway.record.rows import AttemptRow, ExecutionRow
-from gateway.record.store import Store, _dumps, new_id
+from gateway.record.store import Store, Tx, _dumps, new_id
 
 
 class Executions(Store):
     def create_execution(
         self,
-        tx: sqlite3.Connection,
+        tx: Tx,
         *,
         event_id: str | None,
         ticket_id: int | None,
@@ -41,7 +40,7 @@ class Executions(Store):
         )
         return execution_id
 
-    def execution(self, execution_id: str, tx: sqlite3.Connection | None = None) -> ExecutionRow | None:
+    def execution(self, execution_id: str, tx: Tx | None = None) -> ExecutionRow | None:
         row = (tx or self.connection()).execute("SELECT * FROM executions WHERE id = ?", (execution_id,)).fetchone()
         return _execution(row) if row else None
 
@@ -65,7 +64,9 @@ class Executions(Store):
         ticket_id: int | None = None,
         event_id: str | None = None,
         limit: int = 500,
+        after: int | None = None,
     ) -> list[ExecutionRow]:
+        """Newest first; `after` is the last seq of the previous page (keyset paging)."""
         sql, args = "SELECT * FROM executions WHERE 1 = 1", list[Any]()
         for column, value in (
             ("status", status),
@@ -80,21 +81,22 @@ class Executions(Store):
                 sql, args = sql + f" AND {column} = ?", [*args, value]
         if since is not None:
             sql, args = sql + " AND created_at >= ?", [*args, since]
-        rows = self.connection().execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
+        if after is not None:
+            sql, args = sql + " AND seq < ?", [*args, after]
+        rows = self._all(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
         return [_execution(r) for r in rows]
 
     def claim(self, execution_id: str, now: float, lease: float) -> ExecutionRow | None:
         """Take a queued, due execution for this worker; None when another has it or it is not due."""
         with self.transaction() as tx:
-            cursor = tx.execute(
+            row = tx.execute(
                 "UPDATE executions SET status = 'running', started_at = ?, lease_until = ?,"
                 " first_attempt_at = coalesce(first_attempt_at, ?)"
-                " WHERE id = ? AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+                " WHERE id = ? AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+                " RETURNING *",
                 (now, now + lease, now, execution_id, now + 0.05),
-            )
-            if cursor.rowcount != 1:
-                return None
-            return self.execution(execution_id, tx)
+            ).fetchone()
+        return _execution(row) if row else None
 
     def renew_lease(self, execution_id: str, until: float) -> None:
         with self.transaction() as tx:
@@ -131,7 +133,7 @@ class Executions(Store):
 
     def finish(
         self,
-        tx: sqlite3.Connection,
+        tx: Tx,
         execution_id: str,
         status: str,
         now: float,
@@ -156,7 +158,7 @@ class Executions(Store):
                 (at, error, error_kind, execution_id),
             )
 
-    def retry(self, tx: sqlite3.Connection, execution_id: str) -> bool:
+    def retry(self, tx: Tx, execution_id: str) -> bool:
         """A failed (or skipped) execution back to the queue, keeping its params and attempts."""
         cursor = tx.execute(
             "UPDATE executions SET status = 'queued', finished_at = NULL, next_attempt_at = NULL,"
@@ -179,7 +181,7 @@ class Executions(Store):
         )
         return _execution(row) if row else None
 
-    def pending_action(self, tx: sqlite3.Connection, ticket_id: int, target: str, action: str) -> bool:
+    def pending_action(self, tx: Tx, ticket_id: int, target: str, action: str) -> bool:
         row = self._one(
             "SELECT 1 FROM executions WHERE ticket_id = ? AND target = ? AND action = ?"
             " AND status IN ('queued', 'running') LIMIT 1",
@@ -188,7 +190,7 @@ class Executions(Store):
         )
         return row is not None
 
-    def pending_comment(self, tx: sqlite3.Connection, ticket_id: int, target: str, flow: str) -> ExecutionRow | None:
+    def pending_comment(self, tx: Tx, ticket_id: int, target: str, flow: str) -> ExecutionRow | None:
         """A comment of this flow that waits to be sent, so more can be said in it."""
         row = self._one(
             "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND flow = ? AND action = 'comment'"
@@ -198,7 +200,7 @@ class Executions(Store):
         )
         return _execution(row) if row else None
 
-    def set_queued_params(self, tx: sqlite3.Connection, execution_id: str, params: dict[str, Any]) -> bool:
+    def set_queued_params(self, tx: Tx, execution_id: str, params: dict[str, Any]) -> bool:
         """New params for an execution no worker has taken; False once one has."""
         cursor = tx.execute(
             "UPDATE executions SET params = ? WHERE id = ? AND status = 'queued'", (_dumps(params), execution_id)
@@ -255,15 +257,11 @@ class Executions(Store):
         """Running executions whose worker stopped renewing: back to queued, due now."""
         with self.transaction() as tx:
             rows = tx.execute(
-                "SELECT id FROM executions WHERE status = 'running' AND lease_until < ?", (now,)
-            ).fetchall()
-            ids = [str(r["id"]) for r in rows]
-            tx.executemany(
                 "UPDATE executions SET status = 'queued', lease_until = NULL, enqueued_at = NULL,"
-                " next_attempt_at = ? WHERE id = ? AND status = 'running'",
-                [(now, i) for i in ids],
-            )
-        return ids
+                " next_attempt_at = ? WHERE status = 'running' AND lease_until < ? RETURNING id",
+                (now, now),
+            ).fetchall()
+        return [str(r["id"]) for r in rows]
 
     def gauges(self) -> dict[str, dict[tuple[str, ...], int]]:
         """What /metrics exposes: executions by status, action and target; tickets by state; events by source."""
@@ -282,7 +280,7 @@ class Executions(Store):
         return {str(r["status"]): int(r["n"]) for r in rows}
 
 
-def _execution(row: sqlite3.Row) -> ExecutionRow:
+def _execution(row: Any) -> ExecutionRow:
     data = dict(row)
     data["params"] = json.loads(data["params"])
     data["result"] = json.loads(data["result"]) if data["result"] else None

@@ -4,7 +4,6 @@ in batches (keyset pages, the batch's links/anomalies/timeline in one query each
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
@@ -14,6 +13,7 @@ import yaml
 
 from gateway.record.rows import TicketRow
 from gateway.record.runtime import Runtime
+from gateway.record.store import Tx
 from gateway.record.tickets import _ticket
 from gateway.record.views import iso, sla_view
 
@@ -56,7 +56,7 @@ def ticket_pages(
         last = page[-1].id
 
 
-def _grouped(conn: sqlite3.Connection, sql: str, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+def _grouped(conn: Tx, sql: str, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     found: dict[int, list[dict[str, Any]]] = defaultdict(list)
     marks = ", ".join("?" for _ in ids)
     for row in conn.execute(sql.format(marks=marks), list(ids)).fetchall():

@@ -11,6 +11,7 @@ from gateway.core.models import UNFINISHED
 from gateway.record.anomalies import Anomalies
 from gateway.record.events import Events
 from gateway.record.executions import Executions
+from gateway.record.retention import Retention
 from gateway.record.sla import SlaTimers
 from gateway.record.store import _MIGRATIONS, SCHEMA_VERSION, new_id, now
 from gateway.record.tickets import Tickets
@@ -18,5 +19,5 @@ from gateway.record.tickets import Tickets
 __all__ = ["SCHEMA_VERSION", "UNFINISHED", "_MIGRATIONS", "Mirror", "new_id", "now"]
 
 
-class Mirror(Events, Tickets, Executions, Anomalies, SlaTimers):
+class Mirror(Events, Tickets, Executions, Anomalies, SlaTimers, Retention):
     """The whole mirror, as the web process and the workers use it."""

@@ -24,7 +24,7 @@ class Runtime:
     def load(cls, settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Runtime:
         settings = settings or Settings.from_env()
         mappings = load_mappings(settings.mappings, env)
-        mirror = Mirror(settings.database_path, settings.db_busy_timeout_seconds)
+        mirror = Mirror(settings.database_url, settings.db_busy_timeout_seconds)
         return cls(settings=settings, mappings=mappings, mirror=mirror)
 
     def redactor(self) -> Redactor:

@@ -3,13 +3,12 @@ Resolved/Closed/Canceled, pauses while On Hold, restarts on reopen); breaches fo
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, Literal
 
 import msgspec
 
 from gateway.record.rows import Row
-from gateway.record.store import Store
+from gateway.record.store import Store, Tx
 
 Timer = Literal["response", "resolution"]
 _STOPS_RESOLUTION = frozenset({"Resolved", "Closed", "Canceled"})
@@ -36,7 +35,7 @@ def breached(due: float, stopped: float | None, paused: float | None, marked: fl
 
 class SlaTimers(Store):
     def start_sla(
-        self, tx: sqlite3.Connection, ticket_id: int, response_s: float, resolution_s: float, now: float
+        self, tx: Tx, ticket_id: int, response_s: float, resolution_s: float, now: float
     ) -> None:
         tx.execute(
             "INSERT INTO sla_timers (ticket_id, response_s, resolution_s, response_due_at, resolution_due_at)"
@@ -44,18 +43,18 @@ class SlaTimers(Store):
             (ticket_id, response_s, resolution_s, now + response_s, now + resolution_s),
         )
 
-    def sla(self, ticket_id: int, tx: sqlite3.Connection | None = None) -> SlaRow | None:
+    def sla(self, ticket_id: int, tx: Tx | None = None) -> SlaRow | None:
         row = self._one("SELECT * FROM sla_timers WHERE ticket_id = ?", (ticket_id,), tx=tx)
         return msgspec.convert(dict(row), SlaRow) if row else None
 
-    def sla_responded(self, tx: sqlite3.Connection, ticket_id: int, now: float) -> None:
+    def sla_responded(self, tx: Tx, ticket_id: int, now: float) -> None:
         """Someone took or was given the ticket: the response timer stops."""
         tx.execute(
             "UPDATE sla_timers SET response_stopped_at = ? WHERE ticket_id = ? AND response_stopped_at IS NULL",
             (now, ticket_id),
         )
 
-    def sla_moved(self, tx: sqlite3.Connection, ticket_id: int, before: str, after: str, now: float) -> None:
+    def sla_moved(self, tx: Tx, ticket_id: int, before: str, after: str, now: float) -> None:
         """What a status change does to the ticket's timers."""
         timer = self.sla(ticket_id, tx)
         if timer is None:
@@ -79,7 +78,7 @@ class SlaTimers(Store):
             assignments = ", ".join(f"{k} = ?" for k in changes)
             tx.execute(f"UPDATE sla_timers SET {assignments} WHERE ticket_id = ?", (*changes.values(), ticket_id))
 
-    def mark_breaches(self, tx: sqlite3.Connection, now: float) -> list[tuple[int, Timer, float]]:
+    def mark_breaches(self, tx: Tx, now: float) -> list[tuple[int, Timer, float]]:
         """Timers that ran (or stopped, or paused) past due, marked breached here: (ticket, timer, due), each once."""
         found: list[tuple[int, Timer, float]] = []
         for timer, pause in _TIMERS:

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from gateway.record.rows import LinkRow, TicketRow, TimelineRow
-from gateway.record.store import Store, _dumps
+from gateway.record.store import Store, Tx, _dumps
 
 
 class Tickets(Store):
-    def current_ticket(self, tx: sqlite3.Connection, correlation_key: str) -> TicketRow | None:
+    def current_ticket(self, tx: Tx, correlation_key: str) -> TicketRow | None:
+        """The key's latest ticket; the key stays locked until commit, so one anomaly makes one ticket."""
+        self.lock_key(tx, correlation_key)
         row = tx.execute(
-            "SELECT * FROM tickets WHERE correlation_key = ? ORDER BY generation DESC LIMIT 1", (correlation_key,)
+            "SELECT * FROM tickets WHERE correlation_key = ? ORDER BY generation DESC LIMIT 1" + self.for_update,
+            (correlation_key,),
         ).fetchone()
         return _ticket(row) if row else None
 
     def create_ticket(
         self,
-        tx: sqlite3.Connection,
+        tx: Tx,
         *,
         correlation_key: str,
         generation: int,
@@ -39,7 +42,7 @@ class Tickets(Store):
         cursor = tx.execute(
             "INSERT INTO tickets (correlation_key, generation, state, source, fields, targets, anomaly_ids,"
             " occurrences, created_at, updated_at, resolve_when, requester)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
             (
                 correlation_key,
                 generation,
@@ -54,19 +57,29 @@ class Tickets(Store):
                 requester,
             ),
         )
-        ticket_id = int(cursor.lastrowid or 0)
+        ticket_id = int(cursor.fetchone()["id"])
         self.add_timeline(tx, ticket_id, "opened", requester or "gateway", {"state": state, **(opened or {})}, now)
         return ticket_id
 
-    def ticket(self, ticket_id: int | None, tx: sqlite3.Connection | None = None) -> TicketRow | None:
+    def ticket(self, ticket_id: int | None, tx: Tx | None = None) -> TicketRow | None:
         if ticket_id is None:
             return None
-        row = (tx or self.connection()).execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+        if tx is not None:  # read to be changed: held until commit
+            row = tx.execute("SELECT * FROM tickets WHERE id = ?" + self.for_update, (ticket_id,)).fetchone()
+        else:
+            row = self._one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
         return _ticket(row) if row else None
 
     def list_tickets(
-        self, *, state: str | None = None, source: str | None = None, q: str | None = None, limit: int = 200
+        self,
+        *,
+        state: str | None = None,
+        source: str | None = None,
+        q: str | None = None,
+        limit: int = 200,
+        after: int | None = None,
     ) -> list[TicketRow]:
+        """Newest first; `after` is the last id of the previous page (keyset paging)."""
         sql, args = "SELECT * FROM tickets WHERE 1 = 1", list[Any]()
         if state:
             sql, args = sql + " AND lower(state) = lower(?)", [*args, state]
@@ -78,10 +91,27 @@ class Tickets(Store):
                 sql + " AND (lower(fields) LIKE ? ESCAPE '\\' OR correlation_key LIKE ? ESCAPE '\\')",
                 [*args, f"%{literal.lower()}%", f"%{literal}%"],
             )
-        rows = self.connection().execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        if after is not None:
+            sql, args = sql + " AND id < ?", [*args, after]
+        rows = self._all(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
         return [_ticket(r) for r in rows]
 
-    def update_ticket(self, tx: sqlite3.Connection, ticket_id: int, now: float, **changes: Any) -> None:
+    def tickets_by_id(self, ids: Sequence[int]) -> dict[int, TicketRow]:
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        return {int(r["id"]): _ticket(r) for r in self._all(f"SELECT * FROM tickets WHERE id IN ({marks})", ids)}
+
+    def links_of(self, ids: Sequence[int]) -> dict[int, list[LinkRow]]:
+        """Links of many tickets in one query (list views)."""
+        found: dict[int, list[LinkRow]] = {i: [] for i in ids}
+        if ids:
+            marks = ", ".join("?" for _ in ids)
+            for r in self._all(f"SELECT * FROM links WHERE ticket_id IN ({marks}) ORDER BY ticket_id, target", ids):
+                found[int(r["ticket_id"])].append(msgspec.convert(dict(r), LinkRow))
+        return found
+
+    def update_ticket(self, tx: Tx, ticket_id: int, now: float, **changes: Any) -> None:
         encoded = {k: _dumps(v) if k in ("fields", "targets", "anomaly_ids") else v for k, v in changes.items()}
         assignments = ", ".join(f"{k} = ?" for k in encoded)
         tx.execute(
@@ -89,7 +119,7 @@ class Tickets(Store):
         )
 
     def add_timeline(
-        self, tx: sqlite3.Connection, ticket_id: int, kind: str, actor: str, data: dict[str, Any], now: float
+        self, tx: Tx, ticket_id: int, kind: str, actor: str, data: dict[str, Any], now: float
     ) -> None:
         tx.execute(
             "INSERT INTO timeline (ticket_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)",
@@ -100,16 +130,16 @@ class Tickets(Store):
         rows = self._all("SELECT at, kind, actor, data FROM timeline WHERE ticket_id = ? ORDER BY id", (ticket_id,))
         return [msgspec.convert({**dict(r), "data": json.loads(r["data"])}, TimelineRow) for r in rows]
 
-    def links(self, ticket_id: int, tx: sqlite3.Connection | None = None) -> list[LinkRow]:
+    def links(self, ticket_id: int, tx: Tx | None = None) -> list[LinkRow]:
         rows = self._all("SELECT * FROM links WHERE ticket_id = ? ORDER BY target", (ticket_id,), tx=tx)
         return [msgspec.convert(dict(r), LinkRow) for r in rows]
 
-    def link(self, ticket_id: int | None, target: str, tx: sqlite3.Connection | None = None) -> LinkRow | None:
+    def link(self, ticket_id: int | None, target: str, tx: Tx | None = None) -> LinkRow | None:
         row = self._one("SELECT * FROM links WHERE ticket_id = ? AND target = ?", (ticket_id, target), tx=tx)
         return msgspec.convert(dict(row), LinkRow) if row else None
 
     def save_link(
-        self, tx: sqlite3.Connection, ticket_id: int, target: str, remote: dict[str, str], now: float
+        self, tx: Tx, ticket_id: int, target: str, remote: dict[str, str], now: float
     ) -> None:
         tx.execute(
             "INSERT INTO links (ticket_id, target, external_id, external_key, url, remote_status, remote_priority,"
@@ -130,7 +160,7 @@ class Tickets(Store):
         )
 
 
-def _ticket(row: sqlite3.Row) -> TicketRow:
+def _ticket(row: Any) -> TicketRow:
     data = dict(row)
     for key in ("fields", "targets", "anomaly_ids"):
         data[key] = json.loads(data[key])

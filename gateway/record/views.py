@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.record.rows import AnomalyRow, ExecutionRow, LinkRow, TicketRow
+from gateway.record.rows import AnomalyRow, EventRow, ExecutionRow, LinkRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.record.sla import breached
 
@@ -65,7 +65,9 @@ def sla_view(rt: Runtime, ticket_id: int) -> dict[str, Any] | None:
     }
 
 
-def ticket_view(rt: Runtime, ticket: TicketRow, *, detail: bool = False) -> dict[str, Any]:
+def ticket_view(
+    rt: Runtime, ticket: TicketRow, *, detail: bool = False, links: list[LinkRow] | None = None
+) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": ticket.id,
         "number": rt.number(ticket.id),
@@ -78,7 +80,7 @@ def ticket_view(rt: Runtime, ticket: TicketRow, *, detail: bool = False) -> dict
         "anomaly_ids": ticket.anomaly_ids,
         "occurrences": ticket.occurrences,
         "targets": ticket.targets,
-        "links": [link_view(link) for link in rt.mirror.links(ticket.id)],
+        "links": [link_view(link) for link in (rt.mirror.links(ticket.id) if links is None else links)],
         "anomalies": [anomaly_view(a) for a in rt.mirror.anomalies(ticket.id)],
         "resolve_when": ticket.resolve_when,
         "sla": sla_view(rt, ticket.id),
@@ -92,9 +94,43 @@ def ticket_view(rt: Runtime, ticket: TicketRow, *, detail: bool = False) -> dict
     return view
 
 
-def execution_view(rt: Runtime, execution: ExecutionRow, *, attempts: bool = True) -> dict[str, Any]:
-    ticket = rt.mirror.ticket(execution.ticket_id) if execution.ticket_id else None
-    event = rt.mirror.get_event(execution.event_id) if execution.event_id else None
+def ticket_views(rt: Runtime, tickets: list[TicketRow]) -> list[dict[str, Any]]:
+    """A list view: every ticket's links in one query, not one per ticket."""
+    links = rt.mirror.links_of([t.id for t in tickets])
+    return [ticket_view(rt, t, links=links[t.id]) for t in tickets]
+
+
+def execution_views(rt: Runtime, executions: list[ExecutionRow]) -> list[dict[str, Any]]:
+    """A list view: the tickets and events behind the executions in two queries, not two per row."""
+    tickets = rt.mirror.tickets_by_id(sorted({e.ticket_id for e in executions if e.ticket_id}))
+    events = rt.mirror.events_by_id(sorted({e.event_id for e in executions if e.event_id}))
+    return [
+        execution_view(
+            rt,
+            e,
+            attempts=False,
+            ticket=tickets.get(e.ticket_id) if e.ticket_id else None,
+            event=events.get(e.event_id) if e.event_id else None,
+        )
+        for e in executions
+    ]
+
+
+_LOOK_UP: Any = object()  # ask the mirror (a single view)
+
+
+def execution_view(
+    rt: Runtime,
+    execution: ExecutionRow,
+    *,
+    attempts: bool = True,
+    ticket: TicketRow | None = _LOOK_UP,
+    event: EventRow | None = _LOOK_UP,
+) -> dict[str, Any]:
+    if ticket is _LOOK_UP:
+        ticket = rt.mirror.ticket(execution.ticket_id) if execution.ticket_id else None
+    if event is _LOOK_UP:
+        event = rt.mirror.get_event(execution.event_id) if execution.event_id else None
     view: dict[str, Any] = {
         "id": execution.id,
         "event_id": execution.event_id,
@@ -131,3 +167,9 @@ def execution_view(rt: Runtime, execution: ExecutionRow, *, attempts: bool = Tru
             {**msgspec.structs.asdict(a), "started_at": iso(a.started_at)} for a in rt.mirror.attempts(execution.id)
         ]
     return view
+
+
+
+def next_after(rows: list[Any], limit: int, key: str) -> str | None:
+    """The `after` of the next page (keyset paging): the last row's key when this page is full."""
+    return str(getattr(rows[-1], key)) if rows and len(rows) == limit else None

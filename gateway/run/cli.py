@@ -34,12 +34,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "mappings", None):
         settings = msgspec.structs.replace(settings, mappings=Path(args.mappings))
     if getattr(args, "database", None):
-        settings = msgspec.structs.replace(settings, database_url=f"sqlite:///{args.database}")
+        url = args.database if "://" in args.database else f"sqlite:///{args.database}"
+        settings = msgspec.structs.replace(settings, database_url=url)
     return settings
 
 
 def _existing_database(settings: Settings) -> Settings:
     """Commands that read the mirror need one: creating an empty database elsewhere would hide the mistake."""
+    if not settings.database_url.startswith("sqlite:///"):
+        return settings  # a server database: connecting tells
     try:
         path = settings.database_path
     except ValueError as exc:
@@ -202,6 +205,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     return run_export(runtime, args)
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    import time
+
+    from gateway.record.mirror import Mirror
+    from gateway.record.store import describe
+
+    settings = _settings(args)
+    mirror = Mirror(settings.database_url, settings.db_busy_timeout_seconds)  # opening it migrates
+    if args.verb == "upgrade":
+        print(f"{describe(settings.database_url)}: schema version {mirror.migrate()}")
+    else:
+        days = settings.retention_days if args.days is None else args.days
+        pruned = mirror.prune(time.time(), days)
+        print(
+            f"pruned {pruned.executions} execution(s), {pruned.attempts} attempt(s), {pruned.events} event(s),"
+            f" {pruned.tickets} closed ticket(s) older than {days:g} day(s)"
+        )
+    mirror.close()
+    return 0
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     from gateway.core.errors import GatewayError
     from gateway.decide.preview import preview
@@ -248,7 +272,7 @@ def _global_options() -> argparse.ArgumentParser:
     common.add_argument(
         "--database",
         default=argparse.SUPPRESS,
-        help="the SQLite mirror file (default: from $GATEWAY_DATABASE_URL, ./var/gateway.db)",
+        help="the SQLite mirror file or a postgresql:// URL (default: $GATEWAY_DATABASE_URL, ./var/gateway.db)",
     )
     return common
 
@@ -299,6 +323,11 @@ def parser() -> argparse.ArgumentParser:
     executions.add_argument("--flow")
     executions.add_argument("--all-failed", action="store_true")
     executions.set_defaults(func=cmd_executions)
+
+    db = sub.add_parser("db", parents=[common], help="the mirror database: upgrade (migrate) or prune (retention)")
+    db.add_argument("verb", choices=["upgrade", "prune"])
+    db.add_argument("--days", type=float, help="prune what is older than this (default: $GATEWAY_RETENTION_DAYS or 90)")
+    db.set_defaults(func=cmd_db)
 
     preview = sub.add_parser(
         "preview", parents=[common], help="dry-run a payload: events, matching flows, fields per target"

@@ -16,6 +16,7 @@ import uvicorn
 from gateway.core.settings import Settings
 from gateway.dispatch.queue import Dispatcher, connect
 from gateway.record.runtime import Runtime
+from gateway.record.store import describe
 from gateway.rules.loader import MappingErrors
 from gateway.rules.strength import weak_secrets
 from gateway.run.embedded_redis import EmbeddedRedis
@@ -152,7 +153,7 @@ def serve(
         {
             **sandbox_env,
             "REDIS_URL": settings.redis_url,
-            "GATEWAY_DATABASE_URL": f"sqlite:///{settings.database_path.resolve()}",
+            "GATEWAY_DATABASE_URL": settings.database_url_absolute,
             "GATEWAY_MAPPINGS": str(settings.mappings),
         }
     )
@@ -171,7 +172,11 @@ def serve(
     app = create_app(runtime, dispatcher)
     app.on_shutdown.append(shutdown)
     log.info(
-        "gateway on http://%s:%s (mappings %s, database %s)", host, port, settings.mappings, settings.database_path
+        "gateway on http://%s:%s (mappings %s, database %s)",
+        host,
+        port,
+        settings.mappings,
+        describe(settings.database_url),
     )
     config = uvicorn.Config(
         app,

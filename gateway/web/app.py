@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response
@@ -16,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from gateway.core.errors import GatewayError, error_body
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
+from gateway.record.store import DatabaseError
 from gateway.web.access import api_guard, host_check
 from gateway.web.limits import head_limit
 from gateway.web.metrics import Metrics, count_webhooks
@@ -47,7 +47,7 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     return Response(error_body(code, str(exc.detail)), status_code=exc.status_code, media_type=MediaType.JSON)
 
 
-def _database_error(_: Request[Any, Any, Any], exc: sqlite3.Error) -> Response[dict[str, Any]]:
+def _database_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.error("database error: %s", type(exc).__name__)
     return Response(
         error_body("database_unavailable", "the mirror database is unavailable; nothing was recorded"),
@@ -110,7 +110,7 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
         exception_handlers={
             GatewayError: _gateway_error,
             HTTPException: _http_error,
-            sqlite3.Error: _database_error,
+            **dict.fromkeys(DatabaseError, _database_error),
             Exception: _unexpected,
         },
         # outermost first: a 431 from head_limit is counted too

@@ -37,6 +37,7 @@ class Served:
         files: dict[str, str],
         extra_env: dict[str, str] | None = None,
         options: tuple[str, ...] = ("--no-sandbox",),
+        database_url: str | None = None,
     ) -> None:
         mappings = root / "mappings"
         mappings.mkdir(parents=True, exist_ok=True)
@@ -51,7 +52,7 @@ class Served:
             **TRACKER_ENV,
             "QUALYTICS_SECRET": QUALYTICS_SECRET,
             "GATEWAY_MAPPINGS": str(mappings),
-            "GATEWAY_DATABASE_URL": f"sqlite:///{root / 'gateway.db'}",
+            "GATEWAY_DATABASE_URL": database_url or f"sqlite:///{root / 'gateway.db'}",
             "GATEWAY_VAR_DIR": str(root / "var"),
             "GATEWAY_SWEEP_INTERVAL_SECONDS": "0.2",
             "PYTHONPATH": str(ROOT),
@@ -59,6 +60,7 @@ class Served:
         }
         self.env.pop("REDIS_URL", None)
         self.options = options
+        self.database_url = self.env["GATEWAY_DATABASE_URL"]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Served:
@@ -123,11 +125,12 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def serve(tmp_path: Path, trackers: Trackers) -> Iterator[Callable[..., Served]]:
+def serve(tmp_path: Path, trackers: Trackers, database_url: Callable[[Path], str]) -> Iterator[Callable[..., Served]]:
     started: list[Served] = []
 
     def start(files: dict[str, str] | None = None, name: str = "served", **env: str) -> Served:
-        served = Served(tmp_path / name, files or trackers.mappings(), env).start()
+        root = tmp_path / name
+        served = Served(root, files or trackers.mappings(), env, database_url=database_url(root)).start()
         started.append(served)
         return served
 

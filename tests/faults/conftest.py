@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from rq import SimpleWorker
 from connectors.jira.config import correlation_label
 from gateway.dispatch.sweeper import Sweeper
 from gateway.execute import runner as jobs
+from gateway.record.store import Store, Tx
 from tests.conftest import TRACKER_ENV, Harness, MakeHarness, Trackers
 from tests.e2e.conftest import Served
 
@@ -96,14 +96,33 @@ def drain_for_real(gateway: Harness, timeout: float = 20.0) -> None:
     raise AssertionError(f"executions still unfinished after {timeout} s: {gateway.runtime.mirror.counts()}")
 
 
+@contextlib.contextmanager
+def database_held(gateway: Harness) -> Iterator[None]:
+    """Another process holds the whole database: no write can get in."""
+    store = Store(gateway.settings.database_url, migrate=False)
+    conn = store.connection()
+    if store.postgres:
+        conn.execute("BEGIN")
+        conn.execute("LOCK TABLE events, tickets, executions IN ACCESS EXCLUSIVE MODE")
+    else:
+        conn.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        store.close()
+
+
 # -- served: `gateway serve` subprocesses -----------------------------------------------------
 
 
 class FaultServed(Served):
     """A `gateway serve` that may be given its Redis, and started again on the same database."""
 
-    def __init__(self, root: Path, files: dict[str, str], env: dict[str, str], redis_url: str | None) -> None:
-        super().__init__(root, files, env)
+    def __init__(
+        self, root: Path, files: dict[str, str], env: dict[str, str], redis_url: str | None, database_url: str
+    ) -> None:
+        super().__init__(root, files, env, database_url=database_url)
         if redis_url:
             self.env["REDIS_URL"] = redis_url
 
@@ -111,10 +130,14 @@ class FaultServed(Served):
         assert self.process is not None and self.process.poll() is not None, "stop it first"
         return self.start()  # type: ignore[return-value]
 
-    def db(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.root / "gateway.db", timeout=10)
-        conn.row_factory = sqlite3.Row
-        return conn
+    @contextlib.contextmanager
+    def db(self) -> Iterator[Tx]:
+        """The served gateway's database, read from outside (as an operator would)."""
+        store = Store(self.database_url, migrate=False)
+        try:
+            yield store.connection()
+        finally:
+            store.close()
 
     def executions(self) -> list[dict[str, Any]]:
         executions: list[dict[str, Any]] = self.get("/v1/executions")["executions"]
@@ -136,11 +159,14 @@ ServeFactory = Callable[..., FaultServed]
 
 
 @pytest.fixture
-def serve_faults(tmp_path: Path, trackers: Trackers) -> Iterator[ServeFactory]:
+def serve_faults(
+    tmp_path: Path, trackers: Trackers, database_url: Callable[[Path], str]
+) -> Iterator[ServeFactory]:
     started: list[FaultServed] = []
 
     def start(files: dict[str, str] | None = None, redis_url: str | None = None, **env: str) -> FaultServed:
-        served = FaultServed(tmp_path / "served", files or fault_mappings(trackers), env, redis_url).start()
+        root = tmp_path / "served"
+        served = FaultServed(root, files or fault_mappings(trackers), env, redis_url, database_url(root)).start()
         started.append(served)
         return served
 

@@ -7,7 +7,6 @@ Each test ends with the accounting: every accepted event recorded, every executi
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 
 from connectors.emulators.base import Fault
@@ -16,6 +15,7 @@ from tests.faults.conftest import (
     accepted,
     assert_one_ticket_each,
     cli,
+    database_held,
     drain_for_real,
     harness_accounting,
     run_once,
@@ -218,14 +218,9 @@ def test_two_status_changes_apply_in_the_order_received(make_gateway: MakeHarnes
 
 def test_database_unavailable_answers_503_and_accepts_nothing(make_gateway: MakeHarness, trackers: Trackers) -> None:
     gateway = tracker_gateway(make_gateway, trackers, db_busy_timeout_seconds=0.2)
-    holder = sqlite3.connect(gateway.settings.database_path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")  # another process holds the database: no write can get in
-    try:
+    with database_held(gateway):
         refused = gateway.post("qualytics", qualytics_delivery(80))
         ready = gateway.client.get("/readyz")
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert refused.status_code == 503
     assert refused.json()["error"] == "database_unavailable"
     assert ready.status_code == 503 and ready.json()["database"] == "unavailable"

@@ -9,7 +9,6 @@ record, a message or a log line, and the callee's answer is reported by status c
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from connectors.base import RemoteTicket
@@ -18,6 +17,7 @@ from gateway.core.retry_config import CHANNEL_RETRY
 from gateway.execute.context import Context, Done
 from gateway.receive.sources import ADAPTERS
 from gateway.record.rows import ExecutionRow
+from gateway.record.store import Tx
 
 CALLBACK = "link_callback_url"
 TRACKERS = {"jira": "Jira", "servicenow": "ServiceNow", "local": "Gateway"}
@@ -30,7 +30,7 @@ def callback_url(ctx: Context, execution: ExecutionRow) -> str | None:
 
 
 def plan_link_back(
-    ctx: Context, tx: sqlite3.Connection, execution: ExecutionRow, remote: RemoteTicket, now: float
+    ctx: Context, tx: Tx, execution: ExecutionRow, remote: RemoteTicket, now: float
 ) -> None:
     """After a create: queue the post-back when the event asked for one and the ticket has a URL."""
     if not remote.url or callback_url(ctx, execution) is None:

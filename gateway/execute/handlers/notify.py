@@ -5,7 +5,6 @@ Its failures are its own: they never touch the ticket actions it reports on.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ from gateway.notify.post import deliver
 from gateway.record.mirror import UNFINISHED
 from gateway.record.rows import ExecutionRow
 from gateway.record.runtime import Runtime
+from gateway.record.store import Tx
 from gateway.rules.schema import Notify
 
 
@@ -30,7 +30,7 @@ def send(ctx: Context, execution: ExecutionRow) -> str:
     return _finish(ctx, execution, {"channel": execution.target, "via": how, "title": message.title})
 
 
-def plan_failure_notice(ctx: Context, tx: sqlite3.Connection, execution: ExecutionRow, now: float) -> None:
+def plan_failure_notice(ctx: Context, tx: Tx, execution: ExecutionRow, now: float) -> None:
     """A ticket action failed for good after its flow's notification went out: tell the channels again.
 
     A notification still waiting will report the failure itself; one already sent said an earlier

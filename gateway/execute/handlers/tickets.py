@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 import msgspec
@@ -13,6 +12,7 @@ from gateway.decide.planner import Planner
 from gateway.execute.context import WAIT_STEP, Context, Done
 from gateway.execute.handlers.link_back import plan_link_back
 from gateway.record.rows import ExecutionRow, LinkRow
+from gateway.record.store import Tx
 from gateway.rules.templates import RenderError
 
 
@@ -123,7 +123,7 @@ def _succeed(ctx: Context, execution: ExecutionRow, remote: RemoteTicket, *, cre
 
 
 def _save_link(
-    ctx: Context, tx: sqlite3.Connection, execution: ExecutionRow, remote: RemoteTicket, now: float
+    ctx: Context, tx: Tx, execution: ExecutionRow, remote: RemoteTicket, now: float
 ) -> bool:
     """Store the link; True (and a `linked` timeline entry) when the ticket had none for this target."""
     ticket_id, target = ctx.ticket_id(execution), execution.target
@@ -135,7 +135,7 @@ def _save_link(
     return first
 
 
-def _catch_up(ctx: Context, tx: sqlite3.Connection, execution: ExecutionRow, created_as: str, now: float) -> None:
+def _catch_up(ctx: Context, tx: Tx, execution: ExecutionRow, created_as: str, now: float) -> None:
     """The ticket moved while its create was pending and nothing queued will move it: queue that move."""
     ticket = ctx.mirror.ticket(execution.ticket_id, tx)
     if ticket is None or ticket.state == created_as:

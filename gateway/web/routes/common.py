@@ -12,7 +12,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Dependency
 
-from gateway.core.errors import PayloadTooLarge, Unauthorized
+from gateway.core.errors import InvalidPayload, PayloadTooLarge, Unauthorized
 from gateway.core.jsonbody import decode_as
 from gateway.dispatch.queue import Dispatcher
 from gateway.receive.security import same
@@ -63,3 +63,15 @@ def headers_of(request: Request[Any, Any, Any]) -> dict[str, str]:
 async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Blocking work (SQLite, Redis) off the event loop."""
     return await sync_to_thread(partial(fn, *args, **kwargs))
+
+
+def paging(limit: str | None, after: str | None, default: int) -> tuple[int, int | None]:
+    """`?limit=&after=`: a page size of 1-1000 and the opaque key the previous page ended at."""
+    try:
+        size = default if not limit else int(limit)
+        start = int(after) if after else None
+    except ValueError:
+        raise InvalidPayload("limit and after must be whole numbers", code="invalid_query") from None
+    if not 1 <= size <= 1000:
+        raise InvalidPayload(f"limit={size} is out of range: 1 to 1000", code="invalid_query")
+    return size, start

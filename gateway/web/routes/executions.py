@@ -9,8 +9,8 @@ from litestar import Request, get, post
 
 from gateway.core.errors import InvalidPayload, NotFound
 from gateway.decide import operations as actions
-from gateway.record.views import execution_view
-from gateway.web.routes.common import DispatcherDep, RuntimeDep, admin_guard
+from gateway.record.views import execution_view, execution_views, next_after
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, admin_guard, paging
 
 
 def _since(value: str | None) -> float | None:
@@ -32,11 +32,21 @@ def list_executions(
     action: str | None = None,
     error_kind: str | None = None,
     since: str | None = None,
+    limit: str | None = None,
+    after: str | None = None,
 ) -> dict[str, Any]:
+    size, start = paging(limit, after, 500)
     found = rt.mirror.list_executions(
-        status=status, target=target, flow=flow, action=action, error_kind=error_kind, since=_since(since)
+        status=status,
+        target=target,
+        flow=flow,
+        action=action,
+        error_kind=error_kind,
+        since=_since(since),
+        limit=size,
+        after=start,
     )
-    return {"executions": [execution_view(rt, e, attempts=False) for e in found]}
+    return {"executions": execution_views(rt, found), "next": next_after(found, size, "seq")}
 
 
 @get("/v1/executions/{execution_id:str}", sync_to_thread=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from litestar import Request, Response, get
 
 from gateway.record import measures
+from gateway.record.store import DatabaseError
 from gateway.web.metrics import Metrics
 from gateway.web.routes.common import DispatcherDep, RuntimeDep
 
@@ -26,10 +26,9 @@ def readyz(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: Dispatcher
     /readyz never calls a tracker itself.
     """
     try:
-        with rt.mirror.transaction():  # a write lock, not a read: webhooks need to write (a locked DB still reads)
-            pass
+        rt.mirror.probe()  # a write lock, not a read: webhooks need to write (a locked DB still reads)
         database = "ok"
-    except sqlite3.Error:
+    except DatabaseError:
         database = "unavailable"
     redis = "ok" if dispatch is not None and dispatch.healthy() else "unavailable"
     targets = {name: "ok" for name in rt.mappings.targets}

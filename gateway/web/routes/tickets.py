@@ -13,9 +13,9 @@ from gateway.decide import operations as actions
 from gateway.decide import user_tickets
 from gateway.record.history import FORMATS, history_records
 from gateway.record.history import render as history_render
-from gateway.record.views import ticket_view
+from gateway.record.views import next_after, ticket_view, ticket_views
 from gateway.web.routes.bodies import documented_body
-from gateway.web.routes.common import DispatcherDep, RuntimeDep, admin_guard, decode, in_thread, read_body
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, admin_guard, decode, in_thread, paging, read_body
 
 
 class StatusChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,9 +73,12 @@ def list_tickets(
     state_filter: str | None = Parameter(query="state", default=None),
     source: str | None = None,
     q: str | None = None,
+    limit: str | None = None,
+    after: str | None = None,
 ) -> dict[str, Any]:
-    tickets = rt.mirror.list_tickets(state=state_filter, source=source, q=q)
-    return {"tickets": [ticket_view(rt, t) for t in tickets]}
+    size, start = paging(limit, after, 200)
+    tickets = rt.mirror.list_tickets(state=state_filter, source=source, q=q, limit=size, after=start)
+    return {"tickets": ticket_views(rt, tickets), "next": next_after(tickets, size, "id")}
 
 
 @get("/v1/tickets/{reference:str}", sync_to_thread=True)
