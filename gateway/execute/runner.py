@@ -40,29 +40,59 @@ def execute(execution_id: str) -> str:
     return Runner(Context(_process.runtime, _process.sleep)).run(execution_id)
 
 
+class _Leases:
+    """One thread per process renews the leases of every execution running in it (one UPDATE a round),
+    instead of a thread and a transaction per job."""
+
+    def __init__(self) -> None:
+        self.active: dict[str, Runtime] = {}
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def hold(self, runtime: Runtime, execution_id: str) -> None:
+        with self.lock:
+            self.active[execution_id] = runtime
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._renew, name="leases", daemon=True)
+                self.thread.start()
+
+    def release(self, execution_id: str) -> None:
+        with self.lock:
+            self.active.pop(execution_id, None)
+
+    def _renew(self) -> None:
+        while True:
+            with self.lock:
+                held = dict(self.active)
+            period = min((rt.settings.lease_seconds / 3 for rt in held.values()), default=1.0)
+            time.sleep(period)
+            by_mirror: dict[int, tuple[Runtime, list[str]]] = {}
+            for execution_id, rt in held.items():
+                by_mirror.setdefault(id(rt.mirror), (rt, []))[1].append(execution_id)
+            with self.lock:  # only what is still running
+                current = set(self.active)
+            for rt, ids in by_mirror.values():
+                try:
+                    rt.mirror.renew_leases([i for i in ids if i in current], time.time() + rt.settings.lease_seconds)
+                except Exception:  # a missed renewal only risks a harmless re-run
+                    log.warning("could not renew the leases of %d executions", len(ids))
+
+
+_LEASES = _Leases()
+
+
 class _Lease:
-    """Renews the execution's lease while the work goes on, so the sweeper leaves it alone."""
+    """Holds the execution's lease while the work goes on, so the sweeper leaves it alone."""
 
     def __init__(self, runtime: Runtime, execution_id: str) -> None:
         self.runtime, self.execution_id = runtime, execution_id
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._renew, daemon=True)
-
-    def _renew(self) -> None:
-        lease = self.runtime.settings.lease_seconds
-        while not self.stop.wait(lease / 3):
-            try:
-                self.runtime.mirror.renew_lease(self.execution_id, time.time() + lease)
-            except Exception:  # a missed renewal only risks a harmless re-run
-                log.warning("could not renew the lease of %s", self.execution_id)
 
     def __enter__(self) -> _Lease:
-        self.thread.start()
+        _LEASES.hold(self.runtime, self.execution_id)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
+        _LEASES.release(self.execution_id)
 
 
 class Runner:
