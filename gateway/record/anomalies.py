@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -23,6 +24,16 @@ class Anomalies(Store):
     ) -> list[AnomalyRow]:
         sql = "SELECT * FROM ticket_anomalies WHERE ticket_id = ?" + (" AND active = 1" if active_only else "")
         return [_anomaly(r) for r in self._all(sql + " ORDER BY first_seen, source, anomaly_id", (ticket_id,), tx=tx)]
+
+    def anomalies_of(self, ids: Sequence[int]) -> dict[int, list[AnomalyRow]]:
+        """The active anomalies of many tickets in one query (list views)."""
+        found: dict[int, list[AnomalyRow]] = {i: [] for i in ids}
+        if ids:
+            marks = ", ".join("?" for _ in ids)
+            sql = f"SELECT * FROM ticket_anomalies WHERE ticket_id IN ({marks}) AND active = 1"
+            for r in self._all(sql + " ORDER BY ticket_id, first_seen, source, anomaly_id", ids):
+                found[int(r["ticket_id"])].append(_anomaly(r))
+        return found
 
     def link_anomaly(
         self,

@@ -3,6 +3,7 @@ Resolved/Closed/Canceled, pauses while On Hold, restarts on reopen); breaches fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -46,6 +47,14 @@ class SlaTimers(Store):
     def sla(self, ticket_id: int, tx: Tx | None = None) -> SlaRow | None:
         row = self._one("SELECT * FROM sla_timers WHERE ticket_id = ?", (ticket_id,), tx=tx)
         return msgspec.convert(dict(row), SlaRow) if row else None
+
+    def slas_of(self, ids: Sequence[int]) -> dict[int, SlaRow]:
+        """The SLA timers of many tickets in one query (list views)."""
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = self._all(f"SELECT * FROM sla_timers WHERE ticket_id IN ({marks})", ids)
+        return {int(r["ticket_id"]): msgspec.convert(dict(r), SlaRow) for r in rows}
 
     def sla_responded(self, tx: Tx, ticket_id: int, now: float) -> None:
         """Someone took or was given the ticket: the response timer stops."""

@@ -9,7 +9,9 @@ import msgspec
 
 from gateway.record.rows import AnomalyRow, EventRow, ExecutionRow, LinkRow, TicketRow
 from gateway.record.runtime import Runtime
-from gateway.record.sla import breached
+from gateway.record.sla import SlaRow, breached
+
+_LOOK_UP: Any = object()  # ask the mirror (a single view)
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -41,9 +43,8 @@ def anomaly_view(anomaly: AnomalyRow) -> dict[str, Any]:
     }
 
 
-def sla_view(rt: Runtime, ticket_id: int) -> dict[str, Any] | None:
+def sla_view(rt: Runtime, timer: SlaRow | None) -> dict[str, Any] | None:
     """Due times, breaches and seconds left (frozen while On Hold; None once the timer stopped)."""
-    timer = rt.mirror.sla(ticket_id)
     if timer is None:
         return None
     now = rt.clock()
@@ -66,7 +67,13 @@ def sla_view(rt: Runtime, ticket_id: int) -> dict[str, Any] | None:
 
 
 def ticket_view(
-    rt: Runtime, ticket: TicketRow, *, detail: bool = False, links: list[LinkRow] | None = None
+    rt: Runtime,
+    ticket: TicketRow,
+    *,
+    detail: bool = False,
+    links: list[LinkRow] | None = None,
+    anomalies: list[AnomalyRow] | None = None,
+    sla: SlaRow | None = _LOOK_UP,
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": ticket.id,
@@ -81,9 +88,11 @@ def ticket_view(
         "occurrences": ticket.occurrences,
         "targets": ticket.targets,
         "links": [link_view(link) for link in (rt.mirror.links(ticket.id) if links is None else links)],
-        "anomalies": [anomaly_view(a) for a in rt.mirror.anomalies(ticket.id)],
+        "anomalies": [
+            anomaly_view(a) for a in (rt.mirror.anomalies(ticket.id) if anomalies is None else anomalies)
+        ],
         "resolve_when": ticket.resolve_when,
-        "sla": sla_view(rt, ticket.id),
+        "sla": sla_view(rt, rt.mirror.sla(ticket.id) if sla is _LOOK_UP else sla),
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),
     }
@@ -95,9 +104,10 @@ def ticket_view(
 
 
 def ticket_views(rt: Runtime, tickets: list[TicketRow]) -> list[dict[str, Any]]:
-    """A list view: every ticket's links in one query, not one per ticket."""
-    links = rt.mirror.links_of([t.id for t in tickets])
-    return [ticket_view(rt, t, links=links[t.id]) for t in tickets]
+    """A list view: every ticket's links, anomalies and SLA timers in three queries, not three per ticket."""
+    ids = [t.id for t in tickets]
+    links, anomalies, slas = rt.mirror.links_of(ids), rt.mirror.anomalies_of(ids), rt.mirror.slas_of(ids)
+    return [ticket_view(rt, t, links=links[t.id], anomalies=anomalies[t.id], sla=slas.get(t.id)) for t in tickets]
 
 
 def execution_views(rt: Runtime, executions: list[ExecutionRow]) -> list[dict[str, Any]]:
@@ -114,9 +124,6 @@ def execution_views(rt: Runtime, executions: list[ExecutionRow]) -> list[dict[st
         )
         for e in executions
     ]
-
-
-_LOOK_UP: Any = object()  # ask the mirror (a single view)
 
 
 def execution_view(
