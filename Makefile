@@ -51,6 +51,7 @@ test: lint unit unit-postgres
 
 bench: $(STAMP) postgres
 	$(BIN)/python bench/ingress.py
+	$(BIN)/python bench/lists.py
 
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py

@@ -2,7 +2,7 @@
 
 Both servers run as subprocesses on this machine under the same load (keep-alive connections,
 Qualytics deliveries of distinct anomalies). The gateway answers each only after it verified the
-secret, parsed, recorded the event, its ticket and its executions in SQLite and enqueued them.
+secret, parsed, recorded the event, its ticket and its executions (SQLite, then PostgreSQL) and enqueued them.
 """
 
 from __future__ import annotations
@@ -67,7 +67,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()
+    for backend in ["sqlite", "postgresql"] if args.database == "both" else [args.database]:
+        if backend == "postgresql":
+            sys.path.insert(0, str(ROOT))
+            from tests.postgres import PostgresServer
+
+            server = PostgresServer().start()
+            try:
+                bench(args, backend, server.create_database())
+            finally:
+                server.stop()
+        else:
+            bench(args, backend, None)
+
+
+def bench(args: argparse.Namespace, backend: str, database_url: str | None) -> None:
     bodies = deliveries(args.requests)
     warm_up = deliveries(max(1, args.requests // 10), first_id=10**6)  # other anomalies: no duplicates later
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +93,7 @@ def main() -> None:
         env = {
             **os.environ,
             "GATEWAY_MAPPINGS": f"{tmp}/mappings",
-            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp}/gw.db",
+            "GATEWAY_DATABASE_URL": database_url or f"sqlite:///{tmp}/gw.db",
             "GATEWAY_VAR_DIR": f"{tmp}/var",
             "GATEWAY_LOG_LEVEL": "WARNING",
         }
@@ -106,7 +122,7 @@ def main() -> None:
                     f"  p99 {result.percentile(0.99):6.1f} ms  statuses {result.statuses}"
                 )
             ratio = results["gateway ingress"].rate / results["bare litestar"].rate
-            print(f"gateway/bare: {ratio:.2f} ({args.requests} requests, {args.connections} connections)")
+            print(f"gateway/bare on {backend}: {ratio:.2f} ({args.requests} requests, {args.connections} connections)")
         finally:
             for process in (gateway, bare):
                 process.terminate()

@@ -1,0 +1,129 @@
+"""`make bench` (lists): API read times with an empty mirror and with 100k tickets, on SQLite and PostgreSQL.
+
+Rows are inserted with plain SQL (a ticket, an event and a succeeded execution per anomaly); the
+reads go through the real app in-process (Litestar's test client), so the figures are the handler's
+and the database's, without a network hop. Prints; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from litestar.testing import TestClient
+
+ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT))
+from gateway.core.settings import Settings  # noqa: E402
+from gateway.record.runtime import Runtime  # noqa: E402
+from gateway.web.app import create_app  # noqa: E402
+
+MAPPINGS = """
+sources:
+  qualytics: {kind: qualytics, secret: "bench"}
+targets:
+  mirror: {kind: local}
+flows:
+  - name: open
+    trigger: {type: anomaly}
+    actions:
+      - create_ticket: {targets: [mirror], short_description: "{{ event.check }}"}
+"""
+READS = {
+    "GET /v1/tickets": ("/v1/tickets", {}),
+    "GET /v1/tickets?state=new": ("/v1/tickets", {"state": "New"}),
+    "GET /v1/executions?status=succeeded": ("/v1/executions", {"status": "succeeded"}),
+    "GET /v1/executions?target=mirror&status=failed": ("/v1/executions", {"target": "mirror", "status": "failed"}),
+    "GET /metrics": ("/metrics", {}),
+}
+
+
+def seed(rt: Runtime, count: int) -> None:
+    now = time.time()
+    with rt.mirror.transaction() as tx:
+        tx.executemany(
+            "INSERT INTO tickets (correlation_key, generation, state, source, fields, targets, anomaly_ids,"
+            " occurrences, created_at, updated_at) VALUES (?, 1, 'New', 'qualytics', ?, '[\"mirror\"]', ?, 1, ?, ?)",
+            [(f"qualytics:{i}", '{"short_description": "x"}', f'["{i}"]', now, now) for i in range(count)],
+        )
+        tx.executemany(
+            "INSERT INTO events (id, source, source_event_id, event_type, anomaly_id, correlation_key, received_at,"
+            " ticket_id, payload) VALUES (?, 'qualytics', ?, 'anomaly', ?, ?, ?, ?, '{}')",
+            [(f"e{i}", f"s{i}", str(i), f"qualytics:{i}", now, i + 1) for i in range(count)],
+        )
+        tx.executemany(
+            "INSERT INTO executions (id, event_id, ticket_id, flow, action, target, status, params, created_at,"
+            " finished_at) VALUES (?, ?, ?, 'open', 'create_ticket', 'mirror', 'succeeded', '{}', ?, ?)",
+            [(f"x{i}", f"e{i}", i + 1, now, now) for i in range(count)],
+        )
+    if rt.mirror.postgres:
+        rt.mirror.connection().execute("ANALYZE")
+
+
+def timed(get: Callable[[], object], rounds: int) -> float:
+    get()  # warm
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        get()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def measure(url: str, rows: int, rounds: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "mappings").mkdir()
+        (Path(tmp) / "mappings" / "bench.yaml").write_text(MAPPINGS)
+        database = url or f"sqlite:///{tmp}/gw.db"
+        settings = Settings(mappings=Path(tmp) / "mappings", database_url=database, var_dir=Path(tmp))
+        rt = Runtime.load(settings, {})
+        if rows:
+            seed(rt, rows)
+        with TestClient(create_app(rt, None)) as client:
+
+            def reader(path: str, params: dict[str, str]) -> Callable[[], object]:
+                def get() -> object:
+                    response = client.get(path, params=params)
+                    assert response.status_code == 200, response.text
+                    return response
+
+                return get
+
+            result = {name: timed(reader(path, params), rounds) for name, (path, params) in READS.items()}
+        rt.mirror.close()
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    for backend in backends:
+        server = None
+        urls = ["", ""]
+        if backend == "postgresql":
+            from tests.postgres import PostgresServer
+
+            server = PostgresServer().start()
+            urls = [server.create_database(), server.create_database()]
+        try:
+            empty = measure(urls[0], 0, args.rounds)
+            full = measure(urls[1], args.rows, args.rounds)
+        finally:
+            if server is not None:
+                server.stop()
+        print(f"lists on {backend}: median of {args.rounds} reads, empty mirror vs {args.rows:,} tickets")
+        for name in READS:
+            print(f"  {name:<48} {empty[name]:8.1f} ms {full[name]:8.1f} ms  x{full[name] / empty[name]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
