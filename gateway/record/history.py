@@ -115,7 +115,7 @@ def history_records(rt: Runtime, tickets: list[TicketRow]) -> Iterator[dict[str,
                 }
                 for a in anomalies[ticket.id]
             ],
-            "sla": sla_view(rt, ticket.id),
+            "sla": sla_view(rt, rt.mirror.sla(ticket.id)),
             "history": [history_entry(e) for e in timeline[ticket.id]],
         }
 
