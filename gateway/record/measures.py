@@ -30,10 +30,10 @@ def finished(mirror: Mirror) -> dict[tuple[str, str, str], int]:
 
 def _histogram(mirror: Mirror, values: str, labels: int) -> Series:
     """`values` selects `labels` label columns named l0, l1, ... then a value `v` in seconds."""
-    counts = ", ".join(f"sum(v <= {bound})" for bound in BUCKETS)
+    counts = ", ".join(f"sum(CASE WHEN v <= {bound} THEN 1 ELSE 0 END)" for bound in BUCKETS)
     keys = ", ".join(f"l{i}" for i in range(labels))
     group = f"GROUP BY {keys}" if labels else ""
-    sql = f"SELECT {keys + ', ' if labels else ''}count(*), sum(v), {counts} FROM ({values}) {group}"
+    sql = f"SELECT {keys + ', ' if labels else ''}count(*), sum(v), {counts} FROM ({values}) AS measured {group}"
     out: Series = {}
     for row in mirror.connection().execute(sql):
         row = tuple(row)
@@ -75,9 +75,10 @@ def queue_wait(mirror: Mirror) -> Series:
 
 
 def latest_answers(mirror: Mirror) -> dict[str, int | None]:
-    """Each target's most recent attempt's HTTP status (SQLite takes the bare columns from the max row)."""
+    """Each target's most recent attempt's HTTP status."""
     rows = mirror.connection().execute(
-        "SELECT e.target, a.http_status, max(a.started_at) FROM attempts a"
-        " JOIN executions e ON e.id = a.execution_id GROUP BY e.target"
+        "SELECT e.target, a.http_status, a.started_at FROM attempts a JOIN executions e ON e.id = a.execution_id"
+        " WHERE a.started_at = (SELECT max(a2.started_at) FROM attempts a2"
+        " JOIN executions e2 ON e2.id = a2.execution_id WHERE e2.target = e.target)"
     )
     return {str(target): (int(status) if status is not None else None) for target, status, _ in rows}
