@@ -70,6 +70,8 @@ def group_key(flow: Flow, action: CreateTicket, planner: Planner, event: Event) 
 def ticket_to_join(planner: Planner, event: Event, key: str) -> TicketRow | None:
     """The open (or reopenable) ticket the anomaly belongs to now, else its group's."""
     mirror, tx = planner.mirror, planner.tx
+    for locked in sorted({event.correlation_key, key}):  # concurrent deliveries (other nodes) wait here
+        mirror.lock_key(tx, locked)
     row = mirror.active_anomaly(tx, event.source, event.anomaly_id)
     candidates = [mirror.ticket(row.ticket_id, tx) if row else None]
     if key != event.correlation_key:
@@ -136,6 +138,7 @@ def announce(planner: Planner, ticket: TicketRow, line: str) -> None:
 # -- status changes ---------------------------------------------------------------------------
 def plan_status_change(planner: Planner, event: Event, flows: list[Flow], outcome: Outcome) -> None:
     mirror, tx = planner.mirror, planner.tx
+    mirror.lock_key(tx, event.correlation_key)
     row = mirror.active_anomaly(tx, event.source, event.anomaly_id)
     ticket = mirror.ticket(row.ticket_id, tx) if row else mirror.current_ticket(tx, event.correlation_key)
     if ticket is None:
