@@ -17,6 +17,7 @@ class RemoteTicket(msgspec.Struct, kw_only=True):
     url: str = ""
     remote_status: str = ""
     remote_priority: str = ""
+    notes: list[str] = msgspec.field(default_factory=list)  # what the tracker's limits changed (a cut summary)
 
 
 class CreateRequest(msgspec.Struct, kw_only=True):
@@ -75,3 +76,22 @@ class Connector(Protocol):
     def assign(self, request: AssignRequest) -> RemoteTicket: ...
 
     def close(self) -> None: ...
+
+
+class Finding(msgspec.Struct, frozen=True, kw_only=True):
+    """One way a target's mapping does not fit the live tracker (`gateway check --live`)."""
+
+    field: str  # the mapping's key, e.g. "priorities.Critical" or "fields.urgency"
+    given: str  # what the mapping says
+    offers: str  # what the tracker has instead ("" when there is nothing to list)
+    problem: str
+
+
+class LiveReport(msgspec.Struct, kw_only=True):
+    """What a tracker's doctor found: problems, and a one-line summary when there are none."""
+
+    findings: list[Finding] = msgspec.field(default_factory=list)
+    summary: str = ""
+
+
+FieldValues = dict[str, set[str]]  # ticket field -> every value the flows can render for a target (when known)

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from connectors.base import Connector
+from connectors.base import Connector, FieldValues, LiveReport
 
 
 def load(path: str) -> Any:
@@ -26,6 +26,7 @@ def load(path: str) -> Any:
 class TargetKind:
     config: str  # "package.module:ConfigStruct"
     builder: str  # "package.module:build", called with the decoded config
+    doctor: str = ""  # "package.module:check", `gateway check --live`; "" when the kind has none
 
     @property
     def config_type(self) -> type[msgspec.Struct]:
@@ -36,9 +37,22 @@ class TargetKind:
         connector: Connector = load(self.builder)(config)
         return connector
 
+    def check_live(self, config: Any, values: FieldValues) -> LiveReport | None:
+        """Compare the mapping with the live tracker (read-only); None when the kind has no doctor."""
+        if not self.doctor:
+            return None
+        report: LiveReport = load(self.doctor)(config, values)
+        return report
+
 
 KINDS: dict[str, TargetKind] = {
     "local": TargetKind("connectors.local:LocalTarget", "connectors.local:build"),
-    "jira": TargetKind("connectors.jira.config:JiraTarget", "connectors.jira.connector:build"),
-    "servicenow": TargetKind("connectors.servicenow.config:ServiceNowTarget", "connectors.servicenow.connector:build"),
+    "jira": TargetKind(
+        "connectors.jira.config:JiraTarget", "connectors.jira.connector:build", "connectors.jira.doctor:check"
+    ),
+    "servicenow": TargetKind(
+        "connectors.servicenow.config:ServiceNowTarget",
+        "connectors.servicenow.connector:build",
+        "connectors.servicenow.doctor:check",
+    ),
 }

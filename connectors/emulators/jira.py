@@ -154,6 +154,7 @@ class JiraEmulator(Emulator):
         self.people = dict(DEFAULT_PEOPLE if people is None else people)
         self.issues: dict[str, dict[str, Any]] = {}
         self._routes()
+        self._doctor_routes()
 
     def _routes(self) -> None:
         api = r"/rest/api/(?P<v>[23])"
@@ -299,6 +300,8 @@ class JiraEmulator(Emulator):
     def _check_value(self, spec: ScreenField, value: Any) -> str:
         """The message Jira gives for a value of the wrong shape or not allowed; '' when fine."""
         if spec.type == "string":
+            if isinstance(value, str) and spec.name == "Summary" and len(value) > 255:
+                return "Summary must be less than 255 characters."
             return "" if isinstance(value, str) else f"Operation value must be a string ({spec.name})"
         if spec.type == "labels":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -469,6 +472,83 @@ class JiraEmulator(Emulator):
             name, value = match.group(1).lower(), match.group(2)
             found = [i for i in found if _jql_holds(i, name, value, self.project)]
         return found
+
+
+    # -- what the mapping doctor reads (all GET) -------------------------------------------
+    def _doctor_routes(self) -> None:
+        api = r"/rest/api/(?P<v>[23])"
+        project = api + r"/project/(?P<project>[^/]+)"
+        self.route("GET", api + "/myself", self.myself)
+        self.route("GET", api + "/project", self.projects)
+        self.route("GET", project, self.project_json)
+        self.route("GET", project + "/components", self.components)
+        self.route("GET", project + "/statuses", self.project_statuses)
+        self.route("GET", api + "/priority", self.priorities)
+        self.route("GET", api + "/resolution", self.resolutions)
+        self.route("GET", api + "/workflow/search", self.workflow_search)
+
+    def myself(self, request: Request) -> Response:
+        person = {"displayName": request.user, "active": True}
+        key = "accountId" if self.deployment == "Cloud" else "name"
+        return Response(200, {**person, key: self.people.get(request.user, request.user)})
+
+    def _project(self) -> dict[str, Any]:
+        return {"id": "10000", "key": self.project, "name": f"{self.project} project"}
+
+    def projects(self, request: Request) -> Response:
+        return Response(200, [self._project()])
+
+    def project_json(self, request: Request) -> Response:
+        if request.params["project"] not in (self.project, "10000"):
+            return jira_error(404, [f"No project could be found with key '{request.params['project']}'."])
+        types = [{"id": i, "name": n, "subtask": False} for i, n in self.issue_types.items()]
+        return Response(200, {**self._project(), "issueTypes": types})
+
+    def components(self, request: Request) -> Response:
+        if request.params["project"] not in (self.project, "10000"):
+            return jira_error(404, [f"No project could be found with key '{request.params['project']}'."])
+        spec = self.screen.get("components")
+        names = spec.allowed if spec else []
+        return Response(200, [{"id": str(10100 + i), "name": n} for i, n in enumerate(names)])
+
+    def _statuses_json(self) -> list[dict[str, Any]]:
+        return [
+            {"id": sid, "name": name, "statusCategory": CATEGORIES[category]}
+            for name, (sid, category) in self.workflow.statuses.items()
+        ]
+
+    def project_statuses(self, request: Request) -> Response:
+        if request.params["project"] not in (self.project, "10000"):
+            return jira_error(404, [f"No project could be found with key '{request.params['project']}'."])
+        statuses = self._statuses_json()
+        return Response(200, [{"id": i, "name": n, "statuses": statuses} for i, n in self.issue_types.items()])
+
+    def priorities(self, request: Request) -> Response:
+        spec = self.screen.get("priority")
+        names = spec.allowed if spec else ["Highest", "High", "Medium", "Low", "Lowest"]
+        return Response(200, [{"id": str(i + 1), "name": n} for i, n in enumerate(names)])
+
+    def resolutions(self, request: Request) -> Response:
+        return Response(200, [{"id": str(10000 + i), "name": n} for i, n in enumerate(RESOLUTIONS)])
+
+    def workflow_search(self, request: Request) -> Response:
+        """Cloud's workflow search (expand=transitions): the one workflow, `from`/`to` as status ids."""
+        ids = {name: sid for name, (sid, _) in self.workflow.statuses.items()}
+        initial = {"id": "1", "name": "Create", "from": [], "to": ids[self.workflow.initial], "type": "initial"}
+        transitions = [initial] + [
+            {
+                "id": t.id,
+                "name": t.name,
+                "from": [ids[s] for s in t.sources],
+                "to": ids[t.to],
+                "type": "directed" if t.sources else "global",
+                **({"screen": {"id": "1", "fields": list(t.required)}} if t.required else {}),
+            }
+            for t in self.workflow.transitions
+        ]
+        statuses = self._statuses_json()
+        flow = {"id": {"name": f"{self.project} workflow"}, "statuses": statuses, "transitions": transitions}
+        return Response(200, {"startAt": 0, "maxResults": 50, "total": 1, "isLast": True, "values": [flow]})
 
 
 def _jql_holds(issue: dict[str, Any], name: str, value: str, project: str) -> bool:

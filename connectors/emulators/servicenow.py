@@ -80,6 +80,7 @@ TABLE_FIELDS: dict[str, tuple[str, ...]] = {
     "incident": (*SYSTEM_FIELDS, *INCIDENT_FIELDS),
     "sys_user_group": ("sys_id", "name", "description", "active"),
     "sys_user": ("sys_id", "user_name", "name", "email", "active"),
+    "sys_choice": ("sys_id", "name", "element", "value", "label", "dependent_value", "inactive"),
 }
 DISPLAY = {"sys_user_group": ("name",), "sys_user": ("user_name", "name")}
 LABELS = {"close_code": "Resolution code", "close_notes": "Resolution notes", "hold_reason": "On hold reason"}
@@ -95,6 +96,26 @@ SEED: dict[str, list[Record]] = {
         {"user_name": "sandbox", "name": "Sandbox Integration", "email": "sandbox@example.com"},
     ],
 }
+# The incident choice lists a Utah-era instance ships with (plus the sandbox's data-quality category).
+CHOICES: dict[str, list[tuple[str, str]]] = {
+    "state": [("1", "New"), ("2", "In Progress"), ("3", "On Hold"), ("6", "Resolved"), ("7", "Closed"),
+              ("8", "Canceled")],
+    "close_code": [(c, c) for c in ("Duplicate", "Known error", "No resolution provided", "Resolved by caller",
+                                    "Resolved by change", "Resolved by problem", "Resolved by request",
+                                    "Solution provided", "Workaround provided", "User error")],
+    "hold_reason": [("1", "Awaiting Caller"), ("5", "Awaiting Change"), ("3", "Awaiting Problem"),
+                    ("4", "Awaiting Vendor")],
+    "urgency": [("1", "1 - High"), ("2", "2 - Medium"), ("3", "3 - Low")],
+    "impact": [("1", "1 - High"), ("2", "2 - Medium"), ("3", "3 - Low")],
+    "category": [("inquiry", "Inquiry / Help"), ("software", "Software"), ("hardware", "Hardware"),
+                 ("network", "Network"), ("database", "Database"), ("data_quality", "Data Quality")],
+    "subcategory": [("validation", "Validation"), ("freshness", "Freshness"), ("volume", "Volume")],
+}
+SEED["sys_choice"] = [
+    {"name": "incident", "element": element, "value": value, "label": label, "inactive": "false"}
+    for element, choices in CHOICES.items()
+    for value, label in choices
+]
 
 
 def failure(status: int, message: str, detail: str | None = None) -> Response:

@@ -54,6 +54,7 @@ class JiraTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
 
     STATUS_TABLE: ClassVar[str] = "statuses"
+    SUMMARY_LIMIT: ClassVar[int] = 255  # Jira refuses longer summaries; the connector cuts with an ellipsis
 
     def missing_states(self, states: Iterable[str]) -> list[str]:
         """Ticket states this target cannot move an issue to (no status under statuses:)."""

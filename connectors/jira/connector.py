@@ -19,6 +19,7 @@ from gateway.core.outbound import PermanentError
 from gateway.core.redact import Redactor, secret_values
 
 T = TypeVar("T")
+SUMMARY_LIMIT = JiraTarget.SUMMARY_LIMIT
 
 
 class JiraConnector:
@@ -87,9 +88,21 @@ class JiraConnector:
                 raise
             found = self._call("read new issue", self.api.issue, str(created["key"]))
         ticket = self._ticket(found)
-        if ticket.remote_status.casefold() == target.casefold():
-            return ticket
-        return self._walk(found, canonical, target)
+        if ticket.remote_status.casefold() != target.casefold():
+            ticket = self._walk(found, canonical, target)
+        return msgspec.structs.replace(ticket, notes=self._limit_notes(request.fields))
+
+    def _limit_notes(self, ticket: TicketFields) -> list[str]:
+        """What Jira's field limits changed, for the execution's result."""
+        summary = _one_line(ticket.short_description)
+        notes = []
+        if len(summary) > SUMMARY_LIMIT:
+            notes.append(f"summary cut from {len(summary)} to {SUMMARY_LIMIT} characters (Jira's limit)")
+        for name, field_id in self.config.fields.items():
+            value = getattr(ticket, name)
+            if field_id == "labels" and _label(value) != value:
+                notes.append(f"{name}: label {_label(value)!r} sent (Jira labels: no spaces, 255 characters at most)")
+        return notes
 
     def _set_status(self, request: StatusRequest) -> RemoteTicket:
         target = self._jira_status(request.status, "set status")
@@ -127,7 +140,7 @@ class JiraConnector:
         fields: dict[str, Any] = {
             "project": {"key": config.project},
             "issuetype": {"name": config.issue_type},
-            "summary": _one_line(ticket.short_description)[:255],
+            "summary": _cut(_one_line(ticket.short_description), SUMMARY_LIMIT),
             "labels": list(dict.fromkeys([*config.labels, label])),
         }
         if ticket.description:
@@ -142,6 +155,8 @@ class JiraConnector:
                 continue
             if field_id == "components":
                 components.append(value)
+            elif field_id == "labels":
+                fields["labels"].append(_label(value))
             else:
                 fields[field_id] = self._shape(field_id, value)
         if components:
@@ -265,6 +280,15 @@ class JiraConnector:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+def _label(value: str) -> str:
+    """A Jira label: no whitespace (hyphens instead), at most 255 characters."""
+    return "-".join(value.split())[:255]
 
 
 def build(config: JiraTarget) -> JiraConnector:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from gateway.core.errors import ConfigError
+from gateway.core.models import TICKET_FIELDS
 from gateway.rules.lifecycle import STATES, canonical_state
 from gateway.rules.schema import CreateTicket, Mappings
 
@@ -47,3 +48,41 @@ def unmapped_states(mappings: Mappings, origins: Mapping[str, str]) -> list[Conf
                 )
             )
     return errors
+
+
+def unbounded_summaries(mappings: Mappings, origins: Mapping[str, str]) -> list[str]:
+    """Warnings for summaries a target's limit may cut: they still go out, cut with an ellipsis."""
+    warnings: list[str] = []
+    for flow in mappings.flows:
+        for index, (_, action) in enumerate(flow.actions):
+            if not isinstance(action, CreateTicket):
+                continue
+            for name in action.targets:
+                target = mappings.targets.get(name)
+                limit: int | None = getattr(target.config, "SUMMARY_LIMIT", None) if target else None
+                if limit is None:
+                    continue
+                source = action.per_target.get(name, {}).get("short_description", action.short_description)
+                longest = mappings.templates.max_length(source)
+                if longest is None or longest > limit:
+                    found = "cannot be bounded" if longest is None else f"can render {longest} characters"
+                    warnings.append(
+                        f"{flow.file}: flows.{flow.name}: actions[{index}].short_description for target {name} "
+                        f"{found}; {name} allows {limit} ({origins.get(name, 'mappings')}), so longer summaries are "
+                        "cut with an ellipsis (bound it with `| truncate(250)` or `[:250]`)"
+                    )
+    return warnings
+
+
+def field_values(mappings: Mappings, target: str) -> dict[str, set[str]]:
+    """Ticket field -> the values creates for `target` can render, where the templates say (for the live check)."""
+    found: dict[str, set[str]] = {}
+    for flow in mappings.flows:
+        for _, action in flow.actions:
+            if not isinstance(action, CreateTicket) or target not in action.targets:
+                continue
+            for name in TICKET_FIELDS:
+                source = action.per_target.get(target, {}).get(name, getattr(action, name))
+                values = mappings.templates.possible_values(source)
+                found.setdefault(name, set()).update(v for v in values or () if v)
+    return found

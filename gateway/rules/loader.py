@@ -22,7 +22,7 @@ from gateway.receive.sources import ADAPTERS, SourceAdapter, SourceConfig
 from gateway.receive.sources.base import template_parts
 from gateway.rules.channels import ChannelConfig
 from gateway.rules.checks import check_catalog_item, check_template, check_ticket_fields
-from gateway.rules.coverage import unmapped_states
+from gateway.rules.coverage import unbounded_summaries, unmapped_states
 from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig, canonical_state
 from gateway.rules.schema import (
     ACTION_TYPES,
@@ -380,6 +380,8 @@ class _Loader:
         if not self.errors:
             origins = {name: file for (section, name), file in self.origin.items() if section == "targets"}
             self.errors.extend(unmapped_states(self.mappings, origins))
+            self.mappings.warnings = unbounded_summaries(self.mappings, origins)
+            self.mappings.origins = origins
         if self.errors:
             raise MappingErrors(self.errors)
         return self.mappings

@@ -134,6 +134,8 @@ class Mappings:
     chatops: ChatOpsConfig = field(default_factory=ChatOpsConfig)
     templates: Templates = field(default_factory=lambda: Templates({}))
     files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # `gateway check` prints them; they fail nothing
+    origins: dict[str, str] = field(default_factory=dict)  # target name -> the file that defines it
 
     def flow(self, name: str) -> Flow | None:
         return next((f for f in self.flows if f.name == name), None)

@@ -69,6 +69,58 @@ class Templates:
             if name.ctx == "load" and name.name not in names:
                 raise TemplateProblem(f"unknown name {name.name!r}; templates see {' and '.join(names)}")
 
+    def max_length(self, source: str) -> int | None:
+        """The longest text `source` can render, or None when an output is unbounded (not a constant,
+        a `lookup`, a `truncate(n)` or a `[:n]` slice). Call after `check`."""
+        if "{" not in source:
+            return len(source)
+        total = 0
+        for node in self.env.parse(source).body:
+            if isinstance(node, nodes.FilterBlock):  # {% filter truncate(250) %}...{% endfilter %}
+                block = self._bound(node.filter)
+                if block is None:
+                    return None
+                total += block
+                continue
+            if not isinstance(node, nodes.Output):
+                return None
+            for part in node.nodes:
+                bound = self._bound(part)
+                if bound is None:
+                    return None
+                total += bound
+        return total
+
+    def possible_values(self, source: str) -> set[str] | None:
+        """Every text `source` can render when that is known: a constant, or one `lookup` of a value map."""
+        if "{" not in source:
+            return {source.strip()}
+        body = self.env.parse(source).body
+        if len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1:
+            node = body[0].nodes[0]
+            if isinstance(node, nodes.Filter) and node.name == "lookup" and node.args:
+                return set(self.value_maps.get(str(getattr(node.args[0], "value", "")), {}).values())
+        return None
+
+    def _bound(self, node: nodes.Node) -> int | None:
+        if isinstance(node, nodes.TemplateData):
+            return len(node.data)
+        if isinstance(node, nodes.Const):
+            return len(str(node.value))
+        if isinstance(node, nodes.Filter) and node.name == "lookup" and node.args:
+            table = self.value_maps.get(str(getattr(node.args[0], "value", "")), {})
+            return max((len(v) for v in table.values()), default=0)
+        if isinstance(node, nodes.Filter) and node.name == "truncate":
+            length = node.args[0] if node.args else next((k.value for k in node.kwargs if k.key == "length"), None)
+            if isinstance(length, nodes.Const) and isinstance(length.value, int):
+                return length.value + int(self.env.policies["truncate.leeway"])
+            return 255 + int(self.env.policies["truncate.leeway"]) if length is None else None
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Slice):
+            stop = node.arg.stop
+            if node.arg.start is None and isinstance(stop, nodes.Const) and isinstance(stop.value, int):
+                return int(stop.value) if stop.value >= 0 else None  # [:-5] is as long as its input
+        return None
+
     def render(self, source: str, context: Mapping[str, Any]) -> str:
         if "{" not in source:
             return source

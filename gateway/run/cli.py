@@ -14,6 +14,7 @@ import msgspec
 
 from gateway.core.settings import Settings
 from gateway.rules.loader import MappingErrors, load_mappings
+from gateway.rules.schema import Mappings
 
 log = logging.getLogger("gateway.run.cli")
 
@@ -72,6 +73,39 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  flow {flow.name}: on {flow.trigger.type} from {', '.join(flow.sources or ['any source'])}: {actions}")
     for name, item in mappings.catalog.items():
         print(f"  catalog item {name}: to {', '.join(item.targets)}; open: {', '.join(item.open_fields)}")
+    for warning in mappings.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return _check_live(mappings, args.target) if args.live else 0
+
+
+def _check_live(mappings: Mappings, only: str | None) -> int:
+    """Each target against its tracker, read-only: problems on stderr (exit 2), else a line per target."""
+    from connectors.registry import KINDS
+    from gateway.rules.coverage import field_values
+
+    if only is not None and only not in mappings.targets:
+        raise CliError(f"--target {only}: no such target (known: {', '.join(mappings.targets)})")
+    problems = 0
+    for name, target in mappings.targets.items():
+        if only is not None and name != only:
+            continue
+        report = KINDS[target.kind].check_live(target.config, field_values(mappings, name))
+        if report is None:
+            print(f"  target {name}: {target.kind} has no live check")
+            continue
+        for found in report.findings:
+            offers = f"; {target.kind} offers: {found.offers}" if found.offers else ""
+            print(
+                f"error: {mappings.origins.get(name, 'mappings')}: targets.{name}: field {found.field}:"
+                f" {found.given!r}: {found.problem}{offers}",
+                file=sys.stderr,
+            )
+        problems += len(report.findings)
+        if not report.findings:
+            print(f"  target {name}: live ok: {report.summary}")
+    if problems:
+        print(f"gateway: {problems} live problem(s)", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -305,6 +339,8 @@ def parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
 
     check = sub.add_parser("check", parents=[common], help="load and check the mappings")
+    check.add_argument("--live", action="store_true", help="also compare each target with its tracker (read-only)")
+    check.add_argument("--target", help="with --live: only this target")
     check.set_defaults(func=cmd_check)
 
     tickets = sub.add_parser("tickets", parents=[common], help="list tickets, or show one")

@@ -206,3 +206,24 @@ def test_create_metadata_is_read_across_pages(make_jira: Callable[..., Jira]) ->
 
     assert jira.issues()[0]["fields"]["customfield_10101"] == {"value": "High"}
     assert len(jira.requests("GET", r"/createmeta/DQ/issuetypes/\d+$")) == 2
+
+
+def test_a_summary_past_255_characters_is_cut_with_an_ellipsis_and_the_cut_noted(jira: Jira) -> None:
+    long = "row count dropped " + "x" * 300
+
+    remote = jira.connector().create(jira.create_request(short_description=long))
+
+    [issue] = jira.issues()
+    summary = issue["fields"]["summary"]
+    assert len(summary) == 255 and summary.endswith("\u2026") and summary.startswith("row count dropped x")
+    assert remote.notes == [f"summary cut from {len(long)} to 255 characters (Jira's limit)"]
+
+
+def test_a_value_mapped_to_labels_is_sent_without_spaces(jira: Jira) -> None:
+    fields = {"category": "labels"}
+
+    remote = jira.connector(fields=fields).create(jira.create_request(category="Data Quality"))
+
+    [issue] = jira.issues()
+    assert "Data-Quality" in issue["fields"]["labels"]
+    assert remote.notes == ["category: label 'Data-Quality' sent (Jira labels: no spaces, 255 characters at most)"]

@@ -117,7 +117,13 @@ def _succeed(ctx: Context, execution: ExecutionRow, remote: RemoteTicket, *, cre
                 _catch_up(ctx, tx, execution, created_as, now)
                 if first:
                     plan_link_back(ctx, tx, execution, remote, now)
-        result = {"external_key": remote.external_key, "url": remote.url, "remote_status": remote.remote_status}
+        result: dict[str, object] = {
+            "external_key": remote.external_key,
+            "url": remote.url,
+            "remote_status": remote.remote_status,
+        }
+        if remote.notes:
+            result["notes"] = remote.notes
         ctx.mirror.finish(tx, execution.id, "succeeded", now, result=result)
     return "succeeded"
 

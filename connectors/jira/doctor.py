@@ -1,0 +1,228 @@
+"""`gateway check --live` for a Jira target: read-only calls that compare the mapping with the server.
+
+Each problem names the mapping key, the value given and what Jira offers. Reachability walks the
+workflow graph Jira exposes (workflow search) from the create status, at most MAX_HOPS transitions.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from jira import JIRAError
+
+from connectors.base import FieldValues, Finding, LiveReport
+from connectors.jira.api import Api, classify
+from connectors.jira.config import MAPPABLE, MAX_HOPS, JiraTarget
+from gateway.core.redact import Redactor, secret_values
+
+FILLED = {"project", "issuetype", "summary", "labels", "description", "priority", "reporter"}
+
+
+class Unavailable(Exception):
+    """The server has no such endpoint (an older Jira): that check is skipped, and said so."""
+
+
+def check(config: JiraTarget, values: FieldValues) -> LiveReport:
+    """`values`: what the flows can render per ticket field, checked against select options."""
+    api = Api(config)
+    try:
+        return _Doctor(config, api, values).run()
+    except Exception as exc:
+        problem = str(Redactor(secret_values(config)).error(classify(exc, "live check")))
+        return LiveReport(findings=[Finding(field="url", given=config.url, offers="", problem=problem)])
+    finally:
+        api.close()
+
+
+class _Doctor:
+    def __init__(self, config: JiraTarget, api: Api, values: FieldValues) -> None:
+        self.config, self.api, self.values = config, api, values
+        self.findings: list[Finding] = []
+        self.skipped: list[str] = []
+
+    def get(self, path: str, **params: Any) -> Any:
+        try:
+            return self.api.json("GET", self.api.url(path), params=params or None)
+        except JIRAError as exc:
+            if exc.status_code == 404:
+                raise Unavailable(path) from None
+            raise classify(exc, f"GET {path}") from None
+
+    def find(self, field: str, given: str, offers: list[str] | str, problem: str) -> None:
+        listed = offers if isinstance(offers, str) else ", ".join(offers) or "nothing"
+        self.findings.append(Finding(field=field, given=given, offers=listed, problem=problem))
+
+    def run(self) -> LiveReport:
+        try:
+            self.get("myself")
+        except Exception as exc:
+            self.find(
+                "user/token", self.config.user or "(token)", "", f"credentials refused: {classify(exc, 'who am I')}"
+            )
+            return LiveReport(findings=self.findings)
+        project = self.config.project
+        try:
+            self.get(f"project/{project}")
+        except Unavailable:
+            keys = [str(p.get("key")) for p in self.get("project")]
+            self.find("project", project, keys, "no such project (or this user cannot see it)")
+            return LiveReport(findings=self.findings)
+        meta = self._create_meta()
+        if meta is not None:
+            self._check_screen(meta)
+        self._check_priorities(meta or {})
+        self._check_components()
+        self._check_statuses()
+        self._check_resolutions()
+        summary = f"{project}/{self.config.issue_type}: {len(meta or {})} create fields, statuses and values match"
+        if self.skipped:
+            summary += f" (not checked: {', '.join(self.skipped)})"
+        return LiveReport(findings=self.findings, summary=summary)
+
+    # -- create screen -----------------------------------------------------------------
+    def _create_meta(self) -> dict[str, dict[str, Any]] | None:
+        project, wanted = self.config.project, self.config.issue_type.casefold()
+        try:
+            types = self.api.paged(f"issue/createmeta/{project}/issuetypes", "issueTypes")
+        except JIRAError as exc:
+            if exc.status_code != 404:
+                raise classify(exc, "read create metadata") from None
+            return self._old_create_meta()
+        match = next((t for t in types if str(t.get("name", "")).casefold() == wanted), None)
+        if match is None:
+            self.find("issue_type", self.config.issue_type, [str(t.get("name")) for t in types], "not in the project")
+            return None
+        fields = self.api.paged(f"issue/createmeta/{project}/issuetypes/{match['id']}", "fields")
+        return {str(f.get("fieldId") or f.get("key")): f for f in fields}
+
+    def _old_create_meta(self) -> dict[str, dict[str, Any]] | None:
+        """Servers before 8.4 only have the one createmeta resource."""
+        found = self.get("issue/createmeta", projectKeys=self.config.project, expand="projects.issuetypes.fields")
+        types = [t for p in found.get("projects") or [] for t in p.get("issuetypes") or []]
+        match = next((t for t in types if str(t.get("name", "")).casefold() == self.config.issue_type.casefold()), None)
+        if match is None:
+            self.find("issue_type", self.config.issue_type, [str(t.get("name")) for t in types], "not in the project")
+            return None
+        return {str(k): dict(v, fieldId=k) for k, v in (match.get("fields") or {}).items()}
+
+    def _check_screen(self, meta: dict[str, dict[str, Any]]) -> None:
+        mapped = {**{"assigned_to": "assignee"}, **self.config.fields}
+        filled = FILLED | set(mapped.values()) | ({"components"} if self.config.components else set())
+        on_screen = [f"{k} ({v.get('name', k)})" for k, v in meta.items()]
+        for required, spec in meta.items():
+            if spec.get("required") and not spec.get("hasDefaultValue") and required not in filled:
+                self.find(
+                    "fields",
+                    required,
+                    "",
+                    f"the create screen requires this field ({spec.get('name', required)})"
+                    " and no ticket field is mapped to it",
+                )
+        for name in MAPPABLE:
+            field_id = mapped.get(name)
+            if not field_id or (name == "assigned_to" and name not in self.config.fields):
+                continue
+            found = meta.get(field_id)
+            if found is None:
+                self.find(f"fields.{name}", field_id, on_screen, "not on the create screen of this issue type")
+                continue
+            allowed = _allowed(found)
+            for value in sorted(self.values.get(name, set())):
+                if allowed and value not in allowed:
+                    self.find(
+                        f"fields.{name}", value, allowed, f"not an allowed value of {field_id} ({found.get('name')})"
+                    )
+        components = meta.get("components")
+        if self.config.components and components is None:
+            self.find(
+                "components", ", ".join(self.config.components), on_screen, "components are not on the create screen"
+            )
+
+    def _check_priorities(self, meta: dict[str, dict[str, Any]]) -> None:
+        allowed = _allowed(meta["priority"]) if "priority" in meta else []
+        if not allowed:
+            allowed = [str(p.get("name")) for p in self.get("priority")]
+        for name, value in self.config.priorities.items():
+            if value not in allowed:
+                self.find(f"priorities.{name}", value, allowed, "no such priority")
+
+    def _check_components(self) -> None:
+        wanted = list(self.config.components)
+        if self.config.fields.get("category") == "components":
+            wanted += sorted(self.values.get("category", set()))
+        if not wanted:
+            return
+        offered = [str(c.get("name")) for c in self.get(f"project/{self.config.project}/components")]
+        for name in dict.fromkeys(wanted):
+            if name not in offered:
+                self.find("components", name, offered, "no such component in the project")
+
+    # -- workflow ----------------------------------------------------------------------
+    def _check_statuses(self) -> None:
+        project, wanted = self.config.project, self.config.issue_type.casefold()
+        per_type = self.get(f"project/{project}/statuses")
+        statuses = next((t.get("statuses") or [] for t in per_type if str(t.get("name", "")).casefold() == wanted), [])
+        names = [str(s.get("name")) for s in statuses]
+        known = {n.casefold() for n in names}
+        for state, status in self.config.statuses.items():
+            if status.casefold() not in known:
+                self.find(f"statuses.{state}", status, names, f"not a status of {self.config.issue_type} in {project}")
+        try:
+            graph, start = self._graph()
+        except Unavailable:
+            self.skipped.append("workflow reachability (no workflow search on this server)")
+            return
+        hops = _hops(graph, start.casefold())
+        for state, status in self.config.statuses.items():
+            if status.casefold() in known and hops.get(status.casefold(), MAX_HOPS + 1) > MAX_HOPS:
+                reach = [n for n in names if n.casefold() in hops]
+                self.find(
+                    f"statuses.{state}",
+                    status,
+                    reach,
+                    f"not reachable from {start!r} within {MAX_HOPS} transitions",
+                )
+
+    def _graph(self) -> tuple[dict[str, set[str]], str]:
+        """status -> statuses one transition away (names, casefolded), and the create status."""
+        found = self.get("workflow/search", expand="transitions,statuses")
+        graph: dict[str, set[str]] = {}
+        start = ""
+        for flow in found.get("values") or []:
+            name_of = {str(s.get("id")): str(s.get("name")).casefold() for s in flow.get("statuses") or []}
+            every = set(name_of.values())
+            for t in flow.get("transitions") or []:
+                to = name_of.get(str(t.get("to")), "")
+                if t.get("type") == "initial":
+                    start = start or next(
+                        str(s.get("name")) for s in flow["statuses"] if name_of[str(s.get("id"))] == to
+                    )
+                sources = [name_of.get(str(f), "") for f in t.get("from") or []] or every
+                for source in sources if t.get("type") != "initial" else []:
+                    graph.setdefault(source, set()).add(to)
+        return graph, start
+
+    def _check_resolutions(self) -> None:
+        offered = [str(r.get("name")) for r in self.get("resolution")]
+        for field, value in [("resolution", self.config.resolution)] + [
+            (f"resolutions.{k}", v) for k, v in self.config.resolutions.items()
+        ]:
+            if value not in offered:
+                self.find(field, value, offered, "no such resolution")
+
+
+def _allowed(spec: dict[str, Any]) -> list[str]:
+    return [str(v.get("value", v.get("name"))) for v in spec.get("allowedValues") or [] if isinstance(v, dict)]
+
+
+def _hops(graph: dict[str, set[str]], start: str) -> dict[str, int]:
+    hops = {start: 0}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        for nxt in graph.get(node, set()):
+            if nxt not in hops:
+                hops[nxt] = hops[node] + 1
+                queue.append(nxt)
+    return hops
