@@ -13,7 +13,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from connectors.jira.config import JiraTarget
-from gateway.core.outbound import ConnectorError, RetryableError, from_status, unexpected
+from gateway.core.outbound import AuthError, ConnectorError, RetryableError, from_status, unexpected
 
 PAGE = 100
 _REASONS = {
@@ -50,7 +50,10 @@ def _from_http(status: int | None, response: requests.Response | None, action: s
     what = {408: "timed out the request", 429: "rate limited"}.get(status, "server error")
     if status < 500 and status not in (408, 429):
         what = _REASONS.get(status, "refused the request")
-    return from_status(status, response.headers, f"{action}: Jira {what} (HTTP {status}){suffix}")
+    message = f"{action}: Jira {what} (HTTP {status}){suffix}"
+    if status == 403:  # Jira's 403 is the user's permissions (or a CAPTCHA after failed logins), not the request
+        return AuthError(message, http_status=status)
+    return from_status(status, response.headers, message)
 
 
 def _describe_body(response: requests.Response | None) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-ErrorKind = Literal["transient", "permanent", "bug"]
+ErrorKind = Literal["transient", "permanent", "bug", "auth"]
 MAX_RETRY_AFTER = 3600.0  # a server asking for more than an hour gets an hour; the deadline decides the rest
 
 
@@ -49,6 +49,12 @@ class BugError(PermanentError):
     kind: ErrorKind = "bug"
 
 
+class AuthError(PermanentError):
+    """The tracker refused the credentials (expired token, changed password): never retried, named as such."""
+
+    kind: ErrorKind = "auth"
+
+
 def is_retryable_status(status: int) -> bool:
     return status in (408, 429) or status >= 500
 
@@ -56,9 +62,11 @@ def is_retryable_status(status: int) -> bool:
 def from_status(
     status: int, headers: Mapping[str, str], message: str, *, now: Callable[[], float] = time.time
 ) -> RetryableError | PermanentError:
-    """An HTTP error answer as an error: 408, 429 and 5xx retryable (with their wait), the rest permanent."""
+    """An HTTP error answer as an error: 408, 429 and 5xx retryable (with their wait), 401 auth, the rest permanent."""
     if is_retryable_status(status):
         return RetryableError(message, http_status=status, retry_after=retry_after(headers, now=now))
+    if status == 401:
+        return AuthError(message, http_status=status)
     return PermanentError(message, http_status=status)
 
 

@@ -109,7 +109,13 @@ class Context:
             message = self.redactor(f"{gave_up.error.message} ({gave_up.reason})")
             raise Done("failed", message, error_kind="transient") from None
         except PermanentError as exc:
-            raise Done("failed", self.redactor(exc.message), error_kind=exc.kind) from None
+            message = exc.message
+            if exc.kind == "auth":
+                message = (
+                    f"target {execution.target} refused the gateway's credentials: {message}; check the user and"
+                    f" token or password under targets.{execution.target} (expired or revoked?) and its permissions"
+                )
+            raise Done("failed", self.redactor(message), error_kind=exc.kind) from None
 
     def attempt(self, execution: ExecutionRow, operation: Callable[[], T]) -> T:
         started = time.time()

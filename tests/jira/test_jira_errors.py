@@ -12,7 +12,7 @@ import pytest
 from connectors.base import RemoteTicket
 from connectors.emulators.base import Fault
 from connectors.emulators.jira import default_screen
-from gateway.core.outbound import ConnectorError, PermanentError, RetryableError
+from gateway.core.outbound import AuthError, ConnectorError, PermanentError, RetryableError
 
 if TYPE_CHECKING:
     from conftest import Jira
@@ -171,7 +171,7 @@ def test_secrets_never_appear_in_errors(jira: Jira) -> None:
 
     failures = _failures(jira)
 
-    assert {type(f) for f in failures} == {RetryableError, PermanentError}
+    assert {type(f) for f in failures} == {RetryableError, PermanentError, AuthError}
     for failure in failures:
         shown = " ".join([str(failure), repr(failure), *traceback.format_exception(failure)])
         assert jira.token not in shown
