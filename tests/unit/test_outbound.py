@@ -71,8 +71,8 @@ def test_status_and_headers_decide_retry_and_wait(
         assert error.kind == "transient"
         assert error.retry_after == (None if wait is None else pytest.approx(wait, abs=1.0))
     else:
-        assert isinstance(error, PermanentError)
-        assert error.kind == "permanent"
+        assert isinstance(error, PermanentError)  # never retried; 401 is named `auth`
+        assert error.kind == ("auth" if status == 401 else "permanent")
 
 
 def test_retry_after_is_read_from_any_mapping_case_insensitively() -> None:
