@@ -113,7 +113,7 @@ class Context:
             if exc.kind == "auth":
                 message = (
                     f"target {execution.target} refused the gateway's credentials: {message}; check the user and"
-                    f" token or password under targets.{execution.target} (expired or revoked?) and its permissions"
+                    f" token or password under targets.{execution.target}: still valid and allowed this"
                 )
             raise Done("failed", self.redactor(message), error_kind=exc.kind) from None
 
