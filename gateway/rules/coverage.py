@@ -86,3 +86,10 @@ def field_values(mappings: Mappings, target: str) -> dict[str, set[str]]:
                 values = mappings.templates.possible_values(source)
                 found.setdefault(name, set()).update(v for v in values or () if v)
     return found
+
+
+def static_checks(mappings: Mappings, origins: dict[str, str]) -> list[ConfigError]:
+    """The load's last checks: errors returned; summary warnings and target origins kept on `mappings`."""
+    mappings.origins = origins
+    mappings.warnings = unbounded_summaries(mappings, origins)
+    return unmapped_states(mappings, origins)

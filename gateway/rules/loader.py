@@ -22,7 +22,7 @@ from gateway.receive.sources import ADAPTERS, SourceAdapter, SourceConfig
 from gateway.receive.sources.base import template_parts
 from gateway.rules.channels import ChannelConfig
 from gateway.rules.checks import check_catalog_item, check_template, check_ticket_fields
-from gateway.rules.coverage import unbounded_summaries, unmapped_states
+from gateway.rules.coverage import static_checks
 from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig, canonical_state
 from gateway.rules.schema import (
     ACTION_TYPES,
@@ -379,9 +379,7 @@ class _Loader:
         self.read_catalog()
         if not self.errors:
             origins = {name: file for (section, name), file in self.origin.items() if section == "targets"}
-            self.errors.extend(unmapped_states(self.mappings, origins))
-            self.mappings.warnings = unbounded_summaries(self.mappings, origins)
-            self.mappings.origins = origins
+            self.errors.extend(static_checks(self.mappings, origins))
         if self.errors:
             raise MappingErrors(self.errors)
         return self.mappings

@@ -14,7 +14,6 @@ import msgspec
 
 from gateway.core.settings import Settings
 from gateway.rules.loader import MappingErrors, load_mappings
-from gateway.rules.schema import Mappings
 
 log = logging.getLogger("gateway.run.cli")
 
@@ -75,38 +74,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  catalog item {name}: to {', '.join(item.targets)}; open: {', '.join(item.open_fields)}")
     for warning in mappings.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    return _check_live(mappings, args.target) if args.live else 0
+    if not args.live:
+        return 0
+    from gateway.run.live_check import check_live
 
-
-def _check_live(mappings: Mappings, only: str | None) -> int:
-    """Each target against its tracker, read-only: problems on stderr (exit 2), else a line per target."""
-    from connectors.registry import KINDS
-    from gateway.rules.coverage import field_values
-
-    if only is not None and only not in mappings.targets:
-        raise CliError(f"--target {only}: no such target (known: {', '.join(mappings.targets)})")
-    problems = 0
-    for name, target in mappings.targets.items():
-        if only is not None and name != only:
-            continue
-        report = KINDS[target.kind].check_live(target.config, field_values(mappings, name))
-        if report is None:
-            print(f"  target {name}: {target.kind} has no live check")
-            continue
-        for found in report.findings:
-            offers = f"; {target.kind} offers: {found.offers}" if found.offers else ""
-            print(
-                f"error: {mappings.origins.get(name, 'mappings')}: targets.{name}: field {found.field}:"
-                f" {found.given!r}: {found.problem}{offers}",
-                file=sys.stderr,
-            )
-        problems += len(report.findings)
-        if not report.findings:
-            print(f"  target {name}: live ok: {report.summary}")
-    if problems:
-        print(f"gateway: {problems} live problem(s)", file=sys.stderr)
-        return 2
-    return 0
+    return check_live(mappings, args.target)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
