@@ -38,7 +38,7 @@ def test_no_secret_reaches_logs_responses_or_the_execution_log(
     gateway.drain()
     failed = gateway.executions(status="failed")
     assert {e["target"] for e in failed} == {"jira", "snow"}
-    assert all(e["error_kind"] == "permanent" for e in failed)
+    assert all(e["error_kind"] == "auth" for e in failed)
 
     responses += [json.dumps(gateway.tickets()), json.dumps(gateway.ticket("DQ-1"))]
     responses += [json.dumps(gateway.execution(e["id"])) for e in gateway.executions()]
