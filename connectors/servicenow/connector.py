@@ -50,7 +50,7 @@ class ServiceNowConnector:
 
     # -- the Connector protocol ------------------------------------------------------------
     def create(self, request: CreateRequest) -> RemoteTicket:
-        if not request.correlation_key:
+        if not request.correlation_key.strip():
             raise PermanentError("ServiceNow create refused: empty correlation key (cannot stay idempotent)")
         key = correlation_id(request.correlation_key)
         found = self._find(key)
@@ -163,7 +163,9 @@ class ServiceNowConnector:
         return resource
 
     def _find(self, key: str) -> dict[str, Any] | None:
-        """The oldest incident carrying this correlation id, if any."""
+        """The oldest incident carrying this correlation id, if any; an empty id would match any unlinked one."""
+        if not key.strip():
+            raise PermanentError("ServiceNow find refused: empty correlation id")
         query = f"correlation_id={key}^ORDERBYsys_created_on"
         records = self._call(
             "find", lambda: list(self._resource().get(query=query, limit=1, fields=RECORD_FIELDS).all())

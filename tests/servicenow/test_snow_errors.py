@@ -105,8 +105,9 @@ def test_an_unknown_status_is_permanent(connector: ServiceNowConnector, incident
 def test_an_empty_correlation_key_is_never_queried(
     connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: NewRequest
 ) -> None:
-    with pytest.raises(PermanentError, match="empty correlation key"):
-        connector.create(new_request(key=""))
+    for key in ("", "   "):
+        with pytest.raises(PermanentError, match="empty correlation key"):
+            connector.create(new_request(key=key))
     assert emulator.log == []
 
 
