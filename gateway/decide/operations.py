@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gateway.core.errors import Conflict, InvalidPayload, NotFound
@@ -79,14 +80,22 @@ def comment_ticket(
 
 
 def assign_ticket(
-    rt: Runtime, dispatcher: Dispatcher | None, reference: str, assignee: str, *, actor: str = "api"
+    rt: Runtime,
+    dispatcher: Dispatcher | None,
+    reference: str,
+    assignee: str,
+    *,
+    actor: str = "api",
+    people: Mapping[str, str] | None = None,
 ) -> tuple[TicketRow, list[str]]:
-    """Someone takes the ticket: the mirror's assignee now, each linked tracker's through an execution."""
+    """Someone takes the ticket: the mirror's assignee now, each linked tracker's through an execution
+    (`people`: their user per target, see Planner.assign)."""
     ticket = find_ticket(rt, reference)
     outcome = Outcome(event_id=None)
     with rt.mirror.transaction() as tx:
         current = rt.mirror.ticket(ticket.id, tx) or ticket
-        Planner(rt, tx, rt.clock()).assign(current, assignee, actor=actor, flow="manual", outcome=outcome)
+        planner = Planner(rt, tx, rt.clock())
+        planner.assign(current, assignee, actor=actor, flow="manual", outcome=outcome, people=people)
     _enqueue(dispatcher, outcome.queued)
     return rt.mirror.ticket(ticket.id) or ticket, outcome.executions
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from gateway.record.runtime import Runtime
 from gateway.record.store import Tx
 from gateway.rules.lifecycle import ANOMALY_ROLES
 from gateway.rules.matching import matching_flows
-from gateway.rules.schema import CreateTicket, Flow, Notify
+from gateway.rules.schema import EVERY_TARGET, CreateTicket, Flow, Notify
 from gateway.rules.sla import SlaTarget, sla_seconds
 from gateway.rules.templates import RenderError
 
@@ -355,8 +356,19 @@ class Planner:
             self.execution(outcome, flow=flow, action="notify", target=channel, params=due, ticket_id=ticket.id)
         outcome.ticket_id = ticket.id
 
-    def assign(self, ticket: TicketRow, assignee: str, *, actor: str, flow: str, outcome: Outcome) -> bool:
-        """Give the ticket to someone, in the mirror now and in every linked tracker; False when already theirs."""
+    def assign(
+        self,
+        ticket: TicketRow,
+        assignee: str,
+        *,
+        actor: str,
+        flow: str,
+        outcome: Outcome,
+        people: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Give the ticket to someone, in the mirror now and in every linked tracker; False when already theirs.
+
+        `people`: their user per target (EVERY_TARGET for all); a linked target without one is not assigned."""
         previous = ticket.fields.get("assigned_to", "")
         if previous == assignee:
             return False
@@ -364,7 +376,11 @@ class Planner:
         self.mirror.sla_responded(self.tx, ticket.id, self.now)
         change = {"field": "assigned_to", "from": previous, "to": assignee}
         self.mirror.add_timeline(self.tx, ticket.id, "field_changed", actor, change, self.now)
-        self.on_targets(outcome, ticket, flow=flow, action="assign", params={"assignee": assignee})
+        for target in ticket.targets:
+            user = assignee if people is None else people.get(target, people.get(EVERY_TARGET))
+            if user:
+                params = {"assignee": user}
+                self.execution(outcome, flow=flow, action="assign", target=target, params=params, ticket_id=ticket.id)
         return True
 
     def comment(self, ticket: TicketRow, text: str, *, actor: str, flow: str, outcome: Outcome) -> None:

@@ -77,18 +77,36 @@ class Flow:
     sla: dict[str, SlaTarget] | None = None  # this flow's tickets' SLA targets, over the lifecycle's
 
 
+EVERY_TARGET = "*"
+
+
 class ChatOpsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """The `chatops:` block: the slash command's name, who takes tickets, how long a reply waits."""
+    """The `chatops:` block: the slash command's name, who takes tickets, how long a reply waits.
+
+    `users` maps a chat user id (Slack user id, Teams AAD object id) to their user in each target;
+    the older `slack_users` gives one name used in every target."""
 
     command: str = "/ticket"
+    users: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
     slack_users: dict[str, str] = msgspec.field(default_factory=dict)
     response_wait: float | None = None
+
+    def people(self, chat_id: str) -> dict[str, str]:
+        """A chat user's tracker users by target name (EVERY_TARGET: the same name everywhere); {} if unknown."""
+        if chat_id in self.users:
+            return dict(self.users[chat_id])
+        name = self.slack_users.get(chat_id)
+        return {EVERY_TARGET: name} if name else {}
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"/[a-z0-9_-]+", self.command):
             raise ValueError("command must be a slash command such as /ticket")
         if self.response_wait is not None and self.response_wait < 0:
             raise ValueError("response_wait must be seconds, 0 or more")
+        for chat_id, people in self.users.items():
+            for target, user in people.items():
+                if not user.strip():
+                    raise ValueError(f"users.{chat_id}.{target}: must name the user in that target")
 
 
 OPEN_ALIASES = {"title": "short_description"}

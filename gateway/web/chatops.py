@@ -27,6 +27,7 @@ from gateway.record.rows import TimelineRow
 from gateway.record.runtime import Runtime
 from gateway.record.views import iso
 from gateway.rules.lifecycle import STATES, canonical_state
+from gateway.rules.schema import EVERY_TARGET
 
 Verb = Literal["help", "show", "move", "comment", "link", "unlink", "open"]
 TIMELINE_SHOWN = 5
@@ -54,6 +55,16 @@ class Caller:
     assignee: str | None = None
     markup: Markup = SLACK
     invocation: str = ""  # how this chat starts a command: Slack's `/ticket`, Teams' `@DQ Gateway`
+    people: dict[str, str] = field(default_factory=dict)
+    chat_id: str = ""
+
+
+def caller(rt: Runtime, actor: str, chat_id: str, markup: Markup = SLACK, invocation: str = "") -> Caller:
+    """The caller with their tracker users from chatops.users (or slack_users); the mirror names them
+    by the shared name, or by their chat identity when each target knows them differently."""
+    people = rt.mappings.chatops.people(chat_id)
+    assignee = (people.get(EVERY_TARGET) or actor) if people else None
+    return Caller(actor, assignee, markup, invocation, people=people, chat_id=chat_id)
 
 
 @dataclass
@@ -172,12 +183,28 @@ def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
     )
     number = rt.number(ticket.id)
     text = f"{number} moved from {before} to {ticket.state}"
-    taker = caller.assignee
+    taker, people = caller.assignee, caller.people
+    unassigned = not ticket.fields.get("assigned_to")
     if taker and ticket.state == "In Progress" and ticket.fields.get("assigned_to") != taker:
-        ticket, assigned = actions.assign_ticket(rt, dispatcher, command.reference, taker, actor=caller.actor)
+        ticket, assigned = actions.assign_ticket(
+            rt, dispatcher, command.reference, taker, actor=caller.actor, people=people
+        )
         executions = [*executions, *assigned]
-        text += f" and assigned to {taker}"
+        each = [f"{t}: {people[t]}" for t in ticket.targets if t in people]
+        text += f" and assigned to {taker}" + (f" ({', '.join(each)})" if each else "")
+    chat_people = rt.mappings.chatops.users or rt.mappings.chatops.slack_users
+    if ticket.state == "In Progress" and (taker or unassigned) and chat_people:
+        text += _unmapped(ticket.targets, caller)
     return Reply(f"{text}. {_queued(executions)}", ticket_id=ticket.id, executions=executions)
+
+
+def _unmapped(targets: list[str], caller: Caller) -> str:
+    """Which linked trackers the taker has no user in, so the ticket stays unassigned there."""
+    missing = [t for t in targets if t not in caller.people and EVERY_TARGET not in caller.people]
+    if not missing:
+        return ""
+    who = caller.chat_id or caller.actor
+    return f"; not assigned in {', '.join(missing)}: chatops.users has no user there for {who}"
 
 
 def _comment(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
@@ -226,7 +253,7 @@ def describe(entry: TimelineRow) -> str:
     summaries: dict[str, Callable[[], str]] = {
         "status_changed": lambda: f"{data.get('from')} → {data.get('to')}" + _note(data.get("note")),
         "comment": lambda: _note(data.get("text")).strip(": "),
-        "linked": lambda: f"linked {data.get('target')} {data.get('key')}",
+        "linked": lambda: f"linked {data.get('target')} {data.get('key')}" + _was(data.get("was")),
         "notified": lambda: f"notified {data.get('channel')}",
         "action_failed": lambda: f"{data.get('action')} → {data.get('target')} failed: {data.get('error')}",
         "field_changed": lambda: f"{data.get('field')}: {data.get('from') or '-'} → {data.get('to')}",
@@ -238,6 +265,10 @@ def describe(entry: TimelineRow) -> str:
 
 def _note(text: str | None) -> str:
     return f": {text}" if text else ""
+
+
+def _was(key: str | None) -> str:
+    return f" (moved from {key})" if key else ""
 
 
 # -- the outcome, later ----------------------------------------------------------------------

@@ -112,7 +112,7 @@ def _authorize(enterprise_id: str | None, team_id: str | None, user_id: str | No
 def _slack_answer(rt: Runtime, queue: Dispatcher | None, followups: Followups, command: Mapping[str, Any]) -> str:
     """Run one slash command; its immediate answer, with the outcome to follow."""
     user = command.get("user_name") or command.get("user_id") or "unknown"
-    caller = chatops.Caller(f"slack:{user}", assignee=rt.mappings.chatops.slack_users.get(command.get("user_id", "")))
+    caller = chatops.caller(rt, f"slack:{user}", str(command.get("user_id", "")))
     reply = chatops.run(rt, queue, html.unescape(command.get("text", "")), caller)
     response_url = str(command.get("response_url", ""))
     if reply.executions and _is_slack_url(response_url):
@@ -255,6 +255,6 @@ async def teams_messages(request: Request[Any, Any, Any], rt: RuntimeDep, dispat
     activity = decode(body, TeamsActivity)
     who = activity.sender.name or activity.sender.aad_object_id or "unknown"
     bot = (activity.recipient.name if activity.recipient else "") or "DQ Gateway"
-    caller = chatops.Caller(f"teams:{who}", markup=TEAMS, invocation=f"@{bot}")
+    caller = chatops.caller(rt, f"teams:{who}", activity.sender.aad_object_id, TEAMS, invocation=f"@{bot}")
     reply = await in_thread(chatops.run, rt, dispatch, chatops.teams_text(activity.text), caller)
     return {"type": "message", "text": reply.text}
