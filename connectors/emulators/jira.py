@@ -170,6 +170,7 @@ class JiraEmulator(Emulator):
         self.route("PUT", issue + "/assignee", self.assign)
         self.route("GET", api + "/search", self.search_get)
         self.route("POST", api + "/search/jql", self.search_jql)
+        self.route("GET", api + "/user/search", self.user_search)
 
     # -- base hooks --------------------------------------------------------------------
     def unauthenticated(self) -> Response:
@@ -342,7 +343,8 @@ class JiraEmulator(Emulator):
         fields = dict(issue["fields"])
         sid, category = self.workflow.statuses[issue["status"]]
         fields["status"] = {"id": sid, "name": issue["status"], "statusCategory": CATEGORIES[category]}
-        fields["project"] = {"id": "10000", "key": self.project, "name": self.project}
+        project = issue.get("project", self.project)
+        fields["project"] = {"id": "10000", "key": project, "name": project}
         type_id = next(i for i, n in self.issue_types.items() if n == issue["issuetype"])
         fields["issuetype"] = {"id": type_id, "name": issue["issuetype"]}
         fields["resolution"] = None if issue["resolution"] is None else {"name": issue["resolution"]}
@@ -372,6 +374,29 @@ class JiraEmulator(Emulator):
             return jira_error(400, [], {"assignee": problem})
         issue["fields"]["assignee"] = user
         return Response(204)
+
+    def user_search(self, request: Request) -> Response:
+        """GET /user/search: Cloud by `query` (accountIds, no names), Data Center by `username` (names)."""
+        cloud = self.deployment == "Cloud"
+        wanted = request.arg("query" if cloud else "username").casefold()
+        if not wanted:
+            return jira_error(400, [f"The '{'query' if cloud else 'username'}' query parameter is required."])
+        found = []
+        for name, account in self.people.items():
+            user = {"displayName": name.title(), "emailAddress": f"{name}@example.com", "active": True}
+            if any(wanted in str(v).casefold() for v in (name, *user.values())):
+                found.append({"accountId": account, "accountType": "atlassian", **user} if cloud else
+                             {"name": name, "key": name, **user})
+        return Response(200, found)
+
+    def move_issue(self, key: str, project: str) -> str:
+        """An admin moves the issue to another project: a new key, the same id; the old key is gone (404)."""
+        with self.lock:
+            issue = self.issues.pop(key)
+            number = 1 + sum(1 for i in self.issues.values() if i["key"].startswith(f"{project}-"))
+            issue["key"], issue["project"] = f"{project}-{number}", project
+            self.issues[issue["key"]] = issue
+            return str(issue["key"])
 
     def comment(self, request: Request) -> Response:
         issue = self._find(request.params["key"])

@@ -138,5 +138,9 @@ class Api:
     def assign(self, key: str, user: dict[str, str]) -> None:
         self.json("PUT", self.url(f"issue/{key}/assignee"), data=json.dumps(user))
 
+    def users(self, query: str) -> list[dict[str, Any]]:
+        """Cloud's user search (by e-mail or name; answers carry accountIds)."""
+        return list(self.json("GET", self.url("user/search"), params={"query": query, "maxResults": 10}))
+
     def close(self) -> None:
         self.client.close()  # type: ignore[no-untyped-call]  # the package leaves close() unannotated

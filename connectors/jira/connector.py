@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from functools import partial
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
@@ -10,7 +11,7 @@ from typing import Any, Literal, TypeVar
 import msgspec
 
 from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
-from connectors.jira import wiki
+from connectors.jira import users, wiki
 from connectors.jira.api import Api, classify
 from connectors.jira.config import MAPPABLE, MAX_HOPS, JiraTarget, correlation_label
 from connectors.jira.workflow import Planner, cached_meta, keep_meta
@@ -59,14 +60,14 @@ class JiraConnector:
             return self._set_status(request)
 
     def comment(self, request: CommentRequest) -> None:
-        key = request.link.external_key or request.link.external_id
+        key = _address(request.link)
         self._call("add comment", self.api.comment, key, self._text("comment", request.text))
 
     def assign(self, request: AssignRequest) -> RemoteTicket:
         """Assign through the assignee resource: no edit screen needed, name or accountId by deployment."""
-        key = request.link.external_key or request.link.external_id
+        key = _address(request.link)
         with self._edge("assign"):
-            self.api.assign(key, {self._user_key(): request.assignee})
+            self.api.assign(key, self._user(request.assignee))
         return request.link
 
     def close(self) -> None:
@@ -106,7 +107,7 @@ class JiraConnector:
 
     def _set_status(self, request: StatusRequest) -> RemoteTicket:
         target = self._jira_status(request.status, "set status")
-        key = request.link.external_key or request.link.external_id
+        key = _address(request.link)
         issue = self._call("read issue", self.api.issue, key)
         ticket = self._ticket(issue)
         if ticket.remote_status.casefold() != target.casefold():
@@ -168,11 +169,13 @@ class JiraConnector:
         schema = self._meta().get(field_id, {}).get("schema") or {}
         kind, items = schema.get("type"), schema.get("items")
         if kind == "user" or (field_id == "assignee" and not schema):
-            return {self._user_key(): value}
+            return self._user(value)
         if kind == "option":
             return {"value": value}
         if kind == "array":
-            single = {"option": {"value": value}, "user": {self._user_key(): value}}.get(str(items))
+            if items == "user":
+                return [self._user(value)]
+            single = {"option": {"value": value}}.get(str(items))
             return [single if single is not None else ({"name": value} if items != "string" else value)]
         if kind in ("priority", "version", "group", "component", "resolution"):
             return {"name": value}
@@ -189,6 +192,13 @@ class JiraConnector:
 
     def _user_key(self) -> str:
         return self.config.assignee_by or ("accountId" if self._cloud() else "name")
+
+    def _user(self, who: str) -> dict[str, str]:
+        """A user reference: `name` on Data Center; on Cloud an accountId, an e-mail or name found by user search."""
+        key = self._user_key()
+        if key == "accountId":
+            who = users.account_id(self.api.server, who, partial(self._call, "search users", self.api.users))
+        return {key: who}
 
     def _meta(self) -> dict[str, dict[str, Any]]:
         """createmeta for the target's project and issue type, kept for META_TTL_S per process."""
@@ -276,6 +286,11 @@ class JiraConnector:
             remote_status=str((fields.get("status") or {}).get("name", "")),
             remote_priority=str((fields.get("priority") or {}).get("name", "")),
         )
+
+
+def _address(link: RemoteTicket) -> str:
+    """Issues are addressed by id: it survives a move to another project, which changes the key."""
+    return link.external_id or link.external_key
 
 
 def _one_line(text: str) -> str:

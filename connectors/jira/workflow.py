@@ -11,6 +11,7 @@ from collections import deque
 from typing import Any
 
 from connectors.jira.config import CANONICAL_RANK, MAX_HOPS, OFF_ROUTE, JiraTarget
+from connectors.jira.users import clear_users
 from gateway.core.outbound import PermanentError
 
 _lock = threading.Lock()
@@ -24,6 +25,7 @@ def clear_caches() -> None:
     with _lock:
         _meta_cache.clear()
         _transition_cache.clear()
+    clear_users()
 
 
 MetaKey = tuple[str, str, str]

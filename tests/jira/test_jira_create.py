@@ -132,13 +132,13 @@ def test_cloud_searches_with_the_new_jql_endpoint_and_assigns_by_account(
     assert jira.issues()[0]["fields"]["assignee"] == {"accountId": "557058:5e6f7a8b-alice"}
 
 
-def test_cloud_with_a_username_assignee_is_refused_by_name(make_jira: Callable[..., Jira]) -> None:
+def test_cloud_with_an_unknown_assignee_is_refused_by_name(make_jira: Callable[..., Jira]) -> None:
     jira = make_jira(deployment="Cloud")
 
     with pytest.raises(PermanentError) as failure:
-        jira.connector().create(jira.create_request(assigned_to="alice"))
+        jira.connector().create(jira.create_request(assigned_to="zed@example.com"))
 
-    assert "assignee: User 'alice' does not exist." in failure.value.message
+    assert f"Jira user 'zed@example.com' not found at {jira.url}: no active user matches" in failure.value.message
     assert jira.issues() == []
 
 
