@@ -133,12 +133,15 @@ def _save_link(
 ) -> bool:
     """Store the link; True (and a `linked` timeline entry) when the ticket had none for this target."""
     ticket_id, target = ctx.ticket_id(execution), execution.target
-    first = ctx.mirror.link(ticket_id, target, tx) is None
+    before = ctx.mirror.link(ticket_id, target, tx)
     ctx.mirror.save_link(tx, ticket_id, target, msgspec.to_builtins(remote), now)
-    if first:
-        entry = {"target": target, "key": remote.external_key, "url": remote.url}
+    entry = {"target": target, "key": remote.external_key, "url": remote.url}
+    if before is None:
         ctx.mirror.add_timeline(tx, ticket_id, "linked", "gateway", entry, now)
-    return first
+    elif before.external_key and remote.external_key and before.external_key != remote.external_key:
+        # the issue moved (a Jira project move changes the key, not the id): say where it is now
+        ctx.mirror.add_timeline(tx, ticket_id, "linked", "gateway", {**entry, "was": before.external_key}, now)
+    return before is None
 
 
 def _catch_up(ctx: Context, tx: Tx, execution: ExecutionRow, created_as: str, now: float) -> None:
