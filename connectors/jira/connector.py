@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-from functools import partial
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import msgspec
