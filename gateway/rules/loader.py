@@ -242,16 +242,6 @@ class _Loader:
         if config is not None:
             self.mappings.chatops = config
 
-    def check_chatops_users(self) -> None:
-        """Every target named under chatops.users is a defined target."""
-        known = self.mappings.targets
-        for chat_id, people in self.mappings.chatops.users.items():
-            for target in people:
-                if target not in known:
-                    where = f"chatops: field users.{chat_id}.{target}"
-                    problem = f"no target {target!r}; known: {', '.join(known) or 'none'}"
-                    self.fail(self.chatops_file or "chatops", where, problem)
-
     def read_lifecycle(self) -> None:
         if self.lifecycle_raw is None:
             return
@@ -390,7 +380,8 @@ class _Loader:
         if not self.errors:
             origins = {name: file for (section, name), file in self.origin.items() if section == "targets"}
             self.errors.extend(static_checks(self.mappings, origins))
-            self.check_chatops_users()
+            for where, problem in self.mappings.chat_user_problems():
+                self.fail(self.chatops_file or "chatops", where, problem)
         if self.errors:
             raise MappingErrors(self.errors)
         return self.mappings

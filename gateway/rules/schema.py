@@ -158,6 +158,16 @@ class Mappings:
     def flow(self, name: str) -> Flow | None:
         return next((f for f in self.flows if f.name == name), None)
 
+    def chat_user_problems(self) -> list[tuple[str, str]]:
+        """(where, problem) for each target named under chatops.users that is not defined."""
+        known = ", ".join(self.targets) or "none"
+        return [
+            (f"chatops: field users.{chat_id}.{target}", f"no target {target!r}; known: {known}")
+            for chat_id, people in self.chatops.users.items()
+            for target in people
+            if target not in self.targets
+        ]
+
     def secrets(self) -> set[str]:
         """Every value of a config field typed `Secret` (sources, targets, channels, chat-ops), for redaction."""
         configs = [*self.sources.values(), *(t.config for t in self.targets.values()), *self.channels.values()]
