@@ -21,6 +21,8 @@ from gateway.rules.schema import EVERY_TARGET, CreateTicket, Flow, Notify
 from gateway.rules.sla import SlaTarget, sla_seconds
 from gateway.rules.templates import RenderError
 
+People = Mapping[str, str] | None  # a person's user per target (EVERY_TARGET: in all)
+
 
 @dataclass
 class Outcome:
@@ -357,14 +359,7 @@ class Planner:
         outcome.ticket_id = ticket.id
 
     def assign(
-        self,
-        ticket: TicketRow,
-        assignee: str,
-        *,
-        actor: str,
-        flow: str,
-        outcome: Outcome,
-        people: Mapping[str, str] | None = None,
+        self, ticket: TicketRow, assignee: str, *, actor: str, flow: str, outcome: Outcome, people: People = None
     ) -> bool:
         """Give the ticket to someone, in the mirror now and in every linked tracker; False when already theirs.
 
