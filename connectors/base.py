@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import msgspec
 
-from gateway.core.models import TicketFields
+from gateway.core.models import TICKET_STATES, TicketFields
+from gateway.core.redact import Secret
 
 
 class RemoteTicket(msgspec.Struct, kw_only=True):
@@ -95,3 +97,74 @@ class LiveReport(msgspec.Struct, kw_only=True):
 
 
 FieldValues = dict[str, set[str]]  # ticket field -> every value the flows can render for a target (when known)
+
+
+# -- two-way sync: what comes back from a tracker ------------------------------------------
+
+
+class SyncConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A target's `sync:` block (DESIGN.md, 'Two-way sync'); trackers extend it in their config module."""
+
+    webhook_secret: Secret = ""
+    webhook_token: Secret = ""
+    reconcile_interval: float = 900.0
+    propagate: bool = True
+    inbound_statuses: dict[str, str] = msgspec.field(default_factory=dict)
+    gateway_user: str = ""  # the gateway's own tracker user, when `user` does not name it (a token)
+
+    def __post_init__(self) -> None:
+        if self.reconcile_interval < 0:
+            raise ValueError("sync.reconcile_interval: seconds, 0 (off) or more")
+        for status, state in self.inbound_statuses.items():
+            if state not in TICKET_STATES:
+                raise ValueError(f"sync.inbound_statuses.{status}: {state!r} is not a ticket state")
+
+
+class RemoteChange(msgspec.Struct, kw_only=True):
+    """One change a tracker reports on one record, as the gateway reads it (None: that field did not change)."""
+
+    external_id: str
+    external_key: str = ""
+    at: float  # the tracker's time of the change, epoch seconds
+    precision: float = 0.0  # the tracker clock's resolution (ServiceNow keeps whole seconds)
+    actor: str = ""  # display name
+    actor_id: str = ""  # the tracker's user name or account id, to recognise the gateway's own user
+    status: str | None = None
+    assignee: str | None = None
+    priority: str | None = None
+    comment: str | None = None
+    deleted: bool = False
+    current: bool = False  # read from the record itself (poll, reconcile), not a delivered event
+
+
+class Inbound(msgspec.Struct, kw_only=True):
+    """A tracker delivery, verified and parsed: its dedupe id (if the tracker gives one) and its changes."""
+
+    delivery_id: str = ""
+    changes: list[RemoteChange] = msgspec.field(default_factory=list)
+
+
+class InboundAdapter(Protocol):
+    """A tracker's webhook: verify the raw bytes (raise Unauthorized), then parse (raise ValueError)."""
+
+    def verify(self, config: Any, headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> None: ...
+
+    def parse(self, config: Any, headers: Mapping[str, str], body: bytes) -> Inbound: ...
+
+    def states_for(self, config: Any, status: str) -> list[str]:
+        """The canonical states a tracker status stands for (several when they share one), in map order."""
+        ...
+
+    def priority_for(self, config: Any, priority: str) -> str:
+        """The canonical priority of a tracker priority ('' when none maps)."""
+        ...
+
+    def own_user(self, config: Any) -> str:
+        """The gateway's own tracker user: what it does there never comes back."""
+        ...
+
+
+class Readable(Protocol):
+    """A connector the reconcile pass (and a poller) can ask for a record's current state."""
+
+    def read_state(self, link: RemoteTicket) -> RemoteChange: ...

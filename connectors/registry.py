@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from connectors.base import Connector, FieldValues, LiveReport
+from connectors.base import Connector, FieldValues, InboundAdapter, LiveReport
 
 
 def load(path: str) -> Any:
@@ -27,6 +27,7 @@ class TargetKind:
     config: str  # "package.module:ConfigStruct"
     builder: str  # "package.module:build", called with the decoded config
     doctor: str = ""  # "package.module:check", `gateway check --live`; "" when the kind has none
+    inbound: str = ""  # "package.module:ADAPTER", the tracker's webhook verifier and parser (two-way sync)
 
     @property
     def config_type(self) -> type[msgspec.Struct]:
@@ -44,15 +45,23 @@ class TargetKind:
         report: LiveReport = load(self.doctor)(config, values)
         return report
 
+    def inbound_adapter(self) -> InboundAdapter | None:
+        adapter: InboundAdapter | None = load(self.inbound) if self.inbound else None
+        return adapter
+
 
 KINDS: dict[str, TargetKind] = {
     "local": TargetKind("connectors.local:LocalTarget", "connectors.local:build"),
     "jira": TargetKind(
-        "connectors.jira.config:JiraTarget", "connectors.jira.connector:build", "connectors.jira.doctor:check"
+        "connectors.jira.config:JiraTarget",
+        "connectors.jira.connector:build",
+        "connectors.jira.doctor:check",
+        "connectors.jira.inbound:ADAPTER",
     ),
     "servicenow": TargetKind(
         "connectors.servicenow.config:ServiceNowTarget",
         "connectors.servicenow.connector:build",
         "connectors.servicenow.doctor:check",
+        "connectors.servicenow.inbound:ADAPTER",
     ),
 }

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from connectors.emulators.base import Emulator, EmulatorHTTPServer, Request, Response
+from connectors.emulators.webhooks import WebhookSender
 
 Deployment = Literal["Server", "Cloud"]
 FieldType = Literal["string", "option", "user", "priority", "components", "labels", "resolution"]
@@ -121,6 +122,7 @@ DEFAULT_PEOPLE = {
     "bob": "557058:9c0d-bob",
 }
 RESOLUTIONS = ["Done", "Won't Do", "Duplicate", "Cannot Reproduce"]
+DISPLAY_NAMES = {"sandbox": "Sandbox Integration", "alice": "Ana Lytics", "bob": "Bob Builder"}
 
 
 def jira_error(status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None) -> Response:
@@ -153,6 +155,7 @@ class JiraEmulator(Emulator):
         self.workflow = workflow or default_workflow()
         self.people = dict(DEFAULT_PEOPLE if people is None else people)
         self.issues: dict[str, dict[str, Any]] = {}
+        self.hooks = WebhookSender()  # two-way sync: what happens to issues goes out as Jira's webhooks
         self._routes()
         self._doctor_routes()
 
@@ -186,10 +189,46 @@ class JiraEmulator(Emulator):
         with self.lock:
             super().reset()
             self.issues.clear()
+            self.hooks.reset()
 
     def state(self) -> Any:
         with self.lock:
-            return {"deployment": self.deployment, "issues": list(self.issues.values())}
+            return {"deployment": self.deployment, "issues": list(self.issues.values()), "webhooks": self.hooks.state()}
+
+    def control(self, request: Request) -> Response | None:
+        """Beside the base's: `act` (a person's move, comment, assignment) and the outgoing webhook's settings."""
+        handled = super().control(request)  # the control token first, then the base's own endpoints
+        if handled is not None:
+            return handled
+        if request.method == "POST" and request.path == "/_emulator/act":
+            with self.lock:
+                return act(self, request.json() or {})
+        if request.method == "POST" and request.path == "/_emulator/webhook":
+            self.hooks.configure(request.json() or {})
+            return Response(204)
+        if request.method == "POST" and request.path == "/_emulator/webhook/release":
+            self.hooks.release(bool((request.json() or {}).get("reverse")))
+            return Response(204)
+        return None
+
+    def emit(self, event: str, issue: dict[str, Any], user: str, **extra: Any) -> None:
+        """Jira's webhook for a change `user` made (the gateway's own changes included, as Jira does)."""
+        fields = {"status": {"name": issue["status"]}, "summary": issue["fields"].get("summary", "")}
+        person = {"displayName": DISPLAY_NAMES.get(user, user), "accountId": self.people.get(user, user)}
+        if self.deployment != "Cloud":
+            person["name"] = user
+        self.clock_ms = max(int(time.time() * 1000), getattr(self, "clock_ms", 0) + 1)  # Jira's ms, strictly rising
+        body = {
+            "timestamp": self.clock_ms,
+            "webhookEvent": event,
+            "user": person,
+            "issue": {"id": issue["id"], "key": issue["key"], "fields": fields},
+            **extra,
+        }
+        if "comment" in extra:
+            body["comment"] = {**extra["comment"], "author": person}
+        issue["updated"] = time.time()
+        self.hooks.emit(body)
 
     def snapshot(self) -> Any:
         return {"issues": self.issues}
@@ -348,6 +387,9 @@ class JiraEmulator(Emulator):
         type_id = next(i for i, n in self.issue_types.items() if n == issue["issuetype"])
         fields["issuetype"] = {"id": type_id, "name": issue["issuetype"]}
         fields["resolution"] = None if issue["resolution"] is None else {"name": issue["resolution"]}
+        fields["updated"] = time.strftime(
+            "%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(issue.get("updated", issue["created"]))
+        )
         if wanted and "*all" not in wanted and "*navigable" not in wanted:
             fields = {k: v for k, v in fields.items() if k in wanted}
         return {
@@ -372,7 +414,9 @@ class JiraEmulator(Emulator):
         problem = "" if user is None else self._check_user(user)
         if problem:
             return jira_error(400, [], {"assignee": problem})
+        before = issue["fields"].get("assignee") or {}
         issue["fields"]["assignee"] = user
+        self.emit("jira:issue_updated", issue, request.user, changelog=_changed("assignee", before, user or {}))
         return Response(204)
 
     def user_search(self, request: Request) -> Response:
@@ -407,6 +451,7 @@ class JiraEmulator(Emulator):
             return jira_error(400, [], {"comment": "Comment body can not be empty!"})
         comment_id = str(20000 + sum(len(i["comments"]) for i in self.issues.values()))
         issue["comments"].append(body)
+        self.emit("comment_created", issue, request.user, comment={"id": comment_id, "body": body})
         return Response(
             201,
             {
@@ -453,12 +498,19 @@ class JiraEmulator(Emulator):
         errors = _check_transition_fields(chosen, payload.get("fields") or {})
         if errors:
             return jira_error(400, [], errors)
+        resolution = (payload.get("fields") or {}).get("resolution") or {}
+        self.move(issue, chosen, resolution.get("name"), request.user)
+        return Response(204)
+
+    def move(self, issue: dict[str, Any], chosen: Transition, resolution: str | None, user: str) -> None:
+        before = issue["status"]
         issue["status"] = chosen.to
         issue["history"].append(chosen.to)
         done = self.workflow.statuses[chosen.to][1] == "done"
-        resolution = (payload.get("fields") or {}).get("resolution") or {}
-        issue["resolution"] = resolution.get("name") if done else None
-        return Response(204)
+        issue["resolution"] = resolution if done else None
+        item = {"field": "status", "fieldtype": "jira", "fromString": before, "toString": chosen.to}
+        item.update({"from": self.workflow.statuses[before][0], "to": self.workflow.statuses[chosen.to][0]})
+        self.emit("jira:issue_updated", issue, user, changelog={"id": str(len(issue["history"])), "items": [item]})
 
     # -- search --------------------------------------------------------------------------
     def search_get(self, request: Request) -> Response:
@@ -497,7 +549,6 @@ class JiraEmulator(Emulator):
             name, value = match.group(1).lower(), match.group(2)
             found = [i for i in found if _jql_holds(i, name, value, self.project)]
         return found
-
 
     # -- what the mapping doctor reads (all GET) -------------------------------------------
     def _doctor_routes(self) -> None:
@@ -574,6 +625,59 @@ class JiraEmulator(Emulator):
         statuses = self._statuses_json()
         flow = {"id": {"name": f"{self.project} workflow"}, "statuses": statuses, "transitions": transitions}
         return Response(200, {"startAt": 0, "maxResults": 50, "total": 1, "isLast": True, "values": [flow]})
+
+
+def act(jira: JiraEmulator, payload: dict[str, Any]) -> Response:
+    """A person at work in Jira: `{"issue", "as", "move_to", "comment", "assign", "move_key"}`.
+
+    `move_to` walks the workflow one real transition at a time (each sends its own webhook);
+    `move_key` gives the issue a new key (as moving it to another project does), keeping its id.
+    """
+    issue = jira._find(str(payload.get("issue", "")))
+    if issue is None:
+        return _no_issue()
+    user = str(payload.get("as", "alice"))
+    if payload.get("move_key"):
+        jira.issues[str(payload["move_key"])] = jira.issues.pop(issue["key"])
+        issue["key"] = str(payload["move_key"])
+    if payload.get("move_to"):
+        route = _route(jira.workflow, issue["status"], str(payload["move_to"]))
+        if route is None:
+            return jira_error(400, [f"no way from {issue['status']} to {payload['move_to']}"])
+        for transition in route:
+            jira.move(issue, transition, str(payload.get("resolution", "Done")), user)
+    if "assign" in payload:
+        before, name = issue["fields"].get("assignee") or {}, payload["assign"]
+        issue["fields"]["assignee"] = {"name": name} if name else None
+        jira.emit("jira:issue_updated", issue, user, changelog=_changed("assignee", before, {"name": name or None}))
+    if payload.get("comment"):
+        comment_id = str(20000 + sum(len(i["comments"]) for i in jira.issues.values()))
+        issue["comments"].append(str(payload["comment"]))
+        jira.emit("comment_created", issue, user, comment={"id": comment_id, "body": str(payload["comment"])})
+    return Response(200, {"key": issue["key"], "status": issue["status"]})
+
+
+def _route(workflow: Workflow, start: str, goal: str) -> list[Transition] | None:
+    """The shortest walk of transitions from `start` to `goal` (a person clicking through)."""
+    paths: dict[str, list[Transition]] = {start: []}
+    frontier = [start]
+    while frontier:
+        status = frontier.pop(0)
+        if status == goal:
+            return paths[status]
+        for transition in workflow.available(status):
+            if transition.to not in paths:
+                paths[transition.to] = [*paths[status], transition]
+                frontier.append(transition.to)
+    return None
+
+
+def _changed(name: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """A changelog with one user-field item, as Jira writes it (ids in from/to, names in the strings)."""
+    item: dict[str, Any] = {"field": name, "fieldtype": "jira"}
+    item.update({"from": before.get("name") or before.get("accountId"), "fromString": before.get("name")})
+    item.update({"to": after.get("name") or after.get("accountId"), "toString": after.get("name")})
+    return {"id": "1", "items": [item]}
 
 
 def _jql_holds(issue: dict[str, Any], name: str, value: str, project: str) -> bool:

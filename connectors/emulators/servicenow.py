@@ -78,6 +78,7 @@ REFERENCES = {
 }
 TABLE_FIELDS: dict[str, tuple[str, ...]] = {
     "incident": (*SYSTEM_FIELDS, *INCIDENT_FIELDS),
+    "sys_journal_field": ("sys_id", "element", "element_id", "name", "value", "sys_created_on", "sys_created_by"),
     "sys_user_group": ("sys_id", "name", "description", "active"),
     "sys_user": ("sys_id", "user_name", "name", "email", "active"),
     "sys_choice": ("sys_id", "name", "element", "value", "label", "dependent_value", "inactive"),
@@ -98,17 +99,45 @@ SEED: dict[str, list[Record]] = {
 }
 # The incident choice lists a Utah-era instance ships with (plus the sandbox's data-quality category).
 CHOICES: dict[str, list[tuple[str, str]]] = {
-    "state": [("1", "New"), ("2", "In Progress"), ("3", "On Hold"), ("6", "Resolved"), ("7", "Closed"),
-              ("8", "Canceled")],
-    "close_code": [(c, c) for c in ("Duplicate", "Known error", "No resolution provided", "Resolved by caller",
-                                    "Resolved by change", "Resolved by problem", "Resolved by request",
-                                    "Solution provided", "Workaround provided", "User error")],
-    "hold_reason": [("1", "Awaiting Caller"), ("5", "Awaiting Change"), ("3", "Awaiting Problem"),
-                    ("4", "Awaiting Vendor")],
+    "state": [
+        ("1", "New"),
+        ("2", "In Progress"),
+        ("3", "On Hold"),
+        ("6", "Resolved"),
+        ("7", "Closed"),
+        ("8", "Canceled"),
+    ],
+    "close_code": [
+        (c, c)
+        for c in (
+            "Duplicate",
+            "Known error",
+            "No resolution provided",
+            "Resolved by caller",
+            "Resolved by change",
+            "Resolved by problem",
+            "Resolved by request",
+            "Solution provided",
+            "Workaround provided",
+            "User error",
+        )
+    ],
+    "hold_reason": [
+        ("1", "Awaiting Caller"),
+        ("5", "Awaiting Change"),
+        ("3", "Awaiting Problem"),
+        ("4", "Awaiting Vendor"),
+    ],
     "urgency": [("1", "1 - High"), ("2", "2 - Medium"), ("3", "3 - Low")],
     "impact": [("1", "1 - High"), ("2", "2 - Medium"), ("3", "3 - Low")],
-    "category": [("inquiry", "Inquiry / Help"), ("software", "Software"), ("hardware", "Hardware"),
-                 ("network", "Network"), ("database", "Database"), ("data_quality", "Data Quality")],
+    "category": [
+        ("inquiry", "Inquiry / Help"),
+        ("software", "Software"),
+        ("hardware", "Hardware"),
+        ("network", "Network"),
+        ("database", "Database"),
+        ("data_quality", "Data Quality"),
+    ],
     "subcategory": [("validation", "Validation"), ("freshness", "Freshness"), ("volume", "Volume")],
 }
 SEED["sys_choice"] = [
@@ -192,6 +221,35 @@ class ServiceNowEmulator(Emulator):
     def lookup(self, table: str, display: str) -> str:
         """sys_id of the seeded group/user with this name ("" when there is none)."""
         return self._resolve(table, display) or ""
+
+    def control(self, request: Request) -> Response | None:
+        """Beside the base's: `POST /_emulator/act`, a person changing an incident in the UI."""
+        handled = super().control(request)  # the control token first, then the base's own endpoints
+        if handled is not None or not (request.method == "POST" and request.path == "/_emulator/act"):
+            return handled
+        return self.act(request.json() or {})
+
+    def act(self, payload: dict[str, Any]) -> Response:
+        """`{"incident": number or sys_id, "as": user, "state", "work_notes", "comments", ...}`; a person
+        resolving fills the close code and notes the form asks for. sys_updated_on/by move as usual."""
+        changes = dict(payload)
+        ref, user = str(changes.pop("incident", "")), str(changes.pop("as", "jane.doe"))
+        with self.lock:
+            record = next((r for r in self.tables["incident"] if ref in (r["sys_id"], r["number"])), None)
+            if record is None:
+                return failure(404, "No Record found", ref)
+            if str(changes.get("state")) in MANDATORY and str(changes.get("state")) != "3":
+                changes.setdefault("close_code", "Solution provided")
+                changes.setdefault("close_notes", f"Closed by {user}")
+            if str(changes.get("state")) == "3":
+                changes.setdefault("hold_reason", "1")
+            params = {"table": "incident", "sys_id": record["sys_id"]}
+            path = f"/api/now/table/incident/{record['sys_id']}"
+            fake = Request("PATCH", path, {}, {}, json.dumps(changes).encode(), params=params, user=user)
+            try:
+                return self.update_record(fake)
+            except Rejected as rejected:
+                return rejected.response
 
     # -- error shapes ----------------------------------------------------------------------
     def unauthenticated(self) -> Response:
@@ -315,6 +373,8 @@ class ServiceNowEmulator(Emulator):
                     "sys_created_on": _now(),
                 }
                 self.journal.setdefault(record["sys_id"], []).append(entry)
+                row = {"sys_id": new_sys_id(), "element_id": record["sys_id"], "name": "incident", **entry}
+                self.tables["sys_journal_field"].append(row)
 
     def _resolve(self, table: str, value: str) -> str | None:
         for row in self.tables.get(table, []):
@@ -357,6 +417,13 @@ OPERATORS: list[tuple[str, Callable[[str, str], bool]]] = [
     ("STARTSWITH", lambda have, want: have.startswith(want)),
     ("LIKE", lambda have, want: want.lower() in have.lower()),
     ("=", lambda have, want: have == want),
+    # two-way sync's poll: after the plain ones, so `a=b` never reads as a comparison
+    (">=", lambda have, want: have >= want),
+    ("<=", lambda have, want: have <= want),
+    (">", lambda have, want: have > want),
+    ("<", lambda have, want: have < want),
+    ("NOT IN", lambda have, want: have not in want.split(",")),
+    ("IN", lambda have, want: have in want.split(",")),
 ]
 
 

@@ -123,6 +123,10 @@ class Api:
     def issue(self, key: str) -> dict[str, Any]:
         return dict(self.client.issue(key, fields="status,priority,project,issuetype").raw)
 
+    def issue_state(self, key: str) -> dict[str, Any]:
+        """What two-way sync's reconcile compares: status, assignee, priority, when it last changed."""
+        return dict(self.client.issue(key, fields="status,priority,assignee,updated").raw)
+
     def transitions(self, key: str) -> list[dict[str, Any]]:
         return list(self.client.transitions(key, expand="transitions.fields"))
 

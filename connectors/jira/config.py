@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from connectors.base import SyncConfig
 from gateway.core.models import TICKET_STATES
 from gateway.core.redact import Secret
 from gateway.core.retry_config import RetryConfig
@@ -25,6 +26,10 @@ DEFAULT_STATUSES = {
 }
 MAPPABLE = ("urgency", "impact", "category", "subcategory", "assignment_group", "assigned_to")
 MAX_HOPS = 6
+
+
+class JiraSync(SyncConfig, forbid_unknown_fields=True, kw_only=True):
+    """`sync:` for Jira: webhooks signed with `webhook_secret` (Cloud) or carrying `?token=` (Data Center)."""
 
 
 class JiraTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -52,6 +57,7 @@ class JiraTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     trusted_markup: list[Literal["description", "comment"]] = msgspec.field(default_factory=list)
     timeout: float = 10.0
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
+    sync: JiraSync | None = None
 
     STATUS_TABLE: ClassVar[str] = "statuses"
     SUMMARY_LIMIT: ClassVar[int] = 255  # Jira refuses longer summaries; the connector cuts with an ellipsis

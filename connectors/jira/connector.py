@@ -10,10 +10,11 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
+from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteChange, RemoteTicket, StatusRequest
 from connectors.jira import users, wiki
 from connectors.jira.api import Api, classify
 from connectors.jira.config import MAPPABLE, MAX_HOPS, JiraTarget, correlation_label
+from connectors.jira.inbound import read_state
 from connectors.jira.workflow import Planner, cached_meta, keep_meta
 from gateway.core.models import TicketFields
 from gateway.core.outbound import PermanentError
@@ -72,6 +73,11 @@ class JiraConnector:
 
     def close(self) -> None:
         self.api.close()
+
+    def read_state(self, link: RemoteTicket) -> RemoteChange:
+        """The issue as it is now, found by its id (its key may have changed), for the reconcile pass."""
+        issue = self._call("read issue", self.api.issue_state, link.external_id)
+        return read_state(issue, link)
 
     def _create(self, request: CreateRequest) -> RemoteTicket:
         """Search by correlation label first, so a retried or re-run create finds its issue."""

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import jinja2
 import msgspec
 
+from connectors.base import SyncConfig
 from gateway.core.models import TICKET_STATES
 from gateway.core.redact import Secret
 from gateway.core.retry_config import RetryConfig
@@ -41,6 +42,17 @@ def _template(source: str) -> jinja2.Template:
     return sandbox(strict=False).from_string(source)
 
 
+class ServiceNowSync(SyncConfig, forbid_unknown_fields=True, kw_only=True):
+    """`sync:` for ServiceNow: polled every `poll_interval` seconds (0: off); a Business Rule may push too."""
+
+    poll_interval: float = 60.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.poll_interval < 0:
+            raise ValueError("sync.poll_interval: seconds, 0 (off) or more")
+
+
 class ServiceNowTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A `kind: servicenow` target; keys as in DESIGN.md's mapping example.
 
@@ -67,6 +79,7 @@ class ServiceNowTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
         default_factory=lambda: dict(PRIORITY_TO_URGENCY_IMPACT)
     )
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
+    sync: ServiceNowSync | None = None
 
     def __post_init__(self) -> None:
         _check_url(self.url)

@@ -17,7 +17,15 @@ import pysnow
 import pysnow.exceptions
 import requests
 
-from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
+from connectors.base import (
+    AssignRequest,
+    CommentRequest,
+    CreateRequest,
+    Inbound,
+    RemoteChange,
+    RemoteTicket,
+    StatusRequest,
+)
 from connectors.servicenow.config import (
     CLOSING,
     RECORD_FIELDS,
@@ -26,6 +34,7 @@ from connectors.servicenow.config import (
     _template,
     correlation_id,
 )
+from connectors.servicenow.inbound import journal_change, record_change
 from gateway.core.outbound import ConnectorError, PermanentError, RetryableError, from_status, unexpected
 from gateway.core.redact import Redactor, secret_values
 
@@ -83,6 +92,37 @@ class ServiceNowConnector:
 
     def close(self) -> None:
         self.client.close()
+
+    # -- two-way sync: reading what people did ---------------------------------------------
+    def read_state(self, link: RemoteTicket) -> RemoteChange:
+        record = self._call("read", lambda: dict(self._table().request("GET", path_append=f"/{_sys_id(link)}").one()))
+        return record_change(record, current=True)
+
+    def poll(self, links: list[RemoteTicket], since: str) -> tuple[list[Inbound], str]:
+        """Linked incidents changed since `since` (sys_updated_on, inclusive) as they are now, and their
+        journal entries since then, each its own delivery (deduped on its sys_id); and the next cursor."""
+        ids = ",".join(_sys_id(link) for link in links)
+        if not ids:
+            return [], since
+        after = f"^sys_updated_on>={since}" if since else ""
+        records = self._call(
+            "poll", lambda: list(self._table().get(query=f"sys_idIN{ids}{after}^ORDERBYsys_updated_on").all())
+        )
+        entries_after = f"^sys_created_on>={since}" if since else ""
+        journal = self._call(
+            "read journal",
+            lambda: list(
+                self._table("sys_journal_field")
+                .get(query=f"element_idIN{ids}^elementINwork_notes,comments{entries_after}^ORDERBYsys_created_on")
+                .all()
+            ),
+        )
+        found = [Inbound(changes=[record_change(dict(r), current=True) for r in records])]
+        found += [
+            Inbound(delivery_id=f"journal:{e.get('sys_id', '')}", changes=[journal_change(dict(e))]) for e in journal
+        ]
+        stamps = [str(r.get("sys_updated_on", "")) for r in records] + [since]
+        return found, max(stamps)
 
     # -- payloads --------------------------------------------------------------------------
     def _incident(self, request: CreateRequest, key: str) -> dict[str, str]:
@@ -161,6 +201,10 @@ class ServiceNowConnector:
         resource = self.client.resource(api_path=f"/table/{self.config.table}", timeout=self.config.timeout)
         resource.parameters.fields = RECORD_FIELDS
         return resource
+
+    def _table(self, table: str = "") -> Any:
+        """A fresh resource on any table, reading every field (no RECORD_FIELDS)."""
+        return self.client.resource(api_path=f"/table/{table or self.config.table}", timeout=self.config.timeout)
 
     def _find(self, key: str) -> dict[str, Any] | None:
         """The oldest incident carrying this correlation id, if any; an empty id would match any unlinked one."""

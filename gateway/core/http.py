@@ -1,4 +1,4 @@
-"""The one httpx client for outbound calls (chat posts, Slack response_url, link-back).
+"""The one httpx client for outbound calls (chat posts, Slack response_url, link-back, webhook actions).
 
 Every failure is classified by `gateway.core.outbound`, once, and never carries the URL.
 """
@@ -50,9 +50,30 @@ def post_json(
     followed (a 3xx is a PermanentError). `describe` reads a refusal's body the callee's way
     (its error field) instead of a plain snippet.
     """
+    return send(
+        "POST", url, what=what, timeout=timeout, headers=headers, show_body=show_body, extensions=extensions,
+        trust_env=trust_env, describe=describe, json=payload,
+    )  # fmt: skip
+
+
+def send(
+    method: str,
+    url: str,
+    *,
+    what: str,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+    show_body: bool = True,
+    extensions: dict[str, Any] | None = None,
+    trust_env: bool = True,
+    describe: Callable[[httpx.Response], str] | None = None,
+    **body: Any,
+) -> httpx.Response:
+    """One request with `json=` or `content=` (exact bytes, when a signature covers them); failures
+    classified as for `post_json`."""
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=trust_env) as client:
-            response = client.post(url, json=payload, headers=headers, extensions=extensions)
+            response = client.request(method, url, headers=headers, extensions=extensions, **body)
     except httpx.TimeoutException:
         raise RetryableError(f"{what} timed out after {timeout:g} s") from None
     except httpx.TransportError as exc:

@@ -20,7 +20,13 @@ TICKET_STATES: tuple[TicketState, ...] = typing.get_args(TicketState)
 ExecutionStatus = Literal["queued", "running", "succeeded", "failed", "skipped"]
 UNFINISHED: tuple[ExecutionStatus, ...] = ("queued", "running")
 FINISHED: tuple[ExecutionStatus, ...] = ("succeeded", "failed", "skipped")
-ActionName = Literal["create_ticket", "update_ticket_status", "comment", "assign", "notify", "link_back"]
+ActionName = Literal["create_ticket", "update_ticket_status", "comment", "assign", "notify", "link_back", "webhook"]
+# Ticket events: flow triggers fired by what happens to a mirror ticket (two-way sync, SLA timers).
+TicketEventKind = Literal[
+    "ticket_opened", "ticket_status_changed", "ticket_comment_added", "ticket_assigned", "sla_breached"
+]
+TICKET_EVENT_KINDS: tuple[TicketEventKind, ...] = typing.get_args(TicketEventKind)
+Origin = Literal["jira", "servicenow", "api", "chat", "anomaly", "gateway"]
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=False):

@@ -48,9 +48,7 @@ def _walk(value: Any, info: mi.Type, found: set[str]) -> None:
     elif isinstance(info, mi.StructType) and isinstance(value, info.cls):
         for field in info.fields:
             _walk(getattr(value, field.name), field.type, found)
-    elif isinstance(info, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType) and not isinstance(
-        value, str
-    ):
+    elif isinstance(info, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType) and not isinstance(value, str):
         for item in value:
             _walk(item, info.item_type, found)
     elif isinstance(info, mi.TupleType) and isinstance(value, tuple):

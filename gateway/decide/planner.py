@@ -8,16 +8,18 @@ from typing import Any
 
 import msgspec
 
-from gateway.core.models import ActionName, Event, ExecutionStatus, TicketFields
+from gateway.core.models import ActionName, Event, ExecutionStatus, TicketEventKind, TicketFields
 from gateway.decide import anomalies
 from gateway.decide.fields import create_fields
 from gateway.decide.paging import pages_to_resolve
+from gateway.decide.terminal import terminal_actions
+from gateway.decide.ticket_events import fire_ticket_event
 from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.record.store import Tx
 from gateway.rules.lifecycle import ANOMALY_ROLES
 from gateway.rules.matching import matching_flows
-from gateway.rules.schema import EVERY_TARGET, CreateTicket, Flow, Notify
+from gateway.rules.schema import EVERY_TARGET, CreateTicket, Flow
 from gateway.rules.sla import SlaTarget, sla_seconds
 from gateway.rules.templates import RenderError
 
@@ -183,7 +185,14 @@ class Planner:
         grouped = key != event.correlation_key
         resolve_when = (creates[0][1].resolve_when or "all") if grouped else creates[0][1].resolve_when
         ticket_id = self.new_ticket(
-            event, fields, targets, generation, key=key, resolve_when=resolve_when, sla=creates[0][0].sla
+            event,
+            fields,
+            targets,
+            generation,
+            key=key,
+            resolve_when=resolve_when,
+            sla=creates[0][0].sla,
+            outcome=outcome,
         )
         outcome.ticket_id = ticket_id
         seen: set[str] = set()
@@ -240,6 +249,7 @@ class Planner:
         key: str | None = None,
         resolve_when: str | None = None,
         sla: dict[str, SlaTarget] | None = None,
+        outcome: Outcome | None = None,
     ) -> int:
         ticket_id = self.mirror.create_ticket(
             self.tx,
@@ -265,7 +275,14 @@ class Planner:
         timers = sla_seconds(fields.priority, self.rt.mappings.lifecycle.sla, sla)
         if timers is not None:
             self.mirror.start_sla(self.tx, ticket_id, *timers, self.now)
+        self.fire(ticket_id, "ticket_opened", {"origin": "anomaly", "actor": event.source}, outcome)
         return ticket_id
+
+    def fire(self, ticket_id: int, kind: TicketEventKind, data: dict[str, Any], outcome: Outcome | None) -> None:
+        ticket = self.mirror.ticket(ticket_id, self.tx)
+        queued = fire_ticket_event(self.rt, self.tx, ticket, kind, data, self.now) if ticket else []
+        if outcome is not None:
+            outcome.executions, outcome.queued = outcome.executions + queued, outcome.queued + queued
 
     def skip(
         self,
@@ -328,6 +345,7 @@ class Planner:
         outcome: Outcome,
         targets: list[str] | None = None,
         roles: frozenset[str] = ANOMALY_ROLES,
+        origin: str = "",
     ) -> None:
         """Change the mirror's state now and queue the change for every linked target (`roles`: the mover's)."""
         current = ticket.state
@@ -349,9 +367,11 @@ class Planner:
             changes["resolved_at"] = self.now
         self.mirror.update_ticket(self.tx, ticket.id, self.now, **changes)
         self.mirror.sla_moved(self.tx, ticket.id, current, state, self.now)
-        data = {"from": current, "to": state, **({"note": note} if note else {})}
+        data = {k: v for k, v in {"from": current, "to": state, "note": note, "origin": origin}.items() if v}
         self.mirror.add_timeline(self.tx, ticket.id, "status_changed", actor, data, self.now)
+        origin = origin or ("anomaly" if flow != "manual" else "api" if actor == "api" else "chat")
         params = {"status": state, "note": note, "actor": actor}
+        self.fire(ticket.id, "ticket_status_changed", {**data, **params, "origin": origin}, outcome)
         self.on_targets(outcome, ticket, flow=flow, action="update_ticket_status", params=params, only=targets)
         for channel in pages_to_resolve(self.rt, ticket.id, state, flow):
             due = {"wait_until": self.now}
@@ -371,6 +391,8 @@ class Planner:
         self.mirror.sla_responded(self.tx, ticket.id, self.now)
         change = {"field": "assigned_to", "from": previous, "to": assignee}
         self.mirror.add_timeline(self.tx, ticket.id, "field_changed", actor, change, self.now)
+        event = {**change, "assignee": assignee, "origin": "api" if actor == "api" else "chat", "actor": actor}
+        self.fire(ticket.id, "ticket_assigned", event, outcome)
         for target in ticket.targets:
             user = assignee if people is None else people.get(target, people.get(EVERY_TARGET))
             if user:
@@ -378,22 +400,15 @@ class Planner:
                 self.execution(outcome, flow=flow, action="assign", target=target, params=params, ticket_id=ticket.id)
         return True
 
-    def comment(self, ticket: TicketRow, text: str, *, actor: str, flow: str, outcome: Outcome) -> None:
-        self.mirror.add_timeline(self.tx, ticket.id, "comment", actor, {"text": text}, self.now)
-        self.on_targets(outcome, ticket, flow=flow, action="comment", params={"text": f"{actor}: {text}"})
+    def comment(self, ticket: TicketRow, text: str, *, actor: str, flow: str, outcome: Outcome, **sync: Any) -> None:
+        """On the timeline now, and to every linked target; `sync` (inbound) gives `origin` and `targets`."""
+        data = {k: v for k, v in {"text": text, "origin": sync.get("origin")}.items() if v}
+        self.mirror.add_timeline(self.tx, ticket.id, "comment", actor, data, self.now)
+        event = {"origin": "api" if actor == "api" else "chat", **data, "actor": actor}
+        self.fire(ticket.id, "ticket_comment_added", event, outcome)
+        params = {"text": f"{actor}: {text}"}
+        self.on_targets(outcome, ticket, flow=flow, action="comment", params=params, only=sync.get("targets"))
 
-    # -- notifications --------------------------------------------------------------------
     def plan_notifications(self, flows: list[Flow], outcome: Outcome) -> None:
-        for flow in flows:
-            for _, action in flow.actions:
-                if isinstance(action, Notify):
-                    wait = action.wait if action.wait is not None else self.rt.settings.notify_wait_seconds
-                    for channel in action.channels:
-                        self.execution(
-                            outcome,
-                            flow=flow.name,
-                            action="notify",
-                            target=channel,
-                            params={"wait_until": self.now + wait},
-                            ticket_id=outcome.ticket_id,
-                        )
+        for flow, name, target, params in terminal_actions(flows, self.now, self.rt.settings.notify_wait_seconds):
+            self.execution(outcome, flow=flow, action=name, target=target, params=params, ticket_id=outcome.ticket_id)

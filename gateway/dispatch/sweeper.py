@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
+from gateway.record.store import Tx
 
 log = logging.getLogger("gateway.dispatch.sweeper")
 ENQUEUE_GRACE_S = 5.0  # the ingress enqueues right after commit; give it that long first
 PRUNE_EVERY_S = 3600.0  # retention is in days: once an hour per worker is plenty
+OnBreach = Callable[[Tx, int, str, float], object]  # (tx, ticket id, timer, now)
 
 
 class Sweeper:
-    def __init__(self, runtime: Runtime, dispatcher: Dispatcher) -> None:
+    def __init__(self, runtime: Runtime, dispatcher: Dispatcher, on_breach: OnBreach | None = None) -> None:
         self.rt = runtime
         self.dispatcher = dispatcher
+        self.on_breach = on_breach  # the worker fires `sla_breached` ticket events through it (decide/ is above)
         self.redis_away = False
         self.pruned_at = 0.0
 
@@ -47,6 +51,8 @@ class Sweeper:
             for ticket_id, timer, due in breaches:
                 entry = {"timer": timer, "due_at": due}
                 self.rt.mirror.add_timeline(tx, ticket_id, "sla_breached", "gateway", entry, now)
+                if self.on_breach is not None:  # its executions are due now: the next sweep enqueues them
+                    self.on_breach(tx, ticket_id, timer, now)
         for ticket_id, timer, _ in breaches:
             log.warning("%s: the %s SLA is breached", self.rt.number(ticket_id), timer)
         return len(breaches)

@@ -67,7 +67,7 @@ def execution_problems(executions: list[ExecutionRow]) -> list[str]:
     """Which ticket actions failed and why, and which have not finished yet."""
     problems = []
     for execution in sorted(executions, key=lambda e: e.seq):
-        if execution.action == "notify":
+        if execution.action in ("notify", "webhook"):
             continue
         what = f"{execution.action} → {execution.target}"
         if execution.status == "failed":
@@ -80,6 +80,11 @@ def execution_problems(executions: list[ExecutionRow]) -> list[str]:
 def notification_message(rt: Runtime, execution: ExecutionRow) -> Message:
     """The ticket of a notify execution now, with what went wrong for its event."""
     ticket = rt.mirror.ticket(execution.ticket_id) if execution.ticket_id else None
+    change = execution.params.get("change")
+    if ticket is not None and isinstance(change, dict):  # a ticket event: say what happened and who did it
+        message = ticket_message(rt, ticket)
+        message.context = f"flow {execution.flow} · {change.get('kind', '')} by {change.get('actor') or 'gateway'}"
+        return message
     event = rt.mirror.get_event(execution.event_id) if execution.event_id else None
     payload = event.payload if event else {}
     anomaly = f"{payload.get('source', '?')} anomaly {payload.get('anomaly_id', '?')}"

@@ -81,7 +81,8 @@ def history_records(rt: Runtime, tickets: list[TicketRow]) -> Iterator[dict[str,
     """Each ticket of a page as its audit record."""
     conn = rt.mirror.connection()
     ids = [t.id for t in tickets]
-    links = _grouped(conn, "SELECT * FROM links WHERE ticket_id IN ({marks}) ORDER BY target", ids)
+    columns = "ticket_id, target, external_id, external_key, url, remote_status, remote_priority, updated_at"
+    links = _grouped(conn, f"SELECT {columns} FROM links WHERE ticket_id IN ({{marks}}) ORDER BY target", ids)
     anomalies = _grouped(
         conn, "SELECT * FROM ticket_anomalies WHERE ticket_id IN ({marks}) ORDER BY first_seen, anomaly_id", ids
     )

@@ -14,10 +14,11 @@ from gateway.record.executions import Executions
 from gateway.record.retention import Retention
 from gateway.record.sla import SlaTimers
 from gateway.record.store import _MIGRATIONS, SCHEMA_VERSION, new_id, now
+from gateway.record.sync import Sync
 from gateway.record.tickets import Tickets
 
 __all__ = ["SCHEMA_VERSION", "UNFINISHED", "_MIGRATIONS", "Mirror", "new_id", "now"]
 
 
-class Mirror(Events, Tickets, Executions, Anomalies, SlaTimers, Retention):
+class Mirror(Events, Tickets, Executions, Anomalies, SlaTimers, Retention, Sync):
     """The whole mirror, as the web process and the workers use it."""

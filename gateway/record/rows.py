@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
@@ -41,6 +42,7 @@ class TicketRow(Row, frozen=True, kw_only=True):
     resolved_at: float | None
     resolve_when: str | None = None  # grouped tickets: follow anomaly statuses when all (or any) agree
     requester: str = ""  # who opened it by hand (API, chat, console); empty for a tool's anomaly
+    drift: bool = False
 
 
 class AnomalyRow(Row, frozen=True, kw_only=True):
@@ -65,6 +67,11 @@ class LinkRow(Row, frozen=True, kw_only=True):
     remote_status: str
     remote_priority: str
     updated_at: float
+    sync_clock: str = "{}"  # JSON {field: tracker time of the last change known}; decoded only by two-way sync
+
+    def clock(self) -> dict[str, float]:
+        known: dict[str, float] = json.loads(self.sync_clock)
+        return known
 
 
 class TimelineRow(Row, frozen=True, kw_only=True):

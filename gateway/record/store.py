@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import psycopg
 import psycopg.errors
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 MIGRATION_LOCK = 72_630_012  # the advisory lock ten nodes starting at once queue on
 
 _MIGRATIONS: dict[int, str] = {
@@ -165,6 +165,24 @@ CREATE INDEX tickets_state ON tickets (lower(state), id);
 CREATE INDEX tickets_updated ON tickets (updated_at);
 CREATE INDEX events_received ON events (received_at);
 CREATE INDEX events_ticket ON events (ticket_id)
+""",
+    # two-way sync: drift flag, per-field tracker clocks on links, delivery dedupe, poll cursors
+    8: """
+ALTER TABLE tickets ADD COLUMN drift INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE links ADD COLUMN sync_clock TEXT NOT NULL DEFAULT '{}';
+CREATE INDEX links_external ON links (target, external_id);
+CREATE TABLE tracker_deliveries (
+  target TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  received_at REAL NOT NULL,
+  PRIMARY KEY (target, delivery_id)
+);
+CREATE TABLE sync_cursors (
+  target TEXT PRIMARY KEY,
+  polled_until TEXT NOT NULL DEFAULT '',
+  polled_at REAL,
+  reconciled_at REAL
+);
 """,
 }
 

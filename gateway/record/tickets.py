@@ -132,15 +132,22 @@ class Tickets(Store):
 
     def links(self, ticket_id: int, tx: Tx | None = None) -> list[LinkRow]:
         rows = self._all("SELECT * FROM links WHERE ticket_id = ? ORDER BY target", (ticket_id,), tx=tx)
-        return [msgspec.convert(dict(r), LinkRow) for r in rows]
+        return [_link(r) for r in rows]
 
     def link(self, ticket_id: int | None, target: str, tx: Tx | None = None) -> LinkRow | None:
         row = self._one("SELECT * FROM links WHERE ticket_id = ? AND target = ?", (ticket_id, target), tx=tx)
-        return msgspec.convert(dict(row), LinkRow) if row else None
+        return _link(row) if row else None
 
     def save_link(
-        self, tx: Tx, ticket_id: int, target: str, remote: dict[str, str], now: float
+        self,
+        tx: Tx,
+        ticket_id: int,
+        target: str,
+        remote: dict[str, str],
+        now: float,
+        changed: tuple[str, ...] = (),
     ) -> None:
+        """Insert or update the link; `changed` names the fields the gateway just set at the tracker (sync order)."""
         tx.execute(
             "INSERT INTO links (ticket_id, target, external_id, external_key, url, remote_status, remote_priority,"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, target) DO UPDATE SET"
@@ -158,10 +165,23 @@ class Tickets(Store):
                 now,
             ),
         )
+        if changed:
+            row = tx.execute(
+                "SELECT sync_clock FROM links WHERE ticket_id = ? AND target = ?", (ticket_id, target)
+            ).fetchone()
+            clock = {**json.loads(row["sync_clock"] or "{}"), **{name: now for name in changed}}
+            tx.execute(
+                "UPDATE links SET sync_clock = ? WHERE ticket_id = ? AND target = ?", (_dumps(clock), ticket_id, target)
+            )
 
 
 def _ticket(row: Any) -> TicketRow:
     data = dict(row)
     for key in ("fields", "targets", "anomaly_ids"):
         data[key] = json.loads(data[key])
+    data["drift"] = bool(data.get("drift"))
     return msgspec.convert(data, TicketRow)
+
+
+def _link(row: Any) -> LinkRow:
+    return msgspec.convert(dict(row), LinkRow)

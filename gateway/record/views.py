@@ -79,6 +79,7 @@ def ticket_view(
         "id": ticket.id,
         "number": rt.number(ticket.id),
         "state": ticket.state,
+        "drift": ticket.drift,  # a tracker says otherwise and the lifecycle forbade following it
         "fields": ticket.fields,
         "correlation_key": ticket.correlation_key,
         "generation": ticket.generation,

@@ -26,6 +26,8 @@ from gateway.rules.coverage import static_checks
 from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig, canonical_state
 from gateway.rules.schema import (
     ACTION_TYPES,
+    TERMINAL_ACTIONS,
+    TICKET_TRIGGERS,
     TICKETING_TRIGGERS,
     USER_SOURCE,
     Action,
@@ -37,6 +39,7 @@ from gateway.rules.schema import (
     Notify,
     Target,
     Trigger,
+    Webhook,
 )
 from gateway.rules.sla import SlaTarget, sla_problems
 from gateway.rules.templates import Templates
@@ -44,6 +47,7 @@ from gateway.rules.templates import Templates
 _SECTIONS = ("sources", "targets", "channels", "value_maps", "flows", "lifecycle", "chatops", "catalog")
 _FLOW_NAMES = ("event", "ticket")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
 
 class MappingErrors(Exception):
     """Every problem found in one load."""
@@ -98,6 +102,7 @@ class _Loader:
         self.origin: dict[tuple[str, str], str] = {}
         self.lifecycle_raw: tuple[str, Any] | None = None
         self.chatops_file: str | None = None
+        self.names: tuple[str, ...] = ("event", "ticket")  # what templates of the flow being read may name
 
     def fail(self, file: str, where: str, problem: str) -> None:
         self.errors.append(ConfigError(file, where, problem))
@@ -250,9 +255,7 @@ class _Loader:
         if config is None:
             return
         transitions = config.transitions or {}
-        pairs = (
-            [(r.from_, [r.to]) for r in transitions] if isinstance(transitions, list) else list(transitions.items())
-        )
+        pairs = [(r.from_, [r.to]) for r in transitions] if isinstance(transitions, list) else list(transitions.items())
         for state, targets in pairs:
             for name in [state, *targets]:
                 if name not in STATES:
@@ -306,6 +309,7 @@ class _Loader:
             self.fail(file, f"{where}: field actions", "a flow needs a list of one or more actions")
             return None
         actions: list[tuple[str, Action]] = []
+        self.names = ("ticket", "change") if trigger and trigger.type in TICKET_TRIGGERS else ("event", "ticket")
         for i, item in enumerate(actions_raw):
             action = self.read_action(file, f"{where}: field actions[{i}]", item)
             if action is not None:
@@ -334,6 +338,11 @@ class _Loader:
         return kind, action
 
     def check_action(self, file: str, where: str, action: Action) -> None:
+        if isinstance(action, Webhook):
+            for name, source in [("url", action.url), ("body", action.body), *action.headers.items()]:
+                field = f"{where}.{'headers.' if name not in ('url', 'body') else ''}{name}"
+                check_template(self.fail, self.mappings, file, field, source, self.names)
+            return
         if isinstance(action, Notify):
             for channel in action.channels:
                 if channel not in self.mappings.channels:
@@ -362,15 +371,23 @@ class _Loader:
                 self.mappings.catalog[name] = item
 
     def check_flow_rules(self, file: str, where: str, trigger: Trigger, actions: list[tuple[str, Action]]) -> None:
+        ticket_event = trigger.type in TICKET_TRIGGERS
         for i, (kind, _) in enumerate(actions):
-            if kind != "notify" and trigger.type not in TICKETING_TRIGGERS:
+            field = f"{where}: field actions[{i}].{kind}"
+            if kind not in TERMINAL_ACTIONS and ticket_event:
+                self.fail(file, field, f"only notify and webhook may follow a {trigger.type} trigger (no loops)")
+            elif kind not in TERMINAL_ACTIONS and trigger.type not in TICKETING_TRIGGERS:
                 self.fail(
                     file,
-                    f"{where}: field actions[{i}].{kind}",
+                    field,
                     f"ticketing actions run only under anomaly or anomaly_status_change triggers, not {trigger.type}",
                 )
-            if kind == "notify" and i != len(actions) - 1:
-                self.fail(file, f"{where}: field actions[{i}].notify", "notify must be the last action of its flow")
+            if kind in TERMINAL_ACTIONS and any(k not in TERMINAL_ACTIONS for k, _ in actions[i + 1 :]):
+                self.fail(file, field, f"{kind} must be the last action of its flow (after its ticket actions)")
+        used = {k for k, v in msgspec.structs.asdict(trigger.where).items() if v is not None}
+        allowed = {"status", "origin"} if ticket_event else used - {"origin"}
+        for key in sorted(used - allowed):
+            self.fail(file, f"{where}: field trigger.where.{key}", f"not a filter of {trigger.type} triggers")
 
     def finish(self) -> Mappings:
         self.read_lifecycle()

@@ -36,3 +36,14 @@ def matching_flows(mappings: Mappings, event: Event) -> list[Flow]:
         and (flow.sources is None or event.source in flow.sources)
         and where_holds(flow.trigger.where, event)
     ]
+
+
+def ticket_event_flows(mappings: Mappings, kind: str, status: str | None, origin: str | None) -> list[Flow]:
+    """Flows a ticket event fires: its kind, and `where: {status, origin}` (the new status, who changed it)."""
+    return [
+        flow
+        for flow in mappings.flows
+        if flow.trigger.type == kind
+        and _one_of(status, flow.trigger.where.status)
+        and _one_of(origin, flow.trigger.where.origin)
+    ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
-from gateway.core.models import TicketFields
-from gateway.core.redact import secret_values
+from gateway.core.models import TICKET_EVENT_KINDS, TicketEventKind, TicketFields
+from gateway.core.redact import Secret, secret_values
 from gateway.core.retry_config import RetryConfig
 from gateway.receive.sources import SourceConfig
 from gateway.rules.channels import ChannelConfig
@@ -17,8 +18,10 @@ from gateway.rules.lifecycle import Lifecycle
 from gateway.rules.sla import SlaTarget
 from gateway.rules.templates import Templates
 
-TriggerType = Literal["anomaly", "anomaly_status_change", "manual", "scheduled"]
+TriggerType = Literal["anomaly", "anomaly_status_change", "manual", "scheduled"] | TicketEventKind
 TICKETING_TRIGGERS = ("anomaly", "anomaly_status_change")
+TICKET_TRIGGERS: tuple[str, ...] = TICKET_EVENT_KINDS
+TERMINAL_ACTIONS = ("notify", "webhook")  # what may follow a ticket event: nothing that changes a ticket
 
 
 class Where(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -29,6 +32,7 @@ class Where(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     status: list[str] | None = None
     tags: list[str] | None = None
     min_weight: float | None = None
+    origin: list[str] | None = None  # ticket events: who made the change (jira, servicenow, api, chat, anomaly)
 
 
 class Trigger(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -59,11 +63,35 @@ class Notify(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     wait: float | None = None
 
 
-Action = CreateTicket | UpdateTicketStatus | Notify
-ACTION_TYPES: dict[str, type[CreateTicket] | type[UpdateTicketStatus] | type[Notify]] = {
+class Webhook(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """An HTTP call to a URL the mappings name, signed per Standard Webhooks when `secret` is set."""
+
+    url: str
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    headers: dict[str, Secret] = msgspec.field(default_factory=dict)
+    body: str = ""  # a template; empty sends the ticket and the change as JSON
+    secret: Secret = ""
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        static = urlsplit(self.url.split("{", 1)[0])
+        if static.scheme not in ("http", "https") or not static.netloc or "{" in self.url.split("/")[2]:
+            raise ValueError("url: must be an http(s) URL whose scheme and host are written out (no template there)")
+        if self.timeout <= 0:
+            raise ValueError("timeout: must be positive seconds")
+
+    @property
+    def origin(self) -> tuple[str, str]:
+        parts = urlsplit(self.url)
+        return parts.scheme, parts.netloc
+
+
+Action = CreateTicket | UpdateTicketStatus | Notify | Webhook
+ACTION_TYPES: dict[str, type[CreateTicket] | type[UpdateTicketStatus] | type[Notify] | type[Webhook]] = {
     "create_ticket": CreateTicket,
     "update_ticket_status": UpdateTicketStatus,
     "notify": Notify,
+    "webhook": Webhook,
 }
 
 
@@ -171,4 +199,5 @@ class Mappings:
     def secrets(self) -> set[str]:
         """Every value of a config field typed `Secret` (sources, targets, channels, chat-ops), for redaction."""
         configs = [*self.sources.values(), *(t.config for t in self.targets.values()), *self.channels.values()]
-        return secret_values(*configs, self.chatops)
+        webhooks = [a for flow in self.flows for _, a in flow.actions if isinstance(a, Webhook)]
+        return secret_values(*configs, *webhooks, self.chatops)

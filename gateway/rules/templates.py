@@ -13,7 +13,9 @@ from gateway.core.models import TICKET_FIELDS, Event, TicketFields
 from gateway.core.templating import sandbox
 
 _EVENT_FIELDS = frozenset(Event.__struct_fields__) | {"correlation_key"}
-_TICKET_CONTEXT = frozenset({"number", "state", "status", "note", "fields"})
+_TICKET_CONTEXT = frozenset(
+    {"number", "state", "status", "note", "fields", "id", "anomaly_ids", "correlation_key", "source", "drift", "links"}
+)
 # What a catalog item's templates see: what the person typed (`title` is short_description), who, which item.
 FORM_FIELDS = frozenset(TICKET_FIELDS) | {"title", "requester", "item"}
 _KNOWN_ATTRS = {"event": _EVENT_FIELDS, "ticket": _TICKET_CONTEXT, "form": FORM_FIELDS}

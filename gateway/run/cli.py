@@ -1,4 +1,4 @@
-"""`gateway serve | worker | check | tickets | executions | export | emulate | preview`."""
+"""`gateway serve | worker | check | tickets | executions | export | emulate | preview | sync`."""
 
 from __future__ import annotations
 
@@ -114,6 +114,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(f"sandbox reset: removed {len(removed)} file(s)" + "".join(f"\n  {path}" for path in removed))
     return 0
+
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from gateway.run.worker import run_worker
@@ -246,6 +247,24 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Poll (where the tracker offers it) and reconcile now: what missed webhooks left behind is repaired."""
+    from gateway.core.errors import GatewayError
+    from gateway.execute import sync
+
+    runtime, dispatcher = _runtime(args)
+    names = [args.target] if args.target else sync.sync_targets(runtime)
+    if not names:
+        print("no target has a sync: block", file=sys.stderr)
+        return 1
+    try:
+        _print([{**sync.poll(runtime, dispatcher, n), **sync.reconcile(runtime, dispatcher, n)} for n in names])
+    except GatewayError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_emulate(args: argparse.Namespace) -> int:
     import importlib
     import secrets
@@ -301,9 +320,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="JIRA,SERVICENOW",
         help="the sandbox emulators' ports (default 9001,9002; a taken port falls back to a free one)",
     )
-    serve.add_argument(
-        "--insecure", action="store_true", help="allow a non-loopback --host without GATEWAY_API_TOKEN"
-    )
+    serve.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without GATEWAY_API_TOKEN")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", parents=[common], help="run one RQ worker (REDIS_URL required)")
@@ -350,6 +367,12 @@ def parser() -> argparse.ArgumentParser:
     from gateway.run.export import add_parser as add_export
 
     add_export(sub, common).set_defaults(func=cmd_export)
+
+    sync = sub.add_parser(
+        "sync", parents=[common], help="two-way sync now: poll and reconcile tracker records with the mirror"
+    )
+    sync.add_argument("--target", help="only this target (default: every target with a sync: block)")
+    sync.set_defaults(func=cmd_sync)
 
     emulate = sub.add_parser("emulate", parents=[common], help="run a loopback tracker emulator")
     emulate.add_argument("kind", choices=["jira", "servicenow"])

@@ -17,9 +17,11 @@ import redis
 from rq import Queue, SimpleWorker, Worker
 
 from gateway.core.settings import Settings
+from gateway.decide.ticket_events import sla_breach_hook
 from gateway.dispatch.queue import Dispatcher, connect
 from gateway.dispatch.sweeper import Sweeper
 from gateway.execute import runner as jobs
+from gateway.execute import sync as tracker_sync
 from gateway.record.runtime import Runtime
 from gateway.run.logs import configure_logging, redact_secrets_of
 
@@ -75,8 +77,10 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
 
     connection = connect(settings.redis_url)
     job_timeout = settings.retry_budget_seconds + 300
-    sweeper = Sweeper(runtime, Dispatcher(connection, runtime.mirror, settings.queue_name, job_timeout))
+    dispatcher = Dispatcher(connection, runtime.mirror, settings.queue_name, job_timeout)
+    sweeper = Sweeper(runtime, dispatcher, on_breach=sla_breach_hook(runtime))  # breaches fire sla_breached
     _, stop = sweeper.start()  # runs while we wait for Redis too: it only needs the database
+    _, stop_sync = tracker_sync.start(runtime, dispatcher)  # two-way sync: polls and reconcile passes
     try:
         wait_for_redis(connection)
         kind = ForkingGatewayWorker if settings.worker_fork else GatewayWorker
@@ -89,6 +93,7 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
         raise SystemExit(LOST_REDIS_EXIT) from None
     finally:
         stop.set()
+        stop_sync.set()
     if not burst and not worker.stop_requested:
         log.error("the RQ worker loop ended without a stop request (redis lost?); exiting to be restarted")
         raise SystemExit(LOST_REDIS_EXIT)

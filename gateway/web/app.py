@@ -19,7 +19,7 @@ from gateway.record.store import DatabaseError
 from gateway.web.access import api_guard, host_check
 from gateway.web.limits import head_limit
 from gateway.web.metrics import Metrics, count_webhooks
-from gateway.web.routes import chatops, executions, health, preview, tickets, webhooks
+from gateway.web.routes import chatops, executions, health, preview, tickets, trackers, webhooks
 from gateway.web.ui.routes import router as console_router
 from gateway.web.ui.routes import schema_viewer
 
@@ -86,6 +86,7 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
     app = Litestar(
         route_handlers=[
             webhooks.receive_webhook,
+            trackers.tracker_webhook,
             preview.preview_payload,
             tickets.list_tickets,
             tickets.show_ticket,

@@ -221,6 +221,8 @@ def _link(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -
     ticket, moved_from = actions.link_anomaly(rt, command.reference, source, anomaly_id, actor=caller.actor)
     moved = f" (moved from {moved_from})" if moved_from else ""
     return Reply(f"{command.text} linked to {rt.number(ticket.id)}{moved}.", ticket_id=ticket.id)
+
+
 def _open(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
     ticket, executions = user_tickets.open_ticket(
         rt, dispatcher, requester=caller.actor, fields={"title": command.text}, catalog=command.reference

@@ -140,7 +140,8 @@ def _fill(path: Path, count: int) -> None:
             ((i, f"qualytics:{i}", fields, json.dumps([str(i)]), 1e9 + i, 1e9 + i) for i in range(1, count + 1)),
         )
         tx.executemany(
-            "INSERT INTO links VALUES (?, 'mirror', ?, ?, 'https://tracker.example/browse/X', 'New', 'Medium', ?)",
+            "INSERT INTO links (ticket_id, target, external_id, external_key, url, remote_status, remote_priority,"
+            " updated_at) VALUES (?, 'mirror', ?, ?, 'https://tracker.example/browse/X', 'New', 'Medium', ?)",
             ((i, str(i), f"LOCAL-{i}", 1e9 + i) for i in range(1, count + 1)),
         )
         tx.executemany(

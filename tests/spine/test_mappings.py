@@ -217,7 +217,11 @@ def test_every_problem_of_a_load_is_reported(tmp_path: Path) -> None:
 def test_the_example_mappings_load() -> None:
     mappings = load_mappings(Path(__file__).parents[2] / "mappings", {})
     assert {"jira", "snow"} <= set(mappings.targets)
-    assert [f.name for f in mappings.flows] == ["open-dq-ticket", "follow-anomaly-status"]
+    assert [f.name for f in mappings.flows] == [
+        "open-dq-ticket",
+        "follow-anomaly-status",
+        "tell-qualytics-resolved-in-jira",
+    ]
 
 
 def gateway_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.execute.context import Context
-from gateway.execute.handlers import link_back, notify, tickets
+from gateway.execute.handlers import link_back, notify, tickets, webhook
 from gateway.record.rows import ExecutionRow
 
 Handler = Callable[[Context, ExecutionRow], str]
@@ -17,4 +17,5 @@ HANDLERS: dict[str, Handler] = {
     "assign": tickets.assign,
     "notify": notify.send,
     "link_back": link_back.send,
+    "webhook": webhook.send,
 }

@@ -23,7 +23,7 @@ def send(ctx: Context, execution: ExecutionRow) -> str:
     channel = ctx.rt.mappings.channels.get(execution.target)
     if channel is None:
         raise Done("failed", f"channel {execution.target!r} is no longer in the mappings")
-    if _flow_unfinished(ctx.rt, execution):
+    if flow_unfinished(ctx.rt, execution):
         raise Done("queued", "waiting for the flow's ticket actions", retry_in=_wait_step(execution))
     message = notification_message(ctx.rt, execution)
     how: str = ctx.call(execution, channel.retry, lambda: deliver(channel, message))
@@ -57,12 +57,12 @@ def plan_failure_notice(ctx: Context, tx: Tx, execution: ExecutionRow, now: floa
         )
 
 
-def _flow_unfinished(rt: Runtime, execution: ExecutionRow) -> bool:
+def flow_unfinished(rt: Runtime, execution: ExecutionRow) -> bool:
     """True while another action of this event is queued or running and the wait has not run out."""
     if not execution.event_id or time.time() >= float(execution.params.get("wait_until", 0)):
         return False
     siblings = rt.mirror.list_executions(event_id=execution.event_id)
-    return any(e.action != "notify" and e.status in UNFINISHED for e in siblings)
+    return any(e.action not in ("notify", "webhook") and e.status in UNFINISHED for e in siblings)
 
 
 def _wait_step(execution: ExecutionRow) -> float:

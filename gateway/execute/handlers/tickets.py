@@ -15,6 +15,13 @@ from gateway.record.rows import ExecutionRow, LinkRow
 from gateway.record.store import Tx
 from gateway.rules.templates import RenderError
 
+# what each action sets at the tracker: an inbound change older than this never overwrites it
+_CHANGES = {
+    "create_ticket": ("status", "assignee", "priority"),
+    "update_ticket_status": ("status",),
+    "assign": ("assignee",),
+}
+
 
 def create(ctx: Context, execution: ExecutionRow) -> str:
     _wait_for_earlier(ctx, execution)
@@ -128,13 +135,13 @@ def _succeed(ctx: Context, execution: ExecutionRow, remote: RemoteTicket, *, cre
     return "succeeded"
 
 
-def _save_link(
-    ctx: Context, tx: Tx, execution: ExecutionRow, remote: RemoteTicket, now: float
-) -> bool:
+def _save_link(ctx: Context, tx: Tx, execution: ExecutionRow, remote: RemoteTicket, now: float) -> bool:
     """Store the link; True (and a `linked` timeline entry) when the ticket had none for this target."""
     ticket_id, target = ctx.ticket_id(execution), execution.target
     before = ctx.mirror.link(ticket_id, target, tx)
-    ctx.mirror.save_link(tx, ticket_id, target, msgspec.to_builtins(remote), now)
+    ctx.mirror.save_link(tx, ticket_id, target, msgspec.to_builtins(remote), now, _CHANGES.get(execution.action, ()))
+    if execution.action == "update_ticket_status":  # the tracker now says what the mirror says
+        ctx.mirror.set_drift(tx, ticket_id, False)
     entry = {"target": target, "key": remote.external_key, "url": remote.url}
     if before is None:
         ctx.mirror.add_timeline(tx, ticket_id, "linked", "gateway", entry, now)

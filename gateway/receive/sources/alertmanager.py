@@ -82,9 +82,7 @@ def _event(config: SourceConfig, delivery: Delivery, group: _Payload, alert: _Al
     starts, ends = _time(alert.startsAt), _time(alert.endsAt)
     # No delivery id, and a whole group is re-sent when one alert changes: an unchanged alert
     # must get the same event id again (a duplicate), a new firing period a new one.
-    event_id = f"{fingerprint}:{'resolved' if resolved else 'firing'}:{starts}" + (
-        f":{ends}" if resolved else ""
-    )
+    event_id = f"{fingerprint}:{'resolved' if resolved else 'firing'}:{starts}" + (f":{ends}" if resolved else "")
     labels, notes = alert.labels, alert.annotations
     severity = labels.get("severity")
     return Event(

@@ -131,9 +131,7 @@ def _incident_event(config: SourceConfig, delivery: Delivery, kind: str, raw: di
     event_id = body_hash(delivery.body, incident.id)
     if status is None and not created:
         return Parsed(
-            ignored=[
-                Ignored(reason=f"soda incident status {incident.status!r} is not known", event_id=event_id)
-            ]
+            ignored=[Ignored(reason=f"soda incident status {incident.status!r} is not known", event_id=event_id)]
         )
     status = status or "Active"
     event_type: EventType = "anomaly" if created and status != "Resolved" else "anomaly_status_change"
@@ -169,16 +167,12 @@ def _incident_event(config: SourceConfig, delivery: Delivery, kind: str, raw: di
     return Parsed(events=[event])
 
 
-def _check_event(
-    config: SourceConfig, delivery: Delivery, check: _CheckResult, raw: dict[str, Any]
-) -> Event | Ignored:
+def _check_event(config: SourceConfig, delivery: Delivery, check: _CheckResult, raw: dict[str, Any]) -> Event | Ignored:
     """A failing or warning check is an anomaly keyed by its check id; a passing one resolves it."""
     event_id = body_hash(delivery.body, check.id)
     outcome = lookup_word(check.outcome, OUTCOMES)
     if outcome is None:
-        return Ignored(
-            reason=f"soda check {check.id}: outcome {check.outcome!r} is not ticketed", event_id=event_id
-        )
+        return Ignored(reason=f"soda check {check.id}: outcome {check.outcome!r} is not ticketed", event_id=event_id)
     failing = outcome != "pass"
     return Event(
         event_id=event_id,
@@ -224,6 +218,4 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     return Parsed(ignored=[Ignored(reason=f"soda event {raw['event']!r} is not ticketed")])
 
 
-ADAPTER = SourceAdapter(
-    kind="soda", auth_keys=("token",), verify=verify, parse=parse, link_back_hosts=("*.soda.io",)
-)
+ADAPTER = SourceAdapter(kind="soda", auth_keys=("token",), verify=verify, parse=parse, link_back_hosts=("*.soda.io",))

@@ -1,0 +1,115 @@
+"""Two-way sync passes a worker runs: poll trackers that offer it (ServiceNow) and reconcile every
+open link with its tracker, repairing what dropped or reordered webhooks missed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from connectors.base import Inbound, RemoteTicket
+from connectors.registry import KINDS
+from gateway.core.outbound import ConnectorError
+from gateway.decide.inbound import apply_changes, enqueue, sync_target
+from gateway.dispatch.queue import Dispatcher
+from gateway.record.rows import LinkRow
+from gateway.record.runtime import Runtime
+from gateway.rules.lifecycle import OPEN_STATES
+
+log = logging.getLogger("gateway.execute.sync")
+TICK_S = 1.0
+
+
+def sync_targets(rt: Runtime) -> list[str]:
+    return [n for n, t in rt.mappings.targets.items() if getattr(t.config, "sync", None) and KINDS[t.kind].inbound]
+
+
+def reconcile(rt: Runtime, dispatcher: Dispatcher | None, name: str) -> dict[str, Any]:
+    """Read every open (or drifting) linked record as it is now and apply what the mirror missed."""
+    target, adapter = sync_target(rt, name)
+    links = rt.mirror.open_links(name, tuple(sorted(OPEN_STATES)))
+    connector = KINDS[target.kind].build(target.config)
+    read: Any = getattr(connector, "read_state", None)  # trackers that cannot be read back are skipped
+    if read is None:
+        links = []
+    notes: list[dict[str, str]] = []
+    errors: list[str] = []
+    try:
+        for link in links:
+            if rt.mirror.pending_on(link.ticket_id, name):
+                continue  # the gateway's own change is on its way: the tracker is behind, not a person
+            try:
+                change = read(_remote(link))
+            except ConnectorError as exc:
+                errors.append(rt.redactor()(f"{link.external_key}: {exc.message}"))
+                continue
+            applied = apply_changes(rt, target, adapter, Inbound(changes=[change]))
+            enqueue(dispatcher, applied)
+            notes += [n for n in applied.notes if n.get("result") not in ("in step", "own change")]
+    finally:
+        connector.close()
+    rt.mirror.save_cursor(name, reconciled_at=time.time())
+    return {"target": name, "checked": len(links), "changes": notes, "errors": errors}
+
+
+def poll(rt: Runtime, dispatcher: Dispatcher | None, name: str) -> dict[str, Any]:
+    """Records changed since the last poll, and their journal entries (trackers that offer `poll`)."""
+    target, adapter = sync_target(rt, name)
+    connector = KINDS[target.kind].build(target.config)
+    notes: list[dict[str, str]] = []
+    try:
+        poll_since = getattr(connector, "poll", None)
+        links = rt.mirror.open_links(name, tuple(sorted(OPEN_STATES)))
+        if poll_since is None or not links:
+            return {"target": name, "changes": notes}
+        inbounds, until = poll_since([_remote(link) for link in links], rt.mirror.cursor(name)["polled_until"])
+        for inbound in inbounds:
+            applied = apply_changes(rt, target, adapter, inbound)
+            enqueue(dispatcher, applied)
+            notes += [n for n in applied.notes if n.get("result") not in ("in step", "own change", "own comment")]
+    finally:
+        connector.close()
+    rt.mirror.save_cursor(name, polled_until=until, polled_at=time.time())
+    return {"target": name, "changes": notes}
+
+
+def run_due(rt: Runtime, dispatcher: Dispatcher | None, now: float | None = None) -> None:
+    """One tick: every target whose poll or reconcile turn is due (and this node won it)."""
+    now = time.time() if now is None else now
+    for name in sync_targets(rt):
+        sync = rt.mappings.targets[name].config.sync
+        passes = [("polled_at", float(getattr(sync, "poll_interval", 0.0)), poll)]
+        passes.append(("reconciled_at", float(sync.reconcile_interval), reconcile))
+        for column, interval, run in passes:
+            if interval > 0 and rt.mirror.claim_turn(name, column, now, interval):
+                try:
+                    run(rt, dispatcher, name)
+                except ConnectorError as exc:
+                    log.warning("sync %s of %s failed: %s", run.__name__, name, rt.redactor()(exc.message))
+
+
+def start(rt: Runtime, dispatcher: Dispatcher) -> tuple[threading.Thread, threading.Event]:
+    """The worker's sync thread (beside the sweeper); does nothing when no target has `sync:`."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(TICK_S):
+            try:
+                run_due(rt, dispatcher)
+            except Exception as exc:  # a tracker or database outage must not end the loop
+                log.warning("sync tick failed: %s", type(exc).__name__)
+
+    thread = threading.Thread(target=loop, name="tracker-sync", daemon=True)
+    thread.start()
+    return thread, stop
+
+
+def _remote(link: LinkRow) -> RemoteTicket:
+    return RemoteTicket(
+        external_id=link.external_id,
+        external_key=link.external_key,
+        url=link.url,
+        remote_status=link.remote_status,
+        remote_priority=link.remote_priority,
+    )

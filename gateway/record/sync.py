@@ -1,0 +1,100 @@
+"""Two-way sync state: links found by tracker id, per-field tracker clocks, delivery dedupe, poll cursors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gateway.record.rows import LinkRow
+from gateway.record.store import Store, Tx, _dumps
+from gateway.record.tickets import _link
+
+
+class Sync(Store):
+    def link_by_external(self, tx: Tx, target: str, external_id: str) -> LinkRow | None:
+        """The newest ticket's link to this tracker record (ids are stable; keys change when issues move)."""
+        row = tx.execute(
+            "SELECT * FROM links WHERE target = ? AND external_id = ? ORDER BY ticket_id DESC LIMIT 1",
+            (target, external_id),
+        ).fetchone()
+        return _link(row) if row else None
+
+    def open_links(self, target: str, open_states: tuple[str, ...], limit: int = 1000) -> list[LinkRow]:
+        """Links of tickets still open or drifting, the ones a poll or reconcile pass looks at."""
+        marks = ", ".join("?" for _ in open_states)
+        rows = self._all(
+            "SELECT links.* FROM links JOIN tickets ON tickets.id = links.ticket_id WHERE links.target = ?"
+            f" AND (tickets.state IN ({marks}) OR tickets.drift = 1) ORDER BY links.ticket_id LIMIT ?",
+            (target, *open_states, limit),
+        )
+        return [_link(r) for r in rows]
+
+    def update_link_remote(
+        self, tx: Tx, link: LinkRow, now: float, clock: dict[str, float], **changes: Any
+    ) -> None:
+        """What the tracker told us about its record: status, priority, key/url, and when (per field)."""
+        assignments = "".join(f", {name} = ?" for name in changes)
+        tx.execute(
+            f"UPDATE links SET sync_clock = ?, updated_at = ?{assignments} WHERE ticket_id = ? AND target = ?",
+            (_dumps({**link.clock(), **clock}), now, *changes.values(), link.ticket_id, link.target),
+        )
+
+    def set_drift(self, tx: Tx, ticket_id: int, drift: bool) -> None:
+        tx.execute("UPDATE tickets SET drift = ? WHERE id = ?", (1 if drift else 0, ticket_id))
+
+    def first_delivery(self, tx: Tx, target: str, delivery_id: str, now: float) -> bool:
+        """True the first time a tracker delivery id is seen (Jira retries keep the identifier)."""
+        cursor = tx.execute(
+            "INSERT INTO tracker_deliveries (target, delivery_id, received_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (target, delivery_id) DO NOTHING",
+            (target, delivery_id, now),
+        )
+        return cursor.rowcount == 1
+
+    def posted_comment(self, tx: Tx, ticket_id: int, target: str, text: str) -> bool:
+        """Did the gateway itself post this text to the target (so a webhook of it is an echo)?"""
+        rows = tx.execute(
+            "SELECT params FROM executions WHERE ticket_id = ? AND target = ? AND action IN"
+            " ('comment', 'update_ticket_status')",
+            (ticket_id, target),
+        ).fetchall()
+        wanted = text.strip()
+        for row in rows:
+            params = json.loads(row["params"])
+            if wanted and wanted in (str(params.get("text", "")).strip(), str(params.get("note", "")).strip()):
+                return True
+        return False
+
+    def claim_turn(self, target: str, column: str, now: float, interval: float) -> bool:
+        """Take this target's poll or reconcile turn when it is due (one node wins each turn)."""
+        assert column in ("polled_at", "reconciled_at")
+        with self.transaction() as tx:
+            tx.execute("INSERT INTO sync_cursors (target) VALUES (?) ON CONFLICT (target) DO NOTHING", (target,))
+            cursor = tx.execute(
+                f"UPDATE sync_cursors SET {column} = ? WHERE target = ? AND ({column} IS NULL OR {column} <= ?)",
+                (now, target, now - interval),
+            )
+            return cursor.rowcount == 1
+
+    def pending_on(self, ticket_id: int, target: str) -> bool:
+        """An unfinished ticket action for this link: the mirror is ahead of the tracker until it runs."""
+        row = self._one(
+            "SELECT 1 FROM executions WHERE ticket_id = ? AND target = ? AND status IN ('queued', 'running')"
+            " AND action IN ('create_ticket', 'update_ticket_status', 'assign') LIMIT 1",
+            (ticket_id, target),
+        )
+        return row is not None
+
+    def cursor(self, target: str) -> dict[str, Any]:
+        row = self._one("SELECT * FROM sync_cursors WHERE target = ?", (target,))
+        return dict(row) if row else {"target": target, "polled_until": "", "polled_at": None, "reconciled_at": None}
+
+    def save_cursor(self, target: str, **values: Any) -> None:
+        current = {**self.cursor(target), **values}
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO sync_cursors (target, polled_until, polled_at, reconciled_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (target) DO UPDATE SET polled_until = excluded.polled_until,"
+                " polled_at = excluded.polled_at, reconciled_at = excluded.reconciled_at",
+                (target, current["polled_until"], current["polled_at"], current["reconciled_at"]),
+            )

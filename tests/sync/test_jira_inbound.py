@@ -1,0 +1,210 @@
+"""What people do in Jira comes back to the mirror, once, in order, and never echoes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from tests.sync.conftest import JIRA_SECRET, SyncedFactory
+
+
+def test_resolving_in_jira_resolves_the_mirror_naming_the_person_and_the_incident_once(synced: SyncedFactory) -> None:
+    world = synced()
+    world.in_jira(move_to="Done")  # a person clicks Start progress, then Resolve: two webhooks
+    assert [d["status"] for d in world.deliveries()] == [202, 202]
+
+    ticket = world.ticket()
+    assert ticket["state"] == "Resolved" and ticket["drift"] is False
+    moves = world.timeline("status_changed")
+    assert [(m["data"]["to"], m["actor"], m["data"]["origin"]) for m in moves] == [
+        ("In Progress", "Ana Lytics (jira)", "jira"),
+        ("Resolved", "Ana Lytics (jira)", "jira"),
+    ]
+    # one execution per move, to the other target only: nothing goes back to Jira
+    assert [(e["action"], e["target"]) for e in world.sync_executions()] == [("update_ticket_status", "snow")] * 2
+
+    world.gateway.drain()
+    [incident] = world.trackers.incidents()
+    assert incident["state"] == "6" and incident["close_code"] == "Solution provided"
+    assert world.snow_state_writes("6") == 1
+    assert world.trackers.issues()[0]["status"] == "Done"
+    assert len(world.timeline("status_changed")) == 2  # the propagation made no new move
+    links = {link["target"]: link["remote_status"] for link in world.ticket()["links"]}
+    assert links == {"jira": "Done", "snow": "6"}
+
+
+def test_one_move_in_jira_makes_one_entry_and_one_execution_per_other_target(synced: SyncedFactory) -> None:
+    world = synced()
+    before = len(world.timeline())
+    world.in_jira(move_to="In Progress")
+    world.gateway.drain()
+
+    new = world.timeline()[before:]
+    assert [(e["kind"], e["data"].get("to")) for e in new] == [("status_changed", "In Progress")]
+    assert [(e["target"], e["status"]) for e in world.sync_executions()] == [("snow", "succeeded")]
+    assert world.trackers.incidents()[0]["state"] == "2"
+
+
+def test_a_webhook_delivered_twice_makes_one_change(synced: SyncedFactory) -> None:
+    world = synced()
+    world.jira_hooks(fault="duplicate")
+    world.in_jira(move_to="In Progress")
+    first, second = world.deliveries()
+    assert first["body"] == second["body"] and (first["status"], second["status"]) == (202, 202)
+    assert len(world.timeline("status_changed")) == 1
+    assert len(world.sync_executions()) == 1
+
+
+def test_a_duplicate_answers_that_it_is_one(synced: SyncedFactory) -> None:
+    world = synced()
+    issue = world.trackers.issues()[0]
+    body = json.dumps(_issue_updated(issue, "In Progress")).encode()
+    headers = _signed(body) | {"x-atlassian-webhook-identifier": "delivery-1"}
+    first = world.gateway.client.post("/v1/trackers/jira/webhook", content=body, headers=headers)
+    again = world.gateway.client.post("/v1/trackers/jira/webhook", content=body, headers=headers)
+    assert first.status_code == 202 and first.json()["duplicate"] is False
+    assert again.status_code == 202 and again.json() == {
+        "duplicate": True,
+        "tickets": [],
+        "changes": [],
+        "executions": [],
+    }
+
+
+def test_a_dropped_webhook_is_repaired_by_the_reconcile_pass(synced: SyncedFactory) -> None:
+    from gateway.execute.sync import reconcile
+
+    world = synced()
+    world.jira_hooks(fault="drop")
+    world.in_jira(move_to="In Progress")
+    assert world.ticket()["state"] == "New"  # the mirror never heard
+
+    report = reconcile(world.gateway.runtime, world.gateway.dispatcher, "jira")
+    assert report["errors"] == [] and [c["result"] for c in report["changes"]] == ["moved to In Progress"]
+    assert world.ticket()["state"] == "In Progress"
+    world.gateway.drain()
+    assert world.trackers.incidents()[0]["state"] == "2"
+    again = reconcile(world.gateway.runtime, world.gateway.dispatcher, "jira")
+    assert again["changes"] == [] and len(world.timeline("status_changed")) == 1
+
+
+def test_out_of_order_deliveries_end_at_the_newest_state(synced: SyncedFactory) -> None:
+    world = synced()
+    world.jira_hooks(fault="hold", count=2)
+    world.in_jira(move_to="Done")  # In Progress, then Done: both held
+    world.release(reverse=True)  # Done arrives first, In Progress after it
+
+    assert world.ticket()["state"] == "Resolved"
+    assert [m["data"]["to"] for m in world.timeline("status_changed")] == ["Resolved"]
+    assert {link["target"]: link["remote_status"] for link in world.ticket()["links"]}["jira"] == "Done"
+
+
+def test_a_forged_or_missing_signature_is_refused_and_changes_nothing(synced: SyncedFactory) -> None:
+    world = synced()
+    issue = world.trackers.issues()[0]
+    body = json.dumps(_issue_updated(issue, "Done")).encode()
+    forged = world.gateway.client.post(
+        "/v1/trackers/jira/webhook", content=body, headers={"x-hub-signature": "sha256=" + "0" * 64}
+    )
+    missing = world.gateway.client.post("/v1/trackers/jira/webhook", content=body)
+    assert (forged.status_code, forged.json()["error"]) == (401, "bad_signature")
+    assert (missing.status_code, missing.json()["error"]) == (401, "missing_signature")
+    world.jira_hooks(secret="not-the-secret")  # the emulator signs with the wrong secret
+    world.in_jira(move_to="In Progress")
+    assert [d["status"] for d in world.deliveries()] == [401]
+    assert world.ticket()["state"] == "New" and world.timeline("status_changed") == []
+    assert world.sync_executions() == []
+
+
+def test_unknown_targets_and_unlinked_issues(synced: SyncedFactory) -> None:
+    world = synced()
+    body = json.dumps(_issue_updated({"id": "99999", "key": "DQ-99"}, "Done")).encode()
+    unknown = world.gateway.client.post("/v1/trackers/nope/webhook", content=body, headers=_signed(body))
+    unlinked = world.gateway.client.post("/v1/trackers/jira/webhook", content=body, headers=_signed(body))
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "unknown_target")
+    assert unlinked.status_code == 200 and unlinked.json()["tickets"] == []
+    garbage = world.gateway.client.post("/v1/trackers/jira/webhook", content=b"{", headers=_signed(b"{"))
+    assert garbage.status_code == 400 and garbage.json()["error"] == "bad_tracker_payload"
+
+
+def test_a_move_the_lifecycle_forbids_is_recorded_and_flagged_without_moving(synced: SyncedFactory) -> None:
+    world = synced()
+    response = world.gateway.client.post("/v1/tickets/DQ-1/status", json={"status": "Canceled"})
+    assert response.status_code == 202
+    world.gateway.drain()
+    assert world.trackers.issues()[0]["status"] == "Done"
+
+    world.in_jira(move_to="In Progress")  # someone reopens the issue; Canceled is final
+    ticket = world.ticket()
+    assert ticket["state"] == "Canceled" and ticket["drift"] is True
+    [entry] = world.timeline("remote_changed")
+    assert entry["actor"] == "Ana Lytics (jira)"
+    assert entry["data"]["remote_status"] == "In Progress" and entry["data"]["from"] == "Canceled"
+    assert world.sync_executions() == []
+    assert world.gateway.tickets()[0]["drift"] is True  # the list shows it too
+
+    world.in_jira(move_to="Done")  # back where the mirror is: the states agree again
+    assert world.ticket()["drift"] is False and world.ticket()["state"] == "Canceled"
+
+
+def test_the_gateways_own_transition_coming_back_makes_no_entry(synced: SyncedFactory) -> None:
+    world = synced()
+    response = world.gateway.client.post("/v1/tickets/DQ-1/status", json={"status": "In Progress"})
+    assert response.status_code == 202
+    before = world.timeline()
+    world.gateway.drain()  # the worker moves the issue; Jira sends the webhook of that move
+    assert [d["status"] for d in world.deliveries()] == [202]
+    assert world.deliveries()[0]["body"]["user"]["name"] == "sandbox"
+    after = world.timeline()
+    assert [e["kind"] for e in after[len(before) :]] == []
+    assert world.sync_executions() == []
+
+
+def test_comments_and_assignments_in_jira_land_on_the_timeline_and_never_echo(synced: SyncedFactory) -> None:
+    world = synced()
+    world.in_jira(comment="Looking into the orders feed", assign="bob")
+    [comment] = world.timeline("comment")
+    assert comment["actor"] == "Ana Lytics (jira)" and comment["data"]["text"] == "Looking into the orders feed"
+    [assigned] = world.timeline("field_changed")
+    assert assigned["data"] == {"field": "assigned_to", "from": "", "to": "bob", "origin": "jira"}
+    assert world.ticket()["fields"]["assigned_to"] == "bob"
+    world.gateway.drain()
+    [incident] = world.trackers.incidents()
+    notes = [e["value"] for e in incident["journal"] if e["element"] == "work_notes"]
+    assert notes == ["Ana Lytics (jira): Looking into the orders feed"]
+    assert world.trackers.issues()[0]["comments"] == ["Looking into the orders feed"]  # nothing posted back
+
+
+def test_an_issue_moved_to_another_project_is_followed_by_its_id(synced: SyncedFactory) -> None:
+    world = synced()
+    world.in_jira(move_key="OPS-7", move_to="In Progress")
+    link = {link["target"]: link for link in world.ticket()["links"]}["jira"]
+    assert link["external_key"] == "OPS-7" and link["url"].endswith("/browse/OPS-7")
+    assert world.ticket()["state"] == "In Progress"
+
+
+def _issue_updated(issue: dict[str, str], status: str) -> dict[str, object]:
+    item = {"field": "status", "fromString": "To Do", "toString": status}
+    return {
+        "timestamp": 4102444800000,
+        "webhookEvent": "jira:issue_updated",
+        "user": {"name": "alice", "displayName": "Ana Lytics"},
+        "issue": {"id": issue["id"], "key": issue["key"]},
+        "changelog": {"items": [item]},
+    }
+
+
+def _signed(body: bytes) -> dict[str, str]:
+    return {"x-hub-signature": "sha256=" + hmac.new(JIRA_SECRET.encode(), body, hashlib.sha256).hexdigest()}
+
+
+def test_data_center_deliveries_carry_a_token_compared_in_constant_time(synced: SyncedFactory) -> None:
+    world = synced(jira_sync='    sync: {webhook_token: "dc-token-value-123"}')
+    body = json.dumps(_issue_updated(world.trackers.issues()[0], "In Progress")).encode()
+    path = "/v1/trackers/jira/webhook"
+    assert world.gateway.client.post(path + "?token=wrong", content=body).status_code == 401
+    assert world.gateway.client.post(path, content=body).status_code == 401
+    assert world.ticket()["state"] == "New"
+    assert world.gateway.client.post(path + "?token=dc-token-value-123", content=body).status_code == 202
+    assert world.ticket()["state"] == "In Progress"

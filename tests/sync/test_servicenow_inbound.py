@@ -1,0 +1,82 @@
+"""What people do in ServiceNow comes back through the worker's poll (or a Business Rule's push)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from gateway.execute.sync import poll, run_due
+from tests.sync.conftest import SNOW_SECRET, Synced, SyncedFactory
+
+
+def _poll(world: Synced) -> list[str]:
+    report = poll(world.gateway.runtime, world.gateway.dispatcher, "snow")
+    return [change["result"] for change in report["changes"]]
+
+
+def test_a_comment_in_servicenow_lands_on_the_timeline_and_is_not_echoed_back(synced: SyncedFactory) -> None:
+    world = synced()
+    world.in_snow(work_notes="Restarted the nightly loader")
+    assert _poll(world) == ["commented"]
+    [comment] = world.timeline("comment")
+    assert comment["actor"] == "jane.doe (servicenow)"
+    assert comment["data"] == {"text": "Restarted the nightly loader", "origin": "servicenow"}
+    world.gateway.drain()
+
+    assert world.trackers.issues()[0]["comments"] == ["jane.doe (servicenow): Restarted the nightly loader"]
+    [incident] = world.trackers.incidents()
+    assert [e["value"] for e in incident["journal"]] == ["Restarted the nightly loader"]  # nothing written back
+    assert _poll(world) == []  # the next poll finds nothing new
+    assert len(world.timeline("comment")) == 1
+    assert [d["status"] for d in world.deliveries()] == [202]  # Jira's webhook of the gateway's own comment
+
+
+def test_resolving_in_servicenow_resolves_the_mirror_and_jira_and_nothing_comes_back(synced: SyncedFactory) -> None:
+    world = synced()
+    world.in_snow(state="6")
+    assert _poll(world) == ["moved to Resolved"]
+    [move] = world.timeline("status_changed")
+    assert (move["actor"], move["data"]["origin"]) == ("jane.doe (servicenow)", "servicenow")
+    assert move["data"]["to"] == "Resolved"
+    world.gateway.drain()
+    assert world.trackers.issues()[0]["status"] == "Done"
+    assert all(d["status"] == 202 for d in world.deliveries())  # Jira's webhooks of the gateway's walk
+    assert _poll(world) == []
+    assert len(world.timeline("status_changed")) == 1 and world.ticket()["state"] == "Resolved"
+
+
+def test_the_worker_polls_when_the_interval_says_so(synced: SyncedFactory) -> None:
+    world = synced()
+    world.in_snow(state="2")
+    rt = world.gateway.runtime
+    run_due(rt, world.gateway.dispatcher)  # first tick: the poll's turn (and reconcile's) is due
+    assert world.ticket()["state"] == "In Progress"
+    world.in_snow(state="3")
+    run_due(rt, world.gateway.dispatcher)  # within poll_interval (60 s): not polled again
+    assert world.ticket()["state"] == "In Progress"
+    run_due(rt, world.gateway.dispatcher, now=rt.mirror.cursor("snow")["polled_at"] + 61)
+    assert world.ticket()["state"] == "On Hold"
+
+
+def test_a_business_rule_push_is_verified_and_applied(synced: SyncedFactory) -> None:
+    world = synced()
+    [incident] = world.trackers.incidents()
+    body = json.dumps(
+        {
+            "sys_id": incident["sys_id"],
+            "number": incident["number"],
+            "state": "2",
+            "sys_updated_on": "2099-01-01 00:00:00",
+            "sys_updated_by": "jane.doe",
+            "sys_mod_count": "7",
+        }
+    ).encode()
+    signature = "sha256=" + hmac.new(SNOW_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    path = "/v1/trackers/snow/webhook"
+    bad = world.gateway.client.post(path, content=body, headers={"x-gateway-signature": "x"})
+    assert bad.status_code == 401 and world.ticket()["state"] == "New"
+    good = world.gateway.client.post(path, content=body, headers={"x-gateway-signature": signature})
+    assert good.status_code == 202 and good.json()["changes"][0]["result"] == "moved to In Progress"
+    again = world.gateway.client.post(path, content=body, headers={"x-gateway-signature": signature})
+    assert again.json()["duplicate"] is True and len(world.timeline("status_changed")) == 1
