@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from gateway.core.models import Event, TicketFields
 from gateway.record.runtime import Runtime
 from gateway.rules.lifecycle import canonical_state
@@ -37,3 +39,11 @@ def target_status(rt: Runtime, action: UpdateTicketStatus, event: Event, context
     if state is None:
         raise RenderError(f"anomaly status {event.status!r} maps to {wanted!r}, which is no ticket state")
     return state, note
+
+
+def target_fields(rt: Runtime, action: CreateTicket, event: Event, target: str, state: str) -> dict[str, Any]:
+    """One target's fields (per_target applied), created in the ticket's own initial state."""
+    fields = create_fields(rt, action, event, target)
+    fields.status = state
+    built: dict[str, Any] = msgspec.to_builtins(fields)
+    return built

@@ -70,9 +70,7 @@ def check_event_count(parsed: Parsed, cap: int) -> None:
         )
 
 
-def _record_ignored(
-    rt: Runtime, tx: Tx, source: str, body: bytes, index: int, item: Ignored, now: float
-) -> str:
+def _record_ignored(rt: Runtime, tx: Tx, source: str, body: bytes, index: int, item: Ignored, now: float) -> str:
     """Irrelevant deliveries are kept as events too, so ops can see what a tool sent and why it did nothing."""
     source_event_id = item.event_id or body_hash(body, "ignored", str(index))
     event_id = rt.mirror.insert_event(

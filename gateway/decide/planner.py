@@ -10,7 +10,7 @@ import msgspec
 
 from gateway.core.models import ActionName, Event, ExecutionStatus, TicketEventKind, TicketFields
 from gateway.decide import anomalies
-from gateway.decide.fields import create_fields
+from gateway.decide.fields import create_fields, target_fields
 from gateway.decide.paging import pages_to_resolve
 from gateway.decide.terminal import terminal_actions
 from gateway.decide.ticket_events import fire_ticket_event
@@ -200,7 +200,7 @@ class Planner:
             for target in (t for t in action.targets if t not in seen):
                 seen.add(target)
                 try:
-                    params = {"fields": self.target_fields(action, event, target, fields.status)}
+                    params = {"fields": target_fields(self.rt, action, event, target, fields.status)}
                 except RenderError as exc:
                     self.failed_create(outcome, create_flow, target, ticket_id, exc)
                     continue
@@ -231,13 +231,6 @@ class Planner:
     def base_fields(self, action: CreateTicket, event: Event) -> TicketFields:
         """The mirror ticket's fields."""
         return create_fields(self.rt, action, event)
-
-    def target_fields(self, action: CreateTicket, event: Event, target: str, state: str) -> dict[str, Any]:
-        """One target's fields (per_target applied), created in the ticket's own initial state."""
-        fields = create_fields(self.rt, action, event, target)
-        fields.status = state
-        built: dict[str, Any] = msgspec.to_builtins(fields)
-        return built
 
     def new_ticket(
         self,
@@ -325,7 +318,7 @@ class Planner:
             ticket_id, state = ticket.id, self.base_fields(action, event).status
             if execution.target not in ticket.targets:
                 self.mirror.update_ticket(self.tx, ticket_id, self.now, targets=[*ticket.targets, execution.target])
-        params = {"fields": self.target_fields(action, event, execution.target, state)}
+        params = {"fields": target_fields(self.rt, action, event, execution.target, state)}
         self.tx.execute(
             "UPDATE executions SET ticket_id = ?, params = ? WHERE id = ?",
             (ticket_id, msgspec.json.encode(params).decode(), execution.id),

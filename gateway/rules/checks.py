@@ -6,9 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from gateway.core.models import TICKET_FIELDS
 from gateway.rules.lifecycle import STATES, canonical_state
-from gateway.rules.schema import OPEN_ALIASES, CatalogItem, Mappings
+from gateway.rules.schema import (
+    OPEN_ALIASES,
+    TERMINAL_ACTIONS,
+    TICKET_TRIGGERS,
+    TICKETING_TRIGGERS,
+    Action,
+    CatalogItem,
+    Mappings,
+    Trigger,
+)
 from gateway.rules.templates import TemplateProblem
 
 Fail = Callable[[str, str, str], None]
@@ -78,3 +89,24 @@ def check_catalog_item(fail: Fail, mappings: Mappings, file: str, where: str, it
     for name in item.open:
         if name not in known:
             fail(file, f"{where}: field open", f"{name!r} is not a Create Ticket field; fields: {', '.join(known)}")
+
+
+def check_flow_rules(fail: Fail, file: str, where: str, trigger: Trigger, actions: list[tuple[str, Action]]) -> None:
+    """Which actions may follow which trigger (no loops), terminal actions last, the trigger's filters."""
+    ticket_event = trigger.type in TICKET_TRIGGERS
+    for i, (kind, _) in enumerate(actions):
+        field = f"{where}: field actions[{i}].{kind}"
+        if kind not in TERMINAL_ACTIONS and ticket_event:
+            fail(file, field, f"only notify and webhook may follow a {trigger.type} trigger (no loops)")
+        elif kind not in TERMINAL_ACTIONS and trigger.type not in TICKETING_TRIGGERS:
+            fail(
+                file,
+                field,
+                f"ticketing actions run only under anomaly or anomaly_status_change triggers, not {trigger.type}",
+            )
+        if kind in TERMINAL_ACTIONS and any(k not in TERMINAL_ACTIONS for k, _ in actions[i + 1 :]):
+            fail(file, field, f"{kind} must be the last action of its flow (after its ticket actions)")
+    used = {k for k, v in msgspec.structs.asdict(trigger.where).items() if v is not None}
+    allowed = {"status", "origin"} if ticket_event else used - {"origin"}
+    for key in sorted(used - allowed):
+        fail(file, f"{where}: field trigger.where.{key}", f"not a filter of {trigger.type} triggers")

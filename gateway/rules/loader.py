@@ -21,14 +21,12 @@ from gateway.core.models import SEVERITIES
 from gateway.receive.sources import ADAPTERS, SourceAdapter, SourceConfig
 from gateway.receive.sources.base import template_parts
 from gateway.rules.channels import ChannelConfig
-from gateway.rules.checks import check_catalog_item, check_template, check_ticket_fields
+from gateway.rules.checks import check_catalog_item, check_flow_rules, check_template, check_ticket_fields
 from gateway.rules.coverage import static_checks
 from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig, canonical_state
 from gateway.rules.schema import (
     ACTION_TYPES,
-    TERMINAL_ACTIONS,
     TICKET_TRIGGERS,
-    TICKETING_TRIGGERS,
     USER_SOURCE,
     Action,
     CatalogItem,
@@ -316,7 +314,7 @@ class _Loader:
                 actions.append(action)
         if trigger is None:
             return None
-        self.check_flow_rules(file, where, trigger, actions)
+        check_flow_rules(self.fail, file, where, trigger, actions)
         for severity in trigger.where.severity or []:
             if severity not in SEVERITIES:
                 self.fail(file, f"{where}: field trigger.where.severity", f"{severity!r} is not one of {SEVERITIES}")
@@ -369,25 +367,6 @@ class _Loader:
             if item is not None:
                 check_catalog_item(self.fail, self.mappings, file, where, item)
                 self.mappings.catalog[name] = item
-
-    def check_flow_rules(self, file: str, where: str, trigger: Trigger, actions: list[tuple[str, Action]]) -> None:
-        ticket_event = trigger.type in TICKET_TRIGGERS
-        for i, (kind, _) in enumerate(actions):
-            field = f"{where}: field actions[{i}].{kind}"
-            if kind not in TERMINAL_ACTIONS and ticket_event:
-                self.fail(file, field, f"only notify and webhook may follow a {trigger.type} trigger (no loops)")
-            elif kind not in TERMINAL_ACTIONS and trigger.type not in TICKETING_TRIGGERS:
-                self.fail(
-                    file,
-                    field,
-                    f"ticketing actions run only under anomaly or anomaly_status_change triggers, not {trigger.type}",
-                )
-            if kind in TERMINAL_ACTIONS and any(k not in TERMINAL_ACTIONS for k, _ in actions[i + 1 :]):
-                self.fail(file, field, f"{kind} must be the last action of its flow (after its ticket actions)")
-        used = {k for k, v in msgspec.structs.asdict(trigger.where).items() if v is not None}
-        allowed = {"status", "origin"} if ticket_event else used - {"origin"}
-        for key in sorted(used - allowed):
-            self.fail(file, f"{where}: field trigger.where.{key}", f"not a filter of {trigger.type} triggers")
 
     def finish(self) -> Mappings:
         self.read_lifecycle()
