@@ -79,10 +79,11 @@ def _exposure_refused(settings: Settings, host: str, insecure: bool) -> bool:
 
 def _private_files(settings: Settings) -> None:
     """var/ 0700 and the database files 0600, also when they were created before (umask 077 covers new ones)."""
-    for directory in (Path(settings.var_dir), settings.database_path.parent):
+    sqlite = settings.database_url.startswith("sqlite:///")
+    for directory in (Path(settings.var_dir), *([settings.database_path.parent] if sqlite else [])):
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     Path(settings.var_dir).chmod(0o700)
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm") if sqlite else ():
         existing = Path(f"{settings.database_path}{suffix}")
         if existing.exists():
             existing.chmod(0o600)
