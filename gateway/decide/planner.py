@@ -278,25 +278,13 @@ class Planner:
             outcome.executions, outcome.queued = outcome.executions + queued, outcome.queued + queued
 
     def skip(
-        self,
-        outcome: Outcome,
-        flow: str,
-        ticket_id: int,
-        params: dict[str, Any],
-        reason: str,
+        self, outcome: Outcome, flow: str, ticket_id: int, params: dict[str, Any], reason: str,
         status: ExecutionStatus = "skipped",
-    ) -> None:
+    ) -> None:  # fmt: skip
         """A status change that is not made, with the reason in the execution log."""
-        self.execution(
-            outcome,
-            flow=flow,
-            action="update_ticket_status",
-            target="*",
-            params=params,
-            ticket_id=ticket_id,
-            status=status,
-            error=reason,
-        )
+        action: ActionName = "update_ticket_status"
+        self.execution(outcome, flow=flow, action=action, target="*", params=params, ticket_id=ticket_id,
+                       status=status, error=reason)  # fmt: skip
 
     def replan_create(self, execution: ExecutionRow, event: Event) -> None:
         """A create that failed to render, retried (after the mappings were fixed): render it again now."""
