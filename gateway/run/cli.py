@@ -3,55 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from gateway.core.settings import Settings
 from gateway.rules.loader import MappingErrors, load_mappings
+from gateway.run.cli_ops import cmd_db, cmd_emulate, cmd_export, cmd_preview, cmd_sync
+from gateway.run.cli_support import CliError, _print, _runtime, _settings
 
 log = logging.getLogger("gateway.run.cli")
-
-
-def _print(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
-
-
-class CliError(Exception):
-    """A problem the user can fix, printed as one line (no traceback) with exit code 2."""
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    if getattr(args, "mappings", None):
-        settings = msgspec.structs.replace(settings, mappings=Path(args.mappings))
-    if getattr(args, "database", None):
-        url = args.database if "://" in args.database else f"sqlite:///{args.database}"
-        settings = msgspec.structs.replace(settings, database_url=url)
-    return settings
-
-
-def _existing_database(settings: Settings) -> Settings:
-    """Commands that read the mirror need one: creating an empty database elsewhere would hide the mistake."""
-    if not settings.database_url.startswith("sqlite:///"):
-        return settings  # a server database: connecting tells
-    try:
-        path = settings.database_path
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    if not path.is_file():
-        raise CliError(
-            f"no database at {path} (run where `gateway serve` runs, or pass --database / set GATEWAY_DATABASE_URL)"
-        )
-    return settings
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -123,20 +85,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runtime(args: argparse.Namespace) -> tuple[Any, Any]:
-    from gateway.dispatch.queue import Dispatcher, connect
-    from gateway.record.runtime import Runtime
-
-    settings = _existing_database(_settings(args))
-    runtime = Runtime.load(settings)
-    dispatcher = None
-    if settings.redis_url:
-        dispatcher = Dispatcher(
-            connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
-        )
-    return runtime, dispatcher
-
-
 def cmd_tickets(args: argparse.Namespace) -> int:
     from gateway.decide.operations import find_ticket
     from gateway.record.views import ticket_view
@@ -202,80 +150,6 @@ def cmd_executions(args: argparse.Namespace) -> int:
     except GatewayError as exc:
         print(f"{exc.code}: {exc.detail}", file=sys.stderr)
         return 1
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from gateway.run.export import run_export
-
-    runtime, _ = _runtime(args)
-    return run_export(runtime, args)
-
-
-def cmd_db(args: argparse.Namespace) -> int:
-    import time
-
-    from gateway.record.mirror import Mirror
-    from gateway.record.store import describe
-
-    settings = _settings(args)
-    mirror = Mirror(settings.database_url, settings.db_busy_timeout_seconds)  # opening it migrates
-    if args.verb == "upgrade":
-        print(f"{describe(settings.database_url)}: schema version {mirror.migrate()}")
-    else:
-        days = settings.retention_days if args.days is None else args.days
-        pruned = mirror.prune(time.time(), days)
-        print(
-            f"pruned {pruned.executions} execution(s), {pruned.attempts} attempt(s), {pruned.events} event(s),"
-            f" {pruned.tickets} closed ticket(s) older than {days:g} day(s)"
-        )
-    mirror.close()
-    return 0
-
-
-def cmd_preview(args: argparse.Namespace) -> int:
-    from gateway.core.errors import GatewayError
-    from gateway.decide.preview import preview
-    from gateway.record.runtime import Runtime
-
-    runtime = Runtime.load(_settings(args))
-    try:
-        _print(preview(runtime, args.source, {}, Path(args.file).read_bytes()))
-    except GatewayError as exc:
-        print(f"{exc.code}: {exc.detail}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def cmd_sync(args: argparse.Namespace) -> int:
-    """Poll (where the tracker offers it) and reconcile now: what missed webhooks left behind is repaired."""
-    from gateway.core.errors import GatewayError
-    from gateway.execute import sync
-
-    runtime, dispatcher = _runtime(args)
-    names = [args.target] if args.target else sync.sync_targets(runtime)
-    if not names:
-        print("no target has a sync: block", file=sys.stderr)
-        return 1
-    try:
-        _print([{**sync.poll(runtime, dispatcher, n), **sync.reconcile(runtime, dispatcher, n)} for n in names])
-    except GatewayError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def cmd_emulate(args: argparse.Namespace) -> int:
-    import importlib
-    import secrets
-
-    module = importlib.import_module(f"connectors.emulators.{args.kind}")
-    from gateway.run.sandbox import PORTS
-
-    port = args.port or PORTS[args.kind]
-    token = secrets.token_urlsafe(16)
-    print(f"{args.kind} emulator on http://{args.host}:{port} (control: X-Emulator-Token: {token})", flush=True)
-    module.serve(host=args.host, port=port, control_token=token)
     return 0
 
 

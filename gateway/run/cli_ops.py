@@ -1,0 +1,86 @@
+"""The CLI's maintenance verbs: export, db, preview, sync, emulate."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from gateway.run.cli_support import _print, _runtime, _settings
+
+log = logging.getLogger("gateway.run.cli")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from gateway.run.export import run_export
+
+    runtime, _ = _runtime(args)
+    return run_export(runtime, args)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    import time
+
+    from gateway.record.mirror import Mirror
+    from gateway.record.store import describe
+
+    settings = _settings(args)
+    mirror = Mirror(settings.database_url, settings.db_busy_timeout_seconds)  # opening it migrates
+    if args.verb == "upgrade":
+        print(f"{describe(settings.database_url)}: schema version {mirror.migrate()}")
+    else:
+        days = settings.retention_days if args.days is None else args.days
+        pruned = mirror.prune(time.time(), days)
+        print(
+            f"pruned {pruned.executions} execution(s), {pruned.attempts} attempt(s), {pruned.events} event(s),"
+            f" {pruned.tickets} closed ticket(s) older than {days:g} day(s)"
+        )
+    mirror.close()
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from gateway.core.errors import GatewayError
+    from gateway.decide.preview import preview
+    from gateway.record.runtime import Runtime
+
+    runtime = Runtime.load(_settings(args))
+    try:
+        _print(preview(runtime, args.source, {}, Path(args.file).read_bytes()))
+    except GatewayError as exc:
+        print(f"{exc.code}: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Poll (where the tracker offers it) and reconcile now: what missed webhooks left behind is repaired."""
+    from gateway.core.errors import GatewayError
+    from gateway.execute import sync
+
+    runtime, dispatcher = _runtime(args)
+    names = [args.target] if args.target else sync.sync_targets(runtime)
+    if not names:
+        print("no target has a sync: block", file=sys.stderr)
+        return 1
+    try:
+        _print([{**sync.poll(runtime, dispatcher, n), **sync.reconcile(runtime, dispatcher, n)} for n in names])
+    except GatewayError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_emulate(args: argparse.Namespace) -> int:
+    import importlib
+    import secrets
+
+    module = importlib.import_module(f"connectors.emulators.{args.kind}")
+    from gateway.run.sandbox import PORTS
+
+    port = args.port or PORTS[args.kind]
+    token = secrets.token_urlsafe(16)
+    print(f"{args.kind} emulator on http://{args.host}:{port} (control: X-Emulator-Token: {token})", flush=True)
+    module.serve(host=args.host, port=port, control_token=token)
+    return 0

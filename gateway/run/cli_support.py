@@ -1,0 +1,65 @@
+"""What every CLI verb needs: settings from the options, the database it names, the runtime, printing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gateway.core.settings import Settings
+
+log = logging.getLogger("gateway.run.cli")
+
+
+class CliError(Exception):
+    """A problem the user can fix, printed as one line (no traceback) with exit code 2."""
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if getattr(args, "mappings", None):
+        settings = msgspec.structs.replace(settings, mappings=Path(args.mappings))
+    if getattr(args, "database", None):
+        url = args.database if "://" in args.database else f"sqlite:///{args.database}"
+        settings = msgspec.structs.replace(settings, database_url=url)
+    return settings
+
+
+def _existing_database(settings: Settings) -> Settings:
+    """Commands that read the mirror need one: creating an empty database elsewhere would hide the mistake."""
+    if not settings.database_url.startswith("sqlite:///"):
+        return settings  # a server database: connecting tells
+    try:
+        path = settings.database_path
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if not path.is_file():
+        raise CliError(
+            f"no database at {path} (run where `gateway serve` runs, or pass --database / set GATEWAY_DATABASE_URL)"
+        )
+    return settings
+
+
+def _runtime(args: argparse.Namespace) -> tuple[Any, Any]:
+    from gateway.dispatch.queue import Dispatcher, connect
+    from gateway.record.runtime import Runtime
+
+    settings = _existing_database(_settings(args))
+    runtime = Runtime.load(settings)
+    dispatcher = None
+    if settings.redis_url:
+        dispatcher = Dispatcher(
+            connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
+        )
+    return runtime, dispatcher
