@@ -12,7 +12,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from gateway.core.errors import GatewayError
-from gateway.web.ui import auth, events, executions, login, tickets
+from gateway.web.ui import auth, events, executions, login, new_ticket, tickets
 from gateway.web.ui.render import HERE, SECURITY_HEADERS, page
 
 log = logging.getLogger("gateway.web.ui")
@@ -64,6 +64,9 @@ def router() -> Router:
             events.event_page,
             events.mappings,
             events.preview_form,
+            new_ticket.catalog,
+            new_ticket.item_form,
+            new_ticket.file_ticket,
             login.logout,
         ],
         guards=[auth.console_guard],
