@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
@@ -75,3 +76,15 @@ def paging(limit: str | None, after: str | None, default: int) -> tuple[int, int
     if not 1 <= size <= 1000:
         raise InvalidPayload(f"limit={size} is out of range: 1 to 1000", code="invalid_query")
     return size, start
+
+
+def since_time(value: str | None) -> float | None:
+    """`since=` as epoch seconds: ISO 8601, `Z` or an offset; a time without one is UTC (422 otherwise)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        problem = f"since={value!r} is not an ISO 8601 time such as 2026-01-25T12:00Z"
+        raise InvalidPayload(problem, code="invalid_query") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

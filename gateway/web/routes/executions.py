@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from litestar import Request, get, post
 
-from gateway.core.errors import InvalidPayload, NotFound
+from gateway.core.errors import NotFound
 from gateway.decide import operations as actions
 from gateway.record.views import execution_view, execution_views, next_after
-from gateway.web.routes.common import DispatcherDep, RuntimeDep, admin_guard, paging
-
-
-def _since(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise InvalidPayload(f"since={value!r} is not an ISO 8601 time", code="invalid_query") from None
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, admin_guard, paging, since_time
 
 
 @get("/v1/executions", sync_to_thread=True)
@@ -42,7 +32,7 @@ def list_executions(
         flow=flow,
         action=action,
         error_kind=error_kind,
-        since=_since(since),
+        since=since_time(since),
         limit=size,
         after=start,
     )
@@ -75,6 +65,6 @@ def retry_failed(
     since: str | None = None,
 ) -> dict[str, Any]:
     retried = actions.retry_executions(
-        rt, dispatch, target=target, flow=flow, error_kind=error_kind, since=_since(since)
+        rt, dispatch, target=target, flow=flow, error_kind=error_kind, since=since_time(since)
     )
     return {"retried": retried}

@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.params import Parameter
 
-from gateway.core.errors import InvalidPayload, NotFound
+from gateway.core.errors import NotFound
 from gateway.decide import operations
 from gateway.record import console_queries as queries
 from gateway.record.runtime import Runtime
 from gateway.record.views import execution_view
-from gateway.web.routes.common import DispatcherDep, RuntimeDep, in_thread
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, in_thread, since_time
 from gateway.web.ui import auth
 from gateway.web.ui.render import page, redirect
 from gateway.web.ui.tickets import PAGE_SIZE, UNFINISHED, executions, offset
 
 STATUSES = ("failed", "queued", "running", "succeeded", "skipped")
 RETRY_FILTERS = ("target", "flow", "action", "error_kind", "since")
-
-
-def _since(value: str | None) -> float | None:
-    """An ISO time or a date (the form's date-time input gives `2026-01-25T12:00`, read as UTC)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        problem = f"since={value!r} is not a date and time such as 2026-01-25T12:00"
-        raise InvalidPayload(problem, code="invalid_query") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 @get("/executions", sync_to_thread=True)
@@ -48,7 +35,7 @@ def execution_list(
     page_number: int = Parameter(query="page", default=1, ge=1),
 ) -> Response[str]:
     filters = {"status": status, "target": target, "flow": flow, "action": action, "error_kind": error_kind}
-    when = _since(since)
+    when = since_time(since)
     found = queries.execution_page(
         rt.mirror,
         status=status,
@@ -118,7 +105,7 @@ async def retry_all(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: D
     """Without `confirm`: a page saying how many would be retried; with it, retry them."""
     form = await auth.checked_form(request)
     filters = {k: form.get(k, "") for k in RETRY_FILTERS}
-    since = _since(filters["since"])
+    since = since_time(filters["since"])
     narrowed = {k: v or None for k, v in filters.items() if k != "since"}
     back = "/ui/executions?" + urlencode({k: v for k, v in filters.items() if v})
     if form.get("confirm") != "yes":
