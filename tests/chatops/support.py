@@ -11,10 +11,11 @@ from urllib.parse import parse_qsl, urlencode
 
 import msgspec
 import pytest
+import respx
 from slack_sdk.signature import SignatureVerifier
 
 from gateway.receive.security import hmac_b64
-from tests.conftest import TRACKER_ENV, Harness, MakeHarness, Trackers
+from tests.conftest import TRACKER_ENV, Harness, MakeHarness, Trackers, qualytics_delivery
 
 SAMPLES = Path(__file__).parent.parent / "data" / "chatops"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -128,3 +129,16 @@ def notify_gateway(
 ) -> Harness:
     """Tickets to jira + snow, and `notify: <notify>` at the end of both flows."""
     return tracker_gateway(make_gateway, trackers, env={**CHANNEL_ENV, **(env or {})}, notify=notify, channels=CHANNELS)
+
+
+def taken_from_slack(make_gateway: MakeHarness, trackers: Trackers, chatops: str) -> tuple[Harness, str]:
+    """DQ-1 opened in both trackers, then taken from Slack (`/ticket DQ-1 in progress`): the gateway and the answer."""
+    gateway = tracker_gateway(make_gateway, trackers, chatops=chatops)
+    gateway.post("qualytics", qualytics_delivery(1))
+    gateway.drain()
+    with respx.mock() as slack:
+        slack.post(RESPONSE_URL).respond(200)
+        answer: str = slash(gateway, "DQ-1 in progress").json()["text"]
+        gateway.drain()
+        followups(gateway)
+    return gateway, answer

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import respx
 
 from gateway.rules.loader import MappingErrors, load_mappings
-from tests.chatops.support import RESPONSE_URL, Trackers, followups, slash, teams, tracker_gateway
+from tests.chatops.support import Trackers, taken_from_slack, teams, tracker_gateway
 from tests.conftest import TRACKER_ENV, MakeHarness, qualytics_delivery
 
 TEAMS_AAD_ID = "f46a8a6e-5e73-4d2a-9d3c-0f4b8f5f6b11"  # the sample activity's sender
@@ -16,14 +15,7 @@ TEAMS_AAD_ID = "f46a8a6e-5e73-4d2a-9d3c-0f4b8f5f6b11"  # the sample activity's s
 
 def test_taking_from_slack_assigns_each_trackers_own_user(make_gateway: MakeHarness, emulators: Trackers) -> None:
     chatops = "chatops:\n  users: {U2147483697: {jira: bob, snow: alice}}\n"
-    gateway = tracker_gateway(make_gateway, emulators, chatops=chatops)
-    gateway.post("qualytics", qualytics_delivery(1))
-    gateway.drain()
-    with respx.mock() as slack:
-        slack.post(RESPONSE_URL).respond(200)
-        answer = slash(gateway, "DQ-1 in progress").json()["text"]
-        gateway.drain()
-        followups(gateway)
+    gateway, answer = taken_from_slack(make_gateway, emulators, chatops)
     assert answer.startswith(
         "DQ-1 moved from New to In Progress and assigned to slack:steve (jira: bob, snow: alice). "
         "4 tracker update(s) queued."
@@ -57,14 +49,7 @@ def test_taking_from_teams_says_which_tracker_has_no_user(make_gateway: MakeHarn
 
 def test_someone_unmapped_who_takes_a_ticket_is_told(make_gateway: MakeHarness, emulators: Trackers) -> None:
     chatops = "chatops:\n  users: {U0OTHER: {jira: bob, snow: bob}}\n"
-    gateway = tracker_gateway(make_gateway, emulators, chatops=chatops)
-    gateway.post("qualytics", qualytics_delivery(1))
-    gateway.drain()
-    with respx.mock() as slack:
-        slack.post(RESPONSE_URL).respond(200)
-        answer = slash(gateway, "DQ-1 in progress").json()["text"]
-        gateway.drain()
-        followups(gateway)
+    gateway, answer = taken_from_slack(make_gateway, emulators, chatops)
     assert answer.startswith(
         "DQ-1 moved from New to In Progress; not assigned in jira, snow: "
         "chatops.users has no user there for U2147483697. 2 tracker update(s) queued."

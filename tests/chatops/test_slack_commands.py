@@ -14,6 +14,7 @@ from tests.chatops.support import (
     followups,
     slack_form,
     slash,
+    taken_from_slack,
     ticket_state,
     tracker_gateway,
 )
@@ -198,14 +199,7 @@ def test_taking_a_ticket_assigns_the_mapped_tracker_user(make_gateway: MakeHarne
 
 def test_taking_a_ticket_assigns_it_in_jira_and_servicenow(make_gateway: MakeHarness, emulators: Trackers) -> None:
     chatops = "chatops:\n  slack_users: {U2147483697: alice}\n  response_wait: 5\n"
-    gateway = tracker_gateway(make_gateway, emulators, chatops=chatops)
-    gateway.post("qualytics", qualytics_delivery(1))
-    gateway.drain()
-    with respx.mock() as slack:
-        slack.post(RESPONSE_URL).respond(200)
-        answer = slash(gateway, "DQ-1 in progress").json()["text"]
-        gateway.drain()
-        followups(gateway)
+    gateway, answer = taken_from_slack(make_gateway, emulators, chatops)
     assert answer.startswith("DQ-1 moved from New to In Progress and assigned to alice. 4 tracker update(s) queued.")
     [issue] = emulators.issues()
     [incident] = emulators.incidents()
