@@ -1,4 +1,4 @@
-"""A loopback Jira (REST api/2, plus Cloud's api/3 search) for the sandbox and the tests.
+"""A loopback Jira (REST api/2; api/3 with Atlassian Document Format rich text) for the sandbox and the tests.
 
 It enforces what makes real integrations fail (reference/trackers.md): fields not on the
 create screen, option values and user shapes, transitions only from the current status,
@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from connectors.emulators import adf
 from connectors.emulators.base import Emulator, EmulatorHTTPServer, Request, Response
 from connectors.emulators.webhooks import WebhookSender
 
@@ -288,7 +289,7 @@ class JiraEmulator(Emulator):
         fields = payload.get("fields") if isinstance(payload, dict) else None
         if not isinstance(fields, dict):
             return jira_error(400, ["Can not deserialize instance of issue fields"])
-        errors = self._check_create(fields)
+        errors = self._check_create(fields, request.params["v"])
         if errors:
             return jira_error(400, [], errors)
         number = len(self.issues) + 1
@@ -314,8 +315,9 @@ class JiraEmulator(Emulator):
             return self.issue_types.get(str(ref["id"]), "")
         return next((n for n in self.issue_types.values() if n == ref.get("name")), "")
 
-    def _check_create(self, fields: dict[str, Any]) -> dict[str, str]:
-        """Jira's create validation: project, type, screen membership, then each value's shape."""
+    def _check_create(self, fields: dict[str, Any], version: str = "2") -> dict[str, str]:
+        """Jira's create validation: project, type, screen membership, then each value's shape
+        (api/3 takes the description as an ADF document, api/2 as text)."""
         errors: dict[str, str] = {}
         project = fields.get("project")
         if not isinstance(project, dict) or project.get("key", project.get("id")) not in (
@@ -329,7 +331,10 @@ class JiraEmulator(Emulator):
             if name in ("project", "issuetype"):
                 continue
             spec = self.screen.get(name)
-            problem = NOT_ON_SCREEN.format(name) if spec is None else self._check_value(spec, value)
+            if spec is not None and name == "description" and version == "3":
+                problem = adf.NOT_A_DOCUMENT if adf.problem(value) else ""
+            else:
+                problem = NOT_ON_SCREEN.format(name) if spec is None else self._check_value(spec, value)
             if problem:
                 errors[name] = problem
         for name, spec in self.screen.items():
@@ -447,7 +452,10 @@ class JiraEmulator(Emulator):
         if issue is None:
             return _no_issue()
         body = (request.json() or {}).get("body")
-        if not isinstance(body, str if request.params["v"] == "2" else dict) or not body:
+        if request.params["v"] == "3" and body and adf.problem(body):
+            return jira_error(400, [], {"comment": adf.NOT_A_DOCUMENT})
+        empty = not body or (isinstance(body, dict) and not body.get("content"))
+        if not isinstance(body, str if request.params["v"] == "2" else dict) or empty:
             return jira_error(400, [], {"comment": "Comment body can not be empty!"})
         comment_id = str(20000 + sum(len(i["comments"]) for i in self.issues.values()))
         issue["comments"].append(body)

@@ -81,6 +81,7 @@ class Api:
 
     def __init__(self, config: JiraTarget) -> None:
         self.server = config.url.rstrip("/")
+        self.version = str(config.api)  # writes carrying rich text go to api/3 when the target says so
         auth: dict[str, Any] = (
             {"basic_auth": (config.user, config.token)} if config.user else {"token_auth": config.token}
         )
@@ -118,6 +119,8 @@ class Api:
         return list(found.get("issues") or [])
 
     def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+        if self.version == "3":
+            return dict(self.json("POST", self.url("issue", "3"), data=json.dumps({"fields": fields})))
         return dict(self.client.create_issue(fields=fields, prefetch=False).raw)
 
     def issue(self, key: str) -> dict[str, Any]:
@@ -134,10 +137,13 @@ class Api:
         body: dict[str, Any] = {"transition": {"id": transition_id}}
         if fields:
             body["fields"] = fields
-        self.json("POST", self.url(f"issue/{key}/transitions"), data=json.dumps(body))
+        self.json("POST", self.url(f"issue/{key}/transitions", self.version), data=json.dumps(body))
 
-    def comment(self, key: str, text: str) -> None:
-        self.client.add_comment(key, text)
+    def comment(self, key: str, body: str | dict[str, Any]) -> str:
+        """Post a comment (text on api/2, an ADF document on api/3); its id."""
+        if isinstance(body, str):
+            return str(self.client.add_comment(key, body).id)
+        return str(self.json("POST", self.url(f"issue/{key}/comment", "3"), data=json.dumps({"body": body}))["id"])
 
     def assign(self, key: str, user: dict[str, str]) -> None:
         self.json("PUT", self.url(f"issue/{key}/assignee"), data=json.dumps(user))

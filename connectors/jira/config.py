@@ -55,6 +55,7 @@ class JiraTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     deployment: Literal["server", "cloud"] | None = None
     assignee_by: Literal["name", "accountId"] | None = None
     trusted_markup: list[Literal["description", "comment"]] = msgspec.field(default_factory=list)
+    api: int = 2  # 3: Cloud's api/3, descriptions and comments as Atlassian Document Format
     timeout: float = 10.0
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
     sync: JiraSync | None = None
@@ -86,6 +87,10 @@ def _check_basics(config: JiraTarget) -> None:
         raise ValueError("timeout: must be a positive number of seconds")
     if not config.resolution.strip():
         raise ValueError("resolution: must not be empty")
+    if config.api not in (2, 3):
+        raise ValueError(f"api: {config.api!r} is not a Jira REST API version the gateway speaks (2 or 3)")
+    if config.api == 3 and config.trusted_markup:
+        raise ValueError("trusted_markup: api 3 sends Atlassian Document Format, not wiki markup; remove one of them")
 
 
 def _check_labels(config: JiraTarget) -> None:

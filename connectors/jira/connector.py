@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 import msgspec
 
 from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteChange, RemoteTicket, StatusRequest
-from connectors.jira import users, wiki
+from connectors.jira import adf, users, wiki
 from connectors.jira.api import Api, classify
 from connectors.jira.config import MAPPABLE, MAX_HOPS, JiraTarget, correlation_label
 from connectors.jira.inbound import read_state
@@ -192,8 +192,10 @@ class JiraConnector:
                 raise PermanentError(f"{field_id}: {value!r} is not a number, which this Jira field needs") from None
         return value
 
-    def _text(self, field: Literal["description", "comment"], text: str) -> str:
-        """Wiki-escaped, unless the target says this field's text is trusted markup."""
+    def _text(self, field: Literal["description", "comment"], text: str) -> str | dict[str, Any]:
+        """An ADF document on api 3; else wiki-escaped, unless the target says this field's text is trusted markup."""
+        if self.config.api == 3:
+            return adf.document(text)
         return text if field in self.config.trusted_markup else wiki.escape(text)
 
     def _user_key(self) -> str:

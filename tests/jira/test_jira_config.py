@@ -89,6 +89,9 @@ def test_status_entries_override_the_defaults_one_by_one() -> None:
         ({"timeout": 0}, "timeout"),
         ({"retry": {"attempts": 0}}, "retry.attempts"),
         ({"password": "x"}, "password"),
+        ({"api": 4}, "api"),
+        ({"api": "3"}, "api"),
+        ({"api": 3, "trusted_markup": ["comment"]}, "trusted_markup"),
     ],
 )
 def test_mistakes_are_refused_naming_the_key(changes: dict[str, Any], named: str) -> None:

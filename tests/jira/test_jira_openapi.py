@@ -14,13 +14,13 @@ if TYPE_CHECKING:
     from conftest import Jira, OpenApi
 
 
-@pytest.mark.parametrize("deployment", ["Server", "Cloud"])
+@pytest.mark.parametrize(("deployment", "api"), [("Server", 2), ("Cloud", 2), ("Cloud", 3)])
 def test_every_request_the_connector_sends_is_valid(
-    make_jira: Callable[..., Jira], openapi: OpenApi, deployment: str
+    make_jira: Callable[..., Jira], openapi: OpenApi, deployment: str, api: int
 ) -> None:
     jira = make_jira(deployment=deployment)
     account = "557058:5e6f7a8b-alice" if deployment == "Cloud" else "alice"
-    connector = jira.connector()
+    connector = jira.connector(api=api)
     remote = connector.create(jira.create_request("qualytics:1", status="In Progress", assigned_to=account))
     connector.create(jira.create_request("qualytics:1", assigned_to=account))
     connector.set_status(jira.status_request(remote, "Resolved", note="fixed upstream"))
@@ -28,6 +28,8 @@ def test_every_request_the_connector_sends_is_valid(
 
     sent = list(jira.emulator.log)
     assert len(sent) > 10
+    writes = [r.path.split("/")[3] for r in sent if r.method == "POST" and "search" not in r.path]
+    assert writes and set(writes) == {str(api)}
     assert [e for r in sent for e in openapi.request_errors(r)] == []
 
 

@@ -21,6 +21,7 @@ OPERATIONS = {
     ("/rest/api/3/issue/{issueIdOrKey}/transitions", "get"): ["200"],
     ("/rest/api/3/issue/{issueIdOrKey}/transitions", "post"): [],
     ("/rest/api/3/issue/{issueIdOrKey}/comment", "post"): [],
+    ("/rest/api/3/issue/{issueIdOrKey}/comment/{id}", "put"): [],
     ("/rest/api/3/search", "get"): [],
 }
 NOTE = (
@@ -109,6 +110,42 @@ def trimmed(node: Any) -> Any:
     return node
 
 
+# where the description shows an ADF document: (path, method, where in the request body example)
+ADF_EXAMPLES = [
+    ("/rest/api/3/issue", "post", ("fields", "description")),
+    ("/rest/api/3/issue/{issueIdOrKey}/comment", "post", ("body",)),
+    ("/rest/api/3/issue/{issueIdOrKey}/comment/{id}", "put", ("body",)),
+]
+
+
+def adf_fragment(spec: dict[str, Any]) -> dict[str, Any]:
+    """All the description says about ADF where the gateway sends it: the body/description
+    properties (no schema, only prose) and the ADF documents of the request examples."""
+    examples = {}
+    for path, method, where in ADF_EXAMPLES:
+        value = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["example"]
+        for key in where:
+            value = value[key]
+        examples[f"{method.upper()} {path} {'.'.join(where)}"] = value
+    schemas = spec["components"]["schemas"]
+    return {
+        "info": {**spec["info"], "x-vendored-note": ADF_NOTE},
+        "properties": {
+            "Comment.body": schemas["Comment"]["properties"]["body"],
+            "IssueUpdateDetails.fields": schemas["IssueUpdateDetails"]["properties"]["fields"],
+        },
+        "examples": examples,
+    }
+
+
+ADF_NOTE = (
+    "Fragment of Atlassian's Jira Cloud platform REST API OpenAPI description (Apache-2.0, see LICENSE): "
+    "what it says about Atlassian Document Format where the gateway sends rich text. It gives ADF no "
+    "schema (Comment.body has only a description; IssueUpdateDetails.fields takes any value), so the "
+    "request examples' documents are kept as the shape to match."
+)
+
+
 def main(source: Path, target: Path) -> None:
     spec = json.loads(source.read_text())
     paths: dict[str, Any] = {}
@@ -143,6 +180,7 @@ def main(source: Path, target: Path) -> None:
         "components": {"schemas": trimmed(dict(sorted(schemas.items())))},
     }
     target.write_text(json.dumps(fragment, indent=1, sort_keys=False) + "\n")
+    target.with_name("adf-fragment.json").write_text(json.dumps(adf_fragment(spec), indent=1) + "\n")
 
 
 if __name__ == "__main__":
