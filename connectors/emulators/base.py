@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
-FaultKind = Literal["status", "slow", "drop", "drop_after", "html"]
+FaultKind = Literal["status", "slow", "drop", "drop_after", "status_after", "html"]
 
 
 class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -38,8 +38,10 @@ class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     status: answer `status` (with Retry-After when given) instead of handling the request;
     slow: sleep `delay` seconds, then handle it; drop: close the connection unanswered;
-    drop_after: handle it (the change is made) and then close unanswered; html: 200 text/html.
-    `method` / `path` (a regex searched in the path) narrow which requests it hits.
+    drop_after: handle it (the change is made) and then close unanswered; status_after: handle it
+    and answer `status` all the same (a proxy's 5xx after the instance applied it); html: 200 text/html.
+    `method` / `path` (a regex searched in the path) narrow which requests it hits; the first
+    `skip` requests that match pass untouched.
     """
 
     kind: FaultKind
@@ -49,6 +51,7 @@ class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     delay: float = 0.0
     method: str | None = None
     path: str | None = None
+    skip: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method:
@@ -161,7 +164,9 @@ class Emulator:
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path) and fault.skip > 0:
+                    fault.skip -= 1
+                elif fault.matches(method, path):
                     fault.count -= 1
                     if fault.count <= 0:
                         self.faults.remove(fault)
@@ -261,6 +266,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "drop_after":
             self._drop()
             return
+        if fault is not None and fault.kind == "status_after":
+            response = Response(fault.status, emulator.fault_body(fault.status))
         self._send(response)
 
     def _drop(self) -> None:

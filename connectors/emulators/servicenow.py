@@ -5,9 +5,10 @@ What it enforces, as a real instance does: basic auth; `{"result": ...}` wrappin
 lookup table is configurable) and never writable (the default ACL drops it silently, as it
 drops unknown fields); Resolved/Closed need `close_code` + `close_notes` and On Hold needs
 `hold_reason`, answered like a data policy does (403 "Operation Failed" / "Data Policy
-Exception"); work notes and comments go to a journal. Encoded queries support `=`, `!=`,
-`LIKE`, `STARTSWITH`, `ISEMPTY`, `ISNOTEMPTY`, `ORDERBY`/`ORDERBYDESC`; as on a real instance
-(glide.invalid_query.returns_no_rows=false), a condition on an unknown field is ignored.
+Exception"); work notes and comments go to a journal; a reference field takes a sys_id, or a
+name only with `sysparm_input_display_value=true` (else the name is stored, a broken reference).
+Encoded queries support `=`, `!=`, `LIKE`, `STARTSWITH`, `ISEMPTY`, `ISNOTEMPTY`, `ORDERBY`/`ORDERBYDESC`;
+as on a real instance (glide.invalid_query.returns_no_rows=false), a condition on an unknown field is ignored.
 """
 
 from __future__ import annotations
@@ -245,7 +246,8 @@ class ServiceNowEmulator(Emulator):
                 changes.setdefault("hold_reason", "1")
             params = {"table": "incident", "sys_id": record["sys_id"]}
             path = f"/api/now/table/incident/{record['sys_id']}"
-            fake = Request("PATCH", path, {}, {}, json.dumps(changes).encode(), params=params, user=user)
+            shown = {"sysparm_input_display_value": ["true"]}  # a person picks people by name on the form
+            fake = Request("PATCH", path, shown, {}, json.dumps(changes).encode(), params=params, user=user)
             try:
                 return self.update_record(fake)
             except Rejected as rejected:
@@ -298,7 +300,7 @@ class ServiceNowEmulator(Emulator):
         if table == "incident":
             record.update(number=f"INC{self.next_number:07d}", state="1", urgency="3", impact="3")
             record.update(category="inquiry", active="true", opened_at=now)
-        changes = self._writable(table, _body(request))
+        changes = self._writable(table, _body(request), _display_input(request))
         self._apply(table, record, changes, actor)
         self.tables[table].append(record)
         if table == "incident":
@@ -313,7 +315,7 @@ class ServiceNowEmulator(Emulator):
     def update_record(self, request: Request) -> Response:
         table = request.params["table"]
         record = self._find(request)
-        changes = self._writable(table, _body(request))
+        changes = self._writable(table, _body(request), _display_input(request))
         updated = dict(record)
         self._apply(table, updated, changes, self.lookup("sys_user", request.user))
         updated.update(sys_updated_on=_now(), sys_updated_by=request.user)
@@ -329,13 +331,21 @@ class ServiceNowEmulator(Emulator):
                 return record
         raise Rejected(failure(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval"))
 
-    def _writable(self, table: str, body: dict[str, Any]) -> Record:
-        """Known, writable fields as strings; the rest is dropped without a word, like an ACL does."""
+    def _writable(self, table: str, body: dict[str, Any], display: bool = False) -> Record:
+        """Known, writable fields as strings; the rest is dropped without a word, like an ACL does.
+        A reference is stored as given (a name is a broken reference) unless `display`
+        (sysparm_input_display_value=true): then a name resolves through sys_user/sys_user_group
+        and a choice label to its value, a value that is neither kept as is."""
         fields = TABLE_FIELDS[table]
         changes = {name: _text(value) for name, value in body.items() if name in fields and name not in READ_ONLY}
+        if not display:
+            return changes
         for name, ref_table in REFERENCES.items():
             if changes.get(name):
                 changes[name] = self._resolve(ref_table, changes[name]) or changes[name]
+        for row in self.tables.get("sys_choice", []):
+            if row["name"] == table and changes.get(row["element"]) == row["label"]:
+                changes[row["element"]] = row["value"]
         return changes
 
     def _apply(self, table: str, record: Record, changes: Record, actor: str) -> None:
@@ -469,6 +479,10 @@ def _body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise Rejected(failure(400, "Exception while reading request", "The payload must be a JSON object."))
     return body
+
+
+def _display_input(request: Request) -> bool:
+    return request.arg("sysparm_input_display_value").lower() == "true"
 
 
 def _int_arg(request: Request, name: str, default: int) -> int:

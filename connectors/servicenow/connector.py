@@ -7,6 +7,7 @@ Every HTTP exchange goes through `ServiceNowConnector._call`, the one place wher
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -39,6 +40,10 @@ from gateway.core.outbound import ConnectorError, PermanentError, RetryableError
 from gateway.core.redact import Redactor, secret_values
 
 T = TypeVar("T")
+REFERENCES = ("assignment_group", "assigned_to", "caller_id")
+SYS_ID = re.compile(r"[0-9a-f]{32}")
+# How far back a journal entry counts as "this note, already written" (a retry after a lost answer).
+NOTE_WINDOW = dt.timedelta(hours=1)
 
 
 class ServiceNowConnector:
@@ -66,29 +71,44 @@ class ServiceNowConnector:
         if found is not None:
             return self._remote(found)
         payload = self._incident(request, key)
-        created = self._call("create", lambda: self._resource().create(payload=payload).one())
+        resource = self._resource(names=_names(payload))
+        created = self._call("create", lambda: resource.create(payload=payload).one())
         return self._remote(created)
 
     def preview(self, request: CreateRequest) -> dict[str, Any]:
         return dict(self._incident(request, correlation_id(request.correlation_key)))
 
     def set_status(self, request: StatusRequest) -> RemoteTicket:
+        """The fields first, then the note in its own request: a retried field update (its answer lost,
+        or a 5xx after the instance applied it) finds the state there and only the note is left to do."""
         code = self._state(request.status)
         sys_id = _sys_id(request.link)
         current = self._read(sys_id)
-        if str(current.get("state")) == str(code):
-            if request.note:
-                self.comment(CommentRequest(number=request.number, link=request.link, text=request.note))
-            return self._remote(current)
-        payload = {"state": str(code), **self._closing(request), "work_notes": request.note}
-        return self._remote(self._patch("update status", sys_id, payload))
+        if str(current.get("state")) != str(code):
+            current = self._patch("update status", sys_id, {"state": str(code), **self._closing(request)})
+        self.comment(CommentRequest(number=request.number, link=request.link, text=request.note))
+        return self._remote(current)
 
     def comment(self, request: CommentRequest) -> None:
-        if request.text:
-            self._patch("comment", _sys_id(request.link), {"work_notes": request.text})
+        sys_id = _sys_id(request.link)
+        if request.text and not self._noted(sys_id, request.text):
+            self._patch("comment", sys_id, {"work_notes": request.text})
 
     def assign(self, request: AssignRequest) -> RemoteTicket:
         return self._remote(self._patch("assign", _sys_id(request.link), {"assigned_to": request.assignee}))
+
+    def _noted(self, sys_id: str, text: str) -> bool:
+        """Is the gateway's latest work note on this record, written within NOTE_WINDOW, this same text?
+        Then an earlier try wrote it and only the answer was lost. Only the latest counts, so a note
+        that really repeats later (after another note) is written again."""
+        since = (dt.datetime.now(dt.UTC) - NOTE_WINDOW).strftime("%Y-%m-%d %H:%M:%S")
+        query = (
+            f"element_id={sys_id}^element=work_notes^sys_created_by={self.config.user}"
+            f"^sys_created_on>={since}^ORDERBYsys_created_on"
+        )
+        # ascending and the last one: entries of one second keep the instance's (insertion) order
+        entries = self._call("read journal", lambda: list(self._table("sys_journal_field").get(query=query).all()))
+        return bool(entries) and str(entries[-1].get("value", "")).strip() == text.strip()
 
     def close(self) -> None:
         self.client.close()
@@ -196,10 +216,13 @@ class ServiceNowConnector:
         )
 
     # -- HTTP ------------------------------------------------------------------------------
-    def _resource(self) -> Any:
-        """A fresh resource per call: a reused one carries the last query and fields along."""
+    def _resource(self, names: bool = False) -> Any:
+        """A fresh resource per call: a reused one carries the last query and fields along. With `names`,
+        the instance takes reference fields by display value (a group's name, a user's user_name)."""
         resource = self.client.resource(api_path=f"/table/{self.config.table}", timeout=self.config.timeout)
         resource.parameters.fields = RECORD_FIELDS
+        if names:
+            resource.parameters.add_custom({"sysparm_input_display_value": "true"})
         return resource
 
     def _table(self, table: str = "") -> Any:
@@ -221,9 +244,8 @@ class ServiceNowConnector:
 
     def _patch(self, action: str, sys_id: str, payload: dict[str, str]) -> dict[str, Any]:
         body = {name: value for name, value in payload.items() if value}
-        return self._call(
-            action, lambda: dict(self._resource().request("PATCH", path_append=f"/{sys_id}", json=body).one())
-        )
+        resource = self._resource(names=_names(body))
+        return self._call(action, lambda: dict(resource.request("PATCH", path_append=f"/{sys_id}", json=body).one()))
 
     def _call(self, action: str, call: Callable[[], T]) -> T:
         """Run one exchange (request and lazy parse together) and classify whatever it raised."""
@@ -283,8 +305,13 @@ def _error_text(response: requests.Response) -> str:
     return " ".join(response.text.split())[:200] or response.reason or "no body"
 
 
+def _names(payload: Mapping[str, str]) -> bool:
+    """Does a reference field carry a name rather than a sys_id?"""
+    return any(payload.get(name) and not SYS_ID.fullmatch(payload[name]) for name in REFERENCES)
+
+
 def _sys_id(link: RemoteTicket) -> str:
-    if not re.fullmatch(r"[0-9a-f]{32}", link.external_id):
+    if not SYS_ID.fullmatch(link.external_id):
         raise PermanentError(f"link has no ServiceNow sys_id (got {link.external_id!r})")
     return link.external_id
 

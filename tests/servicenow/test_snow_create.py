@@ -120,3 +120,19 @@ def test_queries_in_a_row_each_find_their_own_record(
     assert one.external_id != two.external_id
     assert len(emulator.incidents()) == 2
     assert all(entry.query["sysparm_query"] == [""] for entry in emulator.log if entry.method == "POST")
+
+
+def test_references_go_as_sys_ids_or_by_name_with_display_input(
+    connect: Callable[..., ServiceNowConnector], emulator: ServiceNowEmulator, new_request: NewRequest
+) -> None:
+    group, jane = emulator.lookup("sys_user_group", "data-platform"), emulator.lookup("sys_user", "jane.doe")
+    caller = emulator.lookup("sys_user", "dq.gateway")
+    by_id = connect(caller=caller).create(new_request(key="k:1", assignment_group=group, assigned_to=jane))
+    by_name = connect().create(new_request(key="k:2", assignment_group="data-platform", assigned_to="Jane Doe"))
+
+    creates = [entry for entry in emulator.log if entry.method == "POST"]
+    assert [entry.query.get("sysparm_input_display_value") for entry in creates] == [None, ["true"]]
+    records = {record["sys_id"]: record for record in emulator.incidents()}
+    for ticket in (by_id, by_name):
+        record = records[ticket.external_id]
+        assert (record["assignment_group"], record["assigned_to"], record["caller_id"]) == (group, jane, caller)

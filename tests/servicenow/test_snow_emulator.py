@@ -34,9 +34,7 @@ def create(api: requests.Session, server: EmulatorHTTPServer, **fields: Any) -> 
     return result
 
 
-def test_records_are_wrapped_numbered_and_carry_hex_sys_ids(
-    api: requests.Session, server: EmulatorHTTPServer
-) -> None:
+def test_records_are_wrapped_numbered_and_carry_hex_sys_ids(api: requests.Session, server: EmulatorHTTPServer) -> None:
     first, second = create(api, server), create(api, server)
     assert (first["number"], second["number"]) == ("INC0010001", "INC0010002")
     assert re.fullmatch(r"[0-9a-f]{32}", first["sys_id"])
@@ -61,9 +59,7 @@ def test_the_priority_lookup_is_configurable(api: requests.Session) -> None:
         server.stop()
 
 
-def test_resolving_without_close_code_and_notes_is_refused(
-    api: requests.Session, server: EmulatorHTTPServer
-) -> None:
+def test_resolving_without_close_code_and_notes_is_refused(api: requests.Session, server: EmulatorHTTPServer) -> None:
     record = create(api, server)
     url = table(server, sys_id=record["sys_id"])
     refused = api.patch(url, json={"state": "6", "close_notes": "done"})
@@ -100,9 +96,7 @@ def test_encoded_queries_fields_and_limit(api: requests.Session, server: Emulato
     create(api, server, correlation_id="b", category="database")
     create(api, server, correlation_id="b", category="software")
     params = {"sysparm_query": "correlation_id=b^category=database", "sysparm_fields": "number,category"}
-    assert api.get(table(server), params=params).json()["result"] == [
-        {"number": "INC0010002", "category": "database"}
-    ]
+    assert api.get(table(server), params=params).json()["result"] == [{"number": "INC0010002", "category": "database"}]
     limited = api.get(table(server), params={"sysparm_query": "category=database", "sysparm_limit": "1"})
     assert len(limited.json()["result"]) == 1
     newest = api.get(table(server), params={"sysparm_query": "ORDERBYDESCnumber", "sysparm_fields": "number"})
@@ -110,16 +104,32 @@ def test_encoded_queries_fields_and_limit(api: requests.Session, server: Emulato
     assert api.get(table(server), params={"sysparm_query": "correlation_id=zzz"}).json() == {"result": []}
 
 
-def test_groups_and_users_are_found_by_name_and_referenced(
-    api: requests.Session, server: EmulatorHTTPServer
-) -> None:
+def test_groups_and_users_are_found_by_name_and_referenced(api: requests.Session, server: EmulatorHTTPServer) -> None:
     groups = api.get(table(server, "sys_user_group"), params={"sysparm_query": "name=data-platform"}).json()
     users = api.get(table(server, "sys_user"), params={"sysparm_query": "user_name=dq.gateway"}).json()
     [group], [user] = groups["result"], users["result"]
-    record = create(api, server, assignment_group="data-platform", caller_id=user["sys_id"])
+    named = {"short_description": "x", "assignment_group": "data-platform", "assigned_to": "Jane Doe", "urgency": "1"}
+    response = api.post(table(server), json=named, params={"sysparm_input_display_value": "true"})
+    record = response.json()["result"]
     assert record["assignment_group"]["value"] == group["sys_id"]
+    assert (
+        record["assigned_to"]["value"]
+        == api.get(table(server, "sys_user"), params={"sysparm_query": "user_name=jane.doe"}).json()["result"][0][
+            "sys_id"
+        ]
+    )
+    assert record["urgency"] == "1"  # a value that is no label is kept
+    record = create(api, server, caller_id=user["sys_id"])
     assert record["caller_id"]["value"] == user["sys_id"]
     assert record["caller_id"]["link"].endswith(f"/api/now/table/sys_user/{user['sys_id']}")
+
+
+def test_a_name_in_a_reference_without_display_input_is_a_broken_reference(
+    api: requests.Session, server: EmulatorHTTPServer
+) -> None:
+    record = create(api, server, assignment_group="data-platform", caller_id="dq.gateway")
+    assert record["assignment_group"]["value"] == "data-platform"  # stored as given: no such sys_id
+    assert record["caller_id"]["value"] == "dq.gateway"
 
 
 def test_work_notes_go_to_the_journal(

@@ -80,3 +80,24 @@ def test_comments_go_to_work_notes(
     [record] = emulator.incidents()
     assert record["journal"][0]["element"] == "work_notes"
     assert record["journal"][0]["value"] == "Looking at it"
+
+
+def test_closing_passes_the_instances_data_policy(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, incident: RemoteTicket
+) -> None:
+    """The emulator refuses state 6/7 without close code and notes (403); the connector always sends them."""
+    for status, state in (("Resolved", "6"), ("Closed", "7")):
+        connector.set_status(move(incident, status, note=f"{status.lower()} by the gateway"))
+        [record] = emulator.incidents()
+        assert record["state"] == state and record["close_code"] == "Solution provided" and record["close_notes"]
+    assert all(entry.status < 400 for entry in emulator.log)
+    notes = [entry["value"] for entry in emulator.incidents()[0]["journal"]]
+    assert notes == ["resolved by the gateway", "closed by the gateway"]
+
+
+def test_the_note_goes_in_its_own_request_after_the_fields(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, incident: RemoteTicket
+) -> None:
+    connector.set_status(move(incident, "Resolved", note="fixed upstream"))
+    bodies = [entry.body for entry in emulator.log if entry.method == "PATCH"]
+    assert [sorted(body) for body in bodies] == [["close_code", "close_notes", "state"], ["work_notes"]]
