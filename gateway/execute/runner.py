@@ -11,7 +11,7 @@ from collections.abc import Callable
 from gateway.core.outbound import ErrorKind, unexpected
 from gateway.execute.context import WAIT_STEP, Context, Done
 from gateway.execute.handlers import HANDLERS
-from gateway.execute.handlers.notify import plan_failure_notice
+from gateway.execute.handlers.notify import plan_auth_notice, plan_failure_notice
 from gateway.record.rows import ExecutionRow
 from gateway.record.runtime import Runtime
 from gateway.record.store import CONFLICTS
@@ -183,6 +183,8 @@ class Runner:
                     now,
                 )
                 plan_failure_notice(self.ctx, tx, execution, now)
+            if kind == "auth" and execution.target in self.ctx.rt.mappings.targets:
+                plan_auth_notice(self.ctx, tx, execution, message, now)
         ticket = self.ctx.rt.number(execution.ticket_id) if execution.ticket_id else None
         log.warning(
             "execution %s %s -> %s%s failed: %s",

@@ -79,6 +79,10 @@ def execution_problems(executions: list[ExecutionRow]) -> list[str]:
 
 def notification_message(rt: Runtime, execution: ExecutionRow) -> Message:
     """The ticket of a notify execution now, with what went wrong for its event."""
+    notice = execution.params.get("notice")
+    if isinstance(notice, dict):  # about the gateway itself (a target refusing its credentials), no ticket
+        detail = str(notice.get("detail", ""))
+        return Message(title=str(notice.get("title", "")), problems=[detail], context="gateway · at most hourly")
     ticket = rt.mirror.ticket(execution.ticket_id) if execution.ticket_id else None
     change = execution.params.get("change")
     if ticket is not None and isinstance(change, dict):  # a ticket event: say what happened and who did it

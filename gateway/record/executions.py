@@ -173,6 +173,18 @@ class Executions(Store):
         )
         return cursor.rowcount == 1
 
+    def claim_notice(self, tx: Tx, target: str, kind: str, now: float, interval: float) -> bool:
+        """True for the one caller, in any process, that may tell about `kind` on `target` now:
+        none did within `interval` seconds. The insert-or-update is a single statement, so two
+        workers failing at once cannot both win."""
+        cursor = tx.execute(
+            "INSERT INTO target_notices (target, kind, notified_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (target, kind) DO UPDATE SET notified_at = excluded.notified_at"
+            " WHERE target_notices.notified_at <= ?",
+            (target, kind, now, now - interval),
+        )
+        return cursor.rowcount == 1
+
     def earlier_unfinished(self, execution: ExecutionRow) -> ExecutionRow | None:
         """An earlier ticket action on the same ticket and target that has not finished yet.
 

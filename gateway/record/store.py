@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import psycopg
 import psycopg.errors
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 MIGRATION_LOCK = 72_630_012  # the advisory lock ten nodes starting at once queue on
 
 _MIGRATIONS: dict[int, str] = {
@@ -184,6 +184,8 @@ CREATE TABLE sync_cursors (
   reconciled_at REAL
 );
 """,
+    # when each target's operators were last told of a problem ("auth"): once per target per hour
+    9: "CREATE TABLE target_notices (target TEXT, kind TEXT, notified_at REAL NOT NULL, PRIMARY KEY (target, kind))",
 }
 
 

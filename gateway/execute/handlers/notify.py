@@ -57,6 +57,30 @@ def plan_failure_notice(ctx: Context, tx: Tx, execution: ExecutionRow, now: floa
         )
 
 
+AUTH_NOTICE_INTERVAL = 3600.0  # seconds: one notice per target per hour, whatever the number of failures
+
+
+def plan_auth_notice(ctx: Context, tx: Tx, execution: ExecutionRow, message: str, now: float) -> None:
+    """A tracker refused the gateway's credentials: tell every configured channel, once per target per
+    hour across all processes (the claim is a row in the database). `message` is already redacted."""
+    channels = list(ctx.rt.mappings.channels)
+    if not channels or not ctx.mirror.claim_notice(tx, execution.target, "auth", now, AUTH_NOTICE_INTERVAL):
+        return
+    notice = {"title": f"target {execution.target} refused the gateway's credentials", "detail": message}
+    for channel in channels:
+        ctx.mirror.create_execution(
+            tx,
+            event_id=None,
+            ticket_id=None,
+            flow="gateway",
+            action="notify",
+            target=channel,
+            params={"notice": notice},
+            now=now,
+            due_at=now,
+        )
+
+
 def flow_unfinished(rt: Runtime, execution: ExecutionRow) -> bool:
     """True while another action of this event is queued or running and the wait has not run out."""
     if not execution.event_id or time.time() >= float(execution.params.get("wait_until", 0)):

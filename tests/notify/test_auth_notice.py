@@ -1,0 +1,58 @@
+"""A target refusing the gateway's credentials is told to the channels once per target per hour."""
+
+from __future__ import annotations
+
+import time
+
+from connectors.emulators.base import EmulatorHTTPServer
+from gateway.record.mirror import Mirror
+from tests.chatops.support import Trackers, chat_files
+from tests.conftest import TRACKER_ENV, MakeHarness, qualytics_delivery
+from tests.notify.test_email_pagerduty import ROUTING_KEY, Inbox, channels, events, pagerduty, smtp
+
+__all__ = ["pagerduty", "smtp"]  # the fixtures, used by name
+
+EXPIRED = "expired-tok-0451"
+
+
+def test_an_expired_token_notifies_each_channel_once_per_target_per_hour(
+    make_gateway: MakeHarness, emulators: Trackers, smtp: tuple[Inbox, int], pagerduty: EmulatorHTTPServer
+) -> None:
+    inbox, port = smtp
+    files = chat_files(emulators, channels=channels(port, pagerduty.url))  # no flow notifies: only the notice
+    env = {**TRACKER_ENV, "JIRA_API_TOKEN": EXPIRED, "PAGERDUTY_ROUTING_KEY": ROUTING_KEY, "SMTP_PASSWORD": "pw"}
+    gateway = make_gateway(files, env=env)
+    for anomaly in (1, 2, 3):
+        assert gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+        gateway.drain()
+
+    failed = gateway.executions(status="failed")
+    assert [(e["target"], e["error_kind"]) for e in failed] == [("jira", "auth")] * 3
+    [mail] = inbox.messages
+    assert mail["Subject"] == "target jira refused the gateway's credentials"
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "check the user and token or password under targets.jira" in text and "0451" not in text
+    [page] = events(pagerduty)
+    assert page["payload"]["summary"] == "target jira refused the gateway's credentials"
+    ready = gateway.client.get("/readyz").json()
+    assert ready["targets"] == {"jira": "credentials refused (HTTP 401)", "snow": "ok"}
+    assert ready["degraded"] == ["target jira"]
+
+    # another process (its own connection to the same database) that fails now does not notify either
+    other = Mirror(gateway.settings.database_url, migrate=False)
+    try:
+        with other.transaction() as tx:
+            assert not other.claim_notice(tx, "jira", "auth", time.time(), 3600)
+            assert other.claim_notice(tx, "snow", "auth", time.time(), 3600)  # per target
+    finally:
+        other.close()
+
+    with gateway.runtime.mirror.transaction() as tx:  # an hour passes
+        tx.execute("UPDATE target_notices SET notified_at = notified_at - 3601 WHERE target = 'jira'")
+    assert gateway.post("qualytics", qualytics_delivery(4)).status_code == 202
+    gateway.drain()
+    assert len(gateway.executions(status="failed")) == 4
+    assert [m["Subject"] for m in inbox.messages] == ["target jira refused the gateway's credentials"] * 2
+    notices = [e for e in gateway.executions(action="notify")]
+    assert sorted(e["target"] for e in notices) == ["oncall", "oncall", "ops-mail", "ops-mail"]
+    assert {e["status"] for e in notices} == {"succeeded"}
