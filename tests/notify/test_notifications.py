@@ -158,12 +158,18 @@ def test_a_failed_action_is_named_with_its_reason(make_gateway: MakeHarness, emu
         gateway.drain()
     [failed] = [e for e in gateway.executions(status="failed")]
     assert (failed["action"], failed["target"]) == ("create_ticket", "snow")
+    # the flow's channels hear of the refused credentials too (once per target per hour), then the ticket
+    texts = [slack_text(posted(slack, index)) for index in range(slack.call_count)]
+    [ticket] = [index for index, text in enumerate(texts) if "DQ-1" in text]
+    assert texts[1 - ticket].startswith("target snow refused the gateway's credentials\n")
+    assert slack.call_count == teams.call_count == 2
     reason = f"create_ticket → snow failed: {failed['error']}"
-    assert f":warning: *Needs attention*\n• {reason}" in slack_text(posted(slack))
-    card = posted(teams)["attachments"][0]["content"]
+    assert f":warning: *Needs attention*\n• {reason}" in texts[ticket]
+    cards = [posted(teams, index)["attachments"][0]["content"] for index in range(2)]
+    [card] = [card for card in cards if "DQ-1" in json.dumps(card)]
     in_markdown = reason.replace("create_ticket", "create\\_ticket")  # Teams text is markdown-escaped
     assert {"type": "TextBlock", "text": f"⚠ {in_markdown}", "color": "Attention", "wrap": True} in card["body"]
-    assert "|Jira " in slack_text(posted(slack)) and "|ServiceNow " not in slack_text(posted(slack))
+    assert "|Jira " in texts[ticket] and "|ServiceNow " not in texts[ticket]
 
 
 def test_a_failing_endpoint_fails_only_its_own_execution(make_gateway: MakeHarness, emulators: Trackers) -> None:

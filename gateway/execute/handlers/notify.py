@@ -61,9 +61,12 @@ AUTH_NOTICE_INTERVAL = 3600.0  # seconds: one notice per target per hour, whatev
 
 
 def plan_auth_notice(ctx: Context, tx: Tx, execution: ExecutionRow, message: str, now: float) -> None:
-    """A tracker refused the gateway's credentials: tell every configured channel, once per target per
-    hour across all processes (the claim is a row in the database). `message` is already redacted."""
-    channels = list(ctx.rt.mappings.channels)
+    """A tracker refused the gateway's credentials: tell the channels flows notify (every channel when
+    no flow notifies), once per target per hour across all processes (the claim is a database row).
+    `message` is already redacted."""
+    mappings = ctx.rt.mappings
+    notified = [c for f in mappings.flows for _, a in f.actions if isinstance(a, Notify) for c in a.channels]
+    channels = list(dict.fromkeys(notified)) or list(mappings.channels)
     if not channels or not ctx.mirror.claim_notice(tx, execution.target, "auth", now, AUTH_NOTICE_INTERVAL):
         return
     notice = {"title": f"target {execution.target} refused the gateway's credentials", "detail": message}
