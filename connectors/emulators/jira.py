@@ -19,6 +19,7 @@ from connectors.emulators.webhooks import WebhookSender
 Deployment = Literal["Server", "Cloud"]
 FieldType = Literal["string", "option", "user", "priority", "components", "labels", "resolution"]
 
+SCREEN_TAB = 10100
 NOT_ON_SCREEN = "Field '{0}' cannot be set. It is not on the appropriate screen, or unknown."
 CATEGORIES = {
     "new": {"id": 2, "key": "new", "name": "To Do", "colorName": "blue-gray"},
@@ -40,13 +41,23 @@ class ScreenField:
 
 @dataclass
 class Transition:
-    """A workflow transition; `sources` empty means global (from any status)."""
+    """A workflow transition; `sources` empty means global (from any status). Its screen holds the
+    `required` fields and the optional `on_screen` ones; a transition with neither has no screen."""
 
     id: str
     name: str
     to: str
     sources: list[str] = field(default_factory=list)
     required: list[str] = field(default_factory=list)
+    on_screen: list[str] = field(default_factory=list)
+
+    @property
+    def screen(self) -> list[str]:
+        return [*self.required, *(f for f in self.on_screen if f not in self.required)]
+
+    @property
+    def screen_id(self) -> str:
+        return f"1{self.id.zfill(4)}"
 
 
 @dataclass
@@ -475,7 +486,7 @@ class JiraEmulator(Emulator):
         data: dict[str, Any] = {
             "id": transition.id,
             "name": transition.name,
-            "hasScreen": bool(transition.required),
+            "hasScreen": bool(transition.screen),
             "isGlobal": not transition.sources,
             "isInitial": False,
             "isAvailable": True,
@@ -483,7 +494,7 @@ class JiraEmulator(Emulator):
             "to": {"id": sid, "name": transition.to, "statusCategory": CATEGORIES[category]},
         }
         if expand:
-            data["fields"] = {name: _transition_field(name) for name in transition.required}
+            data["fields"] = {name: _transition_field(name, name in transition.required) for name in transition.screen}
         return data
 
     def transitions(self, request: Request) -> Response:
@@ -570,6 +581,8 @@ class JiraEmulator(Emulator):
         self.route("GET", api + "/priority", self.priorities)
         self.route("GET", api + "/resolution", self.resolutions)
         self.route("GET", api + "/workflow/search", self.workflow_search)
+        self.route("GET", api + r"/screens/(?P<screen>\d+)/tabs", self.screen_tabs)
+        self.route("GET", api + r"/screens/(?P<screen>\d+)/tabs/(?P<tab>\d+)/fields", self.screen_fields)
 
     def myself(self, request: Request) -> Response:
         person = {"displayName": request.user, "active": True}
@@ -626,13 +639,30 @@ class JiraEmulator(Emulator):
                 "from": [ids[s] for s in t.sources],
                 "to": ids[t.to],
                 "type": "directed" if t.sources else "global",
-                **({"screen": {"id": "1", "fields": list(t.required)}} if t.required else {}),
+                **({"screen": {"id": t.screen_id, "name": f"{t.name} screen"}} if t.screen else {}),
             }
             for t in self.workflow.transitions
         ]
         statuses = self._statuses_json()
         flow = {"id": {"name": f"{self.project} workflow"}, "statuses": statuses, "transitions": transitions}
         return Response(200, {"startAt": 0, "maxResults": 50, "total": 1, "isLast": True, "values": [flow]})
+
+    def _screen(self, request: Request) -> Transition | None:
+        wanted = request.params["screen"]
+        return next((t for t in self.workflow.transitions if t.screen and t.screen_id == wanted), None)
+
+    def screen_tabs(self, request: Request) -> Response:
+        """A transition screen's tabs (one, "Field Tab", as Jira makes them); 404 for an unknown screen."""
+        if self._screen(request) is None:
+            return jira_error(404, [f"The screen with id {request.params['screen']} does not exist."])
+        return Response(200, [{"id": SCREEN_TAB, "name": "Field Tab"}])
+
+    def screen_fields(self, request: Request) -> Response:
+        """The fields on a screen tab: `[{id, name}]`."""
+        transition = self._screen(request)
+        if transition is None or request.params["tab"] != str(SCREEN_TAB):
+            return jira_error(404, [f"The screen tab with id {request.params['tab']} does not exist."])
+        return Response(200, [{"id": name, "name": name.capitalize()} for name in transition.screen])
 
 
 def act(jira: JiraEmulator, payload: dict[str, Any]) -> Response:
@@ -697,7 +727,7 @@ def _jql_holds(issue: dict[str, Any], name: str, value: str, project: str) -> bo
 
 
 def _check_transition_fields(transition: Transition, fields: dict[str, Any]) -> dict[str, str]:
-    errors = {name: NOT_ON_SCREEN.format(name) for name in fields if name not in transition.required}
+    errors = {name: NOT_ON_SCREEN.format(name) for name in fields if name not in transition.screen}
     for name in transition.required:
         value = fields.get(name)
         if not value:
@@ -707,11 +737,11 @@ def _check_transition_fields(transition: Transition, fields: dict[str, Any]) -> 
     return errors
 
 
-def _transition_field(name: str) -> dict[str, Any]:
-    """FieldMetadata of a transition screen field (only resolution is modelled)."""
+def _transition_field(name: str, required: bool = True) -> dict[str, Any]:
+    """FieldMetadata of a transition screen field (only resolution's values are modelled)."""
     allowed = [{"id": str(10000 + i), "name": n} for i, n in enumerate(RESOLUTIONS)]
     return {
-        "required": True,
+        "required": required,
         "schema": {"type": name, "system": name},
         "name": name.capitalize(),
         "key": name,

@@ -14,8 +14,10 @@ from jira import JIRAError
 from connectors.base import FieldValues, Finding, LiveReport
 from connectors.jira.api import Api, classify
 from connectors.jira.config import MAPPABLE, MAX_HOPS, JiraTarget
+from gateway.core.outbound import ConnectorError
 from gateway.core.redact import Redactor, secret_values
 
+RESOLVING = ("Resolved", "Closed", "Canceled")  # the states whose Jira status needs a resolution
 FILLED = {"project", "issuetype", "summary", "labels", "description", "priority", "reporter"}
 
 
@@ -40,6 +42,7 @@ class _Doctor:
         self.config, self.api, self.values = config, api, values
         self.findings: list[Finding] = []
         self.skipped: list[str] = []
+        self.workflows: list[dict[str, Any]] = []  # workflow search's answer, once _graph has read it
 
     def get(self, path: str, **params: Any) -> Any:
         try:
@@ -74,6 +77,7 @@ class _Doctor:
         self._check_priorities(meta or {})
         self._check_components()
         self._check_statuses()
+        self._check_resolution_screens()
         self._check_resolutions()
         summary = f"{project}/{self.config.issue_type}: {len(meta or {})} create fields, statuses and values match"
         if self.skipped:
@@ -187,9 +191,10 @@ class _Doctor:
     def _graph(self) -> tuple[dict[str, set[str]], str]:
         """status -> statuses one transition away (names, casefolded), and the create status."""
         found = self.get("workflow/search", expand="transitions,statuses")
+        self.workflows = list(found.get("values") or [])
         graph: dict[str, set[str]] = {}
         start = ""
-        for flow in found.get("values") or []:
+        for flow in self.workflows:
             name_of = {str(s.get("id")): str(s.get("name")).casefold() for s in flow.get("statuses") or []}
             every = set(name_of.values())
             for t in flow.get("transitions") or []:
@@ -202,6 +207,50 @@ class _Doctor:
                 for source in sources if t.get("type") != "initial" else []:
                     graph.setdefault(source, set()).add(to)
         return graph, start
+
+    def _check_resolution_screens(self) -> None:
+        """Each transition into a status that Resolved/Closed/Canceled map to must have `resolution` on
+        its screen: without it the issue reaches the status unresolved (Jira's reports count it open)."""
+        states: dict[str, list[str]] = {}
+        for state in RESOLVING:
+            if state in self.config.statuses:
+                states.setdefault(self.config.statuses[state].casefold(), []).append(state)
+        screens: dict[str, dict[str, str] | None] = {}
+        for flow in self.workflows:
+            name_of = {str(s.get("id")): str(s.get("name")) for s in flow.get("statuses") or []}
+            for t in flow.get("transitions") or []:
+                status = name_of.get(str(t.get("to")), "")
+                first, *also = states.get(status.casefold()) or [""]
+                if not first or t.get("type") == "initial":
+                    continue
+                screen = str((t.get("screen") or {}).get("id", ""))
+                if screen and screen not in screens:
+                    screens[screen] = self._screen_fields(screen)
+                offered = screens.get(screen, {}) if screen else {}
+                if offered is None:  # the screen could not be read: said once in the summary
+                    continue
+                if "resolution" not in offered:
+                    where = f"its screen {screen}" if screen else "it (no screen)"
+                    others = f" (also {', '.join(f'statuses.{o}' for o in also)})" if also else ""
+                    self.find(
+                        f"statuses.{first}",
+                        status,
+                        [f"{k} ({v})" for k, v in offered.items()] if screen else "no screen",
+                        f"transition {t.get('name')!r} into {status!r} has no resolution field on {where}:"
+                        f" the issue would be {status} unresolved{others}",
+                    )
+
+    def _screen_fields(self, screen: str) -> dict[str, str] | None:
+        """id -> name of every field on the screen's tabs; None when this user may not read screens."""
+        path, project = f"screens/{screen}/tabs", self.config.project
+        try:
+            tabs = self.get(path, projectKey=project)
+            fields = [f for tab in tabs for f in self.get(f"{path}/{tab['id']}/fields", projectKey=project)]
+        except (Unavailable, ConnectorError):
+            note = "transition screens (reading screens needs Jira's admin permission)"
+            self.skipped += [note] if note not in self.skipped else []
+            return None
+        return {str(f.get("id")): str(f.get("name", f.get("id"))) for f in fields}
 
     def _check_resolutions(self) -> None:
         offered = [str(r.get("name")) for r in self.get("resolution")]

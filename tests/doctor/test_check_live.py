@@ -134,6 +134,37 @@ BROKEN = {
         },
         "field statuses.Closed: 'Archived': not reachable from 'To Do' within 6 transitions",
     ),
+    "jira-resolution-screen": (
+        None,
+        {
+            "workflow": Workflow(
+                statuses={"To Do": ("10000", "new"), "In Progress": ("3", "indeterminate"), "Done": ("10001", "done")},
+                transitions=[
+                    Transition("11", "Start", "In Progress", ["To Do"]),
+                    Transition("31", "Resolve", "Done", ["In Progress"], ["resolution"]),
+                    Transition("41", "Finish", "Done", ["To Do"], on_screen=["assignee"]),  # no resolution here
+                    Transition("51", "Drop", "Done", ["To Do"]),  # and no screen at all
+                ],
+            )
+        },
+        "targets.jira: field statuses.Resolved: 'Done': transition 'Finish' into 'Done' has no resolution field"
+        " on its screen 10041: the issue would be Done unresolved (also statuses.Closed, statuses.Canceled);"
+        " jira offers: assignee (Assignee)",
+    ),
+    "jira-resolution-no-screen": (
+        {T: ("Canceled: Done}", "Canceled: Archived}")},
+        {
+            "workflow": Workflow(
+                statuses={"To Do": ("10000", "new"), "Done": ("10001", "done"), "Archived": ("10009", "done")},
+                transitions=[
+                    Transition("31", "Resolve", "Done", ["To Do"], ["resolution"]),
+                    Transition("61", "Archive", "Archived", ["Done"]),
+                ],
+            )
+        },
+        "targets.jira: field statuses.Canceled: 'Archived': transition 'Archive' into 'Archived' has no resolution"
+        " field on it (no screen): the issue would be Archived unresolved; jira offers: no screen",
+    ),
     "jira-resolution": (
         {T: ('Canceled: "Won\'t Do"', "Canceled: Nope")},
         None,
