@@ -163,9 +163,10 @@ class Harness:
             f"/v1/webhooks/{source}", content=raw, headers={**defaults, **(headers or {})}, **kwargs
         )
 
-    def drain(self, rounds: int = 100) -> None:
-        """Run the worker until nothing is queued; waits and backoffs are fast-forwarded, never slept."""
-        jobs.configure(self.runtime, sleep=self.sleeps.append)
+    def drain(self, rounds: int = 100, sleep: Callable[[float], None] | None = None) -> None:
+        """Run the worker until nothing is queued; waits and backoffs are fast-forwarded, never slept
+        (unless a test passes a real `sleep`)."""
+        jobs.configure(self.runtime, sleep=sleep or self.sleeps.append)
         worker = SimpleWorker([self.dispatcher.queue], connection=self.connection)
         sweeper = Sweeper(self.runtime, self.dispatcher)
         for _ in range(rounds):

@@ -52,6 +52,7 @@ class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     method: str | None = None
     path: str | None = None
     skip: int = 0
+    headers: dict[str, str] = msgspec.field(default_factory=dict)  # more answer headers (RateLimit-Reason)
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method:
@@ -248,6 +249,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "status":
             headers = {} if fault.retry_after is None else {"Retry-After": _seconds(fault.retry_after)}
+            headers.update(fault.headers)
             response = Response(fault.status, emulator.fault_body(fault.status), headers)
         elif fault is not None and fault.kind == "html":
             response = Response(200, raw=b"<html><body>Instance hibernating</body></html>", content_type="text/html")

@@ -7,6 +7,7 @@ required transition-screen fields, Cloud's retired search, errors in Jira's own 
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -168,6 +169,8 @@ class JiraEmulator(Emulator):
         self.people = dict(DEFAULT_PEOPLE if people is None else people)
         self.issues: dict[str, dict[str, Any]] = {}
         self.hooks = WebhookSender()  # two-way sync: what happens to issues goes out as Jira's webhooks
+        self.issue_write_interval = 0.0  # > 0: Cloud's per-issue write limit (429 jira-per-issue-on-write)
+        self._last_write: dict[str, float] = {}
         self._routes()
         self._doctor_routes()
 
@@ -202,6 +205,7 @@ class JiraEmulator(Emulator):
             super().reset()
             self.issues.clear()
             self.hooks.reset()
+            self._last_write.clear()
 
     def state(self) -> Any:
         with self.lock:
@@ -389,6 +393,18 @@ class JiraEmulator(Emulator):
         known = self.people.values() if ref == "accountId" else self.people.keys()
         return "" if value[ref] in known else f"User '{value[ref]}' does not exist."
 
+    def _write_limited(self, issue: dict[str, Any]) -> Response | None:
+        """Too soon after the issue's last accepted write: 429 with Retry-After and RateLimit-Reason, as Cloud."""
+        if self.issue_write_interval <= 0:
+            return None
+        now = time.monotonic()
+        wait = self._last_write.get(issue["id"], -self.issue_write_interval) + self.issue_write_interval - now
+        if wait > 0:
+            headers = {"Retry-After": str(math.ceil(wait)), "RateLimit-Reason": "jira-per-issue-on-write"}
+            return Response(429, {"errorMessages": ["Rate limit exceeded."], "errors": {}}, headers)
+        self._last_write[issue["id"]] = now
+        return None
+
     def _find(self, key: str) -> dict[str, Any] | None:
         if key in self.issues:
             return self.issues[key]
@@ -426,6 +442,9 @@ class JiraEmulator(Emulator):
         issue = self._find(request.params["key"])
         if issue is None:
             return _no_issue()
+        limited = self._write_limited(issue)
+        if limited is not None:
+            return limited
         user = request.json()
         problem = "" if user is None else self._check_user(user)
         if problem:
@@ -462,6 +481,9 @@ class JiraEmulator(Emulator):
         issue = self._find(request.params["key"])
         if issue is None:
             return _no_issue()
+        limited = self._write_limited(issue)
+        if limited is not None:
+            return limited
         body = (request.json() or {}).get("body")
         if request.params["v"] == "3" and body and adf.problem(body):
             return jira_error(400, [], {"comment": adf.NOT_A_DOCUMENT})
@@ -509,6 +531,9 @@ class JiraEmulator(Emulator):
         issue = self._find(request.params["key"])
         if issue is None:
             return _no_issue()
+        limited = self._write_limited(issue)
+        if limited is not None:
+            return limited
         payload = request.json() or {}
         wanted = str((payload.get("transition") or {}).get("id", ""))
         chosen = next((t for t in self.workflow.available(issue["status"]) if t.id == wanted), None)

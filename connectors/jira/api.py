@@ -7,6 +7,7 @@ becomes RetryableError / PermanentError / BugError through `gateway.core.outboun
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import requests
@@ -16,6 +17,7 @@ from connectors.jira.config import JiraTarget
 from gateway.core.outbound import AuthError, ConnectorError, RetryableError, from_status, unexpected
 
 PAGE = 100
+_SAFE_REASON = re.compile(r"[^\w.,-]")  # Jira's reasons look like jira-burst-based; anything else is dropped
 _REASONS = {
     400: "rejected the request",
     401: "refused the credentials (check user and token)",
@@ -50,7 +52,8 @@ def _from_http(status: int | None, response: requests.Response | None, action: s
     what = {408: "timed out the request", 429: "rate limited"}.get(status, "server error")
     if status < 500 and status not in (408, 429):
         what = _REASONS.get(status, "refused the request")
-    message = f"{action}: Jira {what} (HTTP {status}){suffix}"
+    why = _SAFE_REASON.sub("", response.headers.get("RateLimit-Reason", ""))[:80] if status == 429 else ""
+    message = f"{action}: Jira {what} (HTTP {status}{f', RateLimit-Reason: {why}' if why else ''}){suffix}"
     if status == 403:  # Jira's 403 is the user's permissions (or a CAPTCHA after failed logins), not the request
         return AuthError(message, http_status=status)
     return from_status(status, response.headers, message)

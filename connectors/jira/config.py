@@ -56,6 +56,7 @@ class JiraTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     assignee_by: Literal["name", "accountId"] | None = None
     trusted_markup: list[Literal["description", "comment"]] = msgspec.field(default_factory=list)
     api: int = 2  # 3: Cloud's api/3, descriptions and comments as Atlassian Document Format
+    issue_write_interval_ms: float = 200.0  # writes to one issue from one process at least this far apart
     timeout: float = 10.0
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
     sync: JiraSync | None = None
@@ -87,6 +88,8 @@ def _check_basics(config: JiraTarget) -> None:
         raise ValueError("timeout: must be a positive number of seconds")
     if not config.resolution.strip():
         raise ValueError("resolution: must not be empty")
+    if not 0 <= config.issue_write_interval_ms <= 60_000:
+        raise ValueError("issue_write_interval_ms: must be between 0 (no spacing) and 60000 milliseconds")
     if config.api not in (2, 3):
         raise ValueError(f"api: {config.api!r} is not a Jira REST API version the gateway speaks (2 or 3)")
     if config.api == 3 and config.trusted_markup:

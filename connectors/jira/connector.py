@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from connectors import pacing
 from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteChange, RemoteTicket, StatusRequest
 from connectors.jira import adf, users, wiki
 from connectors.jira.api import Api, classify
@@ -62,13 +63,16 @@ class JiraConnector:
 
     def comment(self, request: CommentRequest) -> None:
         key = _address(request.link)
+        self._pace(key)
         self._call("add comment", self.api.comment, key, self._text("comment", request.text))
 
     def assign(self, request: AssignRequest) -> RemoteTicket:
         """Assign through the assignee resource: no edit screen needed, name or accountId by deployment."""
         key = _address(request.link)
         with self._edge("assign"):
-            self.api.assign(key, self._user(request.assignee))
+            user = self._user(request.assignee)
+            self._pace(key)
+            self.api.assign(key, user)
         return request.link
 
     def close(self) -> None:
@@ -93,6 +97,7 @@ class JiraConnector:
                 if rejected.http_status == 400:
                     self._forget_meta()
                 raise
+            self._pace(str(created["id"]))  # the create is the new issue's first write
             found = self._call("read new issue", self.api.issue, str(created["key"]))
         ticket = self._ticket(found)
         if ticket.remote_status.casefold() != target.casefold():
@@ -119,8 +124,13 @@ class JiraConnector:
         if ticket.remote_status.casefold() != target.casefold():
             ticket = self._walk(issue, request.status, target)
         if request.note.strip():
+            self._pace(key)
             self._call("add comment", self.api.comment, key, self._text("comment", request.note))
         return ticket
+
+    def _pace(self, issue: str) -> None:
+        """Jira limits writes per issue: this process spaces its own by issue_write_interval_ms."""
+        pacing.WRITES.wait((self.api.server, issue), self.config.issue_write_interval_ms / 1000)
 
     # -- create --------------------------------------------------------------------------
     def _jira_status(self, canonical: str, action: str) -> str:
@@ -254,6 +264,7 @@ class JiraConnector:
             planner.learn(current, options)
             chosen = planner.choose(current, options)
             payload = self._transition_fields(chosen, canonical)
+            self._pace(str(issue.get("id") or key))
             self._call("transition issue", self.api.transition, key, str(chosen["id"]), payload)
             current = str(chosen["to"]["name"])
             planner.visited.add(current.casefold())

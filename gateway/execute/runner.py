@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from connectors import pacing
 from gateway.core.outbound import ErrorKind, unexpected
 from gateway.execute.context import WAIT_STEP, Context, Done
 from gateway.execute.handlers import HANDLERS
@@ -28,9 +29,11 @@ _process = _Process()
 
 
 def configure(runtime: Runtime, sleep: Callable[[float], None] | None = None) -> None:
-    """Set the runtime a worker process uses (tests inject `sleep` so nothing really waits)."""
+    """Set the runtime a worker process uses (tests inject `sleep` so nothing really waits, not even
+    the spacing of writes to one tracker record)."""
     _process.runtime = runtime
     _process.sleep = sleep or time.sleep
+    pacing.configure(_process.sleep)
 
 
 def execute(execution_id: str) -> str:

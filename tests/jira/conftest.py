@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from connectors import pacing
 from connectors.base import CreateRequest, RemoteTicket, StatusRequest
 from connectors.emulators.base import EmulatorHTTPServer, LoggedRequest
 from connectors.emulators.jira import JiraEmulator
@@ -87,6 +88,12 @@ def _fresh_caches() -> Iterator[None]:
     clear_caches()
     yield
     clear_caches()
+
+
+@pytest.fixture(autouse=True)
+def _no_real_spacing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes to one issue are spaced (tests/jira/test_jira_pacing.py); elsewhere here nobody waits for it."""
+    monkeypatch.setattr(pacing, "WRITES", pacing.Spacer(sleep=lambda seconds: None))
 
 
 @pytest.fixture

@@ -90,6 +90,7 @@ def test_status_entries_override_the_defaults_one_by_one() -> None:
         ({"retry": {"attempts": 0}}, "retry.attempts"),
         ({"password": "x"}, "password"),
         ({"api": 4}, "api"),
+        ({"issue_write_interval_ms": -1}, "issue_write_interval_ms"),
         ({"api": "3"}, "api"),
         ({"api": 3, "trusted_markup": ["comment"]}, "trusted_markup"),
     ],

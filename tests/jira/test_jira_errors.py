@@ -28,6 +28,29 @@ def test_rate_limit_is_retryable_with_retry_after(jira: Jira) -> None:
     assert "rate limited" in failure.value.message
 
 
+@pytest.mark.parametrize("reason", ["jira-burst-based", "jira-quota-tenant-based", "jira-per-issue-on-write"])
+def test_a_rate_limit_names_jiras_reason_and_keeps_its_wait(jira: Jira, reason: str) -> None:
+    jira.emulator.inject(Fault(kind="status", status=429, retry_after=30, headers={"RateLimit-Reason": reason}))
+
+    with pytest.raises(RetryableError) as failure:
+        jira.connector().create(jira.create_request())
+
+    assert failure.value.retry_after == 30.0
+    assert f"(HTTP 429, RateLimit-Reason: {reason})" in failure.value.message
+
+
+def test_a_strange_rate_limit_reason_is_cut_to_safe_characters(jira: Jira) -> None:
+    odd = "jira-burst-based<script>\x1b[31m" + "x" * 200
+    jira.emulator.inject(Fault(kind="status", status=429, headers={"RateLimit-Reason": odd}))
+
+    with pytest.raises(RetryableError) as failure:
+        jira.connector().create(jira.create_request())
+
+    assert "RateLimit-Reason: jira-burst-basedscript31mxxx" in failure.value.message
+    assert "<" not in failure.value.message and "\x1b" not in failure.value.message
+    assert len(failure.value.message) < 300
+
+
 def test_three_rate_limits_then_success_takes_four_attempts_and_one_issue(jira: Jira) -> None:
     jira.emulator.inject(Fault(kind="status", status=429, retry_after=2, count=3))
     connector = jira.connector()
