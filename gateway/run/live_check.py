@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from connectors.registry import KINDS
-from gateway.rules.coverage import field_values
+from gateway.rules.live import check_target, finding_line
 from gateway.rules.schema import Mappings
 
 
@@ -15,23 +14,15 @@ def check_live(mappings: Mappings, only: str | None) -> int:
         print(f"gateway: --target {only}: no such target (known: {', '.join(mappings.targets)})", file=sys.stderr)
         return 2
     problems = 0
-    for name, target in mappings.targets.items():
+    for name in mappings.targets:
         if only is not None and name != only:
             continue
-        report = KINDS[target.kind].check_live(target.config, field_values(mappings, name))
-        if report is None:
-            print(f"  target {name}: {target.kind} has no live check")
-            continue
-        for found in report.findings:
-            offers = f"; {target.kind} offers: {found.offers}" if found.offers else ""
-            print(
-                f"error: {mappings.origins.get(name, 'mappings')}: targets.{name}: field {found.field}:"
-                f" {found.given!r}: {found.problem}{offers}",
-                file=sys.stderr,
-            )
-        problems += len(report.findings)
-        if not report.findings:
-            print(f"  target {name}: live ok: {report.summary}")
+        checked = check_target(mappings, name)
+        for found in checked.findings:
+            print(f"error: {finding_line(checked, found)}", file=sys.stderr)
+        problems += len(checked.findings)
+        if checked.summary:
+            print(f"  target {name}: {checked.summary}")
     if problems:
         print(f"gateway: {problems} live problem(s)", file=sys.stderr)
         return 2

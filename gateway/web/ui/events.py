@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -15,7 +16,9 @@ from gateway.receive.sources import ADAPTERS
 from gateway.receive.sources.base import SourceConfig
 from gateway.record import console_queries as queries
 from gateway.record.runtime import Runtime
+from gateway.rules.live import TargetCheck, check_target
 from gateway.rules.loader import MappingErrors, load_mappings
+from gateway.rules.schema import Mappings
 from gateway.web.routes.common import RuntimeDep, in_thread
 from gateway.web.ui import auth
 from gateway.web.ui.render import page
@@ -27,6 +30,7 @@ AUTH_NAMES = {
     "token": "token header",
     "basic": "Basic auth",
 }
+LIVE_SECONDS = 30.0  # the console waits this long for the trackers; each call is bounded by its target's timeout
 
 
 def _event(rt: Runtime, redactor: Redactor, event_id: str) -> dict[str, Any] | None:
@@ -121,7 +125,14 @@ def _mappings_context(request: Request[Any, Any, Any], rt: Runtime) -> dict[str,
 @get("/mappings", sync_to_thread=True)
 def mappings(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
     return page(
-        request, "mappings.html", **_mappings_context(request, rt), chosen="", payload="", result=None, error=None
+        request,
+        "mappings.html",
+        **_mappings_context(request, rt),
+        chosen="",
+        payload="",
+        result=None,
+        error=None,
+        live=None,
     )
 
 
@@ -137,4 +148,34 @@ async def preview_form(request: Request[Any, Any, Any], rt: RuntimeDep) -> Respo
     except GatewayError as exc:
         error = f"{exc.code}: {exc.detail}"
     context = await in_thread(_mappings_context, request, rt)
-    return page(request, "mappings.html", **context, chosen=source, payload=payload, result=result, error=error)
+    return page(
+        request, "mappings.html", **context, chosen=source, payload=payload, result=result, error=error, live=None
+    )
+
+
+@post("/mappings/live")
+async def live_check(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
+    """`gateway check --live` for the running gateway's targets, each in a thread, LIVE_SECONDS at most."""
+    await auth.checked_form(request)
+    checks = await live_checks(rt.mappings, LIVE_SECONDS)
+    context = await in_thread(_mappings_context, request, rt)
+    return page(request, "mappings.html", **context, chosen="", payload="", result=None, error=None, live=checks)
+
+
+async def live_checks(mappings: Mappings, seconds: float) -> list[TargetCheck]:
+    """Every target at once, off the event loop; one that has not answered in time says so (its
+    thread ends on its own: each of its calls is bounded by the target's timeout)."""
+    loop = asyncio.get_running_loop()
+    names = sorted(mappings.targets)
+    running = [loop.run_in_executor(None, check_target, mappings, name) for name in names]
+    await asyncio.wait(running, timeout=seconds)
+    checks = []
+    for name, future in zip(names, running, strict=True):
+        if future.done() and future.exception() is None:
+            checks.append(future.result())
+            continue
+        target = mappings.targets[name]
+        why = f"no answer within {seconds:g} s" if not future.done() else f"the check failed: {future.exception()!r}"
+        file = mappings.origins.get(name, "")
+        checks.append(TargetCheck(target=name, kind=target.kind, file=file, summary=why, answered=False))
+    return checks

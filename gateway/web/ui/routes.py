@@ -64,6 +64,7 @@ def router() -> Router:
             events.event_page,
             events.mappings,
             events.preview_form,
+            events.live_check,
             new_ticket.catalog,
             new_ticket.item_form,
             new_ticket.file_ticket,
