@@ -341,12 +341,14 @@ def tracker_servers() -> Iterator[tuple[Any, Any]]:
 
 @pytest.fixture
 def trackers(tracker_servers: tuple[Any, Any]) -> Trackers:
+    from connectors import pacing
     from connectors.emulators.jira import SANDBOX_USERS, default_screen, default_workflow
     from connectors.emulators.servicenow import DEFAULT_USERS
     from connectors.jira.workflow import clear_caches
 
     jira, snow = tracker_servers
     jira.emulator.reset()
+    pacing.WRITES.clear()  # issue ids start again after a reset: no spacing carried over from another test
     jira.emulator.screen = default_screen()
     jira.emulator.workflow = default_workflow()
     jira.emulator.users = dict(SANDBOX_USERS)
