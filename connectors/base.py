@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -78,6 +78,15 @@ class Connector(Protocol):
     def assign(self, request: AssignRequest) -> RemoteTicket: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class EditsComments(Protocol):
+    """A tracker whose comments can be edited (Jira): posting gives the comment's id, edits go by it."""
+
+    def post_comment(self, request: CommentRequest) -> str: ...
+
+    def edit_comment(self, request: CommentRequest, comment_id: str) -> None: ...
 
 
 class Finding(msgspec.Struct, frozen=True, kw_only=True):

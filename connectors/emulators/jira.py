@@ -185,6 +185,7 @@ class JiraEmulator(Emulator):
         self.route("GET", issue + "/transitions", self.transitions)
         self.route("POST", issue + "/transitions", self.transition)
         self.route("POST", issue + "/comment", self.comment)
+        self.route("PUT", issue + r"/comment/(?P<comment>\d+)", self.comment)
         self.route("PUT", issue + "/assignee", self.assign)
         self.route("GET", api + "/search", self.search_get)
         self.route("POST", api + "/search/jql", self.search_jql)
@@ -318,6 +319,7 @@ class JiraEmulator(Emulator):
             "issuetype": self._issue_type(fields["issuetype"]),
             "fields": stored,
             "comments": [],
+            "comment_ids": [],
             "history": [self.workflow.initial],
             "created": time.time(),
         }
@@ -478,9 +480,14 @@ class JiraEmulator(Emulator):
             return str(issue["key"])
 
     def comment(self, request: Request) -> Response:
+        """POST .../comment and PUT .../comment/{id} (an edit replaces the body, as Jira does)."""
         issue = self._find(request.params["key"])
         if issue is None:
             return _no_issue()
+        ids = issue.setdefault("comment_ids", [])
+        editing = request.params.get("comment")
+        if editing is not None and editing not in ids:
+            return jira_error(404, [f"Can not find a comment for the id: {editing}."])
         limited = self._write_limited(issue)
         if limited is not None:
             return limited
@@ -490,17 +497,22 @@ class JiraEmulator(Emulator):
         empty = not body or (isinstance(body, dict) and not body.get("content"))
         if not isinstance(body, str if request.params["v"] == "2" else dict) or empty:
             return jira_error(400, [], {"comment": "Comment body can not be empty!"})
+        if editing is not None:
+            comment_id = editing
+            issue["comments"][ids.index(editing)] = body
+        else:
+            comment_id = self._add_comment(issue, body)
+        event = "comment_updated" if editing is not None else "comment_created"
+        self.emit(event, issue, request.user, comment={"id": comment_id, "body": body})
+        answer = {"id": comment_id, "body": body}
+        answer["self"] = f"{_base(request)}/rest/api/2/issue/{issue['id']}/comment/{comment_id}"
+        return Response(200 if editing is not None else 201, answer)
+
+    def _add_comment(self, issue: dict[str, Any], body: Any) -> str:
         comment_id = str(20000 + sum(len(i["comments"]) for i in self.issues.values()))
         issue["comments"].append(body)
-        self.emit("comment_created", issue, request.user, comment={"id": comment_id, "body": body})
-        return Response(
-            201,
-            {
-                "id": comment_id,
-                "body": body,
-                "self": f"{_base(request)}/rest/api/2/issue/{issue['id']}/comment/{comment_id}",
-            },
-        )
+        issue.setdefault("comment_ids", []).append(comment_id)
+        return comment_id
 
     # -- workflow ------------------------------------------------------------------------
     def _transition_json(self, transition: Transition, expand: bool) -> dict[str, Any]:
@@ -714,8 +726,7 @@ def act(jira: JiraEmulator, payload: dict[str, Any]) -> Response:
         issue["fields"]["assignee"] = {"name": name} if name else None
         jira.emit("jira:issue_updated", issue, user, changelog=_changed("assignee", before, {"name": name or None}))
     if payload.get("comment"):
-        comment_id = str(20000 + sum(len(i["comments"]) for i in jira.issues.values()))
-        issue["comments"].append(str(payload["comment"]))
+        comment_id = jira._add_comment(issue, str(payload["comment"]))
         jira.emit("comment_created", issue, user, comment={"id": comment_id, "body": str(payload["comment"])})
     return Response(200, {"key": issue["key"], "status": issue["status"]})
 

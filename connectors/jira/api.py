@@ -148,6 +148,10 @@ class Api:
             return str(self.client.add_comment(key, body).id)
         return str(self.json("POST", self.url(f"issue/{key}/comment", "3"), data=json.dumps({"body": body}))["id"])
 
+    def edit_comment(self, key: str, comment_id: str, body: str | dict[str, Any]) -> None:
+        version = "2" if isinstance(body, str) else "3"
+        self.json("PUT", self.url(f"issue/{key}/comment/{comment_id}", version), data=json.dumps({"body": body}))
+
     def assign(self, key: str, user: dict[str, str]) -> None:
         self.json("PUT", self.url(f"issue/{key}/assignee"), data=json.dumps(user))
 

@@ -62,9 +62,18 @@ class JiraConnector:
             return self._set_status(request)
 
     def comment(self, request: CommentRequest) -> None:
+        self.post_comment(request)
+
+    def post_comment(self, request: CommentRequest) -> str:
+        """Add a comment; its id (coalesced recurrence comments are edited by it)."""
         key = _address(request.link)
         self._pace(key)
-        self._call("add comment", self.api.comment, key, self._text("comment", request.text))
+        return self._call("add comment", self.api.comment, key, self._text("comment", request.text))
+
+    def edit_comment(self, request: CommentRequest, comment_id: str) -> None:
+        key = _address(request.link)
+        self._pace(key)
+        self._call("edit comment", self.api.edit_comment, key, comment_id, self._text("comment", request.text))
 
     def assign(self, request: AssignRequest) -> RemoteTicket:
         """Assign through the assignee resource: no edit screen needed, name or accountId by deployment."""

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from gateway.core.models import ActionName, Event, ExecutionStatus, TicketEventKind, TicketFields
-from gateway.decide import anomalies
+from gateway.decide import anomalies, recurrence
 from gateway.decide.fields import create_fields, target_fields
 from gateway.decide.paging import pages_to_resolve
 from gateway.decide.terminal import terminal_actions
@@ -167,8 +167,7 @@ class Planner:
             {"occurrence": occurrences, "event_id": outcome.event_id, "title": event.title},
             self.now,
         )
-        text = f"The anomaly occurred again (occurrence {occurrences}): {event.title or event.anomaly_id}"
-        self.on_targets(outcome, ticket, flow="recurrence", action="comment", params={"text": text})
+        recurrence.plan(self, ticket, event, occurrences, outcome)  # coalesced per target within a minute
         outcome.ticket_id = ticket.id
 
     def open_ticket(

@@ -216,6 +216,20 @@ class Executions(Store):
         )
         return _execution(row) if row else None
 
+    def latest_comment(
+        self, ticket_id: int, target: str, flow: str, *, tx: Tx | None = None, before: int | None = None,
+        status: str | None = None,
+    ) -> ExecutionRow | None:  # fmt: skip
+        """The newest comment of this flow on the ticket and target (planned before seq `before`, in `status`)."""
+        sql = "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND flow = ? AND action = 'comment'"
+        args: list[Any] = [ticket_id, target, flow]
+        if before is not None:
+            sql, args = sql + " AND seq < ?", [*args, before]
+        if status is not None:
+            sql, args = sql + " AND status = ?", [*args, status]
+        row = self._one(sql + " ORDER BY seq DESC LIMIT 1", args, tx=tx)
+        return _execution(row) if row else None
+
     def set_queued_params(self, tx: Tx, execution_id: str, params: dict[str, Any]) -> bool:
         """New params for an execution no worker has taken; False once one has."""
         cursor = tx.execute(

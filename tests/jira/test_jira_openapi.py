@@ -24,11 +24,12 @@ def test_every_request_the_connector_sends_is_valid(
     remote = connector.create(jira.create_request("qualytics:1", status="In Progress", assigned_to=account))
     connector.create(jira.create_request("qualytics:1", assigned_to=account))
     connector.set_status(jira.status_request(remote, "Resolved", note="fixed upstream"))
-    connector.comment(CommentRequest(number="DQ-1", link=remote, text="closing note"))
+    comment_id = connector.post_comment(CommentRequest(number="DQ-1", link=remote, text="closing note"))
+    connector.edit_comment(CommentRequest(number="DQ-1", link=remote, text="closing note, edited"), comment_id)
 
     sent = list(jira.emulator.log)
     assert len(sent) > 10
-    writes = [r.path.split("/")[3] for r in sent if r.method == "POST" and "search" not in r.path]
+    writes = [r.path.split("/")[3] for r in sent if r.method in ("POST", "PUT") and "search" not in r.path]
     assert writes and set(writes) == {str(api)}
     assert [e for r in sent for e in openapi.request_errors(r)] == []
 

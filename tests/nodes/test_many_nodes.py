@@ -158,6 +158,9 @@ def test_two_web_nodes_and_two_workers_share_one_postgres(cluster: Cluster, trac
     [ticket] = httpx.get(f"{urls[1]}/v1/tickets", timeout=10).json()["tickets"]
     assert ticket["occurrences"] == 40
     assert_one_ticket_each(trackers, [1])
+    [issue] = trackers.issues()  # 39 recurrences within a minute: one comment, edited to name them all
+    [comment] = issue["comments"]
+    assert comment.startswith("The anomaly occurred again 39 times (occurrences 2-40): ")
 
     # 200 anomalies spread over both nodes: all succeed, one ticket each
     events += deliver(urls, [qualytics_delivery(a) for a in range(100, 300)])

@@ -6,12 +6,22 @@ import time
 
 import msgspec
 
-from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteTicket, StatusRequest
+from connectors.base import (
+    AssignRequest,
+    CommentRequest,
+    Connector,
+    CreateRequest,
+    EditsComments,
+    RemoteTicket,
+    StatusRequest,
+)
 from gateway.core.models import Event, TicketFields
+from gateway.core.outbound import PermanentError
 from gateway.decide.planner import Planner
+from gateway.decide.recurrence import RECURRENCE_FLOW
 from gateway.execute.context import WAIT_STEP, Context, Done
 from gateway.execute.handlers.link_back import plan_link_back
-from gateway.record.rows import ExecutionRow, LinkRow
+from gateway.record.rows import ExecutionRow, LinkRow, TicketRow
 from gateway.record.store import Tx
 from gateway.rules.templates import RenderError
 
@@ -66,9 +76,40 @@ def _signed(note: str, actor: str) -> str:
 def comment(ctx: Context, execution: ExecutionRow) -> str:
     link = _linked(ctx, execution)
     ticket = ctx.ticket(execution)
+    if execution.flow == RECURRENCE_FLOW and "full_text" in execution.params:
+        return _recurrence(ctx, execution, ticket, link)
     request = CommentRequest(number=ctx.rt.number(ticket.id), link=_remote(link), text=execution.params["text"])
     ctx.on_target(execution, lambda connector: connector.comment(request))
     return _succeed(ctx, execution, _remote(link))
+
+
+def _recurrence(ctx: Context, execution: ExecutionRow, ticket: TicketRow, link: LinkRow) -> str:
+    """A recurrence comment (gateway/decide/recurrence.py): edits the window's comment where the tracker can."""
+    params, number, remote = execution.params, ctx.rt.number(ticket.id), _remote(link)
+    previous = ctx.mirror.latest_comment(
+        ticket.id, execution.target, RECURRENCE_FLOW, before=execution.seq, status="succeeded"
+    )
+    same_window = previous is not None and previous.params.get("since") == params["since"]
+    earlier = previous.result if same_window and previous and isinstance(previous.result, dict) else {}
+    comment_id = str(earlier.get("comment_id") or "")
+
+    def send(connector: Connector) -> tuple[str, bool]:
+        if not isinstance(connector, EditsComments):
+            connector.comment(CommentRequest(number=number, link=remote, text=params["text"]))
+            return "", False
+        full = CommentRequest(number=number, link=remote, text=params["full_text"])
+        if comment_id:
+            try:
+                connector.edit_comment(full, comment_id)
+                return comment_id, True
+            except PermanentError as gone:
+                if gone.http_status != 404:  # deleted in the tracker meanwhile: say it all in a new one
+                    raise
+        return connector.post_comment(full), False
+
+    posted, edited = ctx.on_target(execution, send)
+    said: dict[str, object] = {"occurrences": params["occurrences"] if posted else params["new"]}
+    return _succeed(ctx, execution, remote, extra={**said, "comment_id": posted, "edited": edited} if posted else said)
 
 
 def assign(ctx: Context, execution: ExecutionRow) -> str:
@@ -114,7 +155,10 @@ def _replan(ctx: Context, execution: ExecutionRow) -> ExecutionRow:
     return ctx.mirror.execution(execution.id) or execution
 
 
-def _succeed(ctx: Context, execution: ExecutionRow, remote: RemoteTicket, *, created_as: str | None = None) -> str:
+def _succeed(
+    ctx: Context, execution: ExecutionRow, remote: RemoteTicket, *, created_as: str | None = None,
+    extra: dict[str, object] | None = None,
+) -> str:  # fmt: skip
     """Record the tracker's answer on the link, and what a finished create sets off."""
     now = time.time()
     with ctx.mirror.transaction() as tx:
@@ -131,6 +175,7 @@ def _succeed(ctx: Context, execution: ExecutionRow, remote: RemoteTicket, *, cre
         }
         if remote.notes:
             result["notes"] = remote.notes
+        result.update(extra or {})
         ctx.mirror.finish(tx, execution.id, "succeeded", now, result=result)
     return "succeeded"
 
