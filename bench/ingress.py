@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from loadgen import request, run
 
 ROOT = Path(__file__).parents[1]
-SECRET = "bench-secret"
+SECRET = "bench-secret-4f1c9a7e2b8d"
 MAPPINGS = f"""
 sources:
   qualytics: {{kind: qualytics, secret: "{SECRET}"}}

@@ -29,6 +29,9 @@ class CreateRequest(msgspec.Struct, kw_only=True):
     correlation_key: str
     fields: TicketFields
     event: dict[str, Any] = msgspec.field(default_factory=dict)
+    # True only for an execution's first ever attempt: nothing can exist yet, so the search that keeps
+    # retries and re-runs idempotent is skipped (one tracker call less per new ticket)
+    first_try: bool = False
 
 
 class StatusRequest(msgspec.Struct, kw_only=True):

@@ -238,7 +238,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if parts.path.startswith("/_emulator/"):
             response = emulator.control(request) or emulator.not_found(request)
             if request.method != "GET" and response.status < 400:
-                self.server.save_state()  # a reset is kept too
+                self.server.changed()  # a reset is kept too
             self._send(response)
             return
         fault = emulator.take_fault(request.method, request.path)
@@ -264,7 +264,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 LoggedRequest(request.method, request.path, request.query, logged_body, response.status)
             )
         if request.method != "GET" and response.status < 400:
-            self.server.save_state()
+            self.server.changed()
         if fault is not None and fault.kind == "drop_after":
             self._drop()
             return
@@ -301,6 +301,9 @@ def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+SAVE_EVERY_S = 0.5
+
+
 class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -310,6 +313,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.emulator = emulator
         self._thread: threading.Thread | None = None
         self.state_file: Path | None = None
+        self._save_lock = threading.Lock()
+        self._saver: threading.Timer | None = None
 
     def keep_state(self, path: Path) -> EmulatorHTTPServer:
         """Load the records from `path` (when it exists) and write them there after every change."""
@@ -317,6 +322,16 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         if path.is_file():
             self.emulator.restore(json.loads(path.read_text()))
         return self
+
+    def changed(self) -> None:
+        """Records changed: written within SAVE_EVERY_S (the whole state each time, so not after every write)."""
+        if self.state_file is None:
+            return
+        with self._save_lock:
+            if self._saver is None or not self._saver.is_alive():
+                self._saver = threading.Timer(SAVE_EVERY_S, self.save_state)
+                self._saver.daemon = True
+                self._saver.start()
 
     def save_state(self) -> None:
         if self.state_file is None:
@@ -341,3 +356,6 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+        if self._saver is not None:
+            self._saver.cancel()
+        self.save_state()

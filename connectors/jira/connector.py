@@ -97,7 +97,7 @@ class JiraConnector:
         label = correlation_label(request.correlation_key)
         canonical = request.fields.status or "New"
         target = self._jira_status(canonical, "create")
-        found = self._find(label)
+        found = None if request.first_try else self._find(label)
         if found is None:
             fields = self._create_fields(request.fields, label)
             try:

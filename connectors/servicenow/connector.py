@@ -36,6 +36,7 @@ from connectors.servicenow.config import (
     correlation_id,
 )
 from connectors.servicenow.inbound import journal_change, record_change
+from connectors.sessions import settle_environment
 from gateway.core.outbound import ConnectorError, PermanentError, RetryableError, from_status, unexpected
 from gateway.core.redact import Redactor, secret_values
 
@@ -61,13 +62,14 @@ class ServiceNowConnector:
         self.client = pysnow.Client(
             host=parts.netloc, use_ssl=parts.scheme == "https", user=config.user, password=config.password
         )
+        settle_environment(self.client.session, config.url)
 
     # -- the Connector protocol ------------------------------------------------------------
     def create(self, request: CreateRequest) -> RemoteTicket:
         if not request.correlation_key.strip():
             raise PermanentError("ServiceNow create refused: empty correlation key (cannot stay idempotent)")
         key = correlation_id(request.correlation_key)
-        found = self._find(key)
+        found = None if request.first_try else self._find(key)
         if found is not None:
             return self._remote(found)
         payload = self._incident(request, key)

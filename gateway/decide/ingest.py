@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.core.errors import NotFound, TooManyEvents
 from gateway.core.models import Ignored, Parsed
-from gateway.decide.planner import Planner
+from gateway.decide.planner import Outcome, Planner
 from gateway.dispatch.queue import Dispatcher
 from gateway.receive.sources import ADAPTERS, Delivery
 from gateway.receive.sources.base import body_hash
@@ -18,10 +19,38 @@ from gateway.record.store import CONFLICTS, Tx
 _PLAN_ATTEMPTS = 5
 
 
+@dataclass
+class Received:
+    """A delivery that passed its source's auth and parsed: what remains is to record it."""
+
+    source: str
+    body: bytes
+    parsed: Parsed
+
+
+@dataclass
+class Recorded:
+    outcomes: list[Outcome] = field(default_factory=list)
+    ignored: list[dict[str, str | None]] = field(default_factory=list)
+
+    @property
+    def queued(self) -> list[str]:
+        return [execution for outcome in self.outcomes for execution in outcome.queued]
+
+
 def accept(
     rt: Runtime, dispatcher: Dispatcher | None, source: str, headers: Mapping[str, str], body: bytes
 ) -> tuple[dict[str, Any], int]:
     """The response body and status: 202 when anything was recorded, 200 for a bare ping."""
+    received = receive(rt, source, headers, body)
+    recorded = record_alone(rt, received)
+    if dispatcher is not None and recorded.queued:
+        dispatcher.enqueue(recorded.queued)
+    return answer(received, recorded)
+
+
+def receive(rt: Runtime, source: str, headers: Mapping[str, str], body: bytes) -> Received:
+    """Verify the source's auth on the raw bytes, then parse; no database (4xx raised here)."""
     config = rt.mappings.sources.get(source)
     if config is None:
         raise NotFound(f"no source named {source!r} is configured", code="unknown_source")
@@ -30,33 +59,45 @@ def accept(
     adapter.verify(config, delivery)
     parsed = adapter.parse(config, delivery)
     check_event_count(parsed, rt.settings.max_events_per_delivery)
+    return Received(source, body, parsed)
+
+
+def record(rt: Runtime, tx: Tx, received: Received, now: float) -> Recorded:
+    """Every event planned and every ignored item kept, inside the caller's transaction."""
+    planner = Planner(rt, tx, now)
+    recorded = Recorded(outcomes=[planner.plan(event) for event in received.parsed.events])
+    for index, item in enumerate(received.parsed.ignored):
+        event_id = None if item.ping else _record_ignored(rt, tx, received, index, item, now)
+        recorded.ignored.append({"reason": item.reason, "event_id": event_id})
+    return recorded
+
+
+def record_alone(rt: Runtime, received: Received) -> Recorded:
+    """`record` in a transaction of its own, planned again when a concurrent writer got there first."""
     for attempt in range(_PLAN_ATTEMPTS):
-        now = rt.clock()
-        ignored: list[dict[str, str | None]] = []
         try:
             with rt.mirror.transaction() as tx:
-                planner = Planner(rt, tx, now)
-                outcomes = [planner.plan(event) for event in parsed.events]
-                for index, item in enumerate(parsed.ignored):
-                    event_id = None if item.ping else _record_ignored(rt, tx, source, body, index, item, now)
-                    ignored.append({"reason": item.reason, "event_id": event_id})
-            break
+                return record(rt, tx, received, rt.clock())
         except CONFLICTS:
             # a concurrent delivery opened the same group's ticket (or linked the same anomaly) first:
             # plan again from what it committed (only where writers overlap, as on PostgreSQL)
             if attempt == _PLAN_ATTEMPTS - 1:
                 raise
-    queued = [execution for outcome in outcomes for execution in outcome.queued]
-    if dispatcher is not None and queued:
-        dispatcher.enqueue(queued)
-    ignored += [{"reason": o.ignored, "event_id": o.event_id} for o in outcomes if o.ignored and not o.duplicate]
+    raise AssertionError("unreachable")
+
+
+def answer(received: Received, recorded: Recorded) -> tuple[dict[str, Any], int]:
+    outcomes = recorded.outcomes
+    ignored = recorded.ignored + [
+        {"reason": o.ignored, "event_id": o.event_id} for o in outcomes if o.ignored and not o.duplicate
+    ]
     result = {
         "event_ids": [o.event_id for o in outcomes],
         "executions": [e for o in outcomes for e in o.executions],
         "duplicate": bool(outcomes) and all(o.duplicate for o in outcomes),
         "ignored": ignored,
     }
-    only_pings = not outcomes and all(item.ping for item in parsed.ignored)
+    only_pings = not outcomes and all(item.ping for item in received.parsed.ignored)
     return result, 200 if only_pings else 202
 
 
@@ -70,12 +111,12 @@ def check_event_count(parsed: Parsed, cap: int) -> None:
         )
 
 
-def _record_ignored(rt: Runtime, tx: Tx, source: str, body: bytes, index: int, item: Ignored, now: float) -> str:
+def _record_ignored(rt: Runtime, tx: Tx, received: Received, index: int, item: Ignored, now: float) -> str:
     """Irrelevant deliveries are kept as events too, so ops can see what a tool sent and why it did nothing."""
-    source_event_id = item.event_id or body_hash(body, "ignored", str(index))
+    source_event_id = item.event_id or body_hash(received.body, "ignored", str(index))
     event_id = rt.mirror.insert_event(
         tx,
-        source=source,
+        source=received.source,
         source_event_id=source_event_id,
         event_type="ignored",
         anomaly_id="",
@@ -84,6 +125,6 @@ def _record_ignored(rt: Runtime, tx: Tx, source: str, body: bytes, index: int, i
         now=now,
     )
     if event_id is None:
-        return rt.mirror.existing_event_id(tx, source, source_event_id)
+        return rt.mirror.existing_event_id(tx, received.source, source_event_id)
     rt.mirror.set_event_outcome(tx, event_id, ignored=item.reason)
     return event_id

@@ -5,6 +5,7 @@ Handlers end an execution early by raising `Done`; the runner concludes it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -35,6 +36,29 @@ class Done(Exception):
         self.message = message
         self.retry_in = retry_in
         self.error_kind = error_kind  # set when a connector error ends or delays the execution
+
+
+class _Connectors(threading.local):
+    """Per thread (a requests session is not shared across threads): target name -> (its config, connector)."""
+
+    def __init__(self) -> None:
+        self.built: dict[str, tuple[object, Connector]] = {}
+
+
+_CONNECTORS = _Connectors()
+
+
+def _connector(target: str, kind: str, config: object) -> Connector:
+    """One client per target per worker: its keep-alive connection, server info and caches last across
+    jobs. New mappings (another config object) get a new client."""
+    found = _CONNECTORS.built.get(target)
+    if found is not None and found[0] is config:
+        return found[1]
+    if found is not None:
+        found[1].close()
+    connector = KINDS[kind].build(config)
+    _CONNECTORS.built[target] = (config, connector)
+    return connector
 
 
 class Context:
@@ -75,7 +99,7 @@ class Context:
         entry = self.rt.mappings.targets.get(execution.target)
         if entry is None:
             raise Done("failed", f"target {execution.target!r} is no longer in the mappings")
-        connector = KINDS[entry.kind].build(entry.config)
+        connector = _connector(execution.target, entry.kind, entry.config)
         settle = float(getattr(entry.config, "timeout", 0.0)) if unanswered_waits else 0.0
 
         def attempt() -> T:
@@ -86,10 +110,7 @@ class Context:
                     exc.retry_after = max(exc.retry_after or 0.0, settle)
                 raise
 
-        try:
-            return self.call(execution, entry.retry, attempt)
-        finally:
-            connector.close()
+        return self.call(execution, entry.retry, attempt)
 
     def call(self, execution: ExecutionRow, policy: RetryConfig, operation: Callable[[], T]) -> T:
         """Run `operation` under the retry policy, every attempt recorded; failures end as Done."""

@@ -37,10 +37,19 @@ def configure(runtime: Runtime, sleep: Callable[[float], None] | None = None) ->
 
 
 def execute(execution_id: str) -> str:
-    """The RQ job: an execution id in, its final or interim status out."""
+    """An execution id in, its final or interim status out (also the job of releases before batched jobs)."""
     if _process.runtime is None:
         _process.runtime = Runtime.load()
     return Runner(Context(_process.runtime, _process.sleep)).run(execution_id)
+
+
+def execute_many(execution_ids: list[str]) -> None:
+    """The RQ job: a few execution ids, run in turn; one that crashes does not stop the others."""
+    for execution_id in execution_ids:
+        try:
+            execute(execution_id)
+        except Exception:  # its lease expires and the sweeper runs it again
+            log.exception("execution %s could not run", execution_id)
 
 
 class _Leases:

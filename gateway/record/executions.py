@@ -260,6 +260,11 @@ class Executions(Store):
         if not ids:
             return
         with self.transaction() as tx:
+            self.mark_enqueued_in(tx, ids, now)
+
+    def mark_enqueued_in(self, tx: Tx, ids: Sequence[str], now: float) -> None:
+        """The ingress marks what it planned in the planning transaction and sends the ids after commit."""
+        if ids:
             tx.executemany(
                 "UPDATE executions SET enqueued_at = ? WHERE id = ? AND status = 'queued'", [(now, i) for i in ids]
             )

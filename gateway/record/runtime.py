@@ -27,9 +27,17 @@ class Runtime:
         mirror = Mirror(settings.database_url, settings.db_busy_timeout_seconds)
         return cls(settings=settings, mappings=mappings, mirror=mirror)
 
+    _redactor: tuple[object, object, Redactor] | None = field(default=None, init=False, repr=False)
+
     def redactor(self) -> Redactor:
-        """Every secret of the mappings and the settings, masked: what runs, previews and pages all use."""
-        return Redactor([*self.mappings.secrets(), *secret_values(self.settings)])
+        """Every secret of the mappings and the settings, masked: what runs, previews and pages all use.
+        Built once per mappings and settings (walking them is a millisecond, and every job asks)."""
+        cached = self._redactor
+        if cached is not None and cached[0] is self.mappings and cached[1] is self.settings:
+            return cached[2]
+        redactor = Redactor([*self.mappings.secrets(), *secret_values(self.settings)])
+        self._redactor = (self.mappings, self.settings, redactor)
+        return redactor
 
     def number(self, ticket_id: int) -> str:
         return f"{self.settings.ticket_prefix}-{ticket_id}"

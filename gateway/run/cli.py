@@ -12,6 +12,7 @@ from typing import Any
 from gateway.rules.loader import MappingErrors, load_mappings
 from gateway.run.cli_ops import cmd_db, cmd_emulate, cmd_export, cmd_preview, cmd_sync
 from gateway.run.cli_support import CliError, _print, _runtime, _settings
+from gateway.run.supervisor import DEFAULT_WORKERS
 
 log = logging.getLogger("gateway.run.cli")
 
@@ -186,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     serve.add_argument("--no-sandbox", action="store_true", help="never start the tracker emulators")
     serve.add_argument(
         "--sandbox-ports",

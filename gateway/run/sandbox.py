@@ -1,6 +1,7 @@
 """The sandbox `gateway serve` starts when no tracker is configured: loopback Jira and ServiceNow.
 
-Each emulator starts only when its URL variable is unset, on its default port or, when another
+Each emulator runs in a process of its own (its work stays off the web process's CPU) and
+starts only when its URL variable is unset, on its default port or, when another
 process holds that port, on a free one (the variables then point there). Once the mappings
 are loaded, an emulator no target uses is stopped again. Their tickets are kept in
 `var/sandbox/<kind>.json` so that they stay in step with the mirror across restarts;
@@ -15,6 +16,10 @@ import errno
 import logging
 import os
 import secrets
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +28,7 @@ from connectors.emulators.base import Emulator, EmulatorHTTPServer
 
 log = logging.getLogger("gateway.run.sandbox")
 
+CONTROL_TOKEN_VARIABLE = "GATEWAY_SANDBOX_CONTROL_TOKEN"
 PORTS = {"jira": 9001, "servicenow": 9002}
 NAMES = {"jira": "Jira", "servicenow": "ServiceNow"}
 # The variables the example mappings read, first the URL.
@@ -45,15 +51,25 @@ def _emulators() -> dict[str, Callable[[], Emulator]]:
 
 @dataclass
 class Tracker:
-    kind: str
-    server: EmulatorHTTPServer
+    """A sandbox tracker: an emulator in a process of its own, so its work is not the web process's."""
 
-    @property
-    def url(self) -> str:
-        return self.server.url
+    kind: str
+    url: str
+    state_file: Path
+    process: subprocess.Popen[bytes]
 
     def describe(self) -> str:
         return f"sandbox {NAMES[self.kind]} on {self.url}"
+
+    def stop(self) -> None:
+        """SIGTERM (the emulator writes its state), then SIGKILL if it does not end."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 def directory(var_dir: Path) -> Path:
@@ -87,25 +103,66 @@ def start_sandbox(env: dict[str, str], var_dir: Path, ports: dict[str, int] | No
     ports = {**PORTS, **(ports or {})}
     state = directory(var_dir)
     token = control_token(var_dir)
-    started = []
-    for kind, make in _emulators().items():
+    started: list[Tracker] = []
+    for kind in PORTS:
         variables = VARIABLES[kind]
         if os.environ.get(next(iter(variables))):
             continue
-        emulator = make()
-        emulator.control_token = token
         try:
-            server = _listen(emulator, ports[kind])
-        except OSError as exc:
-            raise SystemExit(
-                f"the sandbox {kind} cannot listen on 127.0.0.1:{ports[kind]} ({exc.strerror}); "
-                f"choose --sandbox-ports or set {next(iter(variables))}"
-            ) from None
-        server.keep_state(state / f"{kind}.json")
-        port = int(server.server_address[1])
-        env.update({name: value.format(port=port) for name, value in variables.items()})
-        started.append(Tracker(kind, server.start()))
+            tracker = _spawn(kind, ports[kind], state / f"{kind}.json", token)
+        except SystemExit:
+            for other in started:
+                other.stop()
+            raise
+        env.update({name: value.format(port=tracker.url.rsplit(":", 1)[1]) for name, value in variables.items()})
+        started.append(tracker)
     return started
+
+
+def _spawn(kind: str, port: int, state_file: Path, token: str) -> Tracker:
+    """Start one emulator process and read the port it listens on (its first line)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.run.sandbox", kind, str(port), str(state_file)],
+        env={**os.environ, CONTROL_TOKEN_VARIABLE: token},
+        stdin=subprocess.PIPE,  # its end of this pipe closing tells the emulator the gateway is gone
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline().decode().strip()
+    if not first.startswith("listening "):
+        process.wait()
+        raise SystemExit(
+            f"the sandbox {kind} cannot listen on 127.0.0.1:{port} ({first or 'it exited'}); "
+            f"choose --sandbox-ports or set {next(iter(VARIABLES[kind]))}"
+        )
+    return Tracker(kind, f"http://127.0.0.1:{first.split()[1]}", state_file, process)
+
+
+def run_emulator(kind: str, port: int, state_file: Path) -> None:
+    """The emulator process: listen, say the port, serve until SIGTERM or the gateway's pipe closes."""
+    emulator = _emulators()[kind]()
+    emulator.control_token = os.environ.get(CONTROL_TOKEN_VARIABLE, "")
+    try:
+        server = _listen(emulator, port)
+    except OSError as exc:
+        print(f"error {exc.strerror}", flush=True)
+        raise SystemExit(1) from None
+    server.keep_state(state_file)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def watch_gateway() -> None:
+        while os.read(0, 4096):  # b"" when the gateway's end closes, also when it was killed
+            pass
+        stop.set()
+
+    threading.Thread(target=watch_gateway, daemon=True).start()
+    server.start()
+    print(f"listening {server.server_address[1]}", flush=True)
+    stop.wait()
+    server.stop()
+    server.save_state()
 
 
 def keep_used(trackers: list[Tracker], urls: Iterable[str]) -> list[Tracker]:
@@ -114,10 +171,10 @@ def keep_used(trackers: list[Tracker], urls: Iterable[str]) -> list[Tracker]:
     kept = []
     for tracker in trackers:
         if tracker.url in wanted:
-            log.info("%s (tickets kept in %s)", tracker.describe(), tracker.server.state_file)
+            log.info("%s (tickets kept in %s)", tracker.describe(), tracker.state_file)
             kept.append(tracker)
         else:
-            tracker.server.stop()
+            tracker.stop()
     return kept
 
 
@@ -150,3 +207,7 @@ def reset(var_dir: Path, database: Path) -> list[Path]:
             path.unlink()
             removed.append(path)
     return removed
+
+
+if __name__ == "__main__":
+    run_emulator(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]))

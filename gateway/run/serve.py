@@ -15,6 +15,7 @@ import uvicorn
 
 from gateway.core.settings import Settings
 from gateway.dispatch.queue import Dispatcher, connect
+from gateway.dispatch.sweeper import Sweeper
 from gateway.record.runtime import Runtime
 from gateway.record.store import describe
 from gateway.rules.loader import MappingErrors
@@ -23,7 +24,7 @@ from gateway.run.embedded_redis import EmbeddedRedis
 from gateway.run.http import bounded_protocol
 from gateway.run.logs import redact_secrets_of
 from gateway.run.sandbox import Tracker, keep_used, mark_serving, start_sandbox
-from gateway.run.supervisor import Supervisor, child_env
+from gateway.run.supervisor import DEFAULT_WORKERS, Supervisor, child_env
 from gateway.web.app import create_app
 from gateway.web.limits import MAX_HEAD_BYTES
 
@@ -108,7 +109,7 @@ def serve(
     *,
     host: str,
     port: int,
-    workers: int = 1,
+    workers: int = DEFAULT_WORKERS,
     sandbox: bool = True,
     sandbox_ports: dict[str, int] | None = None,
     insecure: bool = False,
@@ -125,7 +126,7 @@ def serve(
         runtime = Runtime.load(settings)
     except MappingErrors as exc:
         for tracker in trackers:
-            tracker.server.stop()
+            tracker.stop()
         for error in exc.errors:
             print(f"error: {error}", file=sys.stderr)
         print("the gateway does not start with broken mappings (gateway check shows them)", file=sys.stderr)
@@ -134,7 +135,7 @@ def serve(
     trackers = keep_used(trackers, (str(getattr(t.config, "url", "")) for t in runtime.mappings.targets.values()))
     if _weak_secrets_refused(runtime, sandboxed=bool(trackers)):
         for tracker in trackers:
-            tracker.server.stop()
+            tracker.stop()
         return 2
     serving = mark_serving(var_dir)
     _private_files(settings)
@@ -150,6 +151,9 @@ def serve(
     dispatcher = Dispatcher(
         connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
     ).start_relay()
+    # A new (or emptied) Redis lost the jobs of executions marked enqueued: re-send them now, before
+    # traffic, rather than let the first sweep mistake this run's jobs for lost ones.
+    Sweeper(runtime, dispatcher).watch_redis(runtime.clock())
     env = child_env(
         {
             **sandbox_env,
@@ -167,7 +171,7 @@ def serve(
             redis_server.stop()
             log.info("embedded redis stopped")
         for tracker in trackers:
-            tracker.server.stop()
+            tracker.stop()
         serving.unlink(missing_ok=True)
 
     app = create_app(runtime, dispatcher)

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Mapping
 
 log = logging.getLogger("gateway.run.supervisor")
+DEFAULT_WORKERS = 2  # `gateway serve --workers`: enough for 100 webhooks/s to two trackers (make bench)
 
 
 class Supervisor:

@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from gateway.core.errors import GatewayError, error_body
+from gateway.decide.writer import IngestWriter
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
 from gateway.record.store import DatabaseError
@@ -135,4 +136,6 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
     app.state.runtime = runtime
     app.state.dispatcher = dispatcher
     app.state.metrics = Metrics(runtime, lambda: app.state.dispatcher)  # tests swap the dispatcher
+    writer = app.state.writer = IngestWriter(runtime, lambda: app.state.dispatcher)
+    app.on_shutdown.append(lambda: writer.stop())
     return app

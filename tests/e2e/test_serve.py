@@ -66,11 +66,11 @@ def test_twenty_concurrent_deliveries_of_one_anomaly_make_one_ticket(
     assert len(trackers.incidents()) == 1
 
 
-def test_serve_stops_its_worker_and_embedded_redis(serve: Callable[..., Served]) -> None:
+def test_serve_stops_its_workers_and_embedded_redis(serve: Callable[..., Served]) -> None:
     served = serve()
     workers, redis = served.pids("worker"), served.pids("redis")
-    assert len(workers) == 1 and len(redis) == 1
-    assert alive(workers[0]) and alive(redis[0])
+    assert len(workers) == 2 and len(redis) == 1  # two workers by default
+    assert all(alive(pid) for pid in [*workers, *redis])
     assert served.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
-    assert not alive(workers[0]) and not alive(redis[0])
+    assert not any(alive(pid) for pid in [*workers, *redis])
     assert "workers stopped" in served.log() and "embedded redis stopped" in served.log()

@@ -18,7 +18,9 @@ def test_the_relay_sends_in_the_background_and_flushes_on_stop(gateway: Harness)
     for anomaly in range(1, 21):
         assert gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
     relay.stop_relay()
-    assert gateway.dispatcher.queue.count == 20
+    sent = [execution for job in gateway.dispatcher.queue.jobs for execution in job.args[0]]
+    assert sorted(sent) == sorted(e["id"] for e in gateway.get("/v1/executions")["executions"])
+    assert len(sent) == 20
     assert all(at is not None for at in enqueued_at(gateway))
     gateway.drain()
     assert len(gateway.tickets()) == 20

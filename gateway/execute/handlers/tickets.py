@@ -47,9 +47,20 @@ def create(ctx: Context, execution: ExecutionRow) -> str:
         correlation_key=ticket.correlation_key,
         fields=fields,
         event=ctx.event_context(execution),
+        first_try=_first_claim(execution) and ctx.mirror.attempt_count(execution.id) == 0,
     )
-    remote = ctx.on_target(execution, lambda connector: connector.create(request), unanswered_waits=True)
+    tries = [request, msgspec.structs.replace(request, first_try=False)]  # an in-process retry searches first
+
+    def create_once(connector: Connector) -> RemoteTicket:
+        return connector.create(tries.pop(0) if len(tries) > 1 else tries[0])
+
+    remote = ctx.on_target(execution, create_once, unanswered_waits=True)
     return _succeed(ctx, execution, remote, created_as=fields.status)
+
+
+def _first_claim(execution: ExecutionRow) -> bool:
+    """Claimed for the first time: a re-run (a worker died mid-call, a lease expired) keeps its first time."""
+    return execution.first_attempt_at is not None and execution.first_attempt_at == execution.started_at
 
 
 def update_status(ctx: Context, execution: ExecutionRow) -> str:

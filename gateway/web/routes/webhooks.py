@@ -2,40 +2,69 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
 
 from litestar import Request, Response, post
 
-from gateway.decide.ingest import accept
+from gateway.decide.ingest import Received, Recorded, answer, receive
+from gateway.decide.writer import IngestWriter
 from gateway.web.routes.bodies import documented_body
-from gateway.web.routes.common import DispatcherDep, RuntimeDep, headers_of, in_thread, read_body
+from gateway.web.routes.common import RuntimeDep, headers_of, in_thread, read_body
 
 log = logging.getLogger("gateway.web")
+INLINE_BYTES = 64 * 1024  # verify and parse a small body on the event loop; a larger one in a thread
 
 
 @post("/v1/webhooks/{source:str}", status_code=202, summary="Accept a webhook", operation_class=documented_body())
-async def receive_webhook(
-    source: str, request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep
-) -> Response[dict[str, Any]]:
+async def receive_webhook(source: str, request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[dict[str, Any]]:
     started = time.monotonic()
     body = await read_body(request, rt.settings.max_body_bytes)
-    result, status = await in_thread(accept, rt, dispatch, source, headers_of(request), body)
+    headers = headers_of(request)
+    if len(body) <= INLINE_BYTES:
+        received = receive(rt, source, headers, body)
+    else:
+        received = await in_thread(receive, rt, source, headers, body)
+    recorded = await planned(request.app.state.writer, received)
+    result, status = answer(received, recorded)
     took = round((time.monotonic() - started) * 1000, 1)
-    log.info(
-        "webhook %s accepted: %d event(s), %d execution(s)%s in %.1f ms",
-        source,
-        len(result.get("event_ids", [])),
-        len(result.get("executions", [])),
-        " (duplicate)" if result.get("duplicate") else "",
-        took,
-        extra={
-            "source": source,
-            "status": status,
-            "event_ids": result.get("event_ids", []),
-            "executions": result.get("executions", []),
-            "duration_ms": took,
-        },
-    )
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "webhook %s accepted: %d event(s), %d execution(s)%s in %.1f ms",
+            source,
+            len(result["event_ids"]),
+            len(result["executions"]),
+            " (duplicate)" if result["duplicate"] else "",
+            took,
+            extra={
+                "source": source,
+                "status": status,
+                "event_ids": result["event_ids"],
+                "executions": result["executions"],
+                "duration_ms": took,
+            },
+        )
     return Response(result, status_code=status)
+
+
+async def planned(writer: IngestWriter, received: Received) -> Recorded:
+    """Hand the delivery to the ingress writer and wait for its batch to commit."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Recorded] = loop.create_future()
+
+    def settle(result: Recorded | BaseException) -> None:
+        loop.call_soon_threadsafe(_resolve, future, result)
+
+    writer.submit(received, settle)
+    return await future
+
+
+def _resolve(future: asyncio.Future[Recorded], result: Recorded | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
