@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.record.counters import SEP
 from gateway.record.rows import AttemptRow, ExecutionRow
 from gateway.record.store import Store, Tx, _dumps, new_id
 
@@ -299,16 +300,16 @@ class Executions(Store):
         return [str(r["id"]) for r in rows]
 
     def gauges(self) -> dict[str, dict[tuple[str, ...], int]]:
-        """What /metrics exposes: executions by status, action and target; tickets by state; events by source."""
-
-        def grouped(sql: str) -> dict[tuple[str, ...], int]:
-            return {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in self._all(sql)}
-
-        return {
-            "executions": grouped("SELECT status, action, target, count(*) FROM executions GROUP BY 1, 2, 3"),
-            "tickets": grouped("SELECT state, count(*) FROM tickets GROUP BY 1"),
-            "events": grouped("SELECT source, event_type, count(*) FROM events GROUP BY 1, 2"),
-        }
+        """What /metrics exposes: executions by status, action and target; tickets by state; events by source.
+        Read from the counters the database's triggers keep (gateway.record.counters), not by grouping tables."""
+        rows = self._all(
+            "SELECT name, labels, value FROM metric_counts WHERE name IN ('executions', 'tickets', 'events')"
+        )
+        found: dict[str, dict[tuple[str, ...], int]] = {"executions": {}, "tickets": {}, "events": {}}
+        for row in rows:
+            if row["value"]:
+                found[str(row["name"])][tuple(str(row["labels"]).split(SEP))] = int(row["value"])
+        return found
 
     def counts(self) -> dict[str, int]:
         rows = self.connection().execute("SELECT status, count(*) AS n FROM executions GROUP BY status").fetchall()

@@ -11,9 +11,10 @@ from gateway.core.models import UNFINISHED
 from gateway.record.anomalies import Anomalies
 from gateway.record.events import Events
 from gateway.record.executions import Executions
+from gateway.record.migrations import _MIGRATIONS, SCHEMA_VERSION
 from gateway.record.retention import Retention
 from gateway.record.sla import SlaTimers
-from gateway.record.store import _MIGRATIONS, SCHEMA_VERSION, new_id, now
+from gateway.record.store import new_id, now
 from gateway.record.sync import Sync
 from gateway.record.tickets import Tickets
 

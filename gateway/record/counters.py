@@ -1,0 +1,153 @@
+"""What /metrics reads: counters the database keeps itself, so a scrape costs the same at 100k tickets.
+
+Triggers on executions, attempts, tickets and events keep `metric_counts` current on every write path,
+from every process (web nodes, workers, retention): gauges (executions by status, tickets by state,
+events by source and type), the finished-executions counter and three histograms. A scrape reads
+a few hundred rows instead of grouping whole tables. SQLite and PostgreSQL get the same trigger
+bodies; PostgreSQL wraps each in a plpgsql function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# Seconds: tracker calls take tenths, an acceptance-to-done spans retries (minutes to hours).
+BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
+SEP = "\t"  # between label values in `labels` (names, states and actions hold no tab)
+_DONE = "('succeeded', 'failed', 'skipped')"
+_INF = 1e308
+_SUM = "'sum'"
+
+
+def _labels(*parts: str) -> str:
+    return f" || '{SEP}' || ".join(parts)
+
+
+def _add(name: str, labels: str, value: str = "1") -> str:
+    return (
+        f"INSERT INTO metric_counts (name, labels, value) VALUES ('{name}', {labels}, {value})"
+        " ON CONFLICT (name, labels) DO UPDATE SET value = metric_counts.value + excluded.value"
+    )
+
+
+def _observe(name: str, labels: str, seconds: str) -> list[str]:
+    """One observation of a histogram: every bucket it falls in, the sum."""
+    return [
+        f"INSERT INTO metric_counts (name, labels, value) SELECT '{name}', {_labels(labels, 'b.le')}, 1"
+        f" FROM metric_buckets b WHERE ({seconds}) <= b.bound"
+        " ON CONFLICT (name, labels) DO UPDATE SET value = metric_counts.value + excluded.value",
+        _add(name, _labels(labels, "'sum'"), f"coalesce({seconds}, 0)"),
+    ]
+
+
+_EXECUTION = _labels("NEW.status", "NEW.action", "NEW.target")
+_OLD_EXECUTION = _labels("OLD.status", "OLD.action", "OLD.target")
+# trigger name -> (event and condition, body statements)
+TRIGGERS: dict[str, tuple[str, str, list[str]]] = {
+    "metrics_executions_insert": ("AFTER INSERT ON executions", "", [_add("executions", _EXECUTION)]),
+    "metrics_executions_status": (
+        "AFTER UPDATE OF status ON executions",
+        "OLD.status <> NEW.status",
+        [_add("executions", _OLD_EXECUTION, "-1"), _add("executions", _EXECUTION)],
+    ),
+    "metrics_executions_finished": (
+        "AFTER UPDATE OF status ON executions",
+        f"OLD.status <> NEW.status AND NEW.status IN {_DONE} AND NEW.finished_at IS NOT NULL",
+        [
+            _add("finished", _labels("NEW.action", "NEW.target", "NEW.status")),
+            *_observe("latency", _labels("NEW.action", "NEW.target"), "NEW.finished_at - NEW.created_at"),
+        ],
+    ),
+    "metrics_executions_picked": (
+        "AFTER UPDATE OF first_attempt_at ON executions",
+        "OLD.first_attempt_at IS NULL AND NEW.first_attempt_at IS NOT NULL",
+        _observe("queue_wait", "NEW.action", "NEW.first_attempt_at - NEW.created_at"),
+    ),
+    "metrics_executions_delete": ("AFTER DELETE ON executions", "", [_add("executions", _OLD_EXECUTION, "-1")]),
+    "metrics_attempts_insert": (
+        "AFTER INSERT ON attempts",
+        "",
+        [
+            "INSERT INTO metric_counts (name, labels, value)"
+            f" SELECT 'calls', {_labels('e.action', 'e.target', 'b.le')}, 1 FROM executions e, metric_buckets b"
+            " WHERE e.id = NEW.execution_id AND NEW.duration_ms / 1000.0 <= b.bound"
+            " ON CONFLICT (name, labels) DO UPDATE SET value = metric_counts.value + excluded.value",
+            "INSERT INTO metric_counts (name, labels, value)"
+            f" SELECT 'calls', {_labels('e.action', 'e.target', _SUM)}, NEW.duration_ms / 1000.0"
+            " FROM executions e WHERE e.id = NEW.execution_id"
+            " ON CONFLICT (name, labels) DO UPDATE SET value = metric_counts.value + excluded.value",
+        ],
+    ),
+    "metrics_tickets_insert": ("AFTER INSERT ON tickets", "", [_add("tickets", "NEW.state")]),
+    "metrics_tickets_state": (
+        "AFTER UPDATE OF state ON tickets",
+        "OLD.state <> NEW.state",
+        [_add("tickets", "OLD.state", "-1"), _add("tickets", "NEW.state")],
+    ),
+    "metrics_tickets_delete": ("AFTER DELETE ON tickets", "", [_add("tickets", "OLD.state", "-1")]),
+    "metrics_events_insert": ("AFTER INSERT ON events", "", [_add("events", _labels("NEW.source", "NEW.event_type"))]),
+    "metrics_events_delete": (
+        "AFTER DELETE ON events",
+        "",
+        [_add("events", _labels("OLD.source", "OLD.event_type"), "-1")],
+    ),
+}
+
+
+def _backfill() -> list[str]:
+    """What the tables already hold when the counters start (a database of an earlier release)."""
+    merge = " ON CONFLICT (name, labels) DO UPDATE SET value = metric_counts.value + excluded.value"
+    statements = [
+        f"INSERT INTO metric_counts (name, labels, value) SELECT 'executions', {_labels('status', 'action', 'target')},"
+        " count(*) FROM executions GROUP BY status, action, target",
+        "INSERT INTO metric_counts (name, labels, value) SELECT 'tickets', state, count(*) FROM tickets GROUP BY state",
+        f"INSERT INTO metric_counts (name, labels, value) SELECT 'events', {_labels('source', 'event_type')}, count(*)"
+        " FROM events GROUP BY source, event_type",
+        f"INSERT INTO metric_counts (name, labels, value) SELECT 'finished', {_labels('action', 'target', 'status')},"
+        f" count(*) FROM executions WHERE status IN {_DONE} GROUP BY action, target, status",
+    ]
+    histograms = (
+        ("latency", _labels("x.action", "x.target"), "x.finished_at - x.created_at", "executions x",
+         f"x.status IN {_DONE} AND x.finished_at IS NOT NULL"),
+        ("queue_wait", "x.action", "x.first_attempt_at - x.created_at", "executions x",
+         "x.first_attempt_at IS NOT NULL"),
+        ("calls", _labels("x.action", "x.target"), "a.duration_ms / 1000.0",
+         "attempts a JOIN executions x ON x.id = a.execution_id", "1 = 1"),
+    )  # fmt: skip
+    for name, labels, value, tables, where in histograms:
+        statements.append(
+            f"INSERT INTO metric_counts (name, labels, value) SELECT '{name}', {_labels(labels, 'b.le')}, count(*)"
+            f" FROM {tables}, metric_buckets b WHERE {where} AND {value} <= b.bound GROUP BY {labels}, b.le" + merge
+        )
+        statements.append(
+            f"INSERT INTO metric_counts (name, labels, value) SELECT '{name}', {_labels(labels, _SUM)},"
+            f" sum({value}) FROM {tables} WHERE {where} GROUP BY {labels}" + merge
+        )
+    return statements
+
+
+def migration(postgres: bool) -> list[str]:
+    """The tables, the triggers in this database's dialect, and the backfill."""
+    real = "DOUBLE PRECISION" if postgres else "REAL"
+    statements = [
+        f"CREATE TABLE metric_counts (name TEXT NOT NULL, labels TEXT NOT NULL, value {real} NOT NULL,"
+        " PRIMARY KEY (name, labels))",
+        f"CREATE TABLE metric_buckets (le TEXT PRIMARY KEY, bound {real} NOT NULL)",
+        "INSERT INTO metric_buckets (le, bound) VALUES "
+        + ", ".join(f"('{bound}', {bound})" for bound in BUCKETS)
+        + f", ('+Inf', {_INF})",
+    ]
+    for name, (when, condition, body) in TRIGGERS.items():
+        statements += _trigger(name, when, condition, body, postgres)
+    return statements + _backfill()
+
+
+def _trigger(name: str, when: str, condition: str, body: Iterable[str], postgres: bool) -> list[str]:
+    if not postgres:
+        where = f" WHEN {condition}" if condition else ""
+        return [f"CREATE TRIGGER {name} {when} FOR EACH ROW{where} BEGIN {'; '.join(body)}; END"]
+    where = f" WHEN ({condition})" if condition else ""
+    return [
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {'; '.join(body)}; RETURN NULL; END $$",
+        f"CREATE TRIGGER {name} {when} FOR EACH ROW{where} EXECUTE FUNCTION {name}()",
+    ]

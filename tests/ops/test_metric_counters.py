@@ -1,0 +1,87 @@
+"""/metrics reads counters the database keeps with triggers: they must say what the tables say, after
+traffic, after retention prunes, and for a database from before the counters (backfilled)."""
+
+from __future__ import annotations
+
+from gateway.record import counters
+from gateway.record.measures import finished, latency, queue_wait
+from gateway.record.mirror import Mirror
+from tests.conftest import TRACKER_ENV, Harness, MakeHarness, Trackers, qualytics_delivery
+
+DAY = 86400.0
+
+
+def grouped(mirror: Mirror, sql: str) -> dict[tuple[str, ...], int]:
+    return {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in mirror.connection().execute(sql)}
+
+
+def from_tables(mirror: Mirror) -> dict[str, dict[tuple[str, ...], int]]:
+    return {
+        "executions": grouped(mirror, "SELECT status, action, target, count(*) FROM executions GROUP BY 1, 2, 3"),
+        "tickets": grouped(mirror, "SELECT state, count(*) FROM tickets GROUP BY 1"),
+        "events": grouped(mirror, "SELECT source, event_type, count(*) FROM events GROUP BY 1, 2"),
+    }
+
+
+def traffic(gateway: Harness) -> None:
+    for anomaly in (1, 2, 3):
+        assert gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202  # a recurrence
+    gateway.drain()
+    moved = gateway.client.post("/v1/tickets/DQ-2/status", json={"status": "Resolved", "note": "fixed"})
+    assert moved.status_code == 202, moved.text
+    gateway.drain()
+
+
+def test_counters_follow_the_tables_through_traffic_and_retention(make_gateway: MakeHarness, trackers: Trackers) -> None:
+    gateway = make_gateway(trackers.mappings(), TRACKER_ENV)
+    traffic(gateway)
+    mirror = gateway.runtime.mirror
+    tables = from_tables(mirror)
+    assert tables["tickets"] == {("New",): 2, ("Resolved",): 1}
+    assert mirror.gauges() == tables
+
+    done = grouped(
+        mirror,
+        "SELECT action, target, status, count(*) FROM executions"
+        " WHERE status IN ('succeeded', 'failed', 'skipped') GROUP BY 1, 2, 3",
+    )
+    assert finished(mirror) == done
+    creates = {("create_ticket", "jira"), ("create_ticket", "snow")}
+    for labels in creates:
+        buckets, seconds = latency(mirror)[labels]
+        assert buckets[-1] == ("+Inf", 3.0) and seconds >= 0  # three tickets' creates on each tracker
+    assert queue_wait(mirror)[("create_ticket",)][0][-1] == ("+Inf", 6.0)
+
+    pruned = mirror.prune(gateway.runtime.clock() + 200 * DAY, 90)
+    assert pruned.executions and pruned.events
+    assert mirror.gauges() == from_tables(mirror)  # gauges drop what retention removed
+    assert finished(mirror) == done  # a counter never goes back
+
+
+def test_a_database_from_before_the_counters_is_counted_when_it_migrates(
+    make_gateway: MakeHarness, trackers: Trackers
+) -> None:
+    gateway = make_gateway(trackers.mappings(), TRACKER_ENV)
+    traffic(gateway)
+    mirror = gateway.runtime.mirror
+    expected = mirror.gauges(), finished(mirror), latency(mirror)
+    with mirror.transaction() as tx:  # back to version 9: no counters, no triggers
+        for name in counters.TRIGGERS:
+            tx.execute(f"DROP TRIGGER {name} ON {_table(name)}" if mirror.postgres else f"DROP TRIGGER {name}")
+            if mirror.postgres:
+                tx.execute(f"DROP FUNCTION {name}()")
+        tx.execute("DROP TABLE metric_counts")
+        tx.execute("DROP TABLE metric_buckets")
+        tx.execute("DELETE FROM schema_version WHERE version = 10")
+
+    again = Mirror(mirror.url)
+    try:
+        assert (again.gauges(), finished(again), latency(again)) == expected
+        assert again.gauges() == from_tables(again)
+    finally:
+        again.close()
+
+
+def _table(trigger: str) -> str:
+    return trigger.split("_")[1]
