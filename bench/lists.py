@@ -1,4 +1,4 @@
-"""`make bench` (lists): API read times with an empty mirror and with 100k tickets, on SQLite and PostgreSQL.
+"""`make bench` (lists): ingress and API reads, empty mirror vs 100k tickets, on SQLite and PostgreSQL.
 
 Rows are inserted with plain SQL (a ticket, an event and a succeeded execution per anomaly); the
 reads go through the real app in-process (Litestar's test client), so the figures are the handler's
@@ -23,6 +23,9 @@ from gateway.core.settings import Settings  # noqa: E402
 from gateway.record.runtime import Runtime  # noqa: E402
 from gateway.web.app import create_app  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from ingress import deliveries  # noqa: E402
+
 MAPPINGS = """
 sources:
   qualytics: {kind: qualytics, secret: "bench"}
@@ -41,6 +44,10 @@ READS = {
     "GET /v1/executions?target=mirror&status=failed": ("/v1/executions", {"target": "mirror", "status": "failed"}),
     "GET /metrics": ("/metrics", {}),
 }
+
+
+INGRESS = "POST /v1/webhooks/qualytics (a new ticket)"
+HEADERS = {"X-Qualytics-Secret": "bench", "Content-Type": "application/json"}
 
 
 def seed(rt: Runtime, count: int) -> None:
@@ -95,6 +102,14 @@ def measure(url: str, rows: int, rounds: int) -> dict[str, float]:
                 return get
 
             result = {name: timed(reader(path, params), rounds) for name, (path, params) in READS.items()}
+            bodies = iter(deliveries(rounds + 1, first_id=10**7))
+
+            def ingest() -> object:
+                response = client.post("/v1/webhooks/qualytics", content=next(bodies), headers=HEADERS)
+                assert response.status_code == 202, response.text
+                return response
+
+            result[INGRESS] = timed(ingest, rounds)
         rt.mirror.close()
         return result
 
@@ -102,27 +117,35 @@ def measure(url: str, rows: int, rounds: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--page-rows", type=int, default=1_000, help="a mirror that fills every page read")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     for backend in backends:
         server = None
-        urls = ["", ""]
+        urls = ["", "", ""]
         if backend == "postgresql":
             from tests.postgres import PostgresServer
 
             server = PostgresServer().start()
-            urls = [server.create_database(), server.create_database()]
+            urls = [server.create_database() for _ in range(3)]
         try:
             empty = measure(urls[0], 0, args.rounds)
-            full = measure(urls[1], args.rows, args.rounds)
+            page = measure(urls[1], args.page_rows, args.rounds)
+            full = measure(urls[2], args.rows, args.rounds)
         finally:
             if server is not None:
                 server.stop()
-        print(f"lists on {backend}: median of {args.rounds} reads, empty mirror vs {args.rows:,} tickets")
-        for name in READS:
-            print(f"  {name:<48} {empty[name]:8.1f} ms {full[name]:8.1f} ms  x{full[name] / empty[name]:.2f}")
+        print(
+            f"lists on {backend}: median of {args.rounds} requests; mirror empty / {args.page_rows:,} tickets"
+            f" (every page full) / {args.rows:,} tickets; ratio {args.rows:,} to {args.page_rows:,}"
+        )
+        for name in [INGRESS, *READS]:
+            print(
+                f"  {name:<48} {empty[name]:7.1f} ms {page[name]:7.1f} ms {full[name]:7.1f} ms"
+                f"  x{full[name] / page[name]:.2f}"
+            )
 
 
 if __name__ == "__main__":
