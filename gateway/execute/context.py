@@ -20,6 +20,7 @@ from gateway.core.retry_config import RetryConfig
 from gateway.execute.retry import Budget, GiveUp, Reschedule, call_with_retry
 from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
+from gateway.record.store import Tx
 
 T = TypeVar("T")
 WAIT_STEP = 0.5  # how soon an execution waiting on an earlier one looks again
@@ -69,6 +70,13 @@ class Context:
         self.mirror = runtime.mirror
         self.sleep = sleep
         self.redactor = runtime.redactor()
+        self._succeeded: dict[str, Any] | None = None  # a successful attempt, written with the finish
+
+    def flush_attempt(self, tx: Tx | None = None) -> None:
+        """Write the successful attempt held back (in `tx`: the transaction that finishes the execution)."""
+        if self._succeeded is not None:
+            attempt, self._succeeded = self._succeeded, None
+            self.mirror.record_attempt(**attempt, tx=tx)
 
     def ticket_id(self, execution: ExecutionRow) -> int:
         if execution.ticket_id is None:
@@ -143,6 +151,7 @@ class Context:
 
         def record(outcome: str, **error: Any) -> None:
             duration_ms = int((time.time() - started) * 1000)
+            self.flush_attempt()  # an earlier success of this run comes first
             self.mirror.record_attempt(
                 execution.id, started_at=started, duration_ms=duration_ms, outcome=outcome, **error
             )
@@ -159,5 +168,12 @@ class Context:
             bug = self.redactor.error(unexpected(execution.action, exc))
             record("failed", error_kind=bug.kind, message=bug.message)
             raise bug from None
-        record("succeeded")
+        self.flush_attempt()
+        duration_ms = int((time.time() - started) * 1000)
+        self._succeeded = {
+            "execution_id": execution.id,
+            "started_at": started,
+            "duration_ms": duration_ms,
+            "outcome": "succeeded",
+        }
         return result

@@ -117,7 +117,10 @@ class Runner:
         if execution is None:
             return "not-claimed"
         started = time.monotonic()
-        outcome = self._run(execution)
+        try:
+            outcome = self._run(execution)
+        finally:
+            self.ctx.flush_attempt()  # handlers that finish without a ticket link write it on its own
         self._report(execution_id, outcome, time.monotonic() - started)
         return outcome
 

@@ -119,18 +119,31 @@ class Executions(Store):
         error_kind: str | None = None,
         http_status: int | None = None,
         message: str | None = None,
+        tx: Tx | None = None,
     ) -> int:
-        with self.transaction() as tx:
-            row = tx.execute(
-                "SELECT coalesce(max(number), 0) + 1 AS n FROM attempts WHERE execution_id = ?", (execution_id,)
-            ).fetchone()
-            number = int(row["n"])
-            tx.execute(
-                "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, error_kind,"
-                " http_status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (execution_id, number, started_at, duration_ms, outcome, error_kind, http_status, message),
-            )
-            return number
+        """Append an attempt, in `tx` when given (a success is written with the execution's finish)."""
+        if tx is None:
+            with self.transaction() as own:
+                return self.record_attempt(
+                    execution_id,
+                    started_at=started_at,
+                    duration_ms=duration_ms,
+                    outcome=outcome,
+                    error_kind=error_kind,
+                    http_status=http_status,
+                    message=message,
+                    tx=own,
+                )
+        row = tx.execute(
+            "SELECT coalesce(max(number), 0) + 1 AS n FROM attempts WHERE execution_id = ?", (execution_id,)
+        ).fetchone()
+        number = int(row["n"])
+        tx.execute(
+            "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, error_kind,"
+            " http_status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (execution_id, number, started_at, duration_ms, outcome, error_kind, http_status, message),
+        )
+        return number
 
     def attempt_count(self, execution_id: str) -> int:
         row = self._one("SELECT count(*) AS n FROM attempts WHERE execution_id = ?", (execution_id,))

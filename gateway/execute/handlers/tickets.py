@@ -187,6 +187,7 @@ def _succeed(
         if remote.notes:
             result["notes"] = remote.notes
         result.update(extra or {})
+        ctx.flush_attempt(tx)
         ctx.mirror.finish(tx, execution.id, "succeeded", now, result=result)
     return "succeeded"
 
