@@ -50,8 +50,10 @@ postgres:
 
 test: lint unit unit-postgres
 
+# Figures of the hot path on SQLite and PostgreSQL (README "Performance"); prints, asserts nothing.
 bench: $(STAMP) postgres
 	$(BIN)/python bench/ingress.py
+	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/lists.py
 
 soak: $(STAMP)

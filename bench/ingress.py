@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--workers", type=int, default=0, help="0: the web tier alone (jobs wait in Redis)")
     args = parser.parse_args()
     for backend in ["sqlite", "postgresql"] if args.database == "both" else [args.database]:
         if backend == "postgresql":
@@ -100,7 +101,8 @@ def bench(args: argparse.Namespace, backend: str, database_url: str | None) -> N
         env.pop("REDIS_URL", None)
         bare = subprocess.Popen([sys.executable, str(ROOT / "bench/bare_app.py"), str(bare_port)])
         gateway = subprocess.Popen(
-            [sys.executable, "-m", "gateway.run.cli", "serve", "--no-sandbox", "--port", str(gateway_port)],
+            [sys.executable, "-m", "gateway.run.cli", "serve", "--no-sandbox", "--port", str(gateway_port),
+             "--workers", str(args.workers)],
             env=env,
             cwd=tmp,
         )

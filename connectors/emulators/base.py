@@ -301,7 +301,7 @@ def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-SAVE_EVERY_S = 0.5
+SAVE_EVERY_S = 5.0  # the whole state is written: with thousands of tickets, not too often
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):

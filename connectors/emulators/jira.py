@@ -171,6 +171,8 @@ class JiraEmulator(Emulator):
         self.hooks = WebhookSender()  # two-way sync: what happens to issues goes out as Jira's webhooks
         self.issue_write_interval = 0.0  # > 0: Cloud's per-issue write limit (429 jira-per-issue-on-write)
         self._last_write: dict[str, float] = {}
+        self._keys_by_id: dict[str, str] = {}
+        self._comments_made: int | None = None
         self._routes()
         self._doctor_routes()
 
@@ -205,6 +207,7 @@ class JiraEmulator(Emulator):
         with self.lock:
             super().reset()
             self.issues.clear()
+            self._comments_made = None
             self.hooks.reset()
             self._last_write.clear()
 
@@ -253,6 +256,7 @@ class JiraEmulator(Emulator):
     def restore(self, data: Any) -> None:
         with self.lock:
             self.issues = dict(data.get("issues", {}))
+            self._comments_made = None
 
     # -- server info and create metadata -----------------------------------------------
     def server_info(self, request: Request) -> Response:
@@ -408,9 +412,16 @@ class JiraEmulator(Emulator):
         return None
 
     def _find(self, key: str) -> dict[str, Any] | None:
+        """By key or by id (the gateway addresses issues by id); the id index is rebuilt when it is stale."""
         if key in self.issues:
             return self.issues[key]
-        return next((i for i in self.issues.values() if i["id"] == key), None)
+        index = self._keys_by_id
+        found = self.issues.get(index.get(key, ""))
+        if found is None or found["id"] != key:
+            index.clear()
+            index.update((issue["id"], issue_key) for issue_key, issue in self.issues.items())
+            found = self.issues.get(index.get(key, ""))
+        return found
 
     def _issue_json(self, request: Request, issue: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:
         fields = dict(issue["fields"])
@@ -509,7 +520,10 @@ class JiraEmulator(Emulator):
         return Response(200 if editing is not None else 201, answer)
 
     def _add_comment(self, issue: dict[str, Any], body: Any) -> str:
-        comment_id = str(20000 + sum(len(i["comments"]) for i in self.issues.values()))
+        if self._comments_made is None:  # counted once, then kept (not per comment)
+            self._comments_made = sum(len(i["comments"]) for i in self.issues.values())
+        comment_id = str(20000 + self._comments_made)
+        self._comments_made += 1
         issue["comments"].append(body)
         issue.setdefault("comment_ids", []).append(comment_id)
         return comment_id

@@ -33,7 +33,9 @@ def traffic(gateway: Harness) -> None:
     gateway.drain()
 
 
-def test_counters_follow_the_tables_through_traffic_and_retention(make_gateway: MakeHarness, trackers: Trackers) -> None:
+def test_counters_follow_the_tables_through_traffic_and_retention(
+    make_gateway: MakeHarness, trackers: Trackers
+) -> None:
     gateway = make_gateway(trackers.mappings(), TRACKER_ENV)
     traffic(gateway)
     mirror = gateway.runtime.mirror
