@@ -132,7 +132,8 @@ class Harness:
             database_url=database_url or f"sqlite:///{root / 'gateway.db'}",
             redis_url=redis_url,
             var_dir=root,
-            **settings,
+            # in-process retries with injected sleeps, unless a test says otherwise (serve's default reschedules)
+            **{"retry_budget_seconds": 10.0, **settings},
         )
         self.runtime = Runtime.load(self.settings, self.env)
         self.connection = connect(redis_url)

@@ -28,7 +28,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     keep_alive_seconds: float = 5.0
     queue_name: str = "gateway"
     lease_seconds: float = 90.0
-    retry_budget_seconds: float = 10.0
+    retry_budget_seconds: float = 0.5  # longer waits reschedule (the sweeper) and free the worker
     retry_scale: float = 1.0
     notify_wait_seconds: float = 60.0
     group_comment_seconds: float = 60.0  # at most one "anomalies linked" comment per ticket and tracker this often
@@ -74,7 +74,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             keep_alive_seconds=number("GATEWAY_KEEP_ALIVE_SECONDS", 5.0),
             queue_name=text("GATEWAY_QUEUE") or "gateway",
             lease_seconds=number("GATEWAY_LEASE_SECONDS", 90.0),
-            retry_budget_seconds=number("GATEWAY_RETRY_BUDGET_SECONDS", 10.0),
+            retry_budget_seconds=number("GATEWAY_RETRY_BUDGET_SECONDS", 0.5),
             retry_scale=number("GATEWAY_RETRY_SCALE", 1.0),
             notify_wait_seconds=number("GATEWAY_NOTIFY_WAIT_SECONDS", 60.0),
             group_comment_seconds=number("GATEWAY_GROUP_COMMENT_SECONDS", 60.0),

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from gateway.run.supervisor import DEFAULT_WORKERS
 from tests.conftest import QUALYTICS_SECRET, Trackers, payload, qualytics_delivery
 from tests.e2e.conftest import Served, alive
 
@@ -69,7 +70,7 @@ def test_twenty_concurrent_deliveries_of_one_anomaly_make_one_ticket(
 def test_serve_stops_its_workers_and_embedded_redis(serve: Callable[..., Served]) -> None:
     served = serve()
     workers, redis = served.pids("worker"), served.pids("redis")
-    assert len(workers) == 2 and len(redis) == 1  # two workers by default
+    assert len(workers) == DEFAULT_WORKERS and len(redis) == 1
     assert all(alive(pid) for pid in [*workers, *redis])
     assert served.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
     assert not any(alive(pid) for pid in [*workers, *redis])

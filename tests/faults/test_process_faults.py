@@ -14,6 +14,7 @@ import pytest
 
 from connectors.emulators.base import Fault
 from gateway.run.embedded_redis import EmbeddedRedis
+from gateway.run.supervisor import DEFAULT_WORKERS
 from tests.conftest import QUALYTICS_SECRET, Trackers, qualytics_delivery
 from tests.e2e.conftest import alive
 from tests.faults.conftest import FaultServed, ServeFactory, assert_one_ticket_each, children, fault_mappings, kill
@@ -88,14 +89,14 @@ def test_a_worker_killed_mid_create_is_restarted_and_the_rerun_finds_the_issue(
     events = response.json()["event_ids"]
     served.wait_for(lambda: not trackers.jira.faults, timeout=20)  # the create's POST is in the tracker now
 
-    workers = served.pids("worker")  # serve's default two: whichever took the job, both die
-    assert len(workers) == 2
+    workers = served.pids("worker")  # serve's default workers: whichever took the job, all die
+    assert len(workers) == DEFAULT_WORKERS
     horses = [horse for worker in workers for horse in children(worker)]
     # The forking worker runs the job in a work horse, a child that left its process group.
     assert len(horses) == (1 if fork == "1" else 0)
     for pid in [*workers, *horses]:
         kill(pid)
-    served.wait_for(lambda: len(served.pids("worker")) == 4)
+    served.wait_for(lambda: len(served.pids("worker")) == 2 * DEFAULT_WORKERS)
     for worker in workers:
         assert f"worker pid {worker} exited with -9; restarting it" in served.log()
     assert not any(alive(pid) for pid in horses)
