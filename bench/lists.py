@@ -68,8 +68,8 @@ def seed(rt: Runtime, count: int) -> None:
             " finished_at) VALUES (?, ?, ?, 'open', 'create_ticket', 'mirror', 'succeeded', '{}', ?, ?)",
             [(f"x{i}", f"e{i}", i + 1, now, now) for i in range(count)],
         )
-    if rt.mirror.postgres:
-        rt.mirror.connection().execute("ANALYZE")
+    if rt.mirror.postgres:  # what autovacuum does after a bulk load: the counters' rows were updated 300k times
+        rt.mirror.connection().execute("VACUUM ANALYZE")
 
 
 def timed(get: Callable[[], object], rounds: int) -> float:

@@ -35,7 +35,7 @@ from connectors.emulators.base import EmulatorHTTPServer  # noqa: E402
 from connectors.emulators.jira import sandbox  # noqa: E402
 from connectors.emulators.servicenow import ServiceNowEmulator  # noqa: E402
 
-SECRET = "soak-secret"
+SECRET = "soak-secret-5b0e8d2c71f4"
 SAMPLE = json.loads((ROOT / "tests/data/payloads/qualytics.json").read_text())
 ROUND = [  # injected in turn, one at a time per tracker; each hits the next matching request
     {"kind": "status", "status": 429, "retry_after": 1},

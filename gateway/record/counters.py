@@ -2,7 +2,7 @@
 
 Triggers on executions, attempts, tickets and events keep `metric_counts` current on every write path,
 from every process (web nodes, workers, retention): gauges (executions by status, tickets by state,
-events by source and type), the finished-executions counter and three histograms. A scrape reads
+events by source and type, breached SLA timers), the finished-executions counter and three histograms. A scrape reads
 a few hundred rows instead of grouping whole tables. SQLite and PostgreSQL get the same trigger
 bodies; PostgreSQL wraps each in a plpgsql function.
 """
@@ -38,6 +38,13 @@ def _observe(name: str, labels: str, seconds: str) -> list[str]:
         " ON CONFLICT (name, labels) DO UPDATE SET value = metric_counts.value + excluded.value",
         _add(name, _labels(labels, "'sum'"), f"coalesce({seconds}, 0)"),
     ]
+
+
+def _breached(timer: str, event: str) -> str:
+    """+1 when a timer's breach is set, -1 when it is cleared (a reopened ticket) or its row goes."""
+    now = f"(CASE WHEN NEW.{timer}_breached_at IS NOT NULL THEN 1 ELSE 0 END)"
+    before = f"(CASE WHEN OLD.{timer}_breached_at IS NOT NULL THEN 1 ELSE 0 END)"
+    return {"AFTER INSERT": now, "AFTER UPDATE": f"{now} - {before}", "AFTER DELETE": f"-{before}"}[event]
 
 
 _EXECUTION = _labels("NEW.status", "NEW.action", "NEW.target")
@@ -78,6 +85,14 @@ TRIGGERS: dict[str, tuple[str, str, list[str]]] = {
             " ON CONFLICT (name, labels) DO UPDATE SET value = metric_counts.value + excluded.value",
         ],
     ),
+    **{
+        f"metrics_sla_{event.split()[1].lower()}": (
+            f"{event} ON sla_timers",
+            "",
+            [_add("sla", f"'{timer}'", _breached(timer, event)) for timer in ("response", "resolution")],
+        )
+        for event in ("AFTER INSERT", "AFTER UPDATE", "AFTER DELETE")
+    },
     "metrics_tickets_insert": ("AFTER INSERT ON tickets", "", [_add("tickets", "NEW.state")]),
     "metrics_tickets_state": (
         "AFTER UPDATE OF state ON tickets",
@@ -103,6 +118,10 @@ def _backfill() -> list[str]:
         "INSERT INTO metric_counts (name, labels, value) SELECT 'tickets', state, count(*) FROM tickets GROUP BY state",
         f"INSERT INTO metric_counts (name, labels, value) SELECT 'events', {_labels('source', 'event_type')}, count(*)"
         " FROM events GROUP BY source, event_type",
+        "INSERT INTO metric_counts (name, labels, value) SELECT 'sla', 'response', count(response_breached_at)"
+        " FROM sla_timers",
+        "INSERT INTO metric_counts (name, labels, value) SELECT 'sla', 'resolution', count(resolution_breached_at)"
+        " FROM sla_timers",
         f"INSERT INTO metric_counts (name, labels, value) SELECT 'finished', {_labels('action', 'target', 'status')},"
         f" count(*) FROM executions WHERE status IN {_DONE} GROUP BY action, target, status",
     ]

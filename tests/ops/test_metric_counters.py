@@ -3,6 +3,7 @@ traffic, after retention prunes, and for a database from before the counters (ba
 
 from __future__ import annotations
 
+from gateway.dispatch.sweeper import Sweeper
 from gateway.record import counters
 from gateway.record.measures import finished, latency, queue_wait
 from gateway.record.mirror import Mirror
@@ -55,9 +56,14 @@ def test_counters_follow_the_tables_through_traffic_and_retention(
         assert buckets[-1] == ("+Inf", 3.0) and seconds >= 0  # three tickets' creates on each tracker
     assert queue_wait(mirror)[("create_ticket",)][0][-1] == ("+Inf", 6.0)
 
+    Sweeper(gateway.runtime, gateway.dispatcher).check_sla(gateway.runtime.clock() + 30 * DAY)
+    assert mirror.sla_breach_counts() == breached(mirror)
+    assert mirror.sla_breach_counts()[("resolution",)] == 2  # the two open tickets' timers ran out
+
     pruned = mirror.prune(gateway.runtime.clock() + 200 * DAY, 90)
     assert pruned.executions and pruned.events
     assert mirror.gauges() == from_tables(mirror)  # gauges drop what retention removed
+    assert mirror.sla_breach_counts() == breached(mirror)
     assert finished(mirror) == done  # a counter never goes back
 
 
@@ -87,4 +93,11 @@ def test_a_database_from_before_the_counters_is_counted_when_it_migrates(
 
 
 def _table(trigger: str) -> str:
-    return trigger.split("_")[1]
+    return counters.TRIGGERS[trigger][0].split(" ON ")[1]
+
+
+def breached(mirror: Mirror) -> dict[tuple[str, ...], int]:
+    row = mirror.connection().execute(
+        "SELECT count(response_breached_at), count(resolution_breached_at) FROM sla_timers"
+    ).fetchone()
+    return {("response",): int(row[0]), ("resolution",): int(row[1])}
