@@ -36,6 +36,17 @@ from connectors.emulators.jira import sandbox  # noqa: E402
 from connectors.emulators.servicenow import ServiceNowEmulator  # noqa: E402
 
 SECRET = "soak-secret-5b0e8d2c71f4"
+EXAMPLE_SECRETS = (
+    "ALERTMANAGER_TOKEN",
+    "DBT_CLOUD_SECRET",
+    "GENERIC_HMAC_SECRET",
+    "GX_WEBHOOK_TOKEN",
+    "JIRA_WEBHOOK_SECRET",
+    "MONTE_CARLO_SECRET",
+    "QUALYTICS_API_TOKEN",
+    "SERVICENOW_PUSH_SECRET",
+    "SODA_WEBHOOK_TOKEN",
+)
 SAMPLE = json.loads((ROOT / "tests/data/payloads/qualytics.json").read_text())
 ROUND = [  # injected in turn, one at a time per tracker; each hits the next matching request
     {"kind": "status", "status": 429, "retry_after": 1},
@@ -79,6 +90,8 @@ class Gateway:
         self.root, self.url = root, f"http://127.0.0.1:{port}"
         env = {
             **os.environ,
+            # the example mappings' other secrets: `serve --no-sandbox` refuses their change-me defaults
+            **{name: f"soak-{name.lower()}-0f3a9c27e1" for name in EXAMPLE_SECRETS},
             "QUALYTICS_SECRET": SECRET,
             "JIRA_URL": jira,
             "JIRA_USER": "sandbox",
@@ -96,7 +109,7 @@ class Gateway:
         env.pop("REDIS_URL", None)
         self.log = (root / "serve.log").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.run.cli", "serve", "--no-sandbox", "--port", str(port), "--workers", "2"],
+            [sys.executable, "-m", "gateway.run.cli", "serve", "--no-sandbox", "--port", str(port)],
             cwd=root,
             env=env,
             stdout=self.log,
