@@ -122,28 +122,11 @@ class Executions(Store):
         tx: Tx | None = None,
     ) -> int:
         """Append an attempt, in `tx` when given (a success is written with the execution's finish)."""
-        if tx is None:
-            with self.transaction() as own:
-                return self.record_attempt(
-                    execution_id,
-                    started_at=started_at,
-                    duration_ms=duration_ms,
-                    outcome=outcome,
-                    error_kind=error_kind,
-                    http_status=http_status,
-                    message=message,
-                    tx=own,
-                )
-        row = tx.execute(
-            "SELECT coalesce(max(number), 0) + 1 AS n FROM attempts WHERE execution_id = ?", (execution_id,)
-        ).fetchone()
-        number = int(row["n"])
-        tx.execute(
-            "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, error_kind,"
-            " http_status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (execution_id, number, started_at, duration_ms, outcome, error_kind, http_status, message),
-        )
-        return number
+        values = (started_at, duration_ms, outcome, error_kind, http_status, message)
+        if tx is not None:
+            return _insert_attempt(tx, execution_id, values)
+        with self.transaction() as own:
+            return _insert_attempt(own, execution_id, values)
 
     def attempt_count(self, execution_id: str) -> int:
         row = self._one("SELECT count(*) AS n FROM attempts WHERE execution_id = ?", (execution_id,))
@@ -327,6 +310,20 @@ class Executions(Store):
     def counts(self) -> dict[str, int]:
         rows = self.connection().execute("SELECT status, count(*) AS n FROM executions GROUP BY status").fetchall()
         return {str(r["status"]): int(r["n"]) for r in rows}
+
+
+def _insert_attempt(tx: Tx, execution_id: str, values: tuple[Any, ...]) -> int:
+    """The next attempt number of the execution, with its start, duration, outcome, error kind, status, message."""
+    row = tx.execute(
+        "SELECT coalesce(max(number), 0) + 1 AS n FROM attempts WHERE execution_id = ?", (execution_id,)
+    ).fetchone()
+    number = int(row["n"])
+    tx.execute(
+        "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, error_kind,"
+        " http_status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (execution_id, number, *values),
+    )
+    return number
 
 
 def _execution(row: Any) -> ExecutionRow:

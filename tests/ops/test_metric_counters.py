@@ -3,6 +3,8 @@ traffic, after retention prunes, and for a database from before the counters (ba
 
 from __future__ import annotations
 
+import pytest
+
 from gateway.dispatch.sweeper import Sweeper
 from gateway.record import counters
 from gateway.record.measures import finished, latency, queue_wait
@@ -34,11 +36,16 @@ def traffic(gateway: Harness) -> None:
     gateway.drain()
 
 
-def test_counters_follow_the_tables_through_traffic_and_retention(
-    make_gateway: MakeHarness, trackers: Trackers
-) -> None:
+@pytest.fixture
+def counted(make_gateway: MakeHarness, trackers: Trackers) -> Harness:
+    """A gateway after traffic on both trackers: three tickets, a recurrence, one resolved."""
     gateway = make_gateway(trackers.mappings(), TRACKER_ENV)
     traffic(gateway)
+    return gateway
+
+
+def test_counters_follow_the_tables_through_traffic_and_retention(counted: Harness) -> None:
+    gateway = counted
     mirror = gateway.runtime.mirror
     tables = from_tables(mirror)
     assert tables["tickets"] == {("New",): 2, ("Resolved",): 1}
@@ -67,12 +74,8 @@ def test_counters_follow_the_tables_through_traffic_and_retention(
     assert finished(mirror) == done  # a counter never goes back
 
 
-def test_a_database_from_before_the_counters_is_counted_when_it_migrates(
-    make_gateway: MakeHarness, trackers: Trackers
-) -> None:
-    gateway = make_gateway(trackers.mappings(), TRACKER_ENV)
-    traffic(gateway)
-    mirror = gateway.runtime.mirror
+def test_a_database_from_before_the_counters_is_counted_when_it_migrates(counted: Harness) -> None:
+    mirror = counted.runtime.mirror
     expected = mirror.gauges(), finished(mirror), latency(mirror)
     with mirror.transaction() as tx:  # back to version 9: no counters, no triggers, no newer index
         for name in counters.TRIGGERS:
@@ -97,7 +100,9 @@ def _table(trigger: str) -> str:
 
 
 def breached(mirror: Mirror) -> dict[tuple[str, ...], int]:
-    row = mirror.connection().execute(
-        "SELECT count(response_breached_at), count(resolution_breached_at) FROM sla_timers"
-    ).fetchone()
+    row = (
+        mirror.connection()
+        .execute("SELECT count(response_breached_at), count(resolution_breached_at) FROM sla_timers")
+        .fetchone()
+    )
     return {("response",): int(row[0]), ("resolution",): int(row[1])}
