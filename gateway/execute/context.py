@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from connectors.base import Connector
+from connectors.base import Connector, RemoteTicket
 from connectors.registry import KINDS
 from gateway.core.models import Event
 from gateway.core.outbound import ConnectorError, ErrorKind, PermanentError, RetryableError, unexpected
 from gateway.core.retry_config import RetryConfig
 from gateway.execute.retry import Budget, GiveUp, Reschedule, call_with_retry
-from gateway.record.rows import ExecutionRow, TicketRow
+from gateway.record.rows import ExecutionRow, LinkRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.record.store import Tx
 
@@ -37,6 +37,17 @@ class Done(Exception):
         self.message = message
         self.retry_in = retry_in
         self.error_kind = error_kind  # set when a connector error ends or delays the execution
+
+
+def remote_ticket(link: LinkRow) -> RemoteTicket:
+    """The tracker's ticket a mirror link points at, as connectors take it."""
+    return RemoteTicket(
+        external_id=link.external_id,
+        external_key=link.external_key,
+        url=link.url,
+        remote_status=link.remote_status,
+        remote_priority=link.remote_priority,
+    )
 
 
 class _Connectors(threading.local):

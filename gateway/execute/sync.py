@@ -8,12 +8,12 @@ import threading
 import time
 from typing import Any
 
-from connectors.base import Inbound, RemoteTicket
+from connectors.base import Inbound
 from connectors.registry import KINDS
 from gateway.core.outbound import ConnectorError
 from gateway.decide.inbound import apply_changes, enqueue, sync_target
 from gateway.dispatch.queue import Dispatcher
-from gateway.record.rows import LinkRow
+from gateway.execute.context import remote_ticket
 from gateway.record.runtime import Runtime
 from gateway.rules.lifecycle import OPEN_STATES
 
@@ -40,7 +40,7 @@ def reconcile(rt: Runtime, dispatcher: Dispatcher | None, name: str) -> dict[str
             if rt.mirror.pending_on(link.ticket_id, name):
                 continue  # the gateway's own change is on its way: the tracker is behind, not a person
             try:
-                change = read(_remote(link))
+                change = read(remote_ticket(link))
             except ConnectorError as exc:
                 errors.append(rt.redactor()(f"{link.external_key}: {exc.message}"))
                 continue
@@ -63,7 +63,7 @@ def poll(rt: Runtime, dispatcher: Dispatcher | None, name: str) -> dict[str, Any
         links = rt.mirror.open_links(name, tuple(sorted(OPEN_STATES)))
         if poll_since is None or not links:
             return {"target": name, "changes": notes}
-        inbounds, until = poll_since([_remote(link) for link in links], rt.mirror.cursor(name)["polled_until"])
+        inbounds, until = poll_since([remote_ticket(link) for link in links], rt.mirror.cursor(name)["polled_until"])
         for inbound in inbounds:
             applied = apply_changes(rt, target, adapter, inbound)
             enqueue(dispatcher, applied)
@@ -104,12 +104,3 @@ def start(rt: Runtime, dispatcher: Dispatcher) -> tuple[threading.Thread, thread
     thread.start()
     return thread, stop
 
-
-def _remote(link: LinkRow) -> RemoteTicket:
-    return RemoteTicket(
-        external_id=link.external_id,
-        external_key=link.external_key,
-        url=link.url,
-        remote_status=link.remote_status,
-        remote_priority=link.remote_priority,
-    )

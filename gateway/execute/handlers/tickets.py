@@ -19,7 +19,7 @@ from gateway.core.models import Event, TicketFields
 from gateway.core.outbound import PermanentError
 from gateway.decide.planner import Planner
 from gateway.decide.recurrence import RECURRENCE_FLOW
-from gateway.execute.context import WAIT_STEP, Context, Done
+from gateway.execute.context import WAIT_STEP, Context, Done, remote_ticket
 from gateway.execute.handlers.link_back import plan_link_back
 from gateway.record.rows import ExecutionRow, LinkRow, TicketRow
 from gateway.record.store import Tx
@@ -41,7 +41,7 @@ def create(ctx: Context, execution: ExecutionRow) -> str:
     fields = msgspec.convert(execution.params["fields"], TicketFields)  # created in its initial status
     link = ctx.mirror.link(ticket.id, execution.target)
     if link is not None:
-        return _succeed(ctx, execution, _remote(link), created_as=fields.status)
+        return _succeed(ctx, execution, remote_ticket(link), created_as=fields.status)
     request = CreateRequest(
         number=ctx.rt.number(ticket.id),
         correlation_key=ticket.correlation_key,
@@ -49,10 +49,10 @@ def create(ctx: Context, execution: ExecutionRow) -> str:
         event=ctx.event_context(execution),
         first_try=_first_claim(execution) and ctx.mirror.attempt_count(execution.id) == 0,
     )
-    tries = [request, msgspec.structs.replace(request, first_try=False)]  # an in-process retry searches first
-
     def create_once(connector: Connector) -> RemoteTicket:
-        return connector.create(tries.pop(0) if len(tries) > 1 else tries[0])
+        nonlocal request
+        this_try, request = request, msgspec.structs.replace(request, first_try=False)  # a retry searches first
+        return connector.create(this_try)
 
     remote = ctx.on_target(execution, create_once, unanswered_waits=True)
     return _succeed(ctx, execution, remote, created_as=fields.status)
@@ -71,7 +71,7 @@ def update_status(ctx: Context, execution: ExecutionRow) -> str:
         number=ctx.rt.number(ticket.id),
         correlation_key=ticket.correlation_key,
         status=params["status"],
-        link=_remote(link),
+        link=remote_ticket(link),
         note=_signed(params.get("note", ""), params.get("actor", "")),
         event=ctx.event_context(execution),
     )
@@ -89,14 +89,14 @@ def comment(ctx: Context, execution: ExecutionRow) -> str:
     ticket = ctx.ticket(execution)
     if execution.flow == RECURRENCE_FLOW and "full_text" in execution.params:
         return _recurrence(ctx, execution, ticket, link)
-    request = CommentRequest(number=ctx.rt.number(ticket.id), link=_remote(link), text=execution.params["text"])
+    request = CommentRequest(number=ctx.rt.number(ticket.id), link=remote_ticket(link), text=execution.params["text"])
     ctx.on_target(execution, lambda connector: connector.comment(request))
-    return _succeed(ctx, execution, _remote(link))
+    return _succeed(ctx, execution, remote_ticket(link))
 
 
 def _recurrence(ctx: Context, execution: ExecutionRow, ticket: TicketRow, link: LinkRow) -> str:
     """A recurrence comment (gateway/decide/recurrence.py): edits the window's comment where the tracker can."""
-    params, number, remote = execution.params, ctx.rt.number(ticket.id), _remote(link)
+    params, number, remote = execution.params, ctx.rt.number(ticket.id), remote_ticket(link)
     previous = ctx.mirror.latest_comment(
         ticket.id, execution.target, RECURRENCE_FLOW, before=execution.seq, status="succeeded"
     )
@@ -126,7 +126,7 @@ def _recurrence(ctx: Context, execution: ExecutionRow, ticket: TicketRow, link: 
 def assign(ctx: Context, execution: ExecutionRow) -> str:
     link = _linked(ctx, execution)
     request = AssignRequest(
-        number=ctx.rt.number(link.ticket_id), link=_remote(link), assignee=execution.params["assignee"]
+        number=ctx.rt.number(link.ticket_id), link=remote_ticket(link), assignee=execution.params["assignee"]
     )
     remote = ctx.on_target(execution, lambda connector: connector.assign(request))
     return _succeed(ctx, execution, remote)
@@ -227,12 +227,3 @@ def _catch_up(ctx: Context, tx: Tx, execution: ExecutionRow, created_as: str, no
         params={"status": ticket.state, "note": "", "actor": "gateway"},
     )
 
-
-def _remote(link: LinkRow) -> RemoteTicket:
-    return RemoteTicket(
-        external_id=link.external_id,
-        external_key=link.external_key,
-        url=link.url,
-        remote_status=link.remote_status,
-        remote_priority=link.remote_priority,
-    )
