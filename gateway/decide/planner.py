@@ -243,7 +243,7 @@ class Planner:
         sla: dict[str, SlaTarget] | None = None,
         outcome: Outcome | None = None,
     ) -> int:
-        ticket_id = self.mirror.create_ticket(
+        ticket = self.mirror.create_ticket(
             self.tx,
             correlation_key=key or event.correlation_key,
             generation=generation,
@@ -255,6 +255,7 @@ class Planner:
             now=self.now,
             resolve_when=resolve_when,
         )
+        ticket_id = ticket.id
         self.mirror.link_anomaly(
             self.tx,
             ticket_id,
@@ -267,11 +268,19 @@ class Planner:
         timers = sla_seconds(fields.priority, self.rt.mappings.lifecycle.sla, sla)
         if timers is not None:
             self.mirror.start_sla(self.tx, ticket_id, *timers, self.now)
-        self.fire(ticket_id, "ticket_opened", {"origin": "anomaly", "actor": event.source}, outcome)
+        self.fire(ticket_id, "ticket_opened", {"origin": "anomaly", "actor": event.source}, outcome, ticket)
         return ticket_id
 
-    def fire(self, ticket_id: int, kind: TicketEventKind, data: dict[str, Any], outcome: Outcome | None) -> None:
-        ticket = self.mirror.ticket(ticket_id, self.tx)
+    def fire(
+        self,
+        ticket_id: int,
+        kind: TicketEventKind,
+        data: dict[str, Any],
+        outcome: Outcome | None,
+        ticket: TicketRow | None = None,
+    ) -> None:
+        """`ticket`: the row as it is now when the caller has it (a new ticket), else read under lock."""
+        ticket = ticket or self.mirror.ticket(ticket_id, self.tx)
         queued = fire_ticket_event(self.rt, self.tx, ticket, kind, data, self.now) if ticket else []
         if outcome is not None:
             outcome.executions, outcome.queued = outcome.executions + queued, outcome.queued + queued

@@ -90,7 +90,7 @@ def open_ticket(
             now=now,
             requester=who,
             opened={"catalog": catalog} if catalog else {"ad_hoc": True},
-        )
+        ).id
         outcome.ticket_id = ticket_id
         timers = sla_seconds(base.priority, rt.mappings.lifecycle.sla)
         if timers is not None:  # the lifecycle's SLA for the priority, as for any ticket

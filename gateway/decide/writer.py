@@ -91,10 +91,12 @@ class IngestWriter:
         again: list[int] = []
         dispatcher = self.dispatcher()
         now = self.rt.clock()
+        alone = len(batch) == 1  # no savepoint: its failure rolls back a transaction that is its own
         try:
             with self.rt.mirror.transaction() as tx:
                 for index, pending in enumerate(batch):
-                    outcome = _under_savepoint(tx, index, partial(record, self.rt, tx, pending.received, now))
+                    plan = partial(record, self.rt, tx, pending.received, now)
+                    outcome = plan() if alone else _under_savepoint(tx, index, plan)
                     if outcome is None:
                         again.append(index)
                     else:
@@ -102,7 +104,10 @@ class IngestWriter:
                 queued = [e for r in results.values() if isinstance(r, Recorded) for e in r.queued]
                 if dispatcher is not None:
                     self.rt.mirror.mark_enqueued_in(tx, queued, now)
-        except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch was written
+        except Exception as exc:  # BEGIN or COMMIT failed (or a lone delivery's plan): nothing was written
+            if alone and isinstance(exc, CONFLICTS):  # a concurrent node's row: planned again, as in a batch
+                _settle(batch[0], self._alone(batch[0].received, dispatcher))
+                return
             for pending in batch:
                 _settle(pending, exc)
             return

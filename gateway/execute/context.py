@@ -82,12 +82,26 @@ class Context:
         self.sleep = sleep
         self.redactor = runtime.redactor()
         self._succeeded: dict[str, Any] | None = None  # a successful attempt, written with the finish
+        self._attempts: dict[str, int] = {}  # attempts written, by execution: counted once a run
+        self._events: dict[str, Event | None] = {}  # the events read this run
+        self.result: dict[str, object] | None = None  # what a succeeded execution recorded (the log line)
 
     def flush_attempt(self, tx: Tx | None = None) -> None:
         """Write the successful attempt held back (in `tx`: the transaction that finishes the execution)."""
         if self._succeeded is not None:
             attempt, self._succeeded = self._succeeded, None
-            self.mirror.record_attempt(**attempt, tx=tx)
+            self._record_attempt(tx=tx, **attempt)
+
+    def attempt_count(self, execution_id: str) -> int:
+        """The attempts the execution has in the log (read once a run, then counted here)."""
+        if execution_id not in self._attempts:
+            self._attempts[execution_id] = self.mirror.attempt_count(execution_id)
+        return self._attempts[execution_id]
+
+    def _record_attempt(self, execution_id: str, tx: Tx | None = None, **attempt: Any) -> None:
+        self.mirror.record_attempt(execution_id, tx=tx, **attempt)
+        if execution_id in self._attempts:
+            self._attempts[execution_id] += 1
 
     def ticket_id(self, execution: ExecutionRow) -> int:
         if execution.ticket_id is None:
@@ -100,11 +114,18 @@ class Context:
             raise Done("failed", execution.error or "the execution has no ticket")
         return ticket
 
+    def event(self, execution: ExecutionRow) -> Event | None:
+        """The execution's event (read once a run: templates, callbacks and notices all want it)."""
+        if not execution.event_id:
+            return None
+        if execution.event_id not in self._events:
+            stored = self.mirror.get_event(execution.event_id)
+            self._events[execution.event_id] = msgspec.convert(stored.payload, Event) if stored else None
+        return self._events[execution.event_id]
+
     def event_context(self, execution: ExecutionRow) -> dict[str, Any]:
-        event = self.mirror.get_event(execution.event_id) if execution.event_id else None
-        if event is None:
-            return {}
-        return msgspec.convert(event.payload, Event).template_context()
+        event = self.event(execution)
+        return event.template_context() if event else {}
 
     def on_target(
         self, execution: ExecutionRow, operation: Callable[[Connector], T], unanswered_waits: bool = False
@@ -135,7 +156,7 @@ class Context:
         """Run `operation` under the retry policy, every attempt recorded; failures end as Done."""
         budget = Budget(
             policy=policy,
-            attempts_before=self.mirror.attempt_count(execution.id) - execution.attempts_base,
+            attempts_before=self.attempt_count(execution.id) - execution.attempts_base,
             first_attempt_at=execution.first_attempt_at or time.time(),
             in_process_seconds=self.rt.settings.retry_budget_seconds,
             scale=self.rt.settings.retry_scale,
@@ -163,9 +184,7 @@ class Context:
         def record(outcome: str, **error: Any) -> None:
             duration_ms = int((time.time() - started) * 1000)
             self.flush_attempt()  # an earlier success of this run comes first
-            self.mirror.record_attempt(
-                execution.id, started_at=started, duration_ms=duration_ms, outcome=outcome, **error
-            )
+            self._record_attempt(execution.id, started_at=started, duration_ms=duration_ms, outcome=outcome, **error)
 
         try:
             result = operation()

@@ -111,6 +111,7 @@ class Runner:
     def __init__(self, context: Context) -> None:
         self.ctx = context
         self.mirror = context.mirror
+        self.retrying = False  # queued again after a failed attempt (not only waiting)
 
     def run(self, execution_id: str) -> str:
         execution = self.mirror.claim(execution_id, time.time(), self.ctx.rt.settings.lease_seconds)
@@ -121,16 +122,15 @@ class Runner:
             outcome = self._run(execution)
         finally:
             self.ctx.flush_attempt()  # handlers that finish without a ticket link write it on its own
-        self._report(execution_id, outcome, time.monotonic() - started)
+        self._report(execution, outcome, time.monotonic() - started)
         return outcome
 
-    def _report(self, execution_id: str, outcome: str, seconds: float) -> None:
+    def _report(self, found: ExecutionRow, outcome: str, seconds: float) -> None:
         """One line per ticket action with its ids; failures are logged where they are concluded."""
-        found = self.mirror.execution(execution_id)
-        if found is None or outcome == "failed":
+        if outcome == "failed" or not log.isEnabledFor(logging.INFO):
             return
         ticket = self.ctx.rt.number(found.ticket_id) if found.ticket_id else None
-        key = found.result.get("external_key") if isinstance(found.result, dict) else None
+        key = str(self.ctx.result.get("external_key") or "") or None if self.ctx.result else None
         took = round(seconds * 1000, 1)
         log.info(
             "execution %s %s -> %s%s%s: %s in %.1f ms",
@@ -139,7 +139,7 @@ class Runner:
             found.target,
             f" {ticket}" if ticket else "",
             f" ({key})" if key else "",
-            "will retry" if outcome == "queued" and found.error_kind else outcome,
+            "will retry" if outcome == "queued" and self.retrying else outcome,
             took,
             extra=_ids(found, ticket, key) | {"outcome": outcome, "duration_ms": took},
         )
@@ -165,6 +165,7 @@ class Runner:
     def conclude(self, execution: ExecutionRow, done: Done) -> str:
         if done.status == "queued":
             kind = done.error_kind  # None while it only waits for an earlier action
+            self.retrying = kind is not None
             self.mirror.requeue(
                 execution.id,
                 time.time() + (done.retry_in or WAIT_STEP),

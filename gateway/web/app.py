@@ -17,7 +17,7 @@ from gateway.decide.writer import IngestWriter
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
 from gateway.record.store import DatabaseError
-from gateway.web.access import api_guard, host_check
+from gateway.web.access import access_check
 from gateway.web.limits import head_limit
 from gateway.web.metrics import Metrics, count_webhooks
 from gateway.web.routes import chatops, executions, health, preview, tickets, trackers, webhooks
@@ -79,10 +79,6 @@ def _dispatcher(state: State) -> Dispatcher | None:
 _BEARER = SecurityScheme(type="http", scheme="bearer", description="GATEWAY_API_TOKEN")
 
 
-def _host_check(hosts: tuple[str, ...]) -> list[Any]:
-    return [host_check(hosts)] if hosts and "*" not in hosts else []
-
-
 def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
     app = Litestar(
         route_handlers=[
@@ -116,8 +112,7 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             Exception: _unexpected,
         },
         # outermost first: a 431 from head_limit is counted too
-        middleware=[count_webhooks, head_limit, *_host_check(runtime.settings.allowed_hosts)],
-        guards=[api_guard],
+        middleware=[count_webhooks, head_limit, access_check(runtime.settings.allowed_hosts)],
         openapi_config=OpenAPIConfig(
             title="Data-quality ticketing gateway",
             version="0.1.0",

@@ -37,7 +37,7 @@ def test_ten_nodes_starting_at_once_migrate_an_empty_database_once(postgres_serv
             targets=["jira"],
             anomaly_id="1",
             now=1.5,
-        )
+        ).id
     ticket = mirror.ticket(ticket_id)
     assert ticket is not None and ticket.created_at == 1.5 and ticket.targets == ["jira"]
     mirror.close()

@@ -24,8 +24,8 @@ TRACKERS = {"jira": "Jira", "servicenow": "ServiceNow", "local": "Gateway"}
 
 
 def callback_url(ctx: Context, execution: ExecutionRow) -> str | None:
-    event = ctx.mirror.get_event(execution.event_id)
-    url = event.payload.get("attributes", {}).get(CALLBACK) if event else None
+    event = ctx.event(execution)
+    url = event.attributes.get(CALLBACK) if event else None
     return str(url) if url else None
 
 
@@ -54,7 +54,7 @@ def send(ctx: Context, execution: ExecutionRow) -> str:
     url = callback_url(ctx, execution)
     if url is None:
         raise Done("skipped", "the event carries no link callback URL")
-    event = ctx.mirror.get_event(execution.event_id)
+    event = ctx.event(execution)
     source = event.source if event else ""
     config = ctx.rt.mappings.sources.get(source)
     if config is None:

@@ -47,7 +47,7 @@ def create(ctx: Context, execution: ExecutionRow) -> str:
         correlation_key=ticket.correlation_key,
         fields=fields,
         event=ctx.event_context(execution),
-        first_try=_first_claim(execution) and ctx.mirror.attempt_count(execution.id) == 0,
+        first_try=_first_claim(execution) and ctx.attempt_count(execution.id) == 0,
     )
     def create_once(connector: Connector) -> RemoteTicket:
         nonlocal request
@@ -187,6 +187,7 @@ def _succeed(
         if remote.notes:
             result["notes"] = remote.notes
         result.update(extra or {})
+        ctx.result = result
         ctx.flush_attempt(tx)
         ctx.mirror.finish(tx, execution.id, "succeeded", now, result=result)
     return "succeeded"

@@ -28,7 +28,7 @@ RuntimeDep = Annotated[Runtime, Dependency(skip_validation=True)]
 DispatcherDep = Annotated[Dispatcher | None, Dependency(skip_validation=True)]
 
 
-def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Admin endpoints need `Authorization: Bearer $GATEWAY_API_TOKEN` when that is set."""
     token = connection.app.state.runtime.settings.api_token
     if not token:
