@@ -4,7 +4,9 @@ Triggers on executions, attempts, tickets and events keep `metric_counts` curren
 from every process (web nodes, workers, retention): gauges (executions by status, tickets by state,
 events by source and type, breached SLA timers), the finished-executions counter and three histograms. A scrape reads
 a few hundred rows instead of grouping whole tables. SQLite and PostgreSQL get the same trigger
-bodies; PostgreSQL wraps each in a plpgsql function.
+bodies; PostgreSQL wraps each in a plpgsql function. A histogram row counts the observations of its
+bucket alone (the reader adds them up): one row written per observation, not one per bucket above it
+(that fan-out was a third of PostgreSQL's CPU per tracker action, and hot rows every worker waited on).
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ def _add(name: str, labels: str, value: str = "1") -> str:
     )
 
 
+def _smallest_bucket(seconds: str) -> str:
+    return f"b.bound = (SELECT min(bound) FROM metric_buckets WHERE ({seconds}) <= bound)"
+
+
 def _observe(name: str, labels: str, seconds: str) -> list[str]:
-    """One observation of a histogram: every bucket it falls in, the sum."""
+    """One observation of a histogram: +1 in the one bucket it falls in, the sum."""
     return [
         f"INSERT INTO metric_counts (name, labels, value) SELECT '{name}', {_labels(labels, 'b.le')}, 1"
-        f" FROM metric_buckets b WHERE ({seconds}) <= b.bound"
+        f" FROM metric_buckets b WHERE {_smallest_bucket(seconds)}"
         " ON CONFLICT (name, labels) DO UPDATE SET value = metric_counts.value + excluded.value",
         _add(name, _labels(labels, "'sum'"), f"coalesce({seconds}, 0)"),
     ]
@@ -77,7 +83,7 @@ TRIGGERS: dict[str, tuple[str, str, list[str]]] = {
         [
             "INSERT INTO metric_counts (name, labels, value)"
             f" SELECT 'calls', {_labels('e.action', 'e.target', 'b.le')}, 1 FROM executions e, metric_buckets b"
-            " WHERE e.id = NEW.execution_id AND NEW.duration_ms / 1000.0 <= b.bound"
+            f" WHERE e.id = NEW.execution_id AND {_smallest_bucket('NEW.duration_ms / 1000.0')}"
             " ON CONFLICT (name, labels) DO UPDATE SET value = metric_counts.value + excluded.value",
             "INSERT INTO metric_counts (name, labels, value)"
             f" SELECT 'calls', {_labels('e.action', 'e.target', _SUM)}, NEW.duration_ms / 1000.0"
@@ -142,6 +148,40 @@ def _backfill() -> list[str]:
             f"INSERT INTO metric_counts (name, labels, value) SELECT '{name}', {_labels(labels, _SUM)},"
             f" sum({value}) FROM {tables} WHERE {where} GROUP BY {labels}" + merge
         )
+    return statements
+
+
+HISTOGRAMS = ("latency", "queue_wait", "calls")
+_REBUCKETED = ("metrics_executions_finished", "metrics_executions_picked", "metrics_attempts_insert")
+
+
+def per_bucket(postgres: bool) -> list[str]:
+    """Version 12: histogram rows from cumulative (every bucket at or above) to per bucket, and the
+    three triggers that observe rewritten to write one bucket."""
+    names = ", ".join(f"'{name}'" for name in HISTOGRAMS)
+    statements = [
+        # each bucket row less the row of the bucket below it (same name and labels but the last)
+        "CREATE TABLE metric_rebucket AS SELECT m.name, m.labels, m.value - coalesce((SELECT q.value"
+        " FROM metric_counts q WHERE q.name = m.name"
+        " AND q.labels = substr(m.labels, 1, length(m.labels) - length(b.le)) || p.le), 0) AS value"
+        " FROM metric_counts m JOIN metric_buckets b"
+        f" ON substr(m.labels, length(m.labels) - length(b.le)) = '{SEP}' || b.le"
+        " LEFT JOIN metric_buckets p ON p.bound = (SELECT max(bound) FROM metric_buckets WHERE bound < b.bound)"
+        f" WHERE m.name IN ({names})",
+        "UPDATE metric_counts SET value = (SELECT r.value FROM metric_rebucket r"
+        " WHERE r.name = metric_counts.name AND r.labels = metric_counts.labels)"
+        " WHERE EXISTS (SELECT 1 FROM metric_rebucket r WHERE r.name = metric_counts.name"
+        " AND r.labels = metric_counts.labels)",
+        "DROP TABLE metric_rebucket",
+    ]
+    for name in _REBUCKETED:
+        when, condition, body = TRIGGERS[name]
+        table = when.split(" ON ")[1]
+        if postgres:
+            statements += [f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {name}()"]
+        else:
+            statements.append(f"DROP TRIGGER {name}")
+        statements += _trigger(name, when, condition, body, postgres)
     return statements
 
 

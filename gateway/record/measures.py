@@ -33,11 +33,12 @@ def _histogram(mirror: Mirror, name: str) -> Series:
         by_labels.setdefault(key[:-1], {})[key[-1]] = value
     out: Series = {}
     for labels, values in by_labels.items():
-        total = values.get("+Inf", 0.0)
-        if not total:
-            continue
-        buckets = [(str(bound), values.get(str(bound), 0.0)) for bound in BUCKETS]
-        out[labels] = ([*buckets, ("+Inf", total)], values.get("sum", 0.0))
+        buckets, total = [], 0.0
+        for le in [*map(str, BUCKETS), "+Inf"]:  # each row counts its bucket alone: add them up
+            total += values.get(le, 0.0)
+            buckets.append((le, total))
+        if total:
+            out[labels] = (buckets, values.get("sum", 0.0))
     return out
 
 

@@ -18,6 +18,24 @@ def grouped(mirror: Mirror, sql: str) -> dict[tuple[str, ...], int]:
     return {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in mirror.connection().execute(sql)}
 
 
+def latency_from_tables(mirror: Mirror) -> dict[tuple[str, ...], tuple[list[tuple[str, float]], object]]:
+    """Finished executions' acceptance-to-done seconds, bucketed from the executions table."""
+    seen: dict[tuple[str, ...], list[float]] = {}
+    for action, target, seconds in mirror.connection().execute(
+        "SELECT action, target, finished_at - created_at FROM executions"
+        " WHERE status IN ('succeeded', 'failed', 'skipped') AND finished_at IS NOT NULL"
+    ):
+        seen.setdefault((action, target), []).append(float(seconds))
+    return {
+        labels: (
+            [(str(bound), float(sum(v <= bound for v in values))) for bound in counters.BUCKETS]
+            + [("+Inf", float(len(values)))],
+            pytest.approx(sum(values)),
+        )
+        for labels, values in seen.items()
+    }
+
+
 def from_tables(mirror: Mirror) -> dict[str, dict[tuple[str, ...], int]]:
     return {
         "executions": grouped(mirror, "SELECT status, action, target, count(*) FROM executions GROUP BY 1, 2, 3"),
@@ -61,6 +79,7 @@ def test_counters_follow_the_tables_through_traffic_and_retention(counted: Harne
     for labels in creates:
         buckets, seconds = latency(mirror)[labels]
         assert buckets[-1] == ("+Inf", 3.0) and seconds >= 0  # three tickets' creates on each tracker
+    assert latency(mirror) == latency_from_tables(mirror)  # every bucket, cumulative as Prometheus reads it
     assert queue_wait(mirror)[("create_ticket",)][0][-1] == ("+Inf", 6.0)
 
     Sweeper(gateway.runtime, gateway.dispatcher).check_sla(gateway.runtime.clock() + 30 * DAY)
