@@ -52,10 +52,12 @@ class GatewayWorker(_StopAware, SimpleWorker):
     and heartbeats, worker statistics: some forty Redis commands and ~5 ms of CPU a job) records
     what the gateway's database already holds for every execution, so a job here is taken off the
     queue, run and deleted. A job that raises still goes to RQ's failed registry, and the worker
-    keeps its own heartbeat (at most once a second) so `rq info` and the worker TTL work.
+    keeps its own heartbeat (at most once a second) so `rq info` and the worker TTL work. Going idle
+    is written with the job's cleanup (one round trip), and the `rq suspend` flag read once a second.
     """
 
     _beat_at = 0.0
+    _suspension_checked_at = 0.0
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self.set_state(WorkerStatus.BUSY)
@@ -76,6 +78,7 @@ class GatewayWorker(_StopAware, SimpleWorker):
             with self.connection.pipeline() as pipeline:
                 pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
                 pipeline.delete(job.key)
+                self.set_state(WorkerStatus.IDLE, pipeline)
                 pipeline.execute()
         self.set_state(WorkerStatus.IDLE)
 
@@ -88,6 +91,11 @@ class GatewayWorker(_StopAware, SimpleWorker):
     def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
         if state != getattr(self, "_state", None) or pipeline is not None:
             super().set_state(state, pipeline)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        if time.monotonic() - self._suspension_checked_at >= 1.0:
+            self._suspension_checked_at = time.monotonic()
+            super().check_for_suspension(burst)
 
 
 class ForkingGatewayWorker(_StopAware, Worker):
