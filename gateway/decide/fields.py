@@ -13,9 +13,12 @@ from gateway.rules.schema import CreateTicket, UpdateTicketStatus
 from gateway.rules.templates import RenderError, render_fields
 
 
-def create_fields(rt: Runtime, action: CreateTicket, event: Event, target: str | None = None) -> TicketFields:
-    """A create_ticket's ten fields for the event (and target); the status must name a ticket state."""
-    fields = render_fields(rt.mappings.templates, action, event, target)
+def create_fields(
+    rt: Runtime, action: CreateTicket, event: Event, target: str | None = None, base: TicketFields | None = None
+) -> TicketFields:
+    """A create_ticket's ten fields for the event (and target); the status must name a ticket state.
+    `base`: this action's fields without a target, rendered before (a target renders its overrides only)."""
+    fields = render_fields(rt.mappings.templates, action, event, target, base=base)
     state = canonical_state(fields.status)
     if state is None:
         raise RenderError(f"status: {fields.status!r} is not a ticket state")
@@ -41,9 +44,11 @@ def target_status(rt: Runtime, action: UpdateTicketStatus, event: Event, context
     return state, note
 
 
-def target_fields(rt: Runtime, action: CreateTicket, event: Event, target: str, state: str) -> dict[str, Any]:
+def target_fields(
+    rt: Runtime, action: CreateTicket, event: Event, target: str, state: str, base: TicketFields | None = None
+) -> dict[str, Any]:
     """One target's fields (per_target applied), created in the ticket's own initial state."""
-    fields = create_fields(rt, action, event, target)
+    fields = create_fields(rt, action, event, target, base)
     fields.status = state
     built: dict[str, Any] = msgspec.to_builtins(fields)
     return built

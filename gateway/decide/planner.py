@@ -199,7 +199,8 @@ class Planner:
             for target in (t for t in action.targets if t not in seen):
                 seen.add(target)
                 try:
-                    params = {"fields": target_fields(self.rt, action, event, target, fields.status)}
+                    base = fields if action is creates[0][1] else None  # the ticket's own: rendered above
+                    params = {"fields": target_fields(self.rt, action, event, target, fields.status, base)}
                 except RenderError as exc:
                     self.failed_create(outcome, create_flow, target, ticket_id, exc)
                     continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -145,17 +145,23 @@ def render_fields(
     target: str | None = None,
     *,
     context: Mapping[str, Any] | None = None,
+    base: TicketFields | None = None,
 ) -> TicketFields:
     """The ten Create Ticket fields for `event` (or a catalog item's `form` context); with `target`,
-    its per_target overrides applied."""
-    if context is None:
-        context = {"event": event.template_context() if event else {}, "ticket": ticket_context()}
+    its per_target overrides applied. `base`: the same action's fields already rendered without a
+    target (only the overrides are rendered again)."""
     overrides: Mapping[str, str] = action.per_target.get(target, {}) if target else {}
     values: dict[str, str] = {}
-    for name in TICKET_FIELDS:
+    names: Iterable[str] = TICKET_FIELDS
+    if base is not None:
+        values = {name: getattr(base, name) for name in TICKET_FIELDS}
+        names = [name for name in TICKET_FIELDS if name in overrides]
+    if names and context is None:
+        context = {"event": event.template_context() if event else {}, "ticket": ticket_context()}
+    for name in names:
         source = overrides.get(name, getattr(action, name))
         try:
-            values[name] = templates.render(source, context)
+            values[name] = templates.render(source, context or {})
         except RenderError as exc:
             where = f"per_target.{target}.{name}" if name in overrides else name
             raise RenderError(f"{where}: {exc}") from None

@@ -23,7 +23,11 @@ flows:
     source: [tool]
     trigger: {type: anomaly, where: {severity: [critical, high]}}
     actions:
-      - create_ticket: {targets: [a, b], short_description: "{{ event.title }}", priority: "{{ event.severity }}"}
+      - create_ticket:
+          targets: [a, b]
+          short_description: "{{ event.title }}"
+          priority: "{{ event.severity }}"
+          per_target: {b: {short_description: "[b] {{ event.title | upper }}", category: "{{ event.source }}"}}
   - name: follow
     source: [tool]
     trigger: {type: anomaly_status_change}
@@ -64,6 +68,15 @@ def test_an_anomaly_opens_one_ticket_with_a_create_per_target(rt: Runtime) -> No
         ("create_ticket", "b", "queued"),
     ]
     assert sorted(outcome.queued) == sorted(e.id for e in creates)
+
+
+def test_each_target_gets_the_tickets_fields_with_its_own_overrides_rendered(rt: Runtime) -> None:
+    outcome = plan(rt)
+    ticket = rt.mirror.ticket(outcome.ticket_id)
+    assert ticket is not None and (ticket.fields["short_description"], ticket.fields["category"]) == ("Nulls", "")
+    fields = {e.target: e.params["fields"] for e in rt.mirror.list_executions(ticket_id=ticket.id)}
+    shown = {t: (f["short_description"], f["category"], f["priority"], f["status"]) for t, f in fields.items()}
+    assert shown == {"a": ("Nulls", "", "high", "New"), "b": ("[b] NULLS", "tool", "high", "New")}
 
 
 def test_the_same_delivery_twice_is_a_duplicate_and_plans_nothing(rt: Runtime) -> None:
