@@ -101,3 +101,25 @@ def test_the_note_goes_in_its_own_request_after_the_fields(
     connector.set_status(move(incident, "Resolved", note="fixed upstream"))
     bodies = [entry.body for entry in emulator.log if entry.method == "PATCH"]
     assert [sorted(body) for body in bodies] == [["close_code", "close_notes", "state"], ["work_notes"]]
+
+
+def test_a_poll_over_many_open_incidents_asks_in_bounded_requests_and_misses_none(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: Callable[..., CreateRequest]
+) -> None:
+    links = [connector.create(new_request(key=f"qualytics:{n}", number=f"DQ-{n}")) for n in range(230)]
+    since = max(str(i["sys_updated_on"]) for i in emulator.incidents())
+    moved = [links[5], links[150], links[229]]  # one in each request's share
+    for link in moved:
+        emulator.act({"incident": link.external_key, "as": "jane.doe", "state": "2", "work_notes": "on it"})
+    emulator.log.clear()
+
+    inbounds, cursor = connector.poll(links, since)
+
+    polls = [entry for entry in emulator.log if entry.method == "GET"]
+    assert len(polls) == 6  # 230 ids: three requests for the records, three for their journal
+    assert all(len(entry.query["sysparm_query"][0]) < 4000 for entry in polls)
+    changed = {change.external_id for change in inbounds[0].changes}
+    assert {link.external_id for link in moved} <= changed
+    notes = [i.changes[0] for i in inbounds[1:]]
+    assert sorted(n.external_id for n in notes) == sorted(link.external_id for link in moved)
+    assert cursor >= since
