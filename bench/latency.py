@@ -4,7 +4,8 @@
 Jira and the sandbox ServiceNow; its default worker count; the emulators in their own processes).
 Deliveries are sent on a fixed schedule whatever the answers (open loop). A delivery's latency is
 from its send to the later of its two creates finishing (read from the mirror afterwards). Also
-printed: the worker processes' CPU per tracker action and the emulators' (the trackers' own time).
+printed, per tracker action: the CPU of the worker processes, of the emulators (the trackers' own
+time), of the web process and, on PostgreSQL, of its server: where a 2-core machine's time goes.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ class Gateway:
             total += times.user + times.system
         return total
 
+    def web_cpu(self) -> float:
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=60)
@@ -111,6 +116,24 @@ async def open_loop(port: int, bodies: list[bytes], rate: float) -> tuple[dict[i
     return sent_at, statuses
 
 
+def _rows(database_url: str, query: str) -> list[Any]:
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url[len("sqlite:///") :]) as conn:
+            return conn.execute(query).fetchall()
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(query).fetchall()
+
+
+def drained(gateway: Gateway, limit: float = 180.0) -> None:
+    """Wait until nothing is queued or running, so that a step does not start on the last one's backlog."""
+    deadline = time.time() + limit
+    query = "SELECT count(*) FROM executions WHERE status IN ('queued', 'running')"
+    while time.time() < deadline and _rows(gateway.database_url, query)[0][0]:
+        time.sleep(0.5)
+
+
 def finished(database_url: str, first_id: int, count: int) -> dict[int, tuple[int, float]]:
     """anomaly id -> (creates succeeded, the last one's finish time), for the anomalies of this step."""
     query = (
@@ -118,22 +141,30 @@ def finished(database_url: str, first_id: int, count: int) -> dict[int, tuple[in
         " JOIN events ev ON ev.id = ex.event_id WHERE ex.action = 'create_ticket' AND ex.status = 'succeeded'"
         " GROUP BY ev.anomaly_id"
     )
-    if database_url.startswith("sqlite:///"):
-        with sqlite3.connect(database_url[len("sqlite:///") :]) as conn:
-            rows: list[Any] = conn.execute(query).fetchall()
-    else:
-        import psycopg
-
-        with psycopg.connect(database_url) as conn:
-            rows = conn.execute(query).fetchall()
+    rows = _rows(database_url, query)
     wanted = range(first_id, first_id + count)
     return {int(a): (int(d), float(t)) for a, d, t in rows if str(a).isdigit() and int(a) in wanted}
 
 
+def database_cpu() -> float:
+    """PostgreSQL's server processes (the bench's own server is the only one running)."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "postgres":
+            try:
+                times = process.cpu_times()
+            except psutil.Error:  # a backend that just ended
+                continue
+            total += times.user + times.system
+    return total
+
+
 def step(gateway: Gateway, rate: float, seconds: float, first_id: int) -> dict[str, Any]:
+    drained(gateway)
     count = int(rate * seconds)
     bodies = deliveries(count, first_id=first_id)
     workers_before, trackers_before = gateway.cpu("gateway.run.worker"), gateway.cpu("gateway.run.sandbox")
+    web_before, database_before = gateway.web_cpu(), database_cpu()
     sent_at, statuses = asyncio.run(open_loop(gateway.port, bodies, rate))
     deadline = time.time() + max(30.0, seconds)
     done: dict[int, tuple[int, float]] = {}
@@ -145,6 +176,7 @@ def step(gateway: Gateway, rate: float, seconds: float, first_id: int) -> dict[s
     actions = sum(d for d, _ in done.values())
     workers_cpu = gateway.cpu("gateway.run.worker") - workers_before
     trackers_cpu = gateway.cpu("gateway.run.sandbox") - trackers_before
+    web_cpu, database = gateway.web_cpu() - web_before, database_cpu() - database_before
     latencies = sorted(
         (last - sent_at[anomaly - first_id]) * 1000 for anomaly, (d, last) in done.items() if d == 2
     )
@@ -158,6 +190,8 @@ def step(gateway: Gateway, rate: float, seconds: float, first_id: int) -> dict[s
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan"),
         "worker_ms": workers_cpu / actions * 1000 if actions else float("nan"),
         "tracker_ms": trackers_cpu / actions * 1000 if actions else float("nan"),
+        "web_ms": web_cpu / actions * 1000 if actions else float("nan"),
+        "database_ms": database / actions * 1000 if actions else float("nan"),
     }
 
 
@@ -165,7 +199,9 @@ def show(result: dict[str, Any]) -> str:
     return (
         f"{result['rate']:5.0f}/s x {result['count']:5d}: p50 {result['p50']:7.1f} ms  p99 {result['p99']:8.1f} ms"
         f"  lost {result['lost']}  worker CPU {result['worker_ms']:.1f} ms/action"
-        f"  tracker CPU {result['tracker_ms']:.1f} ms/action  statuses {result['statuses']}"
+        f"  tracker CPU {result['tracker_ms']:.1f} ms/action  web CPU {result['web_ms']:.1f} ms/action"
+        + (f"  PostgreSQL CPU {result['database_ms']:.1f} ms/action" if result["database_ms"] else "")
+        + f"  statuses {result['statuses']}"
     )
 
 
