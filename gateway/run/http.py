@@ -15,6 +15,7 @@ import asyncio
 import logging
 from typing import Any
 
+import httptools
 import msgspec
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -45,7 +46,21 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        """uvicorn's, but a head over the bound is answered 431 and logged as what it is."""
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            if not self._head_refused:
+                self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
         if self._in_head and not self._head_refused and not self.transport.is_closing():
             self._head_raw += len(data)
             if self._head_raw > 2 * MAX_HEAD_BYTES:
@@ -78,6 +93,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if not self._head_refused:
             super().send_400_response(msg)
             return
+        log.info("refused a request whose line and headers passed %d bytes (431)", MAX_HEAD_BYTES)
         detail = f"the request line and headers are over {MAX_HEAD_BYTES} bytes; the limit is {MAX_HEAD_BYTES}"
         body = msgspec.json.encode(error_body("headers_too_large", detail))
         head = b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body)
