@@ -79,6 +79,13 @@ def _dispatcher(state: State) -> Dispatcher | None:
 _BEARER = SecurityScheme(type="http", scheme="bearer", description="GATEWAY_API_TOKEN")
 
 
+def _stop_followups(state: State) -> None:
+    """Slack outcome posts still waiting when the app stops post nothing (their app is gone)."""
+    followups = getattr(state, "slack_followups", None)
+    if followups is not None:
+        followups.stopped.set()
+
+
 def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
     app = Litestar(
         route_handlers=[
@@ -133,4 +140,5 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
     app.state.metrics = Metrics(runtime, lambda: app.state.dispatcher)  # tests swap the dispatcher
     writer = app.state.writer = IngestWriter(runtime, lambda: app.state.dispatcher)
     app.on_shutdown.append(lambda: writer.stop())
+    app.on_shutdown.append(lambda: _stop_followups(app.state))
     return app

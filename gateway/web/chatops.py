@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -281,11 +282,15 @@ def wait_for(
     *,
     poll: float = 0.2,
     sleep: Callable[[float], None] = time.sleep,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Until every one of the executions has finished, or `seconds` have passed."""
+    """Until every one of the executions has finished, `seconds` have passed or `stop` is set."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and _unfinished(rt, execution_ids):
-        sleep(poll)
+    while time.monotonic() < deadline and not (stop and stop.is_set()) and _unfinished(rt, execution_ids):
+        if stop is not None:
+            stop.wait(poll)
+        else:
+            sleep(poll)
 
 
 def _unfinished(rt: Runtime, execution_ids: list[str]) -> bool:

@@ -251,3 +251,15 @@ def test_the_form_reaches_bolt_as_slack_sent_it(make_gateway: MakeHarness) -> No
         followups(gateway)
     [comment] = [e for e in gateway.ticket("DQ-1")["timeline"] if e["kind"] == "comment"]
     assert comment["data"]["text"] == "a <b> & c"
+
+
+def test_an_outcome_still_waiting_when_the_gateway_stops_is_not_posted(make_gateway: MakeHarness) -> None:
+    gateway = chat_gateway(make_gateway)
+    with respx.mock(assert_all_called=False) as slack:
+        answer_url = slack.post(RESPONSE_URL).respond(200)
+        assert slash(gateway, "DQ-1 in progress").status_code == 200  # its move is queued; no worker runs it
+        waiting = gateway.client.app.state.slack_followups
+        gateway.client.__exit__(None, None, None)  # the gateway shuts down while the outcome waits
+        waiting.join(timeout=30)
+        assert not any(thread.is_alive() for thread in waiting.threads)
+    assert answer_url.call_count == 0  # nothing reaches Slack from a gateway that has stopped

@@ -186,7 +186,9 @@ def test_a_large_export_runs_in_constant_memory(tmp_path: Path) -> None:
     print(f"export peak: {few} tickets {small_peak / 1e6:.1f} MB, {count} ({size / 1e6:.0f} MB) {peak / 1e6:.1f} MB")
     assert size > 7 * small_size  # the big export really wrote eight times as much
     assert peak < 1.5 * small_peak  # ... holding no more memory
-    assert peak < size / 10
+    # The peak is mostly fixed (about 2.8 MB at either size), so what the 21,000 more tickets add is
+    # what tells: under 1% of the 25 MB more they write.
+    assert peak - small_peak < (size - small_size) / 100
     records = json.loads((tmp_path / "big.out").read_text())
     assert len(records) == count and records[-1]["number"] == f"DQ-{count}"
     assert [e["kind"] for e in records[0]["history"]] == ["opened", "linked", "comment"]

@@ -64,9 +64,10 @@ class Followups:
     def __init__(self) -> None:
         self.threads: list[threading.Thread] = []
         self.lock = threading.Lock()
+        self.stopped = threading.Event()  # the app shut down: what still waits posts nothing
 
     def start(self, rt: Runtime, reply: chatops.Reply, response_url: str) -> None:
-        thread = threading.Thread(target=_post_outcome, args=(rt, reply, response_url), daemon=True)
+        thread = threading.Thread(target=_post_outcome, args=(rt, reply, response_url, self.stopped), daemon=True)
         with self.lock:
             self.threads = [t for t in self.threads if t.is_alive()] + [thread]
         thread.start()
@@ -79,11 +80,13 @@ class Followups:
             thread.join(timeout)
 
 
-def _post_outcome(rt: Runtime, reply: chatops.Reply, response_url: str) -> None:
+def _post_outcome(rt: Runtime, reply: chatops.Reply, response_url: str, stopped: threading.Event) -> None:
     """Wait for the command's executions (or the configured wait), then tell the person how it went."""
     wait = rt.mappings.chatops.response_wait
     try:
-        chatops.wait_for(rt, reply.executions, rt.settings.notify_wait_seconds if wait is None else wait)
+        chatops.wait_for(rt, reply.executions, rt.settings.notify_wait_seconds if wait is None else wait, stop=stopped)
+        if stopped.is_set():
+            return
         text = chatops.outcome_text(rt, reply)
         answer = {"response_type": "ephemeral", "replace_original": False, "text": text}
         post_json(response_url, answer, what="Slack response_url", timeout=RESPONSE_URL_TIMEOUT)
