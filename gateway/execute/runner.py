@@ -130,7 +130,7 @@ class Runner:
         if outcome == "failed" or not log.isEnabledFor(logging.INFO):
             return
         ticket = self.ctx.rt.number(found.ticket_id) if found.ticket_id else None
-        key = str(self.ctx.result.get("external_key") or "") or None if self.ctx.result else None
+        key = str((self.ctx.result or {}).get("external_key") or "") or None
         took = round(seconds * 1000, 1)
         log.info(
             "execution %s %s -> %s%s%s: %s in %.1f ms",

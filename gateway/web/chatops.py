@@ -279,18 +279,14 @@ def wait_for(
     rt: Runtime,
     execution_ids: list[str],
     seconds: float,
+    stop: threading.Event,
     *,
     poll: float = 0.2,
-    sleep: Callable[[float], None] = time.sleep,
-    stop: threading.Event | None = None,
 ) -> None:
     """Until every one of the executions has finished, `seconds` have passed or `stop` is set."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not (stop and stop.is_set()) and _unfinished(rt, execution_ids):
-        if stop is not None:
-            stop.wait(poll)
-        else:
-            sleep(poll)
+    while time.monotonic() < deadline and not stop.is_set() and _unfinished(rt, execution_ids):
+        stop.wait(poll)
 
 
 def _unfinished(rt: Runtime, execution_ids: list[str]) -> bool:

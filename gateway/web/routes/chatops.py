@@ -84,7 +84,7 @@ def _post_outcome(rt: Runtime, reply: chatops.Reply, response_url: str, stopped:
     """Wait for the command's executions (or the configured wait), then tell the person how it went."""
     wait = rt.mappings.chatops.response_wait
     try:
-        chatops.wait_for(rt, reply.executions, rt.settings.notify_wait_seconds if wait is None else wait, stop=stopped)
+        chatops.wait_for(rt, reply.executions, rt.settings.notify_wait_seconds if wait is None else wait, stopped)
         if stopped.is_set():
             return
         text = chatops.outcome_text(rt, reply)

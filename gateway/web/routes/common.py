@@ -1,4 +1,4 @@
-"""What every route needs: the injected runtime and dispatcher, the admin guard, bounded body reads, JSON decoding."""
+"""What every route needs: the injected runtime and dispatcher, bounded body reads, JSON decoding."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ from typing import Annotated, Any, TypeVar
 
 from litestar import Request
 from litestar.concurrency import sync_to_thread
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Dependency
 
-from gateway.core.errors import InvalidPayload, PayloadTooLarge, Unauthorized
+from gateway.core.errors import InvalidPayload, PayloadTooLarge
 from gateway.core.jsonbody import decode_as
 from gateway.dispatch.queue import Dispatcher
-from gateway.receive.security import same
 from gateway.record.runtime import Runtime
 
 T = TypeVar("T")
@@ -26,16 +23,6 @@ T = TypeVar("T")
 # the signature model must not validate (and so describe) them.
 RuntimeDep = Annotated[Runtime, Dependency(skip_validation=True)]
 DispatcherDep = Annotated[Dispatcher | None, Dependency(skip_validation=True)]
-
-
-async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Admin endpoints need `Authorization: Bearer $GATEWAY_API_TOKEN` when that is set."""
-    token = connection.app.state.runtime.settings.api_token
-    if not token:
-        return
-    auth = connection.headers.get("authorization", "")
-    if not (auth.lower().startswith("bearer ") and same(auth[7:].strip(), token)):
-        raise Unauthorized("this endpoint needs Authorization: Bearer <GATEWAY_API_TOKEN>", code="unauthorized")
 
 
 async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:

@@ -9,7 +9,7 @@ from litestar import Request, get, post
 from gateway.core.errors import NotFound
 from gateway.decide import operations as actions
 from gateway.record.views import execution_view, execution_views, next_after
-from gateway.web.routes.common import DispatcherDep, RuntimeDep, admin_guard, paging, since_time
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, paging, since_time
 
 
 @get("/v1/executions", sync_to_thread=True)
@@ -47,14 +47,14 @@ def show_execution(execution_id: str, request: Request[Any, Any, Any], rt: Runti
     return execution_view(rt, execution)
 
 
-@post("/v1/executions/{execution_id:str}/retry", guards=[admin_guard], status_code=202, sync_to_thread=True)
+@post("/v1/executions/{execution_id:str}/retry", status_code=202, sync_to_thread=True)
 def retry_execution(
     execution_id: str, request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep
 ) -> dict[str, Any]:
     return execution_view(rt, actions.retry_execution(rt, dispatch, execution_id))
 
 
-@post("/v1/executions/retry", guards=[admin_guard], status_code=202, sync_to_thread=True)
+@post("/v1/executions/retry", status_code=202, sync_to_thread=True)
 def retry_failed(
     request: Request[Any, Any, Any],
     rt: RuntimeDep,

@@ -8,12 +8,11 @@ from litestar import Request, post
 
 from gateway.decide.preview import preview
 from gateway.web.routes.bodies import documented_body
-from gateway.web.routes.common import RuntimeDep, admin_guard, headers_of, in_thread, read_body
+from gateway.web.routes.common import RuntimeDep, headers_of, in_thread, read_body
 
 
 @post(
     "/v1/preview/{source:str}",
-    guards=[admin_guard],
     status_code=200,
     summary="Dry-run a payload",
     operation_class=documented_body(),
