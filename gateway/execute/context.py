@@ -18,7 +18,7 @@ from gateway.core.models import Event
 from gateway.core.outbound import ConnectorError, ErrorKind, PermanentError, RetryableError, unexpected
 from gateway.core.retry_config import RetryConfig
 from gateway.execute.retry import Budget, GiveUp, Reschedule, call_with_retry
-from gateway.record.rows import ExecutionRow, LinkRow, TicketRow
+from gateway.record.rows import Claim, ExecutionRow, LinkRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.record.store import Tx
 
@@ -85,6 +85,13 @@ class Context:
         self._attempts: dict[str, int] = {}  # attempts written, by execution: counted once a run
         self._events: dict[str, Event | None] = {}  # the events read this run
         self.result: dict[str, object] | None = None  # what a succeeded execution recorded (the log line)
+        self.waits_for: str | None = None  # the claim's answer: an earlier action this one waits for
+
+    def claimed(self, claim: Claim) -> ExecutionRow:
+        """Keep what the claim read beside the row (its attempts so far, an earlier action to wait for)."""
+        self._attempts[claim.execution.id] = claim.attempts_logged
+        self.waits_for = claim.waits_for
+        return claim.execution
 
     def flush_attempt(self, tx: Tx | None = None) -> None:
         """Write the successful attempt held back (in `tx`: the transaction that finishes the execution)."""

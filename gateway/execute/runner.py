@@ -114,9 +114,10 @@ class Runner:
         self.retrying = False  # queued again after a failed attempt (not only waiting)
 
     def run(self, execution_id: str) -> str:
-        execution = self.mirror.claim(execution_id, time.time(), self.ctx.rt.settings.lease_seconds)
-        if execution is None:
+        claim = self.mirror.claim(execution_id, time.time(), self.ctx.rt.settings.lease_seconds)
+        if claim is None:
             return "not-claimed"
+        execution = self.ctx.claimed(claim)
         started = time.monotonic()
         try:
             outcome = self._run(execution)

@@ -9,8 +9,16 @@ from typing import Any
 import msgspec
 
 from gateway.record.counters import SEP
-from gateway.record.rows import AttemptRow, ExecutionRow
+from gateway.record.rows import AttemptRow, Claim, ExecutionRow
 from gateway.record.store import Store, Tx, _dumps, new_id
+
+# The first unfinished ticket action planned before the claimed one on its ticket and target, as
+# "<action> <id>". Coalesced anomaly comments (flow `anomalies`) wait on purpose and hold nothing up.
+_WAITS_FOR = (
+    "SELECT e.action || ' ' || e.id FROM executions e WHERE e.ticket_id = executions.ticket_id"
+    " AND e.target = executions.target AND e.seq < executions.seq AND e.status IN ('queued', 'running')"
+    " AND e.action != 'notify' AND e.flow != 'anomalies' ORDER BY e.seq LIMIT 1"
+)
 
 
 class Executions(Store):
@@ -87,16 +95,21 @@ class Executions(Store):
         rows = self._all(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
         return [_execution(r) for r in rows]
 
-    def claim(self, execution_id: str, now: float, lease: float) -> ExecutionRow | None:
+    def claim(self, execution_id: str, now: float, lease: float) -> Claim | None:
         """Take a queued, due execution for this worker; None when another has it or it is not due."""
         rows = self._all(  # one statement is its own transaction (read whole, so SQLite commits it now)
             "UPDATE executions SET status = 'running', started_at = ?, lease_until = ?,"
             " first_attempt_at = coalesce(first_attempt_at, ?)"
             " WHERE id = ? AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-            " RETURNING *",
+            " RETURNING *, (SELECT count(*) FROM attempts a WHERE a.execution_id = executions.id) AS attempts_logged,"
+            f" ({_WAITS_FOR}) AS waits_for",
             (now, now + lease, now, execution_id, now + 0.05),
         )
-        return _execution(rows[0]) if rows else None
+        if not rows:
+            return None
+        row = dict(rows[0])
+        attempts, waits_for = int(row.pop("attempts_logged")), row.pop("waits_for")
+        return Claim(execution=_execution(row), attempts_logged=attempts, waits_for=waits_for)
 
     def renew_leases(self, ids: Sequence[str], until: float) -> None:
         """Many running executions' leases in one statement (one worker's round)."""
@@ -180,18 +193,6 @@ class Executions(Store):
             (target, kind, now, now - interval),
         )
         return cursor.rowcount == 1
-
-    def earlier_unfinished(self, execution: ExecutionRow) -> ExecutionRow | None:
-        """An earlier ticket action on the same ticket and target that has not finished yet.
-
-        Coalesced anomaly comments (flow `anomalies`) wait on purpose and hold nothing up.
-        """
-        row = self._one(
-            "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND seq < ?"
-            " AND status IN ('queued', 'running') AND action != 'notify' AND flow != 'anomalies' ORDER BY seq LIMIT 1",
-            (execution.ticket_id, execution.target, execution.seq),
-        )
-        return _execution(row) if row else None
 
     def pending_action(self, tx: Tx, ticket_id: int, target: str, action: str) -> bool:
         row = self._one(

@@ -34,7 +34,7 @@ _CHANGES = {
 
 
 def create(ctx: Context, execution: ExecutionRow) -> str:
-    _wait_for_earlier(ctx, execution)
+    _wait_for_earlier(ctx)
     if "fields" not in execution.params:
         execution = _replan(ctx, execution)
     ticket = ctx.ticket(execution)
@@ -132,16 +132,15 @@ def assign(ctx: Context, execution: ExecutionRow) -> str:
     return _succeed(ctx, execution, remote)
 
 
-def _wait_for_earlier(ctx: Context, execution: ExecutionRow) -> None:
-    """Ticket actions on one ticket and target apply in the order they were planned."""
-    earlier = ctx.mirror.earlier_unfinished(execution)
-    if earlier is not None:
-        raise Done("queued", f"waiting for {earlier.action} {earlier.id}", retry_in=WAIT_STEP)
+def _wait_for_earlier(ctx: Context) -> None:
+    """Ticket actions on one ticket and target apply in the order they were planned (the claim looked)."""
+    if ctx.waits_for is not None:
+        raise Done("queued", f"waiting for {ctx.waits_for}", retry_in=WAIT_STEP)
 
 
 def _linked(ctx: Context, execution: ExecutionRow) -> LinkRow:
     """The ticket's link on this target, once every earlier action (its create first) is done."""
-    _wait_for_earlier(ctx, execution)
+    _wait_for_earlier(ctx)
     link = ctx.mirror.link(execution.ticket_id, execution.target)
     if link is not None:
         return link
