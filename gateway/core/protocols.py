@@ -1,6 +1,6 @@
 """Python 3.11 checks `isinstance(x, SomeProtocol)` slowly: every check collects the protocol's members
 again by walking its classes. `requests` does such checks several times a call and RQ for every job,
-queue and registry it builds: about 0.15 ms of each tracker call on this project's worker. 3.12 collects
+queue and registry it builds: about 70 µs of a 1 ms tracker call on this project's worker. 3.12 collects
 them once per protocol; `remember_protocol_members` does the same here, with the same answers."""
 
 from __future__ import annotations
