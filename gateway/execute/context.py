@@ -74,7 +74,7 @@ def _connector(target: str, kind: str, config: object) -> Connector:
 
 
 class Context:
-    """One worker's view of the gateway while it runs executions."""
+    """One worker's view of the gateway while it runs one claimed execution."""
 
     def __init__(self, runtime: Runtime, sleep: Callable[[float], None]) -> None:
         self.rt = runtime
@@ -82,14 +82,14 @@ class Context:
         self.sleep = sleep
         self.redactor = runtime.redactor()
         self._succeeded: dict[str, Any] | None = None  # a successful attempt, written with the finish
-        self._attempts: dict[str, int] = {}  # attempts written, by execution: counted once a run
+        self.attempts = 0  # the execution's attempts in the log: the claim counted them, this run adds its own
         self._events: dict[str, Event | None] = {}  # the events read this run
         self.result: dict[str, object] | None = None  # what a succeeded execution recorded (the log line)
         self.waits_for: str | None = None  # the claim's answer: an earlier action this one waits for
 
     def claimed(self, claim: Claim) -> ExecutionRow:
         """Keep what the claim read beside the row (its attempts so far, an earlier action to wait for)."""
-        self._attempts[claim.execution.id] = claim.attempts_logged
+        self.attempts = claim.attempts_logged
         self.waits_for = claim.waits_for
         return claim.execution
 
@@ -99,16 +99,9 @@ class Context:
             attempt, self._succeeded = self._succeeded, None
             self._record_attempt(tx=tx, **attempt)
 
-    def attempt_count(self, execution_id: str) -> int:
-        """The attempts the execution has in the log (read once a run, then counted here)."""
-        if execution_id not in self._attempts:
-            self._attempts[execution_id] = self.mirror.attempt_count(execution_id)
-        return self._attempts[execution_id]
-
     def _record_attempt(self, execution_id: str, tx: Tx | None = None, **attempt: Any) -> None:
         self.mirror.record_attempt(execution_id, tx=tx, **attempt)
-        if execution_id in self._attempts:
-            self._attempts[execution_id] += 1
+        self.attempts += 1
 
     def ticket_id(self, execution: ExecutionRow) -> int:
         if execution.ticket_id is None:
@@ -163,7 +156,7 @@ class Context:
         """Run `operation` under the retry policy, every attempt recorded; failures end as Done."""
         budget = Budget(
             policy=policy,
-            attempts_before=self.attempt_count(execution.id) - execution.attempts_base,
+            attempts_before=self.attempts - execution.attempts_base,
             first_attempt_at=execution.first_attempt_at or time.time(),
             in_process_seconds=self.rt.settings.retry_budget_seconds,
             scale=self.rt.settings.retry_scale,

@@ -140,10 +140,6 @@ class Executions(Store):
         with self.transaction() as own:
             return _insert_attempt(own, execution_id, values)
 
-    def attempt_count(self, execution_id: str) -> int:
-        row = self._one("SELECT count(*) AS n FROM attempts WHERE execution_id = ?", (execution_id,))
-        return int(row["n"])
-
     def finish(
         self,
         tx: Tx,

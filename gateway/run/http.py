@@ -51,9 +51,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
-            if not self._head_refused:
+            if self._head_refused:  # HeadTooLarge, raised in a callback below
+                self._refuse_head()
+            else:
                 self.logger.warning("Invalid HTTP request received.")
-            self.send_400_response("Invalid HTTP request received.")
+                self.send_400_response("Invalid HTTP request received.")
             return
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
@@ -64,8 +66,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._in_head and not self._head_refused and not self.transport.is_closing():
             self._head_raw += len(data)
             if self._head_raw > 2 * MAX_HEAD_BYTES:
-                self._head_refused = True
-                self.send_400_response("head")
+                self._refuse_head()
 
     # Parser callbacks
     def on_message_begin(self) -> None:
@@ -89,10 +90,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._stop_deadline()
         super().on_message_complete()
 
-    def send_400_response(self, msg: str) -> None:
-        if not self._head_refused:
-            super().send_400_response(msg)
-            return
+    def _refuse_head(self) -> None:
+        """Answer 431 (JSON, as the app's errors) and close: the rest of the head is never read."""
+        self._head_refused = True
         log.info("refused a request whose line and headers passed %d bytes (431)", MAX_HEAD_BYTES)
         detail = f"the request line and headers are over {MAX_HEAD_BYTES} bytes; the limit is {MAX_HEAD_BYTES}"
         body = msgspec.json.encode(error_body("headers_too_large", detail))

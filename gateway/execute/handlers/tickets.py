@@ -47,7 +47,7 @@ def create(ctx: Context, execution: ExecutionRow) -> str:
         correlation_key=ticket.correlation_key,
         fields=fields,
         event=ctx.event_context(execution),
-        first_try=_first_claim(execution) and ctx.attempt_count(execution.id) == 0,
+        first_try=_first_claim(execution) and ctx.attempts == 0,
     )
     def create_once(connector: Connector) -> RemoteTicket:
         nonlocal request
