@@ -14,7 +14,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from connectors.jira.config import JiraTarget
-from connectors.sessions import settle_environment
+from connectors.sessions import prepare_session
 from gateway.core.outbound import AuthError, ConnectorError, RetryableError, from_status, unexpected
 
 PAGE = 100
@@ -90,7 +90,7 @@ class Api:
             {"basic_auth": (config.user, config.token)} if config.user else {"token_auth": config.token}
         )
         self.client = JIRA(self.server, max_retries=0, timeout=config.timeout, get_server_info=False, **auth)
-        settle_environment(self.client._session, self.server)
+        prepare_session(self.client._session, self.server)
 
     def url(self, path: str, version: str = "2") -> str:
         return f"{self.server}/rest/api/{version}/{path}"

@@ -37,7 +37,7 @@ from connectors.servicenow.config import (
     correlation_id,
 )
 from connectors.servicenow.inbound import journal_change, record_change
-from connectors.sessions import settle_environment
+from connectors.sessions import prepare_session
 from gateway.core.outbound import ConnectorError, PermanentError, RetryableError, from_status, unexpected
 from gateway.core.redact import Redactor, secret_values
 
@@ -64,7 +64,7 @@ class ServiceNowConnector:
         self.client = pysnow.Client(
             host=parts.netloc, use_ssl=parts.scheme == "https", user=config.user, password=config.password
         )
-        settle_environment(self.client.session, config.url)
+        prepare_session(self.client.session, config.url)
 
     # -- the Connector protocol ------------------------------------------------------------
     def create(self, request: CreateRequest) -> RemoteTicket:
