@@ -314,6 +314,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self._thread: threading.Thread | None = None
         self.state_file: Path | None = None
         self._save_lock = threading.Lock()
+        self._file_lock = threading.Lock()  # the timer's save and the one at shutdown share a partial file
         self._saver: threading.Timer | None = None
 
     def keep_state(self, path: Path) -> EmulatorHTTPServer:
@@ -336,12 +337,13 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     def save_state(self) -> None:
         if self.state_file is None:
             return
-        with self.emulator.lock:
-            text = json.dumps(self.emulator.snapshot())
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         partial = self.state_file.with_suffix(".partial")
-        partial.write_text(text)
-        os.replace(partial, self.state_file)  # never a half-written file after a crash
+        with self._file_lock:  # the snapshot inside it too: an older one is never written last
+            with self.emulator.lock:
+                text = json.dumps(self.emulator.snapshot())
+            partial.write_text(text)
+            os.replace(partial, self.state_file)  # never a half-written file after a crash
 
     @property
     def url(self) -> str:
