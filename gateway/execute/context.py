@@ -84,13 +84,19 @@ class Context:
         self._succeeded: dict[str, Any] | None = None  # a successful attempt, written with the finish
         self.attempts = 0  # the execution's attempts in the log: the claim counted them, this run adds its own
         self._events: dict[str, Event | None] = {}  # the events read this run
+        self._claimed_event: tuple[str, str] | None = None  # the claim's event id and JSON, decoded when asked
+        self.has_link = True  # the claim's answer: the ticket is linked at the target (True: look)
         self.result: dict[str, object] | None = None  # what a succeeded execution recorded (the log line)
         self.waits_for: str | None = None  # the claim's answer: an earlier action this one waits for
 
     def claimed(self, claim: Claim) -> ExecutionRow:
-        """Keep what the claim read beside the row (its attempts so far, an earlier action to wait for)."""
+        """Keep what the claim read beside the row (its attempts so far, an earlier action to wait for,
+        its event, whether its ticket is linked at its target)."""
         self.attempts = claim.attempts_logged
         self.waits_for = claim.waits_for
+        self.has_link = claim.has_link
+        event_id = claim.execution.event_id
+        self._claimed_event = (event_id, claim.event_payload) if event_id and claim.event_payload else None
         return claim.execution
 
     def flush_attempt(self, tx: Tx | None = None) -> None:
@@ -118,10 +124,14 @@ class Context:
         """The execution's event (read once a run: templates, callbacks and notices all want it)."""
         if not execution.event_id:
             return None
-        if execution.event_id not in self._events:
-            stored = self.mirror.get_event(execution.event_id)
-            self._events[execution.event_id] = msgspec.convert(stored.payload, Event) if stored else None
-        return self._events[execution.event_id]
+        event_id = execution.event_id
+        if event_id not in self._events:
+            if self._claimed_event is not None and self._claimed_event[0] == event_id:
+                self._events[event_id] = msgspec.convert(msgspec.json.decode(self._claimed_event[1]), Event)
+            else:
+                stored = self.mirror.get_event(event_id)
+                self._events[event_id] = msgspec.convert(stored.payload, Event) if stored else None
+        return self._events[event_id]
 
     def event_context(self, execution: ExecutionRow) -> dict[str, Any]:
         event = self.event(execution)

@@ -102,14 +102,22 @@ class Executions(Store):
             " first_attempt_at = coalesce(first_attempt_at, ?)"
             " WHERE id = ? AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
             " RETURNING *, (SELECT count(*) FROM attempts a WHERE a.execution_id = executions.id) AS attempts_logged,"
-            f" ({_WAITS_FOR}) AS waits_for",
+            f" ({_WAITS_FOR}) AS waits_for,"
+            " (SELECT payload FROM events ev WHERE ev.id = executions.event_id) AS event_payload,"
+            " EXISTS (SELECT 1 FROM links l WHERE l.ticket_id = executions.ticket_id AND l.target = executions.target)"
+            " AS has_link",
             (now, now + lease, now, execution_id, now + 0.05),
         )
         if not rows:
             return None
         row = dict(rows[0])
-        attempts, waits_for = int(row.pop("attempts_logged")), row.pop("waits_for")
-        return Claim(execution=_execution(row), attempts_logged=attempts, waits_for=waits_for)
+        return Claim(
+            attempts_logged=int(row.pop("attempts_logged")),
+            waits_for=row.pop("waits_for"),
+            event_payload=row.pop("event_payload"),
+            has_link=bool(row.pop("has_link")),
+            execution=_execution(row),
+        )
 
     def renew_leases(self, ids: Sequence[str], until: float) -> None:
         """Many running executions' leases in one statement (one worker's round)."""

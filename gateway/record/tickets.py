@@ -118,9 +118,7 @@ class Tickets(Store):
             f"UPDATE tickets SET {assignments}, updated_at = ? WHERE id = ?", (*encoded.values(), now, ticket_id)
         )
 
-    def add_timeline(
-        self, tx: Tx, ticket_id: int, kind: str, actor: str, data: dict[str, Any], now: float
-    ) -> None:
+    def add_timeline(self, tx: Tx, ticket_id: int, kind: str, actor: str, data: dict[str, Any], now: float) -> None:
         tx.execute(
             "INSERT INTO timeline (ticket_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)",
             (ticket_id, now, kind, actor, _dumps(data)),
@@ -146,32 +144,42 @@ class Tickets(Store):
         remote: dict[str, str],
         now: float,
         changed: tuple[str, ...] = (),
-    ) -> None:
+    ) -> tuple[bool, str]:
         """Insert or update the link; `changed` names the fields the gateway just set at the tracker (sync order),
-        merged into the link's clock in the same statement."""
-        merge = (
-            "(links.sync_clock::jsonb || excluded.sync_clock::jsonb)::text"
-            if self.postgres
-            else "json_patch(links.sync_clock, excluded.sync_clock)"
-        )
-        tx.execute(
+        merged into the link's clock in the same statement. Answers whether there was a link, and its key.
+
+        PostgreSQL reads the link as it was in the same statement (its snapshot is taken before the
+        insert): one round trip fewer for every tracker action that links."""
+        upsert = (
             "INSERT INTO links (ticket_id, target, external_id, external_key, url, remote_status, remote_priority,"
             " updated_at, sync_clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, target) DO UPDATE SET"
             " external_id = excluded.external_id, external_key = excluded.external_key, url = excluded.url,"
             " remote_status = excluded.remote_status, remote_priority = excluded.remote_priority,"
-            f" updated_at = excluded.updated_at, sync_clock = {merge}",
-            (
-                ticket_id,
-                target,
-                remote["external_id"],
-                remote["external_key"],
-                remote["url"],
-                remote["remote_status"],
-                remote["remote_priority"],
-                now,
-                _dumps({name: now for name in changed}),
-            ),
+            " updated_at = excluded.updated_at, sync_clock = "
         )
+        values = (
+            ticket_id,
+            target,
+            remote["external_id"],
+            remote["external_key"],
+            remote["url"],
+            remote["remote_status"],
+            remote["remote_priority"],
+            now,
+            _dumps({name: now for name in changed}),
+        )
+        if self.postgres:
+            row = tx.execute(
+                "WITH before AS (SELECT external_key FROM links WHERE ticket_id = ? AND target = ?) "
+                + upsert
+                + "(links.sync_clock::jsonb || excluded.sync_clock::jsonb)::text"
+                " RETURNING EXISTS (SELECT 1 FROM before) AS linked, (SELECT external_key FROM before) AS key",
+                (ticket_id, target, *values),
+            ).fetchone()
+            return bool(row["linked"]), row["key"] or ""
+        before = self.link(ticket_id, target, tx)
+        tx.execute(upsert + "json_patch(links.sync_clock, excluded.sync_clock)", values)
+        return before is not None, before.external_key if before else ""
 
 
 def _ticket(row: Any) -> TicketRow:

@@ -39,7 +39,7 @@ def create(ctx: Context, execution: ExecutionRow) -> str:
         execution = _replan(ctx, execution)
     ticket = ctx.ticket(execution)
     fields = msgspec.convert(execution.params["fields"], TicketFields)  # created in its initial status
-    link = ctx.mirror.link(ticket.id, execution.target)
+    link = ctx.mirror.link(ticket.id, execution.target) if ctx.has_link else None
     if link is not None:
         return _succeed(ctx, execution, remote_ticket(link), created_as=fields.status)
     request = CreateRequest(
@@ -195,17 +195,17 @@ def _succeed(
 def _save_link(ctx: Context, tx: Tx, execution: ExecutionRow, remote: RemoteTicket, now: float) -> bool:
     """Store the link; True (and a `linked` timeline entry) when the ticket had none for this target."""
     ticket_id, target = ctx.ticket_id(execution), execution.target
-    before = ctx.mirror.link(ticket_id, target, tx)
-    ctx.mirror.save_link(tx, ticket_id, target, msgspec.to_builtins(remote), now, _CHANGES.get(execution.action, ()))
+    changes = _CHANGES.get(execution.action, ())
+    linked, key_before = ctx.mirror.save_link(tx, ticket_id, target, msgspec.to_builtins(remote), now, changes)
     if execution.action == "update_ticket_status":  # the tracker now says what the mirror says
         ctx.mirror.set_drift(tx, ticket_id, False)
     entry = {"target": target, "key": remote.external_key, "url": remote.url}
-    if before is None:
+    if not linked:
         ctx.mirror.add_timeline(tx, ticket_id, "linked", "gateway", entry, now)
-    elif before.external_key and remote.external_key and before.external_key != remote.external_key:
+    elif key_before and remote.external_key and key_before != remote.external_key:
         # the issue moved (a Jira project move changes the key, not the id): say where it is now
-        ctx.mirror.add_timeline(tx, ticket_id, "linked", "gateway", {**entry, "was": before.external_key}, now)
-    return before is None
+        ctx.mirror.add_timeline(tx, ticket_id, "linked", "gateway", {**entry, "was": key_before}, now)
+    return not linked
 
 
 def _catch_up(ctx: Context, tx: Tx, execution: ExecutionRow, created_as: str, now: float) -> None:
