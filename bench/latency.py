@@ -146,17 +146,23 @@ def finished(database_url: str, first_id: int, count: int) -> dict[int, tuple[in
     return {int(a): (int(d), float(t)) for a, d, t in rows if str(a).isdigit() and int(a) in wanted}
 
 
-def database_cpu() -> float:
-    """PostgreSQL's server processes (the bench's own server is the only one running)."""
-    total = 0.0
+def database_cpu() -> dict[int, float]:
+    """CPU seconds of each PostgreSQL server process (the bench's own server is the only one running)."""
+    seconds = {}
     for process in psutil.process_iter(["name"]):
         if process.info["name"] == "postgres":
             try:
                 times = process.cpu_times()
             except psutil.Error:  # a backend that just ended
                 continue
-            total += times.user + times.system
-    return total
+            seconds[process.pid] = times.user + times.system
+    return seconds
+
+
+def database_cpu_since(before: dict[int, float]) -> float:
+    """What the server's processes spent since `before` (a process that ended since is not counted: a
+    sum over processes would go down when one ends)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in database_cpu().items())
 
 
 def step(gateway: Gateway, rate: float, seconds: float, first_id: int) -> dict[str, Any]:
@@ -176,7 +182,7 @@ def step(gateway: Gateway, rate: float, seconds: float, first_id: int) -> dict[s
     actions = sum(d for d, _ in done.values())
     workers_cpu = gateway.cpu("gateway.run.worker") - workers_before
     trackers_cpu = gateway.cpu("gateway.run.sandbox") - trackers_before
-    web_cpu, database = gateway.web_cpu() - web_before, database_cpu() - database_before
+    web_cpu, database = gateway.web_cpu() - web_before, database_cpu_since(database_before)
     latencies = sorted(
         (last - sent_at[anomaly - first_id]) * 1000 for anomaly, (d, last) in done.items() if d == 2
     )
