@@ -12,10 +12,16 @@ from collections.abc import Callable
 
 
 def remember_protocol_members() -> None:
-    """Collect each protocol's members once (a protocol class is not changed after it is made)."""
+    """Collect each protocol's members, and whether they are all methods, once (a protocol class is not
+    changed after it is made)."""
     if sys.version_info >= (3, 12) or getattr(typing, "_protocol_members_remembered", False):
         return
     collect: Callable[[type], set[str]] = typing._get_protocol_attrs  # type: ignore[attr-defined]
     remembered = functools.lru_cache(maxsize=None)(lambda cls: frozenset(collect(cls)))
     typing._get_protocol_attrs = remembered  # type: ignore[attr-defined]
+    # whether every member is a method (issubclass() allowed): 3.12 keeps this per protocol too
+    methods_only = functools.lru_cache(maxsize=None)(
+        lambda cls: all(callable(getattr(cls, attr, None)) for attr in remembered(cls))
+    )
+    typing._is_callable_members_only = methods_only  # type: ignore[attr-defined]
     typing._protocol_members_remembered = True  # type: ignore[attr-defined]

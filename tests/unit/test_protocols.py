@@ -37,6 +37,17 @@ def test_each_protocol_keeps_its_own_members() -> None:
     assert not isinstance(blocked, HasItemsAndSize)  # ...where members are looked up one by one
 
 
+def test_a_protocol_with_data_members_still_refuses_issubclass() -> None:
+    @runtime_checkable
+    class HasSize(Protocol):  # its own class: ABCs remember earlier answers
+        size: int
+
+    assert issubclass(dict, HasItems) and not issubclass(list, HasItems)  # methods only: allowed
+    with pytest.raises(TypeError, match="non-method members"):
+        issubclass(Sized, HasSize)  # type: ignore[misc]  the refusal is the point
+    assert isinstance(Sized(), HasSize) and not isinstance({}, HasSize)
+
+
 def test_requests_and_rq_still_tell_good_values_from_bad() -> None:
     assert requests.utils.to_key_val_list({"a": 1}) == [("a", 1)]
     assert requests.utils.to_key_val_list([("b", 2)]) == [("b", 2)]
