@@ -12,12 +12,27 @@ from gateway.record.counters import SEP
 from gateway.record.rows import AttemptRow, Claim, ExecutionRow
 from gateway.record.store import Store, Tx, _dumps, new_id
 
+# The claim's RETURNING reads more beside the row. SQLite gives the updated row's columns no type
+# there, so a plain `= executions.id` cannot use an index (it scanned every attempt and event per
+# claim): each is CAST to its column's type, a no-op on PostgreSQL.
+_CLAIMED_ID, _CLAIMED_EVENT = "CAST(executions.id AS TEXT)", "CAST(executions.event_id AS TEXT)"
 # The first unfinished ticket action planned before the claimed one on its ticket and target, as
 # "<action> <id>". Coalesced anomaly comments (flow `anomalies`) wait on purpose and hold nothing up.
 _WAITS_FOR = (
-    "SELECT e.action || ' ' || e.id FROM executions e WHERE e.ticket_id = executions.ticket_id"
-    " AND e.target = executions.target AND e.seq < executions.seq AND e.status IN ('queued', 'running')"
-    " AND e.action != 'notify' AND e.flow != 'anomalies' ORDER BY e.seq LIMIT 1"
+    "SELECT e.action || ' ' || e.id FROM executions e WHERE e.ticket_id = CAST(executions.ticket_id AS BIGINT)"
+    " AND e.target = CAST(executions.target AS TEXT) AND e.seq < CAST(executions.seq AS BIGINT)"
+    " AND e.status IN ('queued', 'running') AND e.action != 'notify' AND e.flow != 'anomalies' ORDER BY e.seq LIMIT 1"
+)
+
+CLAIM = (
+    "UPDATE executions SET status = 'running', started_at = ?, lease_until = ?,"
+    " first_attempt_at = coalesce(first_attempt_at, ?)"
+    " WHERE id = ? AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+    f" RETURNING *, (SELECT count(*) FROM attempts a WHERE a.execution_id = {_CLAIMED_ID}) AS attempts_logged,"
+    f" ({_WAITS_FOR}) AS waits_for,"
+    f" (SELECT payload FROM events ev WHERE ev.id = {_CLAIMED_EVENT}) AS event_payload,"
+    " EXISTS (SELECT 1 FROM links l WHERE l.ticket_id = CAST(executions.ticket_id AS BIGINT)"
+    " AND l.target = CAST(executions.target AS TEXT)) AS has_link"
 )
 
 
@@ -98,14 +113,7 @@ class Executions(Store):
     def claim(self, execution_id: str, now: float, lease: float) -> Claim | None:
         """Take a queued, due execution for this worker; None when another has it or it is not due."""
         rows = self._all(  # one statement is its own transaction (read whole, so SQLite commits it now)
-            "UPDATE executions SET status = 'running', started_at = ?, lease_until = ?,"
-            " first_attempt_at = coalesce(first_attempt_at, ?)"
-            " WHERE id = ? AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-            " RETURNING *, (SELECT count(*) FROM attempts a WHERE a.execution_id = executions.id) AS attempts_logged,"
-            f" ({_WAITS_FOR}) AS waits_for,"
-            " (SELECT payload FROM events ev WHERE ev.id = executions.event_id) AS event_payload,"
-            " EXISTS (SELECT 1 FROM links l WHERE l.ticket_id = executions.ticket_id AND l.target = executions.target)"
-            " AS has_link",
+            CLAIM,
             (now, now + lease, now, execution_id, now + 0.05),
         )
         if not rows:
