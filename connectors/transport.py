@@ -143,6 +143,10 @@ class KeptAliveAdapter(BaseAdapter):
         except OSError as exc:
             conn.close()
             raise requests.exceptions.ConnectionError(exc, request=request) from exc
+        # headers and body go out in two writes: without this, the body waits for the server's
+        # delayed ACK of the headers (urllib3 sets it too)
+        assert conn.sock is not None
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connections[key] = conn
         return conn, False
 
