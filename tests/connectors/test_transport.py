@@ -113,7 +113,11 @@ def test_calls_share_one_kept_alive_connection(server: Server) -> None:
     assert posted.status_code == 200 and json.loads(posted.json()["body"]) == {"summary": "ünïcode"}
     assert posted.headers["content-type"] == "application/json"
     assert server.seen.connections == 1
-    assert isinstance(session.get_adapter(server.url), transport.KeptAliveAdapter)
+    adapter = session.get_adapter(server.url)
+    assert isinstance(adapter, transport.KeptAliveAdapter)
+    # a request's head and body are two writes: the body must not wait for a delayed ACK (Nagle)
+    (conn,) = adapter._local.connections.values()
+    assert conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_a_connection_the_server_closed_is_replaced(server: Server) -> None:
