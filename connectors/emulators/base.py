@@ -340,9 +340,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         partial = self.state_file.with_suffix(".partial")
         with self._file_lock:  # the snapshot inside it too: an older one is never written last
-            with self.emulator.lock:
-                text = json.dumps(self.emulator.snapshot())
-            partial.write_text(text)
+            with self.emulator.lock:  # every request waits meanwhile: msgspec takes a sixth of json's time
+                data = msgspec.json.encode(self.emulator.snapshot())
+            partial.write_bytes(data)
             os.replace(partial, self.state_file)  # never a half-written file after a crash
 
     @property
