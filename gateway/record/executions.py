@@ -112,10 +112,8 @@ class Executions(Store):
 
     def claim(self, execution_id: str, now: float, lease: float) -> Claim | None:
         """Take a queued, due execution for this worker; None when another has it or it is not due."""
-        rows = self._all(  # one statement is its own transaction (read whole, so SQLite commits it now)
-            CLAIM,
-            (now, now + lease, now, execution_id, now + 0.05),
-        )
+        with self.writing():  # one statement is its own transaction (read whole, so SQLite commits it now)
+            rows = self._all(CLAIM, (now, now + lease, now, execution_id, now + 0.05))
         if not rows:
             return None
         row = dict(rows[0])

@@ -7,6 +7,7 @@ queries are shared; only the few places where the dialects differ ask `self.post
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -176,6 +177,7 @@ class Store:
         self.busy_timeout = busy_timeout  # how long a writer queues for a lock before the request gets 503
         self._local = threading.local()
         self._opened: list[Any] = []
+        self._writer_fds: list[int] = []  # SQLite: each thread's lock file (`writing`)
         self._opened_lock = threading.Lock()
         self._generation = 0  # bumped by close(): every thread's connection is stale after it
         if not self.postgres:
@@ -191,8 +193,12 @@ class Store:
             return conn  # type: ignore[no-any-return]
         conn = self._connect_pg() if self.postgres else self._connect_sqlite()
         self._local.conn, self._local.key = conn, (os.getpid(), self._generation)
+        if not self.postgres:  # an open file description of its own: flock turns are per description
+            self._local.writer_fd = os.open(f"{self.path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
         with self._opened_lock:
             self._opened.append(conn)
+            if not self.postgres:
+                self._writer_fds.append(self._local.writer_fd)
         return conn  # type: ignore[no-any-return]
 
     def _connect_sqlite(self) -> sqlite3.Connection:
@@ -215,14 +221,45 @@ class Store:
         """A write transaction: SQLite takes its writer lock at once (writers queue instead of deadlocking);
         PostgreSQL relies on constraints, row locks and per-key advisory locks (`lock_key`)."""
         conn = self.connection()
-        conn.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
+        with self.writing():
+            conn.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                with suppress(*DatabaseError):  # the connection is gone; so is the transaction
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """SQLite: this thread's turn to write, among all the processes writing the file.
+
+        SQLite's own busy handler sleeps 25-100 ms between tries once a writer has waited a little,
+        so under a steady load the web's batches and the workers' claims and finishes took turns
+        badly: workers sat idle with a backlog queued. Writers here take an flock on a file beside
+        the database first and look again within 2 ms; SQLite's lock is then free when they ask (a
+        writer from outside, such as the sqlite3 shell, still meets SQLite's busy handler). A turn
+        not had within the busy timeout is the same outage as a lock held that long (503)."""
+        if self.postgres:
+            yield
+            return
+        self.connection()  # opens this thread's lock file with its connection
+        fd: int = self._local.writer_fd
+        deadline, pause = time.monotonic() + self.busy_timeout, 0.0002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError("database is locked (no writer's turn in time)") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
         try:
-            yield conn
-        except BaseException:
-            with suppress(*DatabaseError):  # the connection is gone; so is the transaction
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     def probe(self) -> None:
         """Raises unless a webhook could write now (a lock held past the busy timeout is an outage)."""
@@ -268,10 +305,14 @@ class Store:
         """Close every connection this store opened (in any thread)."""
         with self._opened_lock:
             opened, self._opened = self._opened, []
+            fds, self._writer_fds = self._writer_fds, []
             self._generation += 1
         for conn in opened:
             with suppress(*DatabaseError):
                 conn.close()
+        for fd in fds:
+            with suppress(OSError):
+                os.close(fd)
 
 
 def now() -> float:
