@@ -90,19 +90,11 @@ class KeptAliveAdapter(BaseAdapter):
                 raw = conn.getresponse()
                 content = raw.read()
                 break
-            except TimeoutError as exc:
-                self._discard(key)
-                raise requests.exceptions.ReadTimeout(exc, request=request) from exc
-            except ssl.SSLError as exc:
-                self._discard(key)
-                raise requests.exceptions.SSLError(exc, request=request) from exc
-            except (ConnectionResetError, BrokenPipeError) as exc:
-                self._discard(key)
-                if not (reused and method in _IDEMPOTENT):  # an idle connection closed as we sent: once more
-                    raise requests.exceptions.ConnectionError(exc, request=request) from exc
             except (OSError, http.client.HTTPException) as exc:
                 self._discard(key)
-                raise requests.exceptions.ConnectionError(exc, request=request) from exc
+                stale = isinstance(exc, (ConnectionResetError, BrokenPipeError)) and reused
+                if not (stale and method in _IDEMPOTENT):  # an idle connection closed as we sent: once more
+                    raise _as_requests_error(exc, request, requests.exceptions.ReadTimeout) from exc
         else:  # the second try was on a new connection, so it raised
             raise AssertionError("unreachable")
         if raw.will_close:
@@ -134,15 +126,9 @@ class KeptAliveAdapter(BaseAdapter):
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
         try:
             conn.connect()
-        except TimeoutError as exc:
-            conn.close()
-            raise requests.exceptions.ConnectTimeout(exc, request=request) from exc
-        except ssl.SSLError as exc:
-            conn.close()
-            raise requests.exceptions.SSLError(exc, request=request) from exc
         except OSError as exc:
             conn.close()
-            raise requests.exceptions.ConnectionError(exc, request=request) from exc
+            raise _as_requests_error(exc, request, requests.exceptions.ConnectTimeout) from exc
         # headers and body go out in two writes: without this, the body waits for the server's
         # delayed ACK of the headers (urllib3 sets it too)
         assert conn.sock is not None
@@ -184,6 +170,19 @@ class KeptAliveAdapter(BaseAdapter):
         response.connection = self  # type: ignore[assignment]  # auth handlers (digest) send again through it
         extract_cookies_to_jar(response.cookies, request, response.raw)  # type: ignore[no-untyped-call]
         return response
+
+
+def _as_requests_error(
+    exc: OSError | http.client.HTTPException,
+    request: requests.PreparedRequest,
+    timeout: type[requests.exceptions.Timeout],
+) -> requests.RequestException:
+    """The exception `requests` raises for the same failure (the connectors classify those)."""
+    if isinstance(exc, TimeoutError):
+        return timeout(exc, request=request)
+    if isinstance(exc, ssl.SSLError):
+        return requests.exceptions.SSLError(exc, request=request)
+    return requests.exceptions.ConnectionError(exc, request=request)
 
 
 def _decodable(accept: str | None) -> bool:

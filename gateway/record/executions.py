@@ -16,11 +16,12 @@ from gateway.record.store import Store, Tx, _dumps, new_id
 # there, so a plain `= executions.id` cannot use an index (it scanned every attempt and event per
 # claim): each is CAST to its column's type, a no-op on PostgreSQL.
 _CLAIMED_ID, _CLAIMED_EVENT = "CAST(executions.id AS TEXT)", "CAST(executions.event_id AS TEXT)"
+_CLAIMED_TICKET, _CLAIMED_TARGET = "CAST(executions.ticket_id AS BIGINT)", "CAST(executions.target AS TEXT)"
 # The first unfinished ticket action planned before the claimed one on its ticket and target, as
 # "<action> <id>". Coalesced anomaly comments (flow `anomalies`) wait on purpose and hold nothing up.
 _WAITS_FOR = (
-    "SELECT e.action || ' ' || e.id FROM executions e WHERE e.ticket_id = CAST(executions.ticket_id AS BIGINT)"
-    " AND e.target = CAST(executions.target AS TEXT) AND e.seq < CAST(executions.seq AS BIGINT)"
+    f"SELECT e.action || ' ' || e.id FROM executions e WHERE e.ticket_id = {_CLAIMED_TICKET}"
+    f" AND e.target = {_CLAIMED_TARGET} AND e.seq < CAST(executions.seq AS BIGINT)"
     " AND e.status IN ('queued', 'running') AND e.action != 'notify' AND e.flow != 'anomalies' ORDER BY e.seq LIMIT 1"
 )
 
@@ -31,8 +32,8 @@ CLAIM = (
     f" RETURNING *, (SELECT count(*) FROM attempts a WHERE a.execution_id = {_CLAIMED_ID}) AS attempts_logged,"
     f" ({_WAITS_FOR}) AS waits_for,"
     f" (SELECT payload FROM events ev WHERE ev.id = {_CLAIMED_EVENT}) AS event_payload,"
-    " EXISTS (SELECT 1 FROM links l WHERE l.ticket_id = CAST(executions.ticket_id AS BIGINT)"
-    " AND l.target = CAST(executions.target AS TEXT)) AS has_link"
+    f" EXISTS (SELECT 1 FROM links l WHERE l.ticket_id = {_CLAIMED_TICKET} AND l.target = {_CLAIMED_TARGET})"
+    " AS has_link"
 )
 
 
