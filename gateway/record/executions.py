@@ -17,18 +17,29 @@ from gateway.record.store import Store, Tx, _dumps, new_id
 # claim): each is CAST to its column's type, a no-op on PostgreSQL.
 _CLAIMED_ID, _CLAIMED_EVENT = "CAST(executions.id AS TEXT)", "CAST(executions.event_id AS TEXT)"
 _CLAIMED_TICKET, _CLAIMED_TARGET = "CAST(executions.ticket_id AS BIGINT)", "CAST(executions.target AS TEXT)"
+
+
+def _unindexed(column: str) -> str:
+    """`column` as an expression no index serves, where another predicate names the rows. Statistics
+    taken when few executions were queued (a young table, or before a backlog) cost an index on status
+    (or target) no more than the id's: PostgreSQL cached that plan and then read every queued execution
+    (or every earlier one of a target) on each claim, a cost that grew with the backlog and the log."""
+    return f"({column} || '')"
+
+
 # The first unfinished ticket action planned before the claimed one on its ticket and target, as
 # "<action> <id>". Coalesced anomaly comments (flow `anomalies`) wait on purpose and hold nothing up.
 _WAITS_FOR = (
     f"SELECT e.action || ' ' || e.id FROM executions e WHERE e.ticket_id = {_CLAIMED_TICKET}"
-    f" AND e.target = {_CLAIMED_TARGET} AND e.seq < CAST(executions.seq AS BIGINT)"
-    " AND e.status IN ('queued', 'running') AND e.action != 'notify' AND e.flow != 'anomalies' ORDER BY e.seq LIMIT 1"
+    f" AND {_unindexed('e.target')} = {_CLAIMED_TARGET} AND e.seq < CAST(executions.seq AS BIGINT)"
+    f" AND {_unindexed('e.status')} IN ('queued', 'running') AND e.action != 'notify' AND e.flow != 'anomalies'"
+    " ORDER BY e.seq LIMIT 1"
 )
 
 CLAIM = (
     "UPDATE executions SET status = 'running', started_at = ?, lease_until = ?,"
     " first_attempt_at = coalesce(first_attempt_at, ?)"
-    " WHERE id = ? AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+    f" WHERE id = ? AND {_unindexed('status')} = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
     f" RETURNING *, (SELECT count(*) FROM attempts a WHERE a.execution_id = {_CLAIMED_ID}) AS attempts_logged,"
     f" ({_WAITS_FOR}) AS waits_for,"
     f" (SELECT payload FROM events ev WHERE ev.id = {_CLAIMED_EVENT}) AS event_payload,"
@@ -188,7 +199,7 @@ class Executions(Store):
             "UPDATE executions SET status = 'queued', finished_at = NULL, next_attempt_at = NULL,"
             " first_attempt_at = NULL, enqueued_at = NULL, error = NULL, error_kind = NULL,"
             " attempts_base = (SELECT count(*) FROM attempts WHERE execution_id = executions.id)"
-            " WHERE id = ? AND status IN ('failed', 'skipped')",
+            f" WHERE id = ? AND {_unindexed('status')} IN ('failed', 'skipped')",
             (execution_id,),
         )
         return cursor.rowcount == 1
@@ -268,14 +279,16 @@ class Executions(Store):
         if not ids:
             return
         with self.transaction() as tx:
-            self.mark_enqueued_in(tx, ids, now)
+            tx.executemany(
+                f"UPDATE executions SET enqueued_at = ? WHERE id = ? AND {_unindexed('status')} = 'queued'",
+                [(now, i) for i in ids],
+            )
 
     def mark_enqueued_in(self, tx: Tx, ids: Sequence[str], now: float) -> None:
-        """The ingress marks what it planned in the planning transaction and sends the ids after commit."""
+        """The ingress marks what it planned in the planning transaction (so still queued) and sends the ids
+        after commit."""
         if ids:
-            tx.executemany(
-                "UPDATE executions SET enqueued_at = ? WHERE id = ? AND status = 'queued'", [(now, i) for i in ids]
-            )
+            tx.executemany("UPDATE executions SET enqueued_at = ? WHERE id = ?", [(now, i) for i in ids])
 
     def unmark_enqueued(self, ids: Sequence[str], at: float) -> None:
         """The send failed: leave them to the sweeper (unless something else has marked them since)."""
