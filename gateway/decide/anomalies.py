@@ -16,7 +16,7 @@ from gateway.core.errors import ForbiddenTransition
 from gateway.core.models import Event
 from gateway.decide.fields import target_status
 from gateway.record.mirror import Mirror
-from gateway.record.rows import TicketRow
+from gateway.record.rows import AnomalyRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.record.store import Tx
 from gateway.rules.schema import CreateTicket, Flow, UpdateTicketStatus
@@ -67,8 +67,9 @@ def group_key(flow: Flow, action: CreateTicket, planner: Planner, event: Event) 
     return f"group:{flow.name}:{rendered}"
 
 
-def ticket_to_join(planner: Planner, event: Event, key: str) -> TicketRow | None:
-    """The open (or reopenable) ticket the anomaly belongs to now, else its group's."""
+def ticket_to_join(planner: Planner, event: Event, key: str) -> tuple[TicketRow | None, AnomalyRow | None]:
+    """The open (or reopenable) ticket the anomaly belongs to now, else its group's; and the anomaly's
+    active row as read (a new ticket links the anomaly without reading it again)."""
     mirror, tx = planner.mirror, planner.tx
     for locked in sorted({event.correlation_key, key}):  # concurrent deliveries (other nodes) wait here
         mirror.lock_key(tx, locked)
@@ -78,8 +79,8 @@ def ticket_to_join(planner: Planner, event: Event, key: str) -> TicketRow | None
         candidates.append(mirror.current_ticket(tx, key))
     for ticket in candidates:
         if ticket is not None and (planner.rt.mappings.lifecycle.is_open(ticket.state) or planner.reopens(ticket)):
-            return ticket
-    return None
+            return ticket, row
+    return None, row
 
 
 def join(planner: Planner, ticket: TicketRow, event: Event, outcome: Outcome) -> None:

@@ -14,7 +14,8 @@ from gateway.decide.fields import create_fields, target_fields
 from gateway.decide.paging import pages_to_resolve
 from gateway.decide.terminal import terminal_actions
 from gateway.decide.ticket_events import fire_ticket_event
-from gateway.record.rows import ExecutionRow, TicketRow
+from gateway.record.anomalies import Unread
+from gateway.record.rows import AnomalyRow, ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.record.store import Tx
 from gateway.rules.lifecycle import ANOMALY_ROLES
@@ -127,7 +128,7 @@ class Planner:
                 for target in action.targets:
                     self.failed_create(outcome, create_flow, target, None, exc)
             return
-        ticket = anomalies.ticket_to_join(self, event, key)
+        ticket, anomaly = anomalies.ticket_to_join(self, event, key)
         if ticket is not None:
             anomalies.join(self, ticket, event, outcome)
             if not self.rt.mappings.lifecycle.is_open(ticket.state):
@@ -142,7 +143,8 @@ class Planner:
                 )
         elif creates:
             latest = self.mirror.current_ticket(self.tx, key)
-            self.open_ticket(event, creates, key, 1 if latest is None else latest.generation + 1, outcome)
+            generation = 1 if latest is None else latest.generation + 1
+            self.open_ticket(event, creates, key, generation, outcome, anomaly)
         else:
             outcome.ignored = "matching flows have no create_ticket action and the anomaly has no open ticket"
         self.plan_notifications(flows, outcome)
@@ -171,8 +173,15 @@ class Planner:
         outcome.ticket_id = ticket.id
 
     def open_ticket(
-        self, event: Event, creates: list[tuple[Flow, CreateTicket]], key: str, generation: int, outcome: Outcome
+        self,
+        event: Event,
+        creates: list[tuple[Flow, CreateTicket]],
+        key: str,
+        generation: int,
+        outcome: Outcome,
+        anomaly: AnomalyRow | None,
     ) -> None:
+        """`anomaly`: the anomaly's active row, as read in this transaction."""
         try:
             fields = self.base_fields(creates[0][1], event)
         except RenderError as exc:
@@ -192,6 +201,7 @@ class Planner:
             resolve_when=resolve_when,
             sla=creates[0][0].sla,
             outcome=outcome,
+            anomaly=anomaly,
         )
         outcome.ticket_id = ticket_id
         seen: set[str] = set()
@@ -243,7 +253,9 @@ class Planner:
         resolve_when: str | None = None,
         sla: dict[str, SlaTarget] | None = None,
         outcome: Outcome | None = None,
+        anomaly: AnomalyRow | Unread | None = Unread.ROW,
     ) -> int:
+        """`anomaly`: the anomaly's active row, when the caller read it in this transaction."""
         ticket = self.mirror.create_ticket(
             self.tx,
             correlation_key=key or event.correlation_key,
@@ -265,6 +277,7 @@ class Planner:
             status=event.status or "",
             title=event.title,
             now=self.now,
+            previous=anomaly,
         )
         timers = sla_seconds(fields.priority, self.rt.mappings.lifecycle.sla, sla)
         if timers is not None:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
 
 import msgspec
 
 from gateway.record.rows import AnomalyRow
 from gateway.record.store import Store, Tx
+
+
+class Unread(Enum):
+    """The caller has not read the anomaly's active row in this transaction."""
+
+    ROW = "unread"
 
 
 class Anomalies(Store):
@@ -45,13 +52,16 @@ class Anomalies(Store):
         status: str,
         title: str,
         now: float,
+        previous: AnomalyRow | Unread | None = Unread.ROW,
     ) -> int | None:
-        """Make the anomaly this ticket's; the ticket it leaves (None when it had none).
+        """Make the anomaly this ticket's; the ticket it leaves (None when it had none). `previous`: the
+        anomaly's active row as the caller read it in this transaction (read here otherwise).
 
         Concurrent links of one anomaly meet at unique(source, anomaly_id, active): the later
         transaction fails and is planned again, never leaving the anomaly on two tickets.
         """
-        previous = self.active_anomaly(tx, source, anomaly_id)
+        if previous is Unread.ROW:
+            previous = self.active_anomaly(tx, source, anomaly_id)
         if previous is not None and previous.ticket_id != ticket_id:
             tx.execute(
                 "UPDATE ticket_anomalies SET active = NULL WHERE ticket_id = ? AND source = ? AND anomaly_id = ?",

@@ -129,6 +129,7 @@ class _PgTx:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
         self._cursor = conn.cursor()
+        self.locked_keys: set[str] = set()  # advisory locks this transaction holds (`Store.lock_key`)
 
     def execute(self, sql: str, args: Sequence[Any] = (), /) -> Cursor:
         cursor = self._cursor
@@ -223,6 +224,8 @@ class Store:
         conn = self.connection()
         with self.writing():
             conn.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
+            if isinstance(conn, _PgTx):
+                conn.locked_keys.clear()
             try:
                 yield conn
             except BaseException:
@@ -272,9 +275,11 @@ class Store:
         return f"json_array_elements_text({column}::json) AS value" if self.postgres else f"json_each({column})"
 
     def lock_key(self, tx: Tx, key: str) -> None:
-        """Serialise transactions about one correlation key until commit (SQLite's writer lock already does)."""
-        if self.postgres:
+        """Serialise transactions about one correlation key until commit (SQLite's writer lock already does).
+        A key this transaction holds is not asked for again (a round trip)."""
+        if isinstance(tx, _PgTx) and key not in tx.locked_keys:
             tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
+            tx.locked_keys.add(key)
 
     def migrate(self) -> int:
         """Apply the migrations this database lacks, once however many processes start at once; the version."""
