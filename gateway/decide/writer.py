@@ -7,6 +7,8 @@ same transaction, commits once, and sends the ids to Redis in one call. A delive
 fails, or meets a concurrent node's row (PostgreSQL), rolls the batch back, and each delivery of it is
 planned again in a transaction of its own (as `accept` does): a failure stays its own. No savepoint a
 delivery: on PostgreSQL those were two of a delivery's twelve round trips, for a case that is rare.
+On PostgreSQL the batch is pipelined: a write whose answer is not read (timeline, link, execution,
+event outcome) goes with the next statement that is read; a new delivery waits four round trips.
 """
 
 from __future__ import annotations
@@ -93,11 +95,12 @@ class IngestWriter:
         results: list[Recorded] = []
         planning = False  # an exception while planning is a delivery's own; any other is the transaction's
         try:
-            with self.rt.mirror.transaction() as tx:
+            with self.rt.mirror.transaction(pipelined=True) as tx:
+                planning = True
                 for pending in batch:
-                    planning = True
                     results.append(record(self.rt, tx, pending.received, now))
-                    planning = False
+                self.rt.mirror.flush(tx)  # the writes sent without waiting, answered (a failure is a delivery's)
+                planning = False
                 queued = [execution for recorded in results for execution in recorded.queued]
                 if dispatcher is not None:
                     self.rt.mirror.mark_enqueued_in(tx, queued, now)

@@ -67,7 +67,8 @@ class Anomalies(Store):
                 "UPDATE ticket_anomalies SET active = NULL WHERE ticket_id = ? AND source = ? AND anomaly_id = ?",
                 (previous.ticket_id, source, anomaly_id),
             )
-        tx.execute(
+        self.send(
+            tx,
             "INSERT INTO ticket_anomalies (ticket_id, source, anomaly_id, status, title, active, first_seen,"
             " last_seen) VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (ticket_id, source, anomaly_id) DO UPDATE SET"
             " active = 1, last_seen = excluded.last_seen,"

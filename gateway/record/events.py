@@ -44,7 +44,8 @@ class Events(Store):
     def set_event_outcome(
         self, tx: Tx, event_id: str, *, ticket_id: int | None = None, ignored: str | None = None
     ) -> None:
-        tx.execute("UPDATE events SET ticket_id = ?, ignored_reason = ? WHERE id = ?", (ticket_id, ignored, event_id))
+        sql = "UPDATE events SET ticket_id = ?, ignored_reason = ? WHERE id = ?"
+        self.send(tx, sql, (ticket_id, ignored, event_id))
 
     def get_event(self, event_id: str | None) -> EventRow | None:
         if not event_id:

@@ -69,7 +69,8 @@ class Executions(Store):
         execution_id = new_id()
         finished = now if status in ("failed", "skipped", "succeeded") else None
         values = (execution_id, event_id, ticket_id, flow, action, target, status, _dumps(params), error, error_kind)
-        tx.execute(
+        self.send(
+            tx,
             "INSERT INTO executions (id, event_id, ticket_id, flow, action, target, status, params, error,"
             " error_kind, created_at, finished_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (*values, now, finished, due_at),

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -130,10 +130,13 @@ class _PgTx:
         self.conn = conn
         self._cursor = conn.cursor()
         self.locked_keys: set[str] = set()  # advisory locks this transaction holds (`Store.lock_key`)
+        self.pipeline: psycopg.Pipeline | None = None  # a pipelined transaction's (`Store.transaction`)
 
     def execute(self, sql: str, args: Sequence[Any] = (), /) -> Cursor:
         cursor = self._cursor
         cursor.execute(_pg_sql(sql), args)
+        if self.pipeline is not None:  # this answer, and those of the statements sent before it
+            self.pipeline.sync()
         answer = cursor.pgresult
         rows = cursor.fetchall() if answer is not None and answer.status == _TUPLES_OK else []
         return _Rows(rows, cursor.rowcount)
@@ -141,7 +144,22 @@ class _PgTx:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any:
         cursor = self.conn.cursor()
         cursor.executemany(_pg_sql(sql), list(rows))
+        if self.pipeline is not None:
+            self.pipeline.sync()
         return cursor
+
+    def send(self, sql: str, args: Sequence[Any] = (), /) -> None:
+        """A statement whose answer is not read: in a pipeline it goes with the next one that is."""
+        self._cursor.execute(_pg_sql(sql), args)
+
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        with self.conn.pipeline() as pipeline:
+            self.pipeline = pipeline
+            try:
+                yield
+            finally:
+                self.pipeline = None
 
     def close(self) -> None:
         self.conn.close()
@@ -218,21 +236,38 @@ class Store:
         return _PgTx(conn)
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, pipelined: bool = False) -> Iterator[Tx]:
         """A write transaction: SQLite takes its writer lock at once (writers queue instead of deadlocking);
-        PostgreSQL relies on constraints, row locks and per-key advisory locks (`lock_key`)."""
+        PostgreSQL relies on constraints, row locks and per-key advisory locks (`lock_key`).
+
+        `pipelined` (PostgreSQL): statements sent with `send` wait for the next one whose answer is read,
+        in one round trip; a failure of one is raised there, or by `flush`, or when the block ends."""
         conn = self.connection()
         with self.writing():
             conn.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
+            piped = conn.pipelined() if pipelined and isinstance(conn, _PgTx) else nullcontext()
             if isinstance(conn, _PgTx):
                 conn.locked_keys.clear()
             try:
-                yield conn
+                with piped:
+                    yield conn
             except BaseException:
                 with suppress(*DatabaseError):  # the connection is gone; so is the transaction
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def send(self, tx: Tx, sql: str, args: Sequence[Any] = ()) -> None:
+        """A write whose answer nobody reads: on PostgreSQL, in a pipelined transaction, no round trip of its own."""
+        if isinstance(tx, _PgTx):
+            tx.send(sql, args)
+        else:
+            tx.execute(sql, args)
+
+    def flush(self, tx: Tx) -> None:
+        """What was sent has been answered: a failure among it is raised here."""
+        if isinstance(tx, _PgTx) and tx.pipeline is not None:
+            tx.pipeline.sync()
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -277,8 +312,8 @@ class Store:
     def lock_key(self, tx: Tx, key: str) -> None:
         """Serialise transactions about one correlation key until commit (SQLite's writer lock already does).
         A key this transaction holds is not asked for again (a round trip)."""
-        if isinstance(tx, _PgTx) and key not in tx.locked_keys:
-            tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
+        if isinstance(tx, _PgTx) and key not in tx.locked_keys:  # what is read next waits for it
+            tx.send("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
             tx.locked_keys.add(key)
 
     def migrate(self) -> int:

@@ -119,7 +119,8 @@ class Tickets(Store):
         )
 
     def add_timeline(self, tx: Tx, ticket_id: int, kind: str, actor: str, data: dict[str, Any], now: float) -> None:
-        tx.execute(
+        self.send(
+            tx,
             "INSERT INTO timeline (ticket_id, at, kind, actor, data) VALUES (?, ?, ?, ?, ?)",
             (ticket_id, now, kind, actor, _dumps(data)),
         )

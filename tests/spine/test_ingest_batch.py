@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import msgspec
+import pytest
 from rq import Queue
 
 from gateway.core.models import Event
@@ -63,3 +64,32 @@ def test_a_delivery_that_fails_to_plan_leaves_the_rest_of_its_batch_recorded(gat
     assert [row[0] for row in stored] == ["201", "203"]  # nothing of the failed delivery was written
     gateway.drain()
     assert {e.status for e in gateway.runtime.mirror.list_executions()} == {"succeeded"}
+
+
+def _refuse_outcome(gateway: Harness, anomaly_id: str) -> None:
+    """A database fault in a delivery's last write (its event's outcome), from a trigger. On PostgreSQL
+    that write is pipelined: its failure comes back with the next answer read, or at the batch's end."""
+    conn = gateway.runtime.mirror.connection()
+    if gateway.runtime.mirror.postgres:
+        conn.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql"
+                     " AS $$ BEGIN RAISE EXCEPTION 'injected database fault'; END $$")  # fmt: skip
+        conn.execute("CREATE TRIGGER refuse BEFORE UPDATE ON events FOR EACH ROW"
+                     f" WHEN (NEW.anomaly_id = '{anomaly_id}') EXECUTE FUNCTION refuse()")  # fmt: skip
+    else:
+        conn.execute(f"CREATE TRIGGER refuse BEFORE UPDATE ON events WHEN NEW.anomaly_id = '{anomaly_id}'"
+                     " BEGIN SELECT RAISE(ABORT, 'injected database fault'); END")  # fmt: skip
+
+
+@pytest.mark.parametrize("refused", [302, 303], ids=["amid the batch", "last in the batch"])
+def test_a_delivery_whose_write_fails_leaves_the_rest_of_its_batch_recorded(gateway: Harness, refused: int) -> None:
+    _refuse_outcome(gateway, str(refused))
+
+    results = _write(gateway, [_received(gateway, anomaly) for anomaly in (301, 302, 303)])
+
+    failed = results[refused - 301]
+    assert isinstance(failed, Exception) and "injected database fault" in str(failed)
+    recorded = sorted({301, 302, 303} - {refused})
+    assert [type(results[anomaly - 301]) for anomaly in recorded] == [Recorded, Recorded]
+    assert sorted(t["anomaly_ids"][0] for t in gateway.tickets()) == [str(a) for a in recorded]
+    stored = gateway.runtime.mirror.connection().execute("SELECT anomaly_id FROM events ORDER BY anomaly_id")
+    assert [row[0] for row in stored] == [str(a) for a in recorded]
