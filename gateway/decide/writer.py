@@ -6,7 +6,7 @@ thread takes every delivery that is waiting, plans them all, marks their executi
 same transaction, commits once, and sends the ids to Redis in one call. A delivery whose planning
 fails, or meets a concurrent node's row (PostgreSQL), rolls the batch back, and each delivery of it is
 planned again in a transaction of its own (as `accept` does): a failure stays its own. No savepoint a
-delivery: on PostgreSQL those were two of a delivery's twelve round trips, for a case that is rare.
+delivery: on PostgreSQL those were two of a delivery's fourteen round trips, for a case that is rare.
 On PostgreSQL the batch is pipelined: a write whose answer is not read (timeline, link, execution,
 event outcome) goes with the next statement that is read; a new delivery waits four round trips.
 """

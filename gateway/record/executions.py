@@ -10,36 +10,26 @@ import msgspec
 
 from gateway.record.counters import SEP
 from gateway.record.rows import AttemptRow, Claim, ExecutionRow
-from gateway.record.store import Store, Tx, _dumps, new_id
+from gateway.record.store import Store, Tx, _dumps, new_id, unindexed
 
 # The claim's RETURNING reads more beside the row. SQLite gives the updated row's columns no type
 # there, so a plain `= executions.id` cannot use an index (it scanned every attempt and event per
 # claim): each is CAST to its column's type, a no-op on PostgreSQL.
 _CLAIMED_ID, _CLAIMED_EVENT = "CAST(executions.id AS TEXT)", "CAST(executions.event_id AS TEXT)"
 _CLAIMED_TICKET, _CLAIMED_TARGET = "CAST(executions.ticket_id AS BIGINT)", "CAST(executions.target AS TEXT)"
-
-
-def _unindexed(column: str) -> str:
-    """`column` as an expression no index serves, where another predicate names the rows. Statistics
-    taken when few executions were queued (a young table, or before a backlog) cost an index on status
-    (or target) no more than the id's: PostgreSQL cached that plan and then read every queued execution
-    (or every earlier one of a target) on each claim, a cost that grew with the backlog and the log."""
-    return f"({column} || '')"
-
-
 # The first unfinished ticket action planned before the claimed one on its ticket and target, as
 # "<action> <id>". Coalesced anomaly comments (flow `anomalies`) wait on purpose and hold nothing up.
 _WAITS_FOR = (
     f"SELECT e.action || ' ' || e.id FROM executions e WHERE e.ticket_id = {_CLAIMED_TICKET}"
-    f" AND {_unindexed('e.target')} = {_CLAIMED_TARGET} AND e.seq < CAST(executions.seq AS BIGINT)"
-    f" AND {_unindexed('e.status')} IN ('queued', 'running') AND e.action != 'notify' AND e.flow != 'anomalies'"
+    f" AND {unindexed('e.target')} = {_CLAIMED_TARGET} AND e.seq < CAST(executions.seq AS BIGINT)"
+    f" AND {unindexed('e.status')} IN ('queued', 'running') AND e.action != 'notify' AND e.flow != 'anomalies'"
     " ORDER BY e.seq LIMIT 1"
 )
 
 CLAIM = (
     "UPDATE executions SET status = 'running', started_at = ?, lease_until = ?,"
     " first_attempt_at = coalesce(first_attempt_at, ?)"
-    f" WHERE id = ? AND {_unindexed('status')} = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+    f" WHERE id = ? AND {unindexed('status')} = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
     f" RETURNING *, (SELECT count(*) FROM attempts a WHERE a.execution_id = {_CLAIMED_ID}) AS attempts_logged,"
     f" ({_WAITS_FOR}) AS waits_for,"
     f" (SELECT payload FROM events ev WHERE ev.id = {_CLAIMED_EVENT}) AS event_payload,"
@@ -200,7 +190,7 @@ class Executions(Store):
             "UPDATE executions SET status = 'queued', finished_at = NULL, next_attempt_at = NULL,"
             " first_attempt_at = NULL, enqueued_at = NULL, error = NULL, error_kind = NULL,"
             " attempts_base = (SELECT count(*) FROM attempts WHERE execution_id = executions.id)"
-            f" WHERE id = ? AND {_unindexed('status')} IN ('failed', 'skipped')",
+            f" WHERE id = ? AND {unindexed('status')} IN ('failed', 'skipped')",
             (execution_id,),
         )
         return cursor.rowcount == 1
@@ -219,8 +209,8 @@ class Executions(Store):
 
     def pending_action(self, tx: Tx, ticket_id: int, target: str, action: str) -> bool:
         row = self._one(
-            "SELECT 1 FROM executions WHERE ticket_id = ? AND target = ? AND action = ?"
-            " AND status IN ('queued', 'running') LIMIT 1",
+            f"SELECT 1 FROM executions WHERE ticket_id = ? AND {unindexed('target')} = ? AND action = ?"
+            f" AND {unindexed('status')} IN ('queued', 'running') LIMIT 1",
             (ticket_id, target, action),
             tx=tx,
         )
@@ -229,8 +219,8 @@ class Executions(Store):
     def pending_comment(self, tx: Tx, ticket_id: int, target: str, flow: str) -> ExecutionRow | None:
         """A comment of this flow that waits to be sent, so more can be said in it."""
         row = self._one(
-            "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND flow = ? AND action = 'comment'"
-            " AND status = 'queued' ORDER BY seq DESC LIMIT 1",
+            f"SELECT * FROM executions WHERE ticket_id = ? AND {unindexed('target')} = ? AND flow = ?"
+            f" AND action = 'comment' AND {unindexed('status')} = 'queued' ORDER BY seq DESC LIMIT 1",
             (ticket_id, target, flow),
             tx=tx,
         )
@@ -253,7 +243,8 @@ class Executions(Store):
     def set_queued_params(self, tx: Tx, execution_id: str, params: dict[str, Any]) -> bool:
         """New params for an execution no worker has taken; False once one has."""
         cursor = tx.execute(
-            "UPDATE executions SET params = ? WHERE id = ? AND status = 'queued'", (_dumps(params), execution_id)
+            f"UPDATE executions SET params = ? WHERE id = ? AND {unindexed('status')} = 'queued'",
+            (_dumps(params), execution_id),
         )
         return cursor.rowcount == 1
 
@@ -281,7 +272,7 @@ class Executions(Store):
             return
         with self.transaction() as tx:
             tx.executemany(
-                f"UPDATE executions SET enqueued_at = ? WHERE id = ? AND {_unindexed('status')} = 'queued'",
+                f"UPDATE executions SET enqueued_at = ? WHERE id = ? AND {unindexed('status')} = 'queued'",
                 [(now, i) for i in ids],
             )
 

@@ -165,6 +165,14 @@ class _PgTx:
         self.conn.close()
 
 
+def unindexed(column: str) -> str:
+    """`column` as an expression no index serves, where other predicates name the rows (an id, a ticket).
+    Statistics taken while few executions were queued (a young table, or before a backlog) cost an index
+    on status (or on target) no more than the id's or the ticket's: PostgreSQL cached that plan and read
+    every queued execution (or every earlier one of a target) each time, a cost that grew with the log."""
+    return f"({column} || '')"
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 

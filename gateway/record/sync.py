@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from gateway.record.rows import LinkRow
-from gateway.record.store import Store, Tx, _dumps
+from gateway.record.store import Store, Tx, _dumps, unindexed
 from gateway.record.tickets import _link
 
 
@@ -79,7 +79,8 @@ class Sync(Store):
     def pending_on(self, ticket_id: int, target: str) -> bool:
         """An unfinished ticket action for this link: the mirror is ahead of the tracker until it runs."""
         row = self._one(
-            "SELECT 1 FROM executions WHERE ticket_id = ? AND target = ? AND status IN ('queued', 'running')"
+            f"SELECT 1 FROM executions WHERE ticket_id = ? AND {unindexed('target')} = ?"
+            f" AND {unindexed('status')} IN ('queued', 'running')"
             " AND action IN ('create_ticket', 'update_ticket_status', 'assign') LIMIT 1",
             (ticket_id, target),
         )
