@@ -114,13 +114,13 @@ def test_february_passing_resolves_januarys_ticket_of_a_partitioned_asset(
     monthly = asset.add_batch_definition_monthly("monthly", regex=r"orders_(?P<year>\d{4})-(?P<month>\d{2})\.csv")
     run = checkpoint(gx, served, monthly, "monthly")
 
-    assert run.run(batch_parameters={"year": "2026", "month": "01"}).success is False
+    assert run.run(batch_parameters={"year": 2026, "month": 1}).success is False
     served.wait_for(lambda: settled(served) and len(only_ticket(served)["links"]) == 2)
     january = only_ticket(served)
     assert january["fields"]["short_description"] == "expect_column_values_to_not_be_null failed on orders.customer_id"
     assert "batch warehouse-orders-year_2026-month_01" in january["fields"]["description"]
 
-    assert run.run(batch_parameters={"year": "2026", "month": "02"}).success is True
+    assert run.run(batch_parameters={"year": 2026, "month": 2}).success is True
     served.wait_for(lambda: settled(served) and only_ticket(served)["state"] == "Resolved")
     assert only_ticket(served)["number"] == january["number"]
 
@@ -140,8 +140,8 @@ def test_a_per_partition_identity_keeps_months_apart_and_a_wrong_token_fails_the
     asset = context.data_sources.add_pandas_filesystem("warehouse", base_directory=data).add_csv_asset("orders")
     monthly = asset.add_batch_definition_monthly("monthly", regex=r"orders_(?P<year>\d{4})-(?P<month>\d{2})\.csv")
     run = checkpoint(gx, served, monthly, "monthly")
-    run.run(batch_parameters={"year": "2026", "month": "01"})
-    result = run.run(batch_parameters={"year": "2026", "month": "02"})
+    run.run(batch_parameters={"year": 2026, "month": 1})
+    result = run.run(batch_parameters={"year": 2026, "month": 2})
     served.wait_for(lambda: settled(served) and len(served.get("/v1/tickets")["tickets"]) == 2)
 
     from gateway.integrations.great_expectations import GatewayAction
