@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -135,8 +135,7 @@ class _PgTx:
     def execute(self, sql: str, args: Sequence[Any] = (), /) -> Cursor:
         cursor = self._cursor
         cursor.execute(_pg_sql(sql), args)
-        if self.pipeline is not None:  # this answer, and those of the statements sent before it
-            self.pipeline.sync()
+        self.flush()  # in a pipeline: this answer, and those of the statements sent before it
         answer = cursor.pgresult
         rows = cursor.fetchall() if answer is not None and answer.status == _TUPLES_OK else []
         return _Rows(rows, cursor.rowcount)
@@ -144,13 +143,17 @@ class _PgTx:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any:
         cursor = self.conn.cursor()
         cursor.executemany(_pg_sql(sql), list(rows))
-        if self.pipeline is not None:
-            self.pipeline.sync()
+        self.flush()
         return cursor
 
     def send(self, sql: str, args: Sequence[Any] = (), /) -> None:
         """A statement whose answer is not read: in a pipeline it goes with the next one that is."""
         self._cursor.execute(_pg_sql(sql), args)
+
+    def flush(self) -> None:
+        """In a pipeline: every statement sent so far is answered (a failure among them is raised here)."""
+        if self.pipeline is not None:
+            self.pipeline.sync()
 
     @contextmanager
     def pipelined(self) -> Iterator[None]:
@@ -253,9 +256,10 @@ class Store:
         conn = self.connection()
         with self.writing():
             conn.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
-            piped = conn.pipelined() if pipelined and isinstance(conn, _PgTx) else nullcontext()
+            piped: AbstractContextManager[None] = nullcontext()
             if isinstance(conn, _PgTx):
                 conn.locked_keys.clear()
+                piped = conn.pipelined() if pipelined else piped
             try:
                 with piped:
                     yield conn
@@ -274,8 +278,8 @@ class Store:
 
     def flush(self, tx: Tx) -> None:
         """What was sent has been answered: a failure among it is raised here."""
-        if isinstance(tx, _PgTx) and tx.pipeline is not None:
-            tx.pipeline.sync()
+        if isinstance(tx, _PgTx):
+            tx.flush()
 
     @contextmanager
     def writing(self) -> Iterator[None]:
