@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+import steal
 from loadgen import request, run
 
 ROOT = Path(__file__).parents[1]
@@ -109,19 +110,22 @@ def bench(args: argparse.Namespace, backend: str, database_url: str | None) -> N
         try:
             wait_up(bare_port, "/")
             wait_up(gateway_port, "/healthz")
-            results = {}
+            results, stolen = {}, {}
             for name, port, headers in (
                 ("bare litestar", bare_port, {}),
                 ("gateway ingress", gateway_port, {"X-Qualytics-Secret": SECRET}),
             ):
                 run(port, [request("/v1/webhooks/qualytics", b, headers) for b in warm_up], args.connections)
+                before = steal.ticks()
                 results[name] = run(
                     port, [request("/v1/webhooks/qualytics", b, headers) for b in bodies], args.connections
                 )
+                stolen[name] = steal.since(before)
             for name, result in results.items():
                 print(
                     f"{name:<16} {result.rate:8.0f} req/s  p50 {result.percentile(0.5):6.1f} ms"
                     f"  p99 {result.percentile(0.99):6.1f} ms  statuses {result.statuses}"
+                    f"  {steal.describe(stolen[name])}"
                 )
             ratio = results["gateway ingress"].rate / results["bare litestar"].rate
             print(f"gateway/bare on {backend}: {ratio:.2f} ({args.requests} requests, {args.connections} connections)")

@@ -25,6 +25,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
+import steal
 from ingress import deliveries, free_port, wait_up
 from loadgen import request
 
@@ -171,6 +172,7 @@ def step(gateway: Gateway, rate: float, seconds: float, first_id: int) -> dict[s
     bodies = deliveries(count, first_id=first_id)
     workers_before, trackers_before = gateway.cpu("gateway.run.worker"), gateway.cpu("gateway.run.sandbox")
     web_before, database_before = gateway.web_cpu(), database_cpu()
+    steal_before = steal.ticks()
     sent_at, statuses = asyncio.run(open_loop(gateway.port, bodies, rate))
     deadline = time.time() + max(30.0, seconds)
     done: dict[int, tuple[int, float]] = {}
@@ -180,6 +182,7 @@ def step(gateway: Gateway, rate: float, seconds: float, first_id: int) -> dict[s
             break
         time.sleep(0.5)
     actions = sum(d for d, _ in done.values())
+    stolen = steal.since(steal_before)
     workers_cpu = gateway.cpu("gateway.run.worker") - workers_before
     trackers_cpu = gateway.cpu("gateway.run.sandbox") - trackers_before
     web_cpu, database = gateway.web_cpu() - web_before, database_cpu_since(database_before)
@@ -198,6 +201,7 @@ def step(gateway: Gateway, rate: float, seconds: float, first_id: int) -> dict[s
         "tracker_ms": trackers_cpu / actions * 1000 if actions else float("nan"),
         "web_ms": web_cpu / actions * 1000 if actions else float("nan"),
         "database_ms": database / actions * 1000 if actions else float("nan"),
+        "steal": stolen,
     }
 
 
@@ -207,7 +211,7 @@ def show(result: dict[str, Any]) -> str:
         f"  lost {result['lost']}  worker CPU {result['worker_ms']:.1f} ms/action"
         f"  tracker CPU {result['tracker_ms']:.1f} ms/action  web CPU {result['web_ms']:.1f} ms/action"
         + (f"  PostgreSQL CPU {result['database_ms']:.1f} ms/action" if result["database_ms"] else "")
-        + f"  statuses {result['statuses']}"
+        + f"  statuses {result['statuses']}  {steal.describe(result['steal'])}"
     )
 
 
