@@ -2,7 +2,9 @@
 
 Rows are inserted with plain SQL (a ticket, an event and a succeeded execution per anomaly); the
 reads go through the real app in-process (Litestar's test client), so the figures are the handler's
-and the database's, without a network hop. Prints; asserts nothing.
+and the database's, without a network hop. The three mirrors are open at once and each read takes
+its turn on each, round after round: a drift of this machine's speed (a busy host) falls on the
+three alike instead of on whichever was measured last. Prints; asserts nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from litestar.testing import TestClient
@@ -24,6 +27,7 @@ from gateway.record.runtime import Runtime  # noqa: E402
 from gateway.web.app import create_app  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
+import steal  # noqa: E402
 from ingress import deliveries  # noqa: E402
 
 MAPPINGS = """
@@ -72,17 +76,22 @@ def seed(rt: Runtime, count: int) -> None:
         rt.mirror.connection().execute("VACUUM ANALYZE")
 
 
-def timed(get: Callable[[], object], rounds: int) -> float:
-    get()  # warm
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
+def interleaved(gets: list[Callable[[], object]], rounds: int) -> list[float]:
+    """The median time of each of `gets`, called in turn round after round (after one warm call each)."""
+    for get in gets:
         get()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+    samples: list[list[float]] = [[] for _ in gets]
+    for _ in range(rounds):
+        for get, taken in zip(gets, samples, strict=True):
+            started = time.perf_counter()
+            get()
+            taken.append((time.perf_counter() - started) * 1000)
+    return [statistics.median(taken) for taken in samples]
 
 
-def measure(url: str, rows: int, rounds: int) -> dict[str, float]:
+@contextmanager
+def opened(url: str, rows: int, rounds: int) -> Iterator[dict[str, Callable[[], object]]]:
+    """A mirror with `rows` tickets behind the real app: one call per read (and per new delivery) by name."""
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "mappings").mkdir()
         (Path(tmp) / "mappings" / "bench.yaml").write_text(MAPPINGS)
@@ -91,27 +100,27 @@ def measure(url: str, rows: int, rounds: int) -> dict[str, float]:
         rt = Runtime.load(settings, {})
         if rows:
             seed(rt, rows)
-        with TestClient(create_app(rt, None)) as client:
+        try:
+            with TestClient(create_app(rt, None)) as client:
 
-            def reader(path: str, params: dict[str, str]) -> Callable[[], object]:
-                def get() -> object:
-                    response = client.get(path, params=params)
-                    assert response.status_code == 200, response.text
+                def reader(path: str, params: dict[str, str]) -> Callable[[], object]:
+                    def get() -> object:
+                        response = client.get(path, params=params)
+                        assert response.status_code == 200, response.text
+                        return response
+
+                    return get
+
+                bodies = iter(deliveries(rounds + 1, first_id=10**7))
+
+                def ingest() -> object:
+                    response = client.post("/v1/webhooks/qualytics", content=next(bodies), headers=HEADERS)
+                    assert response.status_code == 202, response.text
                     return response
 
-                return get
-
-            result = {name: timed(reader(path, params), rounds) for name, (path, params) in READS.items()}
-            bodies = iter(deliveries(rounds + 1, first_id=10**7))
-
-            def ingest() -> object:
-                response = client.post("/v1/webhooks/qualytics", content=next(bodies), headers=HEADERS)
-                assert response.status_code == 202, response.text
-                return response
-
-            result[INGRESS] = timed(ingest, rounds)
-        rt.mirror.close()
-        return result
+                yield {**{name: reader(path, params) for name, (path, params) in READS.items()}, INGRESS: ingest}
+        finally:
+            rt.mirror.close()
 
 
 def main() -> None:
@@ -131,21 +140,25 @@ def main() -> None:
             server = PostgresServer().start()
             urls = [server.create_database() for _ in range(3)]
         try:
-            empty = measure(urls[0], 0, args.rounds)
-            page = measure(urls[1], args.page_rows, args.rounds)
-            full = measure(urls[2], args.rows, args.rounds)
+            with ExitStack() as stack:
+                mirrors = [
+                    stack.enter_context(opened(url, rows, args.rounds))
+                    for url, rows in zip(urls, (0, args.page_rows, args.rows), strict=True)
+                ]
+                before = steal.ticks()
+                medians = {name: interleaved([mirror[name] for mirror in mirrors], args.rounds) for name in mirrors[0]}
+                stolen = steal.since(before)
         finally:
             if server is not None:
                 server.stop()
         print(
             f"lists on {backend}: median of {args.rounds} requests; mirror empty / {args.page_rows:,} tickets"
-            f" (every page full) / {args.rows:,} tickets; ratio {args.rows:,} to {args.page_rows:,}"
+            f" (every page full) / {args.rows:,} tickets, in turn; ratio {args.rows:,} to {args.page_rows:,};"
+            f" {steal.describe(stolen)}"
         )
         for name in [INGRESS, *READS]:
-            print(
-                f"  {name:<48} {empty[name]:7.1f} ms {page[name]:7.1f} ms {full[name]:7.1f} ms"
-                f"  x{full[name] / page[name]:.2f}"
-            )
+            empty, page, full = medians[name]
+            print(f"  {name:<48} {empty:7.1f} ms {page:7.1f} ms {full:7.1f} ms  x{full / page:.2f}")
 
 
 if __name__ == "__main__":
