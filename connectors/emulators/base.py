@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
+REQUEST_LOG_LIMIT = 10_000  # the newest requests a test can read; a sandbox left running keeps no more
+
 FaultKind = Literal["status", "slow", "drop", "drop_after", "status_after", "html"]
 
 
@@ -108,12 +110,15 @@ class Emulator:
 
     name = "emulator"
 
-    def __init__(self, users: dict[str, str] | None = None, tokens: set[str] | None = None) -> None:
+    def __init__(
+        self, users: dict[str, str] | None = None, tokens: set[str] | None = None, *, log_limit: int = REQUEST_LOG_LIMIT
+    ) -> None:
         self.users = dict(users or {})
         self.tokens = set(tokens or ())
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.faults: list[Fault] = []
-        self.log: list[LoggedRequest] = []
+        self.log: list[LoggedRequest] = []  # a list, not a deque: a test may read it while requests arrive
+        self.log_limit = log_limit
         self.lock = threading.RLock()
         self.control_token = secrets.token_urlsafe(16)
 
@@ -152,6 +157,13 @@ class Emulator:
                 with self.lock:
                     return handler(request)
         return self.not_found(request)
+
+    def record(self, request: LoggedRequest) -> None:
+        """Log a request; past the limit the oldest tenth goes (so trimming is rare, not per request)."""
+        with self.lock:
+            self.log.append(request)
+            if len(self.log) > self.log_limit:
+                del self.log[: len(self.log) - self.log_limit + self.log_limit // 10]
 
     # -- faults --------------------------------------------------------------------------
     def inject(self, *faults: Fault) -> None:
@@ -259,10 +271,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             logged_body = request.json() if body else None
         except ValueError:
             logged_body = body.decode(errors="replace")
-        with emulator.lock:
-            emulator.log.append(
-                LoggedRequest(request.method, request.path, request.query, logged_body, response.status)
-            )
+        emulator.record(LoggedRequest(request.method, request.path, request.query, logged_body, response.status))
         if request.method != "GET" and response.status < 400:
             self.server.changed()
         if fault is not None and fault.kind == "drop_after":
