@@ -157,7 +157,7 @@ def inject_faults(servers: dict[str, EmulatorHTTPServer], stop: threading.Event,
     with httpx.Client(timeout=5) as client:
         while not stop.wait(0.05):
             for name, server in servers.items():
-                served = len(server.emulator.log)
+                served = server.emulator.served
                 if served - seen[name] >= every and not server.emulator.faults:
                     fault = ROUND[turn % len(ROUND)]
                     client.post(f"{server.url}/_emulator/faults", json=fault, headers=control(server))

@@ -119,6 +119,7 @@ class Emulator:
         self.faults: list[Fault] = []
         self.log: list[LoggedRequest] = []  # a list, not a deque: a test may read it while requests arrive
         self.log_limit = log_limit
+        self.served = 0  # every request logged, also those the log no longer holds
         self.lock = threading.RLock()
         self.control_token = secrets.token_urlsafe(16)
 
@@ -161,6 +162,7 @@ class Emulator:
     def record(self, request: LoggedRequest) -> None:
         """Log a request; past the limit the oldest tenth goes (so trimming is rare, not per request)."""
         with self.lock:
+            self.served += 1
             self.log.append(request)
             if len(self.log) > self.log_limit:
                 del self.log[: len(self.log) - self.log_limit + self.log_limit // 10]
@@ -191,6 +193,7 @@ class Emulator:
         with self.lock:
             self.faults.clear()
             self.log.clear()
+            self.served = 0
 
     def snapshot(self) -> Any:
         """The records a restart must keep (JSON-able); subclasses say which."""

@@ -18,5 +18,6 @@ def test_the_request_log_keeps_the_newest_requests_up_to_its_limit() -> None:
         # past 20 entries the oldest go, down to 18 (the limit less a tenth): 4..21 after the 21st, 7..24 after the 24th
         assert [entry.path for entry in emulator.log] == [f"/ping/{n}" for n in range(7, 26)]
         assert all(entry.status == 200 for entry in emulator.log)
+        assert emulator.served == 25  # what a soak counts faults by: every request, not what the log holds
     finally:
         server.stop()
