@@ -149,13 +149,24 @@ class Executions(Store):
         http_status: int | None = None,
         message: str | None = None,
         tx: Tx | None = None,
-    ) -> int:
+    ) -> None:
         """Append an attempt, in `tx` when given (a success is written with the execution's finish)."""
         values = (started_at, duration_ms, outcome, error_kind, http_status, message)
         if tx is not None:
-            return _insert_attempt(tx, execution_id, values)
+            self._insert_attempt(tx, execution_id, values)
+            return
         with self.transaction() as own:
-            return _insert_attempt(own, execution_id, values)
+            self._insert_attempt(own, execution_id, values)
+
+    def _insert_attempt(self, tx: Tx, execution_id: str, values: tuple[Any, ...]) -> None:
+        """The next attempt of the execution, with its start, duration, outcome, error kind, status, message."""
+        self.send(
+            tx,
+            "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, error_kind, http_status,"
+            " message) VALUES (?, (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE execution_id = ?),"
+            " ?, ?, ?, ?, ?, ?)",
+            (execution_id, execution_id, *values),
+        )
 
     def finish(
         self,
@@ -168,7 +179,8 @@ class Executions(Store):
         error: str | None = None,
         error_kind: str | None = None,
     ) -> None:
-        tx.execute(
+        self.send(
+            tx,
             "UPDATE executions SET status = ?, finished_at = ?, result = ?, error = ?, error_kind = ?,"
             " lease_until = NULL, next_attempt_at = NULL WHERE id = ?",
             (status, now, None if result is None else _dumps(result), error, error_kind, execution_id),
@@ -326,17 +338,6 @@ class Executions(Store):
     def counts(self) -> dict[str, int]:
         rows = self.connection().execute("SELECT status, count(*) AS n FROM executions GROUP BY status").fetchall()
         return {str(r["status"]): int(r["n"]) for r in rows}
-
-
-def _insert_attempt(tx: Tx, execution_id: str, values: tuple[Any, ...]) -> int:
-    """The next attempt number of the execution, with its start, duration, outcome, error kind, status, message."""
-    row = tx.execute(
-        "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, error_kind, http_status,"
-        " message) VALUES (?, (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE execution_id = ?),"
-        " ?, ?, ?, ?, ?, ?) RETURNING number",
-        (execution_id, execution_id, *values),
-    ).fetchone()
-    return int(row["number"])
 
 
 def _execution(row: Any) -> ExecutionRow:

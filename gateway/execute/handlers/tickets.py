@@ -171,7 +171,7 @@ def _succeed(
 ) -> str:  # fmt: skip
     """Record the tracker's answer on the link, and what a finished create sets off."""
     now = time.time()
-    with ctx.mirror.transaction() as tx:
+    with ctx.mirror.transaction(pipelined=True) as tx:  # the attempt, timeline and finish go with the commit
         if execution.action != "comment":
             first = _save_link(ctx, tx, execution, remote, now)
             if created_as is not None:

@@ -1,0 +1,117 @@
+"""The mirror's transactions keep their promises on both backends: a failed statement undoes its whole
+transaction, is raised as the database's own error class, and leaves the connection fit for the next one.
+
+On PostgreSQL every statement travels over libpq's pipeline and is prepared on its second use: a failure
+must still come back where the caller expects it, and a statement that failed to prepare must not poison
+the ones after it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gateway.record.store import CONFLICTS, DatabaseError, Store
+from tests.postgres import PostgresServer
+
+Makes = Callable[[Path], str]
+
+
+@pytest.fixture
+def store(database_url: Makes, tmp_path: Path) -> Store:
+    made = Store(database_url(tmp_path), busy_timeout=5.0, migrate=False)
+    made.connection().execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, score REAL)")
+    return made
+
+
+def _names(store: Store) -> list[str]:
+    return [row["name"] for row in store.connection().execute("SELECT name FROM items ORDER BY id")]
+
+
+def test_a_failed_write_undoes_its_transaction_and_the_next_one_commits(store: Store) -> None:
+    store.connection().execute("INSERT INTO items (id, name) VALUES (?, ?)", (1, "kept"))
+
+    with pytest.raises(CONFLICTS), store.transaction() as tx:
+        tx.execute("INSERT INTO items (id, name) VALUES (?, ?)", (2, "undone"))
+        tx.execute("INSERT INTO items (id, name) VALUES (?, ?)", (3, "kept"))  # the unique name
+    with store.transaction() as tx:
+        tx.execute("INSERT INTO items (id, name) VALUES (?, ?)", (4, "after"))
+
+    assert _names(store) == ["kept", "after"]
+
+
+def test_a_pipelined_write_that_fails_is_raised_by_the_block_and_nothing_of_it_stays(store: Store) -> None:
+    store.connection().execute("INSERT INTO items (id, name) VALUES (?, ?)", (1, "kept"))
+
+    with pytest.raises(CONFLICTS), store.transaction(pipelined=True) as tx:
+        store.send(tx, "INSERT INTO items (id, name) VALUES (?, ?)", (2, "undone"))
+        store.send(tx, "INSERT INTO items (id, name) VALUES (?, ?)", (3, "kept"))
+    with store.transaction(pipelined=True) as tx:
+        store.send(tx, "INSERT INTO items (id, name) VALUES (?, ?)", (4, "after"))
+        count = tx.execute("SELECT count(*) AS n FROM items").fetchone()["n"]
+
+    assert count == 2  # the read waited for the write sent before it
+    assert _names(store) == ["kept", "after"]
+
+
+def test_an_exception_while_a_failed_write_is_still_unanswered_rolls_everything_back(store: Store) -> None:
+    store.connection().execute("INSERT INTO items (id, name) VALUES (?, ?)", (1, "kept"))
+    # SQLite answers each write at once; PostgreSQL's pipelined failure is still unread when planning fails
+    raised = RuntimeError if store.postgres else CONFLICTS
+
+    with pytest.raises(raised), store.transaction(pipelined=True) as tx:
+        store.send(tx, "INSERT INTO items (id, name) VALUES (?, ?)", (2, "undone"))
+        store.send(tx, "INSERT INTO items (id, name) VALUES (?, ?)", (3, "kept"))  # fails, unread
+        raise RuntimeError("planning failed")
+    with store.transaction() as tx:
+        tx.execute("INSERT INTO items (id, name) VALUES (?, ?)", (4, "after"))
+
+    assert _names(store) == ["kept", "after"]
+
+
+def test_a_statement_read_many_times_answers_alike_whatever_its_values(store: Store) -> None:
+    conn = store.connection()
+    conn.executemany("INSERT INTO items (id, name, score) VALUES (?, ?, ?)", [(i, f"n{i}", i / 2) for i in range(1, 9)])
+    conn.execute("INSERT INTO items (id, name, score) VALUES (?, ?, ?)", (9, "none", None))
+
+    answers = [
+        conn.execute("SELECT id, name, score FROM items WHERE id = ?", (i,)).fetchone() for i in (3, 3, 3, 9, 9, 42)
+    ]
+
+    assert [None if row is None else (row["id"], row[1], row["score"]) for row in answers] == [
+        (3, "n3", 1.5),
+        (3, "n3", 1.5),
+        (3, "n3", 1.5),
+        (9, "none", None),
+        (9, "none", None),
+        None,
+    ]
+    assert dict(answers[0]) == {"id": 3, "name": "n3", "score": 1.5}
+    updated = conn.execute("UPDATE items SET score = ? WHERE id <= ?", (0.0, 4))
+    assert updated.rowcount == 4
+
+
+def test_a_statement_that_cannot_be_prepared_fails_each_time_and_others_still_run(store: Store) -> None:
+    conn = store.connection()
+    for _ in range(3):  # the second use is when a statement is prepared
+        with pytest.raises(DatabaseError, match="no_such_column"):
+            conn.execute("SELECT no_such_column FROM items WHERE id = ?", (1,))
+        assert conn.execute("SELECT count(*) AS n FROM items WHERE id > ?", (0,)).fetchone()["n"] == 0
+
+
+def test_a_connection_the_server_dropped_is_replaced_on_the_next_call(postgres_server: PostgresServer) -> None:
+    store = Store(postgres_server.create_database(), migrate=False)
+    conn = store.connection()
+    conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, score REAL)")
+    conn.execute("INSERT INTO items (id, name) VALUES (?, ?)", (1, "kept"))
+    backend = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
+    with psycopg.connect(store.url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+
+    with pytest.raises(psycopg.OperationalError):
+        store.connection().execute("SELECT count(*) FROM items")
+
+    assert _names(store) == ["kept"]
+    assert store.connection().execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"] != backend
