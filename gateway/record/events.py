@@ -11,6 +11,8 @@ import msgspec
 from gateway.record.rows import EventRow
 from gateway.record.store import Store, Tx, _dumps, new_id
 
+_REF = ("id", "source", "anomaly_id", "source_event_id")  # an event in a list view
+
 
 class Events(Store):
     def insert_event(
@@ -55,9 +57,10 @@ class Events(Store):
             return None
         return msgspec.convert({**dict(row), "payload": json.loads(row["payload"])}, EventRow)
 
-    def events_by_id(self, ids: Sequence[str]) -> dict[str, EventRow]:
+    def event_refs(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """What names many events in one query, without their payloads (list views of executions)."""
         if not ids:
             return {}
         marks = ", ".join("?" for _ in ids)
-        rows = self._all(f"SELECT * FROM events WHERE id IN ({marks})", ids)
-        return {str(r["id"]): msgspec.convert({**dict(r), "payload": json.loads(r["payload"])}, EventRow) for r in rows}
+        rows = self._all(f"SELECT id, source, anomaly_id, source_event_id FROM events WHERE id IN ({marks})", ids)
+        return {str(r["id"]): {name: str(r[name]) for name in _REF} for r in rows}

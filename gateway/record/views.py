@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.record.rows import AnomalyRow, EventRow, ExecutionRow, LinkRow, TicketRow
+from gateway.record.rows import AnomalyRow, ExecutionRow, LinkRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.record.sla import SlaRow, breached
 
@@ -112,34 +112,21 @@ def ticket_views(rt: Runtime, tickets: list[TicketRow]) -> list[dict[str, Any]]:
 
 
 def execution_views(rt: Runtime, executions: list[ExecutionRow]) -> list[dict[str, Any]]:
-    """A list view: the tickets and events behind the executions in two queries, not two per row."""
-    tickets = rt.mirror.tickets_by_id(sorted({e.ticket_id for e in executions if e.ticket_id}))
-    events = rt.mirror.events_by_id(sorted({e.event_id for e in executions if e.event_id}))
+    """A list view: the tickets' titles and the events' references behind the executions in two queries,
+    not two per row, and without the events' payloads or the tickets' other fields."""
+    titles = rt.mirror.ticket_titles(sorted({e.ticket_id for e in executions if e.ticket_id}))
+    events = rt.mirror.event_refs(sorted({e.event_id for e in executions if e.event_id}))
     return [
-        execution_view(
-            rt,
-            e,
-            attempts=False,
-            ticket=tickets.get(e.ticket_id) if e.ticket_id else None,
-            event=events.get(e.event_id) if e.event_id else None,
-        )
+        _execution_view(rt, e, titles.get(e.ticket_id) if e.ticket_id else None, events.get(e.event_id or ""))
         for e in executions
     ]
 
 
-def execution_view(
-    rt: Runtime,
-    execution: ExecutionRow,
-    *,
-    attempts: bool = True,
-    ticket: TicketRow | None = _LOOK_UP,
-    event: EventRow | None = _LOOK_UP,
+def _execution_view(
+    rt: Runtime, execution: ExecutionRow, title: str | None, event: dict[str, str] | None
 ) -> dict[str, Any]:
-    if ticket is _LOOK_UP:
-        ticket = rt.mirror.ticket(execution.ticket_id) if execution.ticket_id else None
-    if event is _LOOK_UP:
-        event = rt.mirror.get_event(execution.event_id) if execution.event_id else None
-    view: dict[str, Any] = {
+    """`title`: the ticket's short description; None when the execution has no ticket (or it was pruned)."""
+    return {
         "id": execution.id,
         "event_id": execution.event_id,
         "ticket_id": execution.ticket_id,
@@ -155,21 +142,14 @@ def execution_view(
         "finished_at": iso(execution.finished_at),
         "next_attempt_at": iso(execution.next_attempt_at),
         "ticket": None
-        if ticket is None
-        else {
-            "id": ticket.id,
-            "number": rt.number(ticket.id),
-            "short_description": ticket.fields.get("short_description", ""),
-        },
-        "event": None
-        if event is None
-        else {
-            "id": event.id,
-            "source": event.source,
-            "anomaly_id": event.anomaly_id,
-            "source_event_id": event.source_event_id,
-        },
+        if title is None or execution.ticket_id is None
+        else {"id": execution.ticket_id, "number": rt.number(execution.ticket_id), "short_description": title},
+        "event": event,
     }
+
+
+def execution_view(rt: Runtime, execution: ExecutionRow, *, attempts: bool = True) -> dict[str, Any]:
+    view = execution_views(rt, [execution])[0]
     if attempts:
         view["attempts"] = [
             {**msgspec.structs.asdict(a), "started_at": iso(a.started_at)} for a in rt.mirror.attempts(execution.id)

@@ -118,7 +118,7 @@ def _sla_text(sla: dict[str, Any] | None) -> str:
 def cmd_executions(args: argparse.Namespace) -> int:
     from gateway.core.errors import GatewayError
     from gateway.decide import operations as actions
-    from gateway.record.views import execution_view
+    from gateway.record.views import execution_view, execution_views
 
     runtime, dispatcher = _runtime(args)
     try:
@@ -141,8 +141,7 @@ def cmd_executions(args: argparse.Namespace) -> int:
             found = runtime.mirror.list_executions(status=status, target=args.target, flow=args.flow)
             if not found:
                 print("no executions match", file=sys.stderr)
-            for execution in found:
-                view = execution_view(runtime, execution, attempts=False)
+            for view in execution_views(runtime, found):
                 number = view["ticket"]["number"] if view["ticket"] else "-"
                 print(
                     f"{view['id']}  {view['status']:<9} {view['action']:<20} {view['target']:<12} {number:<8}"

@@ -12,7 +12,7 @@ from gateway.core.models import TICKET_FIELDS
 from gateway.decide import operations
 from gateway.record import console_queries as queries
 from gateway.record.runtime import Runtime
-from gateway.record.views import execution_view, ticket_view
+from gateway.record.views import execution_views, ticket_view
 from gateway.rules.lifecycle import STATES
 from gateway.web.routes.common import DispatcherDep, RuntimeDep, in_thread
 from gateway.web.ui import auth, chart
@@ -28,7 +28,7 @@ def offset(page_number: int) -> int:
 
 def executions(rt: Runtime, ids: list[str]) -> list[dict[str, Any]]:
     found = (rt.mirror.execution(i) for i in ids)
-    return [execution_view(rt, e, attempts=False) for e in found if e is not None]
+    return execution_views(rt, [e for e in found if e is not None])
 
 
 def tickets(rt: Runtime, ids: list[int]) -> list[dict[str, Any]]:
