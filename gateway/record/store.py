@@ -119,10 +119,12 @@ class _Wire:
 
     psycopg's cursor costs about 40 µs of client CPU a statement, pipelined or not; a transaction
     of one read and four writes took 250-380 µs through it and 80-90 µs here (both measured on this
-    machine). Statements with parameters are prepared on their second use, typed as psycopg types
-    them; rows are loaded by psycopg's own loaders, so values are what its cursor returns."""
+    machine). Statements with parameters are prepared on their second use (a bounded few per
+    connection), typed as psycopg types them; rows are loaded by psycopg's own loaders, so values
+    are what its cursor returns."""
 
-    PREPARED_MAX = 512  # beyond it (dynamic SQL: IN lists, filter combinations), statements go unprepared
+    PREPARED_MAX = 128  # a connection's prepared statements (the hot ones come first); later ones go unprepared
+    PREPARED_PARAMS = 32  # statements with more parameters are IN lists of many lengths: not worth a plan each
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.pg = conn.pgconn
@@ -146,7 +148,12 @@ class _Wire:
         types = tuple(self.adapt.types or ())
         key = (query, types)
         name = self.prepared.get(key)
-        if name is None and key in self.seen and len(self.prepared) < self.PREPARED_MAX:
+        if (
+            name is None
+            and key in self.seen
+            and len(self.prepared) < self.PREPARED_MAX
+            and len(args) <= self.PREPARED_PARAMS
+        ):
             self.made += 1
             name = self.prepared[key] = b"gw%d" % self.made
             pg.send_prepare(name, query, types)

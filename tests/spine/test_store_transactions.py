@@ -115,3 +115,15 @@ def test_a_connection_the_server_dropped_is_replaced_on_the_next_call(postgres_s
 
     assert _names(store) == ["kept"]
     assert store.connection().execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"] != backend
+
+
+def test_long_in_lists_of_many_lengths_answer_alike(store: Store) -> None:
+    conn = store.connection()
+    conn.executemany("INSERT INTO items (id, name) VALUES (?, ?)", [(i, f"n{i}") for i in range(1, 61)])
+
+    for length in (1, 2, 40, 40, 40, 60, 33, 33):  # lists past the prepared statements' bound among them
+        ids = list(range(1, length + 1))
+        marks = ", ".join("?" for _ in ids)
+        found = conn.execute(f"SELECT count(*) AS n, max(name) AS last FROM items WHERE id IN ({marks})", ids)
+        row = found.fetchone()
+        assert (row["n"], row["last"]) == (length, max(f"n{i}" for i in ids))
