@@ -2,8 +2,8 @@
 
 SQLite (WAL, the embedded default) or PostgreSQL (psycopg 3's connection and adapters, statements
 over libpq's pipeline: `_Wire`), behind one small interface: a transaction is a `Tx` whose
-`execute` takes `?` placeholders on both. The schema and the
-queries are shared; only the few places where the dialects differ ask `self.postgres`.
+`execute` takes `?` placeholders on both. The schema and the queries are shared; only the few
+places where the dialects differ ask `self.postgres`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ CONFLICTS = (
 
 _Status = psycopg.pq.ExecStatus
 _TEXT = PyFormat.TEXT
-Key = tuple[bytes, tuple[int, ...]]  # a statement and its parameters' types: what is prepared
+_Key = tuple[bytes, tuple[int, ...]]  # a statement and its parameters' types: what is prepared
 
 
 @lru_cache(maxsize=2048)
@@ -130,10 +130,10 @@ class _Wire:
         self.pg = conn.pgconn
         self.adapt = Transformer.from_context(conn)
         self.encoding = conn.info.encoding
-        self.prepared: dict[Key, bytes] = {}
-        self.seen: set[Key] = set()
+        self.prepared: dict[_Key, bytes] = {}
+        self.seen: set[_Key] = set()
         self.made = 0  # prepared statements named so far: names are never reused
-        self.pending: list[Key | None] = []  # per command since the last sync: the key a prepare is for, else None
+        self.pending: list[_Key | None] = []  # per command since the last sync: the key a prepare is for, else None
         self.poll = select.poll()
         self.poll.register(self.pg.socket, select.POLLIN)
         self.pg.enter_pipeline_mode()
