@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from connectors.emulators.base import Fault
+from gateway.decide import operations
 from gateway.record.mirror import SCHEMA_VERSION, Mirror
 from tests.conftest import TRACKER_ENV, MakeHarness, Trackers, qualytics_delivery
 
@@ -41,7 +44,10 @@ def test_only_failed_executions_are_retried(make_gateway: MakeHarness, trackers:
     assert response.status_code == 409 and response.json()["error"] == "not_retryable"
 
 
-def test_bulk_retry_takes_the_filters(make_gateway: MakeHarness, trackers: Trackers) -> None:
+def test_bulk_retry_takes_the_filters(
+    make_gateway: MakeHarness, trackers: Trackers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(operations, "RETRY_CHUNK", 1)  # a transaction an execution: every one still goes
     gateway = make_gateway(trackers.mappings(jira_extra=TWO_ATTEMPTS), env=TRACKER_ENV)
     trackers.jira.inject(Fault(kind="status", status=500, count=4, method="POST", path="/issue$"))
     gateway.post("qualytics", qualytics_delivery(3))
