@@ -4,13 +4,17 @@ Rows are inserted with plain SQL (a ticket, an event and a succeeded execution p
 reads go through the real app in-process (Litestar's test client), so the figures are the handler's
 and the database's, without a network hop. The three mirrors are open at once and each read takes
 its turn on each, round after round: a drift of this machine's speed (a busy host) falls on the
-three alike instead of on whichever was measured last. Prints; asserts nothing.
+three alike instead of on whichever was measured last. A run's median still moved by 10-25% on one
+read or another from run to run, on code that had not changed: the figure is the median ratio of
+five runs, each in a fresh process, and every run's ratio is printed beside it. Prints; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,12 +87,14 @@ def seed(rt: Runtime, count: int) -> None:
 
 
 def interleaved(gets: list[Callable[[], object]], rounds: int) -> list[float]:
-    """The median time of each of `gets`, called in turn round after round (after one warm call each)."""
+    """The median time of each of `gets`, called in turn round after round, the order reversed every other
+    round (after one warm call each)."""
     for get in gets:
         get()
     samples: list[list[float]] = [[] for _ in gets]
-    for _ in range(rounds):
-        for get, taken in zip(gets, samples, strict=True):
+    for round_ in range(rounds):
+        turns = list(zip(gets, samples, strict=True))
+        for get, taken in turns if round_ % 2 == 0 else reversed(turns):  # no mirror always follows another
             started = time.perf_counter()
             get()
             taken.append((time.perf_counter() - started) * 1000)
@@ -129,42 +135,67 @@ def opened(url: str, rows: int, rounds: int) -> Iterator[dict[str, Callable[[], 
             rt.mirror.close()
 
 
+def measure(backend: str, args: argparse.Namespace) -> tuple[dict[str, list[float]], float]:
+    """One run: each read's median on the three mirrors, and the share of the machine's time stolen."""
+    server = None
+    urls = ["", "", ""]
+    if backend == "postgresql":
+        from tests.postgres import PostgresServer
+
+        server = PostgresServer().start()
+        urls = [server.create_database() for _ in range(3)]
+    try:
+        with ExitStack() as stack:
+            mirrors = [
+                stack.enter_context(opened(url, rows, args.rounds))
+                for url, rows in zip(urls, (0, args.page_rows, args.rows), strict=True)
+            ]
+            before = steal.ticks()
+            medians = {name: interleaved([mirror[name] for mirror in mirrors], args.rounds) for name in mirrors[0]}
+            return medians, steal.since(before)
+    finally:
+        if server is not None:
+            server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--page-rows", type=int, default=1_000, help="a mirror that fills every page read")
     parser.add_argument("--rounds", type=int, default=41)
+    parser.add_argument("--runs", type=int, default=5, help="runs in fresh processes; the median ratio is the figure")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)  # what each fresh process does
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    if args.one_run:
+        print(json.dumps(measure(backends[0], args)))
+        return
     for backend in backends:
-        server = None
-        urls = ["", "", ""]
-        if backend == "postgresql":
-            from tests.postgres import PostgresServer
-
-            server = PostgresServer().start()
-            urls = [server.create_database() for _ in range(3)]
-        try:
-            with ExitStack() as stack:
-                mirrors = [
-                    stack.enter_context(opened(url, rows, args.rounds))
-                    for url, rows in zip(urls, (0, args.page_rows, args.rows), strict=True)
-                ]
-                before = steal.ticks()
-                medians = {name: interleaved([mirror[name] for mirror in mirrors], args.rounds) for name in mirrors[0]}
-                stolen = steal.since(before)
-        finally:
-            if server is not None:
-                server.stop()
+        runs = [_fresh_run(backend, args) for _ in range(args.runs)]
         print(
-            f"lists on {backend}: median of {args.rounds} requests; mirror empty / {args.page_rows:,} tickets"
-            f" (every page full) / {args.rows:,} tickets, in turn; ratio {args.rows:,} to {args.page_rows:,};"
-            f" {steal.describe(stolen)}"
+            f"lists on {backend}: {args.runs} runs in fresh processes, each the median of {args.rounds} requests;"
+            f" mirror empty / {args.page_rows:,} tickets (every page full) / {args.rows:,} tickets, in turn;"
+            f" ratio {args.rows:,} to {args.page_rows:,}, the runs' median (each run's in brackets);"
+            f" {steal.describe(max(stolen for _, stolen in runs))} at most"
         )
         for name in [INGRESS, *READS]:
-            empty, page, full = medians[name]
-            print(f"  {name:<48} {empty:7.1f} ms {page:7.1f} ms {full:7.1f} ms  x{full / page:.2f}")
+            empty, page, full = (statistics.median(run[name][i] for run, _ in runs) for i in range(3))
+            ratios = [run[name][2] / run[name][1] for run, _ in runs]
+            each = " ".join(f"x{ratio:.2f}" for ratio in ratios)
+            print(
+                f"  {name:<48} {empty:7.1f} ms {page:7.1f} ms {full:7.1f} ms"
+                f"  x{statistics.median(ratios):.2f} ({each})"
+            )
+
+
+def _fresh_run(backend: str, args: argparse.Namespace) -> tuple[dict[str, list[float]], float]:
+    """`measure` in a new process: no run inherits another's heap, caches or collector state."""
+    command = [sys.executable, __file__, "--one-run", "--database", backend, "--rows", str(args.rows)]
+    command += ["--page-rows", str(args.page_rows), "--rounds", str(args.rounds)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    medians, stolen = json.loads(output.strip().splitlines()[-1])
+    return medians, stolen
 
 
 if __name__ == "__main__":
