@@ -42,6 +42,7 @@ class Retention(Store):
         cutoff = now - days * DAY
         removed = {"executions": 0, "attempts": 0, "events": 0, "tickets": 0}
         open_states = tuple(sorted(OPEN_STATES))
+        lock = self.for_update + (" SKIP LOCKED" if self.postgres else "")  # pruners in two workers share the work
 
         def tickets(tx: Tx, ids: list[Any], in_ids: str) -> None:
             removed["attempts"] += tx.execute(
@@ -65,18 +66,18 @@ class Retention(Store):
         self._in_chunks(
             f"SELECT id FROM tickets WHERE state NOT IN ({_marks(open_states)}) AND updated_at < ?"
             " AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.ticket_id = tickets.id"
-            f" AND e.status NOT IN {_FINISHED}) LIMIT ?" + self.for_update,
+            f" AND e.status NOT IN {_FINISHED}) LIMIT ?" + lock,
             (*open_states, cutoff, chunk),
             tickets,
         )
         self._in_chunks(
-            f"SELECT id FROM executions WHERE status IN {_FINISHED} AND finished_at < ? LIMIT ?" + self.for_update,
+            f"SELECT id FROM executions WHERE status IN {_FINISHED} AND finished_at < ? LIMIT ?" + lock,
             (cutoff, chunk),
             executions,
         )
         self._in_chunks(
             "SELECT id FROM events WHERE received_at < ?"
-            " AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.event_id = events.id) LIMIT ?" + self.for_update,
+            " AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.event_id = events.id) LIMIT ?" + lock,
             (cutoff, chunk),
             events,
         )
