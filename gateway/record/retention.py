@@ -8,7 +8,7 @@ It deletes a chunk at a time, each in a transaction of its own: a backlog of a m
 holds the writer lock (SQLite) or the counters' rows (every worker writes them) for its whole length,
 nor costs PostgreSQL the square of its size (the counter triggers update the same rows once per
 deleted row, and in one transaction each update walks every version before it: 20,000 executions
-took 3.4 s in one statement, 100,000 would take a minute and a half).
+took 3.4 s in one statement, 10,000 took 0.9 s; at that square 100,000 would take 85 s).
 """
 
 from __future__ import annotations
