@@ -13,6 +13,7 @@ from gateway.record.store import Tx
 log = logging.getLogger("gateway.dispatch.sweeper")
 ENQUEUE_GRACE_S = 5.0  # the ingress enqueues right after commit; give it that long first
 PRUNE_EVERY_S = 3600.0  # retention is in days: once an hour per worker is plenty
+SLA_CHUNK = 500  # breaches marked a transaction
 OnBreach = Callable[[Tx, int, str, float], object]  # (tx, ticket id, timer, now)
 
 
@@ -45,17 +46,25 @@ class Sweeper:
         return self.dispatcher.enqueue(due)
 
     def check_sla(self, now: float) -> int:
-        """SLA timers past due, each recorded on its ticket's timeline once (however many sweepers run)."""
-        with self.rt.mirror.transaction() as tx:
-            breaches = self.rt.mirror.mark_breaches(tx, now)
-            for ticket_id, timer, due in breaches:
-                entry = {"timer": timer, "due_at": due}
-                self.rt.mirror.add_timeline(tx, ticket_id, "sla_breached", "gateway", entry, now)
-                if self.on_breach is not None:  # its executions are due now: the next sweep enqueues them
-                    self.on_breach(tx, ticket_id, timer, now)
-        for ticket_id, timer, _ in breaches:
-            log.warning("%s: the %s SLA is breached", self.rt.number(ticket_id), timer)
-        return len(breaches)
+        """SLA timers past due, each recorded on its ticket's timeline once (however many sweepers run).
+
+        A chunk of breaches a transaction: when thousands fall due at once, the writer lock and the
+        counters' rows are held for a chunk at a time (and PostgreSQL's counter triggers would cost
+        the square of one big transaction's updates)."""
+        total = 0
+        while True:
+            with self.rt.mirror.transaction() as tx:
+                breaches = self.rt.mirror.mark_breaches(tx, now, SLA_CHUNK)
+                for ticket_id, timer, due in breaches:
+                    entry = {"timer": timer, "due_at": due}
+                    self.rt.mirror.add_timeline(tx, ticket_id, "sla_breached", "gateway", entry, now)
+                    if self.on_breach is not None:  # its executions are due now: the next sweep enqueues them
+                        self.on_breach(tx, ticket_id, timer, now)
+            for ticket_id, timer, _ in breaches:
+                log.warning("%s: the %s SLA is breached", self.rt.number(ticket_id), timer)
+            total += len(breaches)
+            if not breaches:
+                return total
 
     def watch_redis(self, now: float) -> bool:
         """False while Redis is away (said once per outage); when it comes back empty, re-send its jobs.

@@ -85,15 +85,16 @@ class SlaTimers(Store):
             assignments = ", ".join(f"{k} = ?" for k in changes)
             tx.execute(f"UPDATE sla_timers SET {assignments} WHERE ticket_id = ?", (*changes.values(), ticket_id))
 
-    def mark_breaches(self, tx: Tx, now: float) -> list[tuple[int, Timer, float]]:
-        """Timers that ran (or stopped, or paused) past due, marked breached here: (ticket, timer, due), each once."""
+    def mark_breaches(self, tx: Tx, now: float, limit: int) -> list[tuple[int, Timer, float]]:
+        """Timers that ran (or stopped, or paused) past due, marked breached here: (ticket, timer, due), each once;
+        at most `limit` of each timer (the caller comes back for more in a transaction of its own)."""
         found: list[tuple[int, Timer, float]] = []
         for timer, pause in _TIMERS:
             rows = tx.execute(
                 f"SELECT ticket_id, {timer}_due_at AS due FROM sla_timers WHERE {timer}_due_at < ?"
                 f" AND {timer}_breached_at IS NULL AND coalesce({timer}_stopped_at, {pause}, ?) > {timer}_due_at"
-                " ORDER BY ticket_id",
-                (now, now),
+                " ORDER BY ticket_id LIMIT ?",
+                (now, now, limit),
             ).fetchall()
             for row in rows:
                 cursor = tx.execute(

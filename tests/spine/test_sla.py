@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from gateway.dispatch import sweeper
 from gateway.dispatch.sweeper import Sweeper
 from gateway.record.views import iso
 from gateway.rules.loader import MappingErrors, load_mappings
@@ -144,6 +145,23 @@ def test_a_breach_with_no_traffic_is_recorded_once_and_counted(make_gateway: Mak
     sweep(gateway)
     assert [e["data"]["timer"] for e in breaches(gateway)] == ["response", "resolution"]
 
+
+
+def test_breaches_that_fall_due_together_are_all_recorded_a_chunk_at_a_time(
+    make_gateway: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweeper, "SLA_CHUNK", 2)  # three tickets' timers: two transactions, then one that finds none
+    gateway, clock = sla_gateway(make_gateway)
+    for anomaly in (2, 3):
+        assert gateway.post("qualytics", delivery(anomaly)).status_code == 202
+    clock.at(30 * H)
+    assert Sweeper(gateway.runtime, gateway.dispatcher).check_sla(clock()) == 6
+    for number in ("DQ-1", "DQ-2", "DQ-3"):
+        timeline = gateway.ticket(number)["timeline"]
+        assert sorted(e["data"]["timer"] for e in timeline if e["kind"] == "sla_breached") == ["resolution", "response"]
+    metrics = gateway.client.get("/metrics").text
+    assert 'dq_gateway_sla_breaches{timer="response"} 3' in metrics
+    assert 'dq_gateway_sla_breaches{timer="resolution"} 3' in metrics
 
 @pytest.mark.parametrize(
     ("text", "problem"),
