@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from gateway.core import forks
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
 from gateway.record.store import Tx
@@ -92,6 +93,11 @@ class Sweeper:
     def run(self, stop: threading.Event) -> None:
         interval = self.rt.settings.sweep_interval_seconds
         while not stop.wait(interval):
+            self.sweep_once()
+
+    def sweep_once(self) -> None:
+        """A sweep and, when due, retention; no fork happens meanwhile (`gateway.core.forks`)."""
+        with forks.inside():
             try:
                 self.sweep()
                 self.prune(self.rt.clock())

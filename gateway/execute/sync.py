@@ -10,6 +10,7 @@ from typing import Any
 
 from connectors.base import Inbound
 from connectors.registry import KINDS
+from gateway.core import forks
 from gateway.core.outbound import ConnectorError
 from gateway.decide.inbound import apply_changes, enqueue, sync_target
 from gateway.dispatch.queue import Dispatcher
@@ -96,7 +97,8 @@ def start(rt: Runtime, dispatcher: Dispatcher) -> tuple[threading.Thread, thread
     def loop() -> None:
         while not stop.wait(TICK_S):
             try:
-                run_due(rt, dispatcher)
+                with forks.inside():  # no work horse is forked mid-query (gateway.core.forks)
+                    run_due(rt, dispatcher)
             except Exception as exc:  # a tracker or database outage must not end the loop
                 log.warning("sync tick failed: %s", type(exc).__name__)
 
