@@ -1,6 +1,6 @@
 """RQ's forking worker forks a work horse per job beside the sweeper thread. A fork while that thread
-is inside SQLite hands the child a held mutex, and the child hangs on its first query (a sweep every
-0.1 s made one CI run's work horse hang). Forks wait for the sweep in progress (gateway.core.forks)."""
+is inside SQLite hands the child a held mutex, and the child hangs on its first query (most likely what
+hung one CI run's work horse, with a sweep every 0.1 s). Forks wait for the sweep in progress (gateway.core.forks)."""
 
 from __future__ import annotations
 
