@@ -22,7 +22,8 @@ _forking = False  # a fork waits: nobody new goes inside (a thread that loops wo
 
 @contextmanager
 def inside() -> Iterator[None]:
-    """Work no fork happens in the middle of (threads may be inside together)."""
+    """Work no fork happens in the middle of (threads may be inside together). Never nested: a fork
+    waiting for the outer block would keep the inner one out for good."""
     global _inside
     with _gate:
         while _forking:

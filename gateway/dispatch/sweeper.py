@@ -96,13 +96,14 @@ class Sweeper:
             self.sweep_once()
 
     def sweep_once(self) -> None:
-        """A sweep and, when due, retention; no fork happens meanwhile (`gateway.core.forks`)."""
-        with forks.inside():
-            try:
+        """A sweep, with no fork meanwhile (`gateway.core.forks`), then retention when due (which keeps
+        forks out a chunk at a time: a first prune of a long backlog may take a while)."""
+        try:
+            with forks.inside():
                 self.sweep()
-                self.prune(self.rt.clock())
-            except Exception as exc:  # the sweeper must outlive a Redis or database outage
-                log.warning("sweep failed: %s", type(exc).__name__)
+            self.prune(self.rt.clock())
+        except Exception as exc:  # the sweeper must outlive a Redis or database outage
+            log.warning("sweep failed: %s", type(exc).__name__)
 
     def start(self) -> tuple[threading.Thread, threading.Event]:
         stop = threading.Event()

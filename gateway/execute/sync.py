@@ -83,7 +83,13 @@ def run_due(rt: Runtime, dispatcher: Dispatcher | None, now: float | None = None
         passes = [("polled_at", float(getattr(sync, "poll_interval", 0.0)), poll)]
         passes.append(("reconciled_at", float(sync.reconcile_interval), reconcile))
         for column, interval, run in passes:
-            if interval > 0 and rt.mirror.claim_turn(name, column, now, interval):
+            if interval <= 0:
+                continue
+            # every tick asks for its turn: no work horse is forked mid-query (gateway.core.forks). The
+            # passes themselves are not held up so: a reconcile may call a tracker for minutes.
+            with forks.inside():
+                won = rt.mirror.claim_turn(name, column, now, interval)
+            if won:
                 try:
                     run(rt, dispatcher, name)
                 except ConnectorError as exc:
@@ -97,8 +103,7 @@ def start(rt: Runtime, dispatcher: Dispatcher) -> tuple[threading.Thread, thread
     def loop() -> None:
         while not stop.wait(TICK_S):
             try:
-                with forks.inside():  # no work horse is forked mid-query (gateway.core.forks)
-                    run_due(rt, dispatcher)
+                run_due(rt, dispatcher)
             except Exception as exc:  # a tracker or database outage must not end the loop
                 log.warning("sync tick failed: %s", type(exc).__name__)
 
