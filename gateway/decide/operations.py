@@ -11,6 +11,7 @@ from gateway.decide.planner import Outcome, Planner
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
+from gateway.record.store import BULK_CHUNK
 from gateway.rules.lifecycle import STATES, canonical_state
 
 
@@ -156,18 +157,13 @@ def retry_execution(rt: Runtime, dispatcher: Dispatcher | None, execution_id: st
     return rt.mirror.execution(execution_id) or execution
 
 
-# executions a transaction: short turns on the writer lock and the counters' rows, which every worker
-# writes (and PostgreSQL's counter triggers cost the square of a transaction's updates to one row)
-RETRY_CHUNK = 500
-
-
 def retry_executions(rt: Runtime, dispatcher: Dispatcher | None, **filters: Any) -> list[str]:
     """Every failed execution matching the filters, back to the queue."""
     ids = [e.id for e in rt.mirror.list_executions(status="failed", limit=10_000, **filters)]
     retried: list[str] = []
-    for first in range(0, len(ids), RETRY_CHUNK):
+    for first in range(0, len(ids), BULK_CHUNK):  # a transaction a chunk
         with rt.mirror.transaction() as tx:
-            chunk = [i for i in ids[first : first + RETRY_CHUNK] if rt.mirror.retry(tx, i)]
+            chunk = [i for i in ids[first : first + BULK_CHUNK] if rt.mirror.retry(tx, i)]
         _enqueue(dispatcher, chunk)
         retried += chunk
     return retried

@@ -9,12 +9,11 @@ from collections.abc import Callable
 from gateway.core import forks
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
-from gateway.record.store import Tx
+from gateway.record.store import BULK_CHUNK, Tx
 
 log = logging.getLogger("gateway.dispatch.sweeper")
 ENQUEUE_GRACE_S = 5.0  # the ingress enqueues right after commit; give it that long first
 PRUNE_EVERY_S = 3600.0  # retention is in days: once an hour per worker is plenty
-SLA_CHUNK = 500  # breaches marked a transaction
 OnBreach = Callable[[Tx, int, str, float], object]  # (tx, ticket id, timer, now)
 
 
@@ -49,13 +48,11 @@ class Sweeper:
     def check_sla(self, now: float) -> int:
         """SLA timers past due, each recorded on its ticket's timeline once (however many sweepers run).
 
-        A chunk of breaches a transaction: when thousands fall due at once, the writer lock and the
-        counters' rows are held for a chunk at a time (and PostgreSQL's counter triggers would cost
-        the square of one big transaction's updates)."""
+        A chunk of breaches a transaction (`BULK_CHUNK`): thousands may fall due at once."""
         total = 0
         while True:
             with self.rt.mirror.transaction() as tx:
-                breaches = self.rt.mirror.mark_breaches(tx, now, SLA_CHUNK)
+                breaches = self.rt.mirror.mark_breaches(tx, now, BULK_CHUNK)
                 for ticket_id, timer, due in breaches:
                     entry = {"timer": timer, "due_at": due}
                     self.rt.mirror.add_timeline(tx, ticket_id, "sla_breached", "gateway", entry, now)

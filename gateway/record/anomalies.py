@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from gateway.record.rows import AnomalyRow
-from gateway.record.store import Store, Tx
+from gateway.record.store import Store, Tx, marks
 
 
 class Unread(Enum):
@@ -36,8 +36,7 @@ class Anomalies(Store):
         """The active anomalies of many tickets in one query (list views)."""
         found: dict[int, list[AnomalyRow]] = {i: [] for i in ids}
         if ids:
-            marks = ", ".join("?" for _ in ids)
-            sql = f"SELECT * FROM ticket_anomalies WHERE ticket_id IN ({marks}) AND active = 1"
+            sql = f"SELECT * FROM ticket_anomalies WHERE ticket_id IN ({marks(ids)}) AND active = 1"
             for r in self._all(sql + " ORDER BY ticket_id, first_seen, source, anomaly_id", ids):
                 found[int(r["ticket_id"])].append(_anomaly(r))
         return found

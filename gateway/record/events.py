@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from gateway.record.rows import EventRow
-from gateway.record.store import Store, Tx, _dumps, new_id
+from gateway.record.store import Store, Tx, _dumps, marks, new_id
 
 _REF = ("id", "source", "anomaly_id", "source_event_id")  # an event in a list view
 
@@ -61,6 +61,5 @@ class Events(Store):
         """What names many events in one query, without their payloads (list views of executions)."""
         if not ids:
             return {}
-        marks = ", ".join("?" for _ in ids)
-        rows = self._all(f"SELECT id, source, anomaly_id, source_event_id FROM events WHERE id IN ({marks})", ids)
+        rows = self._all(f"SELECT id, source, anomaly_id, source_event_id FROM events WHERE id IN ({marks(ids)})", ids)
         return {str(r["id"]): {name: str(r[name]) for name in _REF} for r in rows}

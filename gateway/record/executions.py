@@ -10,7 +10,7 @@ import msgspec
 
 from gateway.record.counters import SEP
 from gateway.record.rows import AttemptRow, Claim, ExecutionRow
-from gateway.record.store import Store, Tx, _dumps, new_id, unindexed
+from gateway.record.store import Store, Tx, _dumps, marks, new_id, unindexed
 
 # The claim's RETURNING reads more beside the row. SQLite gives the updated row's columns no type
 # there, so a plain `= executions.id` cannot use an index (it scanned every attempt and event per
@@ -132,10 +132,10 @@ class Executions(Store):
         """Many running executions' leases in one statement (one worker's round)."""
         if not ids:
             return
-        marks = ", ".join("?" for _ in ids)
         with self.transaction() as tx:
             tx.execute(
-                f"UPDATE executions SET lease_until = ? WHERE id IN ({marks}) AND status = 'running'", (until, *ids)
+                f"UPDATE executions SET lease_until = ? WHERE id IN ({marks(ids)}) AND status = 'running'",
+                (until, *ids),
             )
 
     def record_attempt(

@@ -13,7 +13,7 @@ import yaml
 
 from gateway.record.rows import TicketRow
 from gateway.record.runtime import Runtime
-from gateway.record.store import Tx
+from gateway.record.store import Tx, marks
 from gateway.record.tickets import _ticket
 from gateway.record.views import iso, sla_view
 
@@ -58,8 +58,7 @@ def ticket_pages(
 
 def _grouped(conn: Tx, sql: str, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    marks = ", ".join("?" for _ in ids)
-    for row in conn.execute(sql.format(marks=marks), list(ids)).fetchall():
+    for row in conn.execute(sql.format(marks=marks(ids)), list(ids)).fetchall():
         found[int(row["ticket_id"])].append(dict(row))
     return found
 

@@ -4,26 +4,23 @@ Finished executions and their attempts, events nothing still points at, and clos
 (with their links and timeline) untouched for that long. Open tickets and their timelines stay,
 whatever their age, and so does anything an unfinished execution still needs.
 
-It deletes a chunk at a time, each in a transaction of its own: a backlog of a million rows neither
-holds the writer lock (SQLite) or the counters' rows (every worker writes them) for its whole length,
-nor costs PostgreSQL the square of its size (the counter triggers update the same rows once per
-deleted row, and in one transaction each update walks every version before it: 20,000 executions
-took 3.4 s in one statement, 10,000 took 0.9 s; at that square 100,000 would take 85 s).
+It deletes `BULK_CHUNK` rows at a time, each chunk in a transaction of its own. In one transaction,
+PostgreSQL's counter triggers made a prune cost the square of its size: 20,000 executions took 3.4 s
+in one statement, 10,000 took 0.9 s; at that square 100,000 would take 85 s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from gateway.core import forks
-from gateway.record.store import Store, Tx
+from gateway.record.store import BULK_CHUNK, Store, Tx, marks
 from gateway.rules.lifecycle import OPEN_STATES
 
 DAY = 86_400.0
-CHUNK = 500
 _FINISHED = "('succeeded', 'failed', 'skipped')"
 
 
@@ -34,12 +31,8 @@ class Pruned(msgspec.Struct, frozen=True):
     tickets: int
 
 
-def _marks(values: Sequence[object]) -> str:
-    return ", ".join("?" for _ in values)
-
-
 class Retention(Store):
-    def prune(self, now: float, days: float, chunk: int = CHUNK) -> Pruned:
+    def prune(self, now: float, days: float, chunk: int = BULK_CHUNK) -> Pruned:
         cutoff = now - days * DAY
         removed = {"executions": 0, "attempts": 0, "events": 0, "tickets": 0}
         open_states = tuple(sorted(OPEN_STATES))
@@ -65,7 +58,7 @@ class Retention(Store):
 
         # closed tickets past the cutoff with no unfinished work, with their (finished) executions
         self._in_chunks(
-            f"SELECT id FROM tickets WHERE state NOT IN ({_marks(open_states)}) AND updated_at < ?"
+            f"SELECT id FROM tickets WHERE state NOT IN ({marks(open_states)}) AND updated_at < ?"
             " AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.ticket_id = tickets.id"
             f" AND e.status NOT IN {_FINISHED}) LIMIT ?" + lock,
             (*open_states, cutoff, chunk),
@@ -90,6 +83,6 @@ class Retention(Store):
             with forks.inside(), self.transaction() as tx:  # no work horse is forked mid-chunk
                 ids = [row["id"] for row in tx.execute(select, args).fetchall()]
                 if ids:
-                    drop(tx, ids, f"IN ({_marks(ids)})")
+                    drop(tx, ids, f"IN ({marks(ids)})")
             if len(ids) < args[-1]:
                 return

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import msgspec
 
 from gateway.record.rows import Row
-from gateway.record.store import Store, Tx
+from gateway.record.store import Store, Tx, marks
 
 Timer = Literal["response", "resolution"]
 _STOPS_RESOLUTION = frozenset({"Resolved", "Closed", "Canceled"})
@@ -50,8 +50,7 @@ class SlaTimers(Store):
         """The SLA timers of many tickets in one query (list views)."""
         if not ids:
             return {}
-        marks = ", ".join("?" for _ in ids)
-        rows = self._all(f"SELECT * FROM sla_timers WHERE ticket_id IN ({marks})", ids)
+        rows = self._all(f"SELECT * FROM sla_timers WHERE ticket_id IN ({marks(ids)})", ids)
         return {int(r["ticket_id"]): msgspec.convert(dict(r), SlaRow) for r in rows}
 
     def sla_responded(self, tx: Tx, ticket_id: int, now: float) -> None:

@@ -59,6 +59,16 @@ CONFLICTS = (
     psycopg.errors.SerializationFailure,
 )
 
+# Rows a bulk change (retention, bulk retry, SLA breaches) writes a transaction: short turns on the
+# writer lock and on the counters' rows every worker writes, and on PostgreSQL no big transaction's
+# counter triggers, which cost the square of how often they update one row.
+BULK_CHUNK = 500
+
+
+def marks(values: Sequence[object]) -> str:
+    """`?, ?, ?`: one placeholder per value (IN lists)."""
+    return ", ".join("?" for _ in values)
+
 
 _Status = psycopg.pq.ExecStatus
 _TEXT = PyFormat.TEXT

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from gateway.record.rows import LinkRow
-from gateway.record.store import Store, Tx, _dumps, unindexed
+from gateway.record.store import Store, Tx, _dumps, marks, unindexed
 from gateway.record.tickets import _link
 
 
@@ -21,10 +21,9 @@ class Sync(Store):
 
     def open_links(self, target: str, open_states: tuple[str, ...], limit: int = 1000) -> list[LinkRow]:
         """Links of tickets still open or drifting, the ones a poll or reconcile pass looks at."""
-        marks = ", ".join("?" for _ in open_states)
         rows = self._all(
             "SELECT links.* FROM links JOIN tickets ON tickets.id = links.ticket_id WHERE links.target = ?"
-            f" AND (tickets.state IN ({marks}) OR tickets.drift = 1) ORDER BY links.ticket_id LIMIT ?",
+            f" AND (tickets.state IN ({marks(open_states)}) OR tickets.drift = 1) ORDER BY links.ticket_id LIMIT ?",
             (target, *open_states, limit),
         )
         return [_link(r) for r in rows]

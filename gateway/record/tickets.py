@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from gateway.record.rows import LinkRow, TicketRow, TimelineRow
-from gateway.record.store import Store, Tx, _dumps
+from gateway.record.store import Store, Tx, _dumps, marks
 
 _FIELDS = msgspec.json.Decoder(dict[str, Any])
 
@@ -102,16 +102,15 @@ class Tickets(Store):
         """The short descriptions of many tickets in one query (list views of executions)."""
         if not ids:
             return {}
-        marks = ", ".join("?" for _ in ids)
-        rows = self._all(f"SELECT id, fields FROM tickets WHERE id IN ({marks})", ids)
+        rows = self._all(f"SELECT id, fields FROM tickets WHERE id IN ({marks(ids)})", ids)
         return {int(r["id"]): str(_FIELDS.decode(r["fields"]).get("short_description", "")) for r in rows}
 
     def links_of(self, ids: Sequence[int]) -> dict[int, list[LinkRow]]:
         """Links of many tickets in one query (list views)."""
         found: dict[int, list[LinkRow]] = {i: [] for i in ids}
         if ids:
-            marks = ", ".join("?" for _ in ids)
-            for r in self._all(f"SELECT * FROM links WHERE ticket_id IN ({marks}) ORDER BY ticket_id, target", ids):
+            rows = self._all(f"SELECT * FROM links WHERE ticket_id IN ({marks(ids)}) ORDER BY ticket_id, target", ids)
+            for r in rows:
                 found[int(r["ticket_id"])].append(msgspec.convert(dict(r), LinkRow))
         return found
 

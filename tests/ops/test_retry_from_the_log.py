@@ -47,7 +47,7 @@ def test_only_failed_executions_are_retried(make_gateway: MakeHarness, trackers:
 def test_bulk_retry_takes_the_filters(
     make_gateway: MakeHarness, trackers: Trackers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(operations, "RETRY_CHUNK", 1)  # a transaction an execution: every one still goes
+    monkeypatch.setattr(operations, "BULK_CHUNK", 1)  # a transaction an execution: every one still goes
     gateway = make_gateway(trackers.mappings(jira_extra=TWO_ATTEMPTS), env=TRACKER_ENV)
     trackers.jira.inject(Fault(kind="status", status=500, count=4, method="POST", path="/issue$"))
     gateway.post("qualytics", qualytics_delivery(3))

@@ -150,7 +150,7 @@ def test_a_breach_with_no_traffic_is_recorded_once_and_counted(make_gateway: Mak
 def test_breaches_that_fall_due_together_are_all_recorded_a_chunk_at_a_time(
     make_gateway: MakeHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sweeper, "SLA_CHUNK", 2)  # three tickets' timers: two transactions, then one that finds none
+    monkeypatch.setattr(sweeper, "BULK_CHUNK", 2)  # three tickets' timers: two transactions, then one that finds none
     gateway, clock = sla_gateway(make_gateway)
     for anomaly in (2, 3):
         assert gateway.post("qualytics", delivery(anomaly)).status_code == 202
