@@ -368,6 +368,9 @@ class Store:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
+        # statement journals in memory: an insert that fires a counter trigger keeps one, and in a temp
+        # file it cost that insert half its time (an execution's insert: 43 µs, 21 µs in memory, here)
+        conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         return conn
 
