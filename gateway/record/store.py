@@ -16,7 +16,6 @@ import select
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from functools import lru_cache
@@ -308,7 +307,10 @@ def unindexed(column: str) -> str:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """32 hex digits: microseconds since the epoch, then 72 random bits. New rows land beside each other
+    in every index on an id, where a random id put each insert on a random page of each, and a commit
+    wrote every page its batch touched (random ids made an ingress batch up to a fifth slower at 50k events)."""
+    return f"{time.time_ns() // 1000:014x}{os.urandom(9).hex()}"
 
 
 def _dumps(value: Any) -> str:
