@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-from gateway.core import forks
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
 from gateway.record.store import BULK_CHUNK, Tx
@@ -93,11 +92,9 @@ class Sweeper:
             self.sweep_once()
 
     def sweep_once(self) -> None:
-        """A sweep, with no fork meanwhile (`gateway.core.forks`), then retention when due (which keeps
-        forks out a chunk at a time: a first prune of a long backlog may take a while)."""
+        """A sweep, then retention when due."""
         try:
-            with forks.inside():
-                self.sweep()
+            self.sweep()
             self.prune(self.rt.clock())
         except Exception as exc:  # the sweeper must outlive a Redis or database outage
             log.warning("sweep failed: %s", type(exc).__name__)

@@ -10,7 +10,6 @@ from typing import Any
 
 from connectors.base import Inbound
 from connectors.registry import KINDS
-from gateway.core import forks
 from gateway.core.outbound import ConnectorError
 from gateway.decide.inbound import apply_changes, enqueue, sync_target
 from gateway.dispatch.queue import Dispatcher
@@ -83,13 +82,7 @@ def run_due(rt: Runtime, dispatcher: Dispatcher | None, now: float | None = None
         passes = [("polled_at", float(getattr(sync, "poll_interval", 0.0)), poll)]
         passes.append(("reconciled_at", float(sync.reconcile_interval), reconcile))
         for column, interval, run in passes:
-            if interval <= 0:
-                continue
-            # every tick asks for its turn: no work horse is forked mid-query (gateway.core.forks). The
-            # passes themselves are not held up so: a reconcile may call a tracker for minutes.
-            with forks.inside():
-                won = rt.mirror.claim_turn(name, column, now, interval)
-            if won:
+            if interval > 0 and rt.mirror.claim_turn(name, column, now, interval):
                 try:
                     run(rt, dispatcher, name)
                 except ConnectorError as exc:

@@ -16,7 +16,6 @@ from typing import Any
 
 import msgspec
 
-from gateway.core import forks
 from gateway.record.store import BULK_CHUNK, Store, Tx, marks
 from gateway.rules.lifecycle import OPEN_STATES
 
@@ -80,7 +79,7 @@ class Retention(Store):
     def _in_chunks(self, select: str, args: tuple[Any, ...], drop: Callable[[Tx, list[Any], str], None]) -> None:
         """`drop` what `select` names (its last argument is its LIMIT), a chunk a transaction, till one is short."""
         while True:
-            with forks.inside(), self.transaction() as tx:  # no work horse is forked mid-chunk
+            with self.transaction() as tx:
                 ids = [row["id"] for row in tx.execute(select, args).fetchall()]
                 if ids:
                     drop(tx, ids, f"IN ({marks(ids)})")

@@ -11,8 +11,15 @@ so nothing is lost while no worker runs: the sweeper of the next worker enqueues
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 import traceback
+from collections.abc import Callable
+from types import FrameType
 
 import redis
 from redis.client import Pipeline
@@ -29,6 +36,7 @@ from gateway.execute import runner as jobs
 from gateway.execute import sync as tracker_sync
 from gateway.record.runtime import Runtime
 from gateway.run.logs import configure_logging, redact_secrets_of
+from gateway.run.supervisor import child_env
 
 log = logging.getLogger("gateway.run.worker")
 LOST_REDIS_EXIT = 3  # the RQ loop ended without a stop request: restart me
@@ -98,8 +106,65 @@ class GatewayWorker(_StopAware, SimpleWorker):
             super().check_for_suspension(burst)
 
 
+class Companion:
+    """The sweeper and the tracker sync of a forking worker, in a process of their own.
+
+    RQ's forking worker forks a work horse per job. A fork taken while another thread of the process
+    is inside SQLite (or libpq, or a TLS call) copies that library's held lock into the child, which
+    hangs on its first query: beside a thread that wrote all the time, a child using only an in-memory
+    database hung in 1 of 300 forks, and one CI run's work horse most likely so. With no thread beside
+    it, the forking worker has no such lock to copy. The companion ends when its worker is gone."""
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.redis_url is not None
+        self.env = child_env(
+            {
+                "REDIS_URL": settings.redis_url,
+                "GATEWAY_DATABASE_URL": settings.database_url_absolute,
+                "GATEWAY_MAPPINGS": str(settings.mappings.resolve()),
+            }
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Companion:
+        command = [sys.executable, "-m", "gateway.run.worker", "--beside", str(os.getpid())]
+        self.process = subprocess.Popen(command, env=self.env)
+        log.info("sweeper and sync of worker pid %s run in pid %s", os.getpid(), self.process.pid)
+        return self
+
+    def keep_alive(self) -> None:
+        """Start another when it died (checked at each heartbeat: after a job, and while idle)."""
+        if self.process is not None and self.process.poll() is not None:
+            log.warning(
+                "the sweeper and sync process of worker pid %s ended with %s; starting another",
+                os.getpid(),
+                self.process.returncode,
+            )
+            self.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class ForkingGatewayWorker(_StopAware, Worker):
-    """RQ's forking worker (a work horse per job), for those who want each job isolated."""
+    """RQ's forking worker (a work horse per job), for those who want each job isolated. It runs no
+    thread of its own: its sweeper and sync run in a `Companion` process."""
+
+    companion: Companion | None = None
+    IDLE_HEARTBEAT_S = 5  # an idle worker checks its companion this often (RQ's default: 405 s)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        if self.companion is not None:
+            self.companion.keep_alive()
+        super().heartbeat(timeout, pipeline)
 
 
 def wait_for_redis(connection: redis.Redis, max_wait: float = 5.0) -> None:
@@ -130,15 +195,19 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
     import connectors.registry  # noqa: F401  loaded before the first job (and before any fork)
 
     connection = connect(settings.redis_url)
-    job_timeout = settings.retry_budget_seconds + 300
-    dispatcher = Dispatcher(connection, runtime.mirror, settings.queue_name, job_timeout)
-    sweeper = Sweeper(runtime, dispatcher, on_breach=sla_breach_hook(runtime))  # breaches fire sla_breached
-    _, stop = sweeper.start()  # runs while we wait for Redis too: it only needs the database
-    _, stop_sync = tracker_sync.start(runtime, dispatcher)  # two-way sync: polls and reconcile passes
+    companion = Companion(settings).start() if settings.worker_fork else None
+    stop_beside = None if companion else _start_beside(runtime, connection)  # runs while we wait for Redis too
     try:
         wait_for_redis(connection)
-        kind = ForkingGatewayWorker if settings.worker_fork else GatewayWorker
-        worker = kind([Queue(settings.queue_name, connection=connection)], connection=connection)
+        queues = [Queue(settings.queue_name, connection=connection)]
+        worker: GatewayWorker | ForkingGatewayWorker
+        if companion is not None:
+            worker = ForkingGatewayWorker(
+                queues, connection=connection, worker_ttl=ForkingGatewayWorker.IDLE_HEARTBEAT_S + 15
+            )
+            worker.companion = companion
+        else:
+            worker = GatewayWorker(queues, connection=connection)
         # No RQ scheduler: nothing is scheduled in RQ (backoffs live in the database and the sweeper
         # enqueues them), and its extra process dies with a traceback whenever Redis goes away.
         worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
@@ -146,12 +215,54 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
         log.error("redis lost (%s); exiting to be restarted", type(exc).__name__)
         raise SystemExit(LOST_REDIS_EXIT) from None
     finally:
-        stop.set()
-        stop_sync.set()
+        if stop_beside is not None:
+            stop_beside()
+        if companion is not None:
+            companion.stop()
     if not burst and not worker.stop_requested:
         log.error("the RQ worker loop ended without a stop request (redis lost?); exiting to be restarted")
         raise SystemExit(LOST_REDIS_EXIT)
 
 
+def _start_beside(runtime: Runtime, connection: redis.Redis) -> Callable[[], None]:
+    """The sweeper and the tracker sync threads; calling what is returned stops both."""
+    settings = runtime.settings
+    dispatcher = Dispatcher(connection, runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300)
+    sweeper = Sweeper(runtime, dispatcher, on_breach=sla_breach_hook(runtime))  # breaches fire sla_breached
+    _, stop = sweeper.start()  # it only needs the database
+    _, stop_sync = tracker_sync.start(runtime, dispatcher)  # two-way sync: polls and reconcile passes
+
+    def stop_both() -> None:
+        stop.set()
+        stop_sync.set()
+
+    return stop_both
+
+
+def run_beside(worker_pid: int) -> None:
+    """A `Companion`: the sweeper and the sync until SIGTERM, SIGINT, or its worker is gone."""
+    configure_logging()
+    settings = Settings.from_env()
+    assert settings.redis_url is not None
+    runtime = Runtime.load(settings)
+    redact_secrets_of(runtime)
+    import connectors.registry  # noqa: F401  the sync's tracker clients
+
+    ended = threading.Event()
+
+    def end(signum: int, frame: FrameType | None) -> None:
+        ended.set()
+
+    signal.signal(signal.SIGTERM, end)
+    signal.signal(signal.SIGINT, end)
+    stop = _start_beside(runtime, connect(settings.redis_url))
+    while not ended.wait(1.0) and os.getppid() == worker_pid:
+        pass
+    stop()
+
+
 if __name__ == "__main__":
-    run_worker()
+    if sys.argv[1:2] == ["--beside"]:
+        run_beside(int(sys.argv[2]))
+    else:
+        run_worker()

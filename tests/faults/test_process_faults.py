@@ -4,6 +4,7 @@ restarted under traffic. Real subprocesses, real Redis, real clients to the loop
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 import time
@@ -69,6 +70,15 @@ class Traffic:
         return [e for ids in self.accepted.values() for e in ids]
 
 
+def companions_of(served: FaultServed, workers: list[int]) -> dict[int, list[int]]:
+    """The sweeper-and-sync processes each forking worker started, in order (each says so in the log)."""
+    found: dict[int, list[int]] = {}
+    for worker, companion in re.findall(r"sweeper and sync of worker pid (\d+) run in pid (\d+)", served.log()):
+        if int(worker) in workers:
+            found.setdefault(int(worker), []).append(int(companion))
+    return found
+
+
 def settle_and_account(served: FaultServed, trackers: Trackers, event_ids: list[str], timeout: float = 40) -> None:
     """Everything finishes; every accepted event is accounted for; one ticket per anomaly it knows."""
     served.wait_for(served.settled, timeout=timeout)
@@ -91,8 +101,11 @@ def test_a_worker_killed_mid_create_is_restarted_and_the_rerun_finds_the_issue(
 
     workers = served.pids("worker")  # serve's default workers: whichever took the job, all die
     assert len(workers) == DEFAULT_WORKERS
-    horses = [horse for worker in workers for horse in children(worker)]
-    # The forking worker runs the job in a work horse, a child that left its process group.
+    # A forking worker's sweeper and sync run in a companion process, the job in a work horse (a child
+    # that left its process group).
+    companions = [pid for started in companions_of(served, workers).values() for pid in started]
+    assert len(companions) == (DEFAULT_WORKERS if fork == "1" else 0)
+    horses = [child for worker in workers for child in children(worker) if child not in companions]
     assert len(horses) == (1 if fork == "1" else 0)
     for pid in [*workers, *horses]:
         kill(pid)
@@ -100,6 +113,7 @@ def test_a_worker_killed_mid_create_is_restarted_and_the_rerun_finds_the_issue(
     for worker in workers:
         assert f"worker pid {worker} exited with -9; restarting it" in served.log()
     assert not any(alive(pid) for pid in horses)
+    served.wait_for(lambda: not any(alive(pid) for pid in companions), timeout=10)  # each saw its worker go
 
     settle_and_account(served, trackers, events)
     assert "leases expired (worker gone?), re-running 1 executions" in served.log()
