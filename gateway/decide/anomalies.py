@@ -8,6 +8,7 @@ concurrent deliveries of a group open its ticket; the others fail, are planned a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgspec
@@ -15,10 +16,11 @@ import msgspec
 from gateway.core.errors import ForbiddenTransition
 from gateway.core.models import Event
 from gateway.decide.fields import target_status
+from gateway.record.anomalies import active_anomaly_read
 from gateway.record.mirror import Mirror
 from gateway.record.rows import AnomalyRow, TicketRow
 from gateway.record.runtime import Runtime
-from gateway.record.store import Tx
+from gateway.record.store import Query, Tx
 from gateway.rules.schema import CreateTicket, Flow, UpdateTicketStatus
 from gateway.rules.templates import RenderError, ticket_context
 
@@ -67,20 +69,42 @@ def group_key(flow: Flow, action: CreateTicket, planner: Planner, event: Event) 
     return f"group:{flow.name}:{rendered}"
 
 
-def ticket_to_join(planner: Planner, event: Event, key: str) -> tuple[TicketRow | None, AnomalyRow | None]:
-    """The open (or reopenable) ticket the anomaly belongs to now, else its group's; and the anomaly's
-    active row as read (a new ticket links the anomaly without reading it again)."""
+@dataclass
+class Ahead:
+    """What planning an anomaly reads first, asked together with the event's insert (`look_ahead`)."""
+
+    creates: list[tuple[Flow, CreateTicket]]
+    key: str  # the ticket's correlation key: its group's, or the anomaly's own
+    error: RenderError | None = None  # the group key did not render: nothing was read
+    anomaly: AnomalyRow | None = None  # the anomaly's active row
+    latest: TicketRow | None = None  # the key's latest ticket
+
+
+def look_ahead(planner: Planner, event: Event, flows: list[Flow]) -> tuple[Ahead, list[Query[Any]]]:
+    """The anomaly's keys locked (concurrent deliveries from other nodes wait here) and the reads its
+    planning starts from: the caller asks them with the event's insert, in one round trip."""
     mirror, tx = planner.mirror, planner.tx
-    for locked in sorted({event.correlation_key, key}):  # concurrent deliveries (other nodes) wait here
+    creates = [(flow, a) for flow in flows for kind, a in flow.actions if isinstance(a, CreateTicket)]
+    try:
+        key = group_key(*creates[0], planner, event) if creates else event.correlation_key
+    except RenderError as exc:
+        return Ahead(creates, event.correlation_key, exc), []
+    for locked in sorted({event.correlation_key, key}):
         mirror.lock_key(tx, locked)
-    row = mirror.active_anomaly(tx, event.source, event.anomaly_id)
-    candidates = [mirror.ticket(row.ticket_id, tx) if row else None]
-    if key != event.correlation_key:
-        candidates.append(mirror.current_ticket(tx, key))
+    reads: list[Query[Any]] = [active_anomaly_read(event.source, event.anomaly_id), mirror.current_ticket_read(tx, key)]
+    return Ahead(creates, key), reads
+
+
+def ticket_to_join(planner: Planner, event: Event, ahead: Ahead) -> TicketRow | None:
+    """The open (or reopenable) ticket the anomaly belongs to now, else its group's."""
+    row = ahead.anomaly
+    candidates = [planner.mirror.ticket(row.ticket_id, planner.tx) if row else None]
+    if ahead.key != event.correlation_key:
+        candidates.append(ahead.latest)
     for ticket in candidates:
         if ticket is not None and (planner.rt.mappings.lifecycle.is_open(ticket.state) or planner.reopens(ticket)):
-            return ticket, row
-    return None, row
+            return ticket
+    return None
 
 
 def join(planner: Planner, ticket: TicketRow, event: Event, outcome: Outcome) -> None:

@@ -15,6 +15,7 @@ from gateway.decide.paging import pages_to_resolve
 from gateway.decide.terminal import terminal_actions
 from gateway.decide.ticket_events import fire_ticket_event
 from gateway.record.anomalies import Unread
+from gateway.record.events import event_insert
 from gateway.record.rows import AnomalyRow, ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.record.store import Tx
@@ -48,26 +49,30 @@ class Planner:
 
     # -- entry ----------------------------------------------------------------------------
     def plan(self, event: Event) -> Outcome:
-        event_id = self.mirror.insert_event(
-            self.tx,
-            source=event.source,
-            source_event_id=event.event_id,
-            event_type=event.event_type,
-            anomaly_id=event.anomaly_id,
-            correlation_key=event.correlation_key,
-            payload=msgspec.to_builtins(event),
-            now=self.now,
+        flows = matching_flows(self.rt.mappings, event)
+        is_anomaly = bool(flows) and event.event_type == "anomaly"
+        ahead, reads = anomalies.look_ahead(self, event, flows) if is_anomaly else (None, [])
+        insert = event_insert(
+            event.source,
+            event.event_id,
+            event.event_type,
+            event.anomaly_id,
+            event.correlation_key,
+            msgspec.to_builtins(event),
+            self.now,
         )
+        event_id, *answers = self.mirror.ask_together(self.tx, [insert, *reads])
         if event_id is None:
             return Outcome(
                 event_id=self.mirror.existing_event_id(self.tx, event.source, event.event_id), duplicate=True
             )
         outcome = Outcome(event_id=event_id)
-        flows = matching_flows(self.rt.mappings, event)
         if not flows:
             outcome.ignored = f"no flow matches this {event.event_type} event"
-        elif event.event_type == "anomaly":
-            self.plan_anomaly(event, flows, outcome)
+        elif ahead is not None:
+            if answers:
+                ahead.anomaly, ahead.latest = answers
+            self.plan_anomaly(event, ahead, flows, outcome)
         else:
             anomalies.plan_status_change(self, event, flows, outcome)
         self.mirror.set_event_outcome(self.tx, event_id, ticket_id=outcome.ticket_id, ignored=outcome.ignored)
@@ -119,16 +124,14 @@ class Planner:
                 self.execution(outcome, flow=flow, action=action, target=target, params=params, ticket_id=ticket.id)
 
     # -- anomalies ------------------------------------------------------------------------
-    def plan_anomaly(self, event: Event, flows: list[Flow], outcome: Outcome) -> None:
-        creates = [(flow, a) for flow in flows for kind, a in flow.actions if isinstance(a, CreateTicket)]
-        try:
-            key = anomalies.group_key(*creates[0], self, event) if creates else event.correlation_key
-        except RenderError as exc:
+    def plan_anomaly(self, event: Event, ahead: anomalies.Ahead, flows: list[Flow], outcome: Outcome) -> None:
+        creates, key = ahead.creates, ahead.key
+        if ahead.error is not None:
             for create_flow, action in creates:
                 for target in action.targets:
-                    self.failed_create(outcome, create_flow, target, None, exc)
+                    self.failed_create(outcome, create_flow, target, None, ahead.error)
             return
-        ticket, anomaly = anomalies.ticket_to_join(self, event, key)
+        ticket = anomalies.ticket_to_join(self, event, ahead)
         if ticket is not None:
             anomalies.join(self, ticket, event, outcome)
             if not self.rt.mappings.lifecycle.is_open(ticket.state):
@@ -142,9 +145,8 @@ class Planner:
                     outcome=outcome,
                 )
         elif creates:
-            latest = self.mirror.current_ticket(self.tx, key)
-            generation = 1 if latest is None else latest.generation + 1
-            self.open_ticket(event, creates, key, generation, outcome, anomaly)
+            generation = 1 if ahead.latest is None else ahead.latest.generation + 1
+            self.open_ticket(event, creates, key, generation, outcome, ahead.anomaly)
         else:
             outcome.ignored = "matching flows have no create_ticket action and the anomaly has no open ticket"
         self.plan_notifications(flows, outcome)

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from gateway.record.rows import AnomalyRow
-from gateway.record.store import Store, Tx, marks
+from gateway.record.store import Cursor, Query, Store, Tx, marks
 
 
 class Unread(Enum):
@@ -18,13 +18,23 @@ class Unread(Enum):
     ROW = "unread"
 
 
+def active_anomaly_read(source: str, anomaly_id: str) -> Query[AnomalyRow | None]:
+    return Query(
+        "SELECT * FROM ticket_anomalies WHERE source = ? AND anomaly_id = ? AND active = 1",
+        (source, anomaly_id),
+        _first_anomaly,
+    )
+
+
+def _first_anomaly(cursor: Cursor) -> AnomalyRow | None:
+    row = cursor.fetchone()
+    return _anomaly(row) if row else None
+
+
 class Anomalies(Store):
     def active_anomaly(self, tx: Tx, source: str, anomaly_id: str) -> AnomalyRow | None:
         """The row of the ticket the anomaly belongs to now, if any."""
-        row = tx.execute(
-            "SELECT * FROM ticket_anomalies WHERE source = ? AND anomaly_id = ? AND active = 1", (source, anomaly_id)
-        ).fetchone()
-        return _anomaly(row) if row else None
+        return self.ask(tx, active_anomaly_read(source, anomaly_id))
 
     def anomalies(
         self, ticket_id: int, tx: Tx | None = None, *, active_only: bool = True

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from gateway.record.rows import LinkRow, TicketRow, TimelineRow
-from gateway.record.store import Store, Tx, _dumps, marks
+from gateway.record.store import Cursor, Query, Store, Tx, _dumps, marks
 
 _FIELDS = msgspec.json.Decoder(dict[str, Any])
 
@@ -17,12 +17,13 @@ _FIELDS = msgspec.json.Decoder(dict[str, Any])
 class Tickets(Store):
     def current_ticket(self, tx: Tx, correlation_key: str) -> TicketRow | None:
         """The key's latest ticket; the key stays locked until commit, so one anomaly makes one ticket."""
+        return self.ask(tx, self.current_ticket_read(tx, correlation_key))
+
+    def current_ticket_read(self, tx: Tx, correlation_key: str) -> Query[TicketRow | None]:
+        """`current_ticket` to be asked (its key's lock is sent now, ahead of it)."""
         self.lock_key(tx, correlation_key)
-        row = tx.execute(
-            "SELECT * FROM tickets WHERE correlation_key = ? ORDER BY generation DESC LIMIT 1" + self.for_update,
-            (correlation_key,),
-        ).fetchone()
-        return _ticket(row) if row else None
+        sql = "SELECT * FROM tickets WHERE correlation_key = ? ORDER BY generation DESC LIMIT 1" + self.for_update
+        return Query(sql, (correlation_key,), _first_ticket)
 
     def create_ticket(
         self,
@@ -196,3 +197,8 @@ def _ticket(row: Any) -> TicketRow:
 
 def _link(row: Any) -> LinkRow:
     return msgspec.convert(dict(row), LinkRow)
+
+
+def _first_ticket(cursor: Cursor) -> TicketRow | None:
+    row = cursor.fetchone()
+    return _ticket(row) if row else None
