@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gateway.record.store import CONFLICTS, DatabaseError, Store
+from gateway.record.store import CONFLICTS, DatabaseError, Query, Store
 from tests.postgres import PostgresServer
 
 Makes = Callable[[Path], str]
@@ -127,3 +127,19 @@ def test_long_in_lists_of_many_lengths_answer_alike(store: Store) -> None:
         found = conn.execute(f"SELECT count(*) AS n, max(name) AS last FROM items WHERE id IN ({marks})", ids)
         row = found.fetchone()
         assert (row["n"], row["last"]) == (length, max(f"n{i}" for i in ids))
+
+
+def test_statements_asked_together_answer_in_order_each_after_the_one_before(store: Store) -> None:
+    # what the ingress relies on: an event's insert and the reads its planning starts from, in one round trip
+    store.connection().execute("INSERT INTO items (id, name) VALUES (?, ?)", (1, "old"))
+    insert = Query("INSERT INTO items (id, name) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (2, "new"),
+                   lambda cursor: cursor.rowcount)  # fmt: skip
+    count = Query("SELECT count(*) AS n FROM items", (), lambda cursor: cursor.fetchone()["n"])
+    missing = Query("SELECT name FROM items WHERE id = ?", (9,), lambda cursor: cursor.fetchone())
+    with store.transaction(pipelined=True) as tx:
+        store.send(tx, "UPDATE items SET score = ? WHERE id = ?", (0.5, 1))  # sent earlier, answered with them
+        assert store.ask_together(tx, [insert, count, missing]) == [1, 2, None]
+        again = Query(insert.sql, (3, "new"), insert.answer)
+        assert store.ask_together(tx, [again, count]) == [0, 2]  # the duplicate name: nothing inserted
+    assert _names(store) == ["old", "new"]
+    assert store.connection().execute("SELECT score FROM items WHERE id = 1").fetchone()["score"] == 0.5
