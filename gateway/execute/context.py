@@ -85,6 +85,7 @@ class Context:
         self.attempts = 0  # the execution's attempts in the log: the claim counted them, this run adds its own
         self._events: dict[str, Event | None] = {}  # the events read this run
         self._claimed_event: tuple[str, str] | None = None  # the claim's event id and JSON, decoded when asked
+        self._claimed_ticket: TicketRow | None = None  # the claim's read of its ticket, used once
         self.has_link = True  # the claim's answer: the ticket is linked at the target (True: look)
         self.result: dict[str, object] | None = None  # what a succeeded execution recorded (the log line)
         self.waits_for: str | None = None  # the claim's answer: an earlier action this one waits for
@@ -97,6 +98,7 @@ class Context:
         self.has_link = claim.has_link
         event_id = claim.execution.event_id
         self._claimed_event = (event_id, claim.event_payload) if event_id and claim.event_payload else None
+        self._claimed_ticket = claim.ticket
         return claim.execution
 
     def flush_attempt(self, tx: Tx | None = None) -> None:
@@ -115,6 +117,10 @@ class Context:
         return execution.ticket_id
 
     def ticket(self, execution: ExecutionRow) -> TicketRow:
+        """The execution's ticket: as the claim read it, unless the execution has another now (re-planned)."""
+        claimed, self._claimed_ticket = self._claimed_ticket, None
+        if claimed is not None and claimed.id == execution.ticket_id:
+            return claimed
         ticket = self.mirror.ticket(execution.ticket_id) if execution.ticket_id else None
         if ticket is None:
             raise Done("failed", execution.error or "the execution has no ticket")

@@ -10,7 +10,8 @@ import msgspec
 
 from gateway.record.counters import SEP
 from gateway.record.rows import AttemptRow, Claim, ExecutionRow
-from gateway.record.store import Store, Tx, _dumps, marks, new_id, unindexed
+from gateway.record.store import Cursor, Query, Store, Tx, _dumps, marks, new_id, unindexed
+from gateway.record.tickets import ticket_of_execution_read
 
 # The claim's RETURNING reads more beside the row. SQLite gives the updated row's columns no type
 # there, so a plain `= executions.id` cannot use an index (it scanned every attempt and event per
@@ -115,8 +116,10 @@ class Executions(Store):
 
     def claim(self, execution_id: str, now: float, lease: float) -> Claim | None:
         """Take a queued, due execution for this worker; None when another has it or it is not due."""
-        with self.writing():  # one statement is its own transaction (read whole, so SQLite commits it now)
-            rows = self._all(CLAIM, (now, now + lease, now, execution_id, now + 0.05))
+        claim = Query(CLAIM, (now, now + lease, now, execution_id, now + 0.05), _all_rows)
+        # the claim is its own transaction (read whole, so SQLite commits it now); its ticket is read with it
+        with self.writing():
+            rows, ticket = self.ask_together(self.connection(), [claim, ticket_of_execution_read(execution_id)])
         if not rows:
             return None
         row = dict(rows[0])
@@ -126,6 +129,7 @@ class Executions(Store):
             event_payload=row.pop("event_payload"),
             has_link=bool(row.pop("has_link")),
             execution=_execution(row),
+            ticket=ticket,
         )
 
     def renew_leases(self, ids: Sequence[str], until: float) -> None:
@@ -345,3 +349,7 @@ def _execution(row: Any) -> ExecutionRow:
     data["params"] = json.loads(data["params"])
     data["result"] = json.loads(data["result"]) if data["result"] else None
     return msgspec.convert(data, ExecutionRow)
+
+
+def _all_rows(cursor: Cursor) -> list[Any]:
+    return cursor.fetchall()

@@ -112,6 +112,7 @@ class Claim(msgspec.Struct, frozen=True, kw_only=True):
     waits_for: str | None  # "<action> <id>" of an earlier unfinished action on its ticket and target
     event_payload: str | None  # its event's JSON, as recorded (None: no event, or pruned)
     has_link: bool  # its ticket is linked at its target already
+    ticket: TicketRow | None = None  # its ticket, read in the claim's round trip
 
 
 class AttemptRow(Row, frozen=True, kw_only=True):

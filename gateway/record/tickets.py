@@ -199,6 +199,12 @@ def _link(row: Any) -> LinkRow:
     return msgspec.convert(dict(row), LinkRow)
 
 
+def ticket_of_execution_read(execution_id: str) -> Query[TicketRow | None]:
+    """An execution's ticket (none when it has none)."""
+    sql = "SELECT * FROM tickets WHERE id = (SELECT ticket_id FROM executions WHERE id = ?)"
+    return Query(sql, (execution_id,), _first_ticket)
+
+
 def _first_ticket(cursor: Cursor) -> TicketRow | None:
     row = cursor.fetchone()
     return _ticket(row) if row else None
