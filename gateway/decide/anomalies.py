@@ -16,7 +16,7 @@ import msgspec
 from gateway.core.errors import ForbiddenTransition
 from gateway.core.models import Event
 from gateway.decide.fields import target_status
-from gateway.record.anomalies import active_anomaly_read
+from gateway.record.anomalies import Unread, active_anomaly_read
 from gateway.record.mirror import Mirror
 from gateway.record.rows import AnomalyRow, TicketRow
 from gateway.record.runtime import Runtime
@@ -107,24 +107,27 @@ def ticket_to_join(planner: Planner, event: Event, ahead: Ahead) -> TicketRow | 
     return None
 
 
-def join(planner: Planner, ticket: TicketRow, event: Event, outcome: Outcome) -> None:
+def join(planner: Planner, ticket: TicketRow, event: Event, ahead: Ahead, outcome: Outcome) -> None:
     """The anomaly occurred again on its ticket, or joins it (said on the timeline and, coalesced, to trackers)."""
     mirror, tx = planner.mirror, planner.tx
-    row = mirror.active_anomaly(tx, event.source, event.anomaly_id)
+    row = ahead.anomaly  # nothing changed it since it was read ahead
     if row is not None and row.ticket_id == ticket.id:
         mirror.touch_anomaly(tx, ticket.id, event.source, event.anomaly_id, status=event.status, now=planner.now)
         planner.recur(ticket, event, outcome)
         return
-    link(planner, ticket, event.source, event.anomaly_id, status=event.status or "", title=event.title, actor="gateway")
+    status, title = event.status or "", event.title
+    link(planner, ticket, event.source, event.anomaly_id, status=status, title=title, actor="gateway", row=row)
     outcome.ticket_id = ticket.id
 
 
 def link(
-    planner: Planner, ticket: TicketRow, source: str, anomaly_id: str, *, status: str, title: str, actor: str
-) -> int | None:
-    """Make the anomaly the ticket's; the ticket it was moved from, if any (both timelines say so)."""
+    planner: Planner, ticket: TicketRow, source: str, anomaly_id: str, *, status: str, title: str, actor: str,
+    row: AnomalyRow | Unread | None = Unread.ROW,
+) -> int | None:  # fmt: skip
+    """Make the anomaly the ticket's; the ticket it was moved from, if any (both timelines say so).
+    `row`: the anomaly's active row, when the caller read it in this transaction."""
     mirror, tx, now = planner.mirror, planner.tx, planner.now
-    previous = mirror.link_anomaly(tx, ticket.id, source, anomaly_id, status=status, title=title, now=now)
+    previous = mirror.link_anomaly(tx, ticket.id, source, anomaly_id, status=status, title=title, now=now, previous=row)
     entry: dict[str, Any] = {"source": source, "anomaly_id": anomaly_id, "title": title}
     if previous is not None:
         entry["moved_from"] = planner.rt.number(previous)

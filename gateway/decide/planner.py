@@ -133,7 +133,7 @@ class Planner:
             return
         ticket = anomalies.ticket_to_join(self, event, ahead)
         if ticket is not None:
-            anomalies.join(self, ticket, event, outcome)
+            anomalies.join(self, ticket, event, ahead, outcome)
             if not self.rt.mappings.lifecycle.is_open(ticket.state):
                 current = self.mirror.ticket(ticket.id, self.tx) or ticket
                 self.move(
