@@ -6,8 +6,13 @@ import hashlib
 import hmac
 import json
 
+import httpx
+
+from connectors.emulators.base import Fault
 from gateway.execute.sync import poll, run_due
-from tests.sync.conftest import SNOW_SECRET, Synced, SyncedFactory
+from tests.conftest import MakeHarness, Trackers, qualytics_delivery
+from tests.faults.conftest import run_once
+from tests.sync.conftest import JIRA_SYNC, SNOW_SECRET, SYNC_ENV, Synced, SyncedFactory
 
 
 def _poll(world: Synced) -> list[str]:
@@ -80,3 +85,31 @@ def test_a_business_rule_push_is_verified_and_applied(synced: SyncedFactory) -> 
     assert good.status_code == 202 and good.json()["changes"][0]["result"] == "moved to In Progress"
     again = world.gateway.client.post(path, content=body, headers={"x-gateway-signature": signature})
     assert again.json()["duplicate"] is True and len(world.timeline("status_changed")) == 1
+
+
+def test_a_move_in_servicenow_while_the_jira_create_waits_reaches_jira_when_it_lands(
+    make_gateway: MakeHarness, trackers: Trackers
+) -> None:
+    # propagate off: ServiceNow's moves queue nothing for Jira, so the create, created in its initial
+    # status, must catch the issue up to the ticket's state when it lands
+    snow_sync = '    sync: {webhook_secret: "${SNOW_PUSH_SECRET}", poll_interval: 60, propagate: false}'
+    gateway = make_gateway(trackers.mappings(jira_extra=JIRA_SYNC, snow_extra=snow_sync), env=SYNC_ENV)
+    trackers.jira.inject(Fault(kind="status", status=429, retry_after=60, method="POST", path="/issue$"))
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    run_once(gateway)  # the incident is made; the issue's create waits a minute
+    [incident] = trackers.incidents()
+    assert trackers.issues() == []
+    act = {"incident": incident["number"], "state": "2"}  # a person in ServiceNow
+    headers = {"x-emulator-token": trackers.snow.control_token}
+    assert httpx.post(f"{trackers.snow_server.url}/_emulator/act", json=act, headers=headers, timeout=30).is_success
+
+    report = poll(gateway.runtime, gateway.dispatcher, "snow")
+    assert [change["result"] for change in report["changes"]] == ["moved to In Progress"]
+    assert [e["action"] for e in gateway.executions(target="jira")] == ["create_ticket"]  # nothing else queued
+    gateway.drain()
+
+    [issue] = trackers.issues()
+    assert issue["status"] == "In Progress"
+    [catch_up] = [e for e in gateway.executions(target="jira") if e["flow"] == "catch-up"]
+    assert catch_up["action"] == "update_ticket_status" and catch_up["status"] == "succeeded"
+    assert incident["number"] == trackers.incidents()[0]["number"] and gateway.ticket("DQ-1")["state"] == "In Progress"
