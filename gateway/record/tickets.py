@@ -68,9 +68,8 @@ class Tickets(Store):
         if ticket_id is None:
             return None
         if tx is not None:  # read to be changed: held until commit
-            row = tx.execute("SELECT * FROM tickets WHERE id = ?" + self.for_update, (ticket_id,)).fetchone()
-        else:
-            row = self._one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+            return self.ask(tx, self.ticket_read(ticket_id))
+        row = self._one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
         return _ticket(row) if row else None
 
     def list_tickets(
@@ -149,18 +148,23 @@ class Tickets(Store):
         remote: dict[str, str],
         now: float,
         changed: tuple[str, ...] = (),
-    ) -> tuple[bool, str]:
+        *,
+        then: Sequence[Query[Any]] = (),
+    ) -> tuple[LinkRow | None, list[Any]]:
         """Insert or update the link; `changed` names the fields the gateway just set at the tracker (sync order),
-        merged into the link's clock in the same statement. Answers whether there was a link, and its key.
-
-        PostgreSQL reads the link as it was in the same statement (its snapshot is taken before the
-        insert): one round trip fewer for every tracker action that links."""
+        merged into the link's clock in the same statement. Answers the link as it was (None: there was none)
+        and the answers of `then`, asked after it: all in one round trip on PostgreSQL."""
+        merge = (
+            "(links.sync_clock::jsonb || excluded.sync_clock::jsonb)::text"
+            if self.postgres
+            else "json_patch(links.sync_clock, excluded.sync_clock)"
+        )
         upsert = (
             "INSERT INTO links (ticket_id, target, external_id, external_key, url, remote_status, remote_priority,"
             " updated_at, sync_clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, target) DO UPDATE SET"
             " external_id = excluded.external_id, external_key = excluded.external_key, url = excluded.url,"
             " remote_status = excluded.remote_status, remote_priority = excluded.remote_priority,"
-            " updated_at = excluded.updated_at, sync_clock = "
+            " updated_at = excluded.updated_at, sync_clock = " + merge
         )
         values = (
             ticket_id,
@@ -173,18 +177,13 @@ class Tickets(Store):
             now,
             _dumps({name: now for name in changed}),
         )
-        if self.postgres:
-            row = tx.execute(
-                "WITH before AS (SELECT external_key FROM links WHERE ticket_id = ? AND target = ?) "
-                + upsert
-                + "(links.sync_clock::jsonb || excluded.sync_clock::jsonb)::text"
-                " RETURNING EXISTS (SELECT 1 FROM before) AS linked, (SELECT external_key FROM before) AS key",
-                (ticket_id, target, *values),
-            ).fetchone()
-            return bool(row["linked"]), row["key"] or ""
-        before = self.link(ticket_id, target, tx)
-        tx.execute(upsert + "json_patch(links.sync_clock, excluded.sync_clock)", values)
-        return before is not None, before.external_key if before else ""
+        before = Query("SELECT * FROM links WHERE ticket_id = ? AND target = ?", (ticket_id, target), _first_link)
+        was, _, *answers = self.ask_together(tx, [before, Query(upsert, values, _nothing), *then])
+        return was, answers
+
+    def ticket_read(self, ticket_id: int) -> Query[TicketRow | None]:
+        """A ticket read to be changed: held until commit."""
+        return Query("SELECT * FROM tickets WHERE id = ?" + self.for_update, (ticket_id,), _first_ticket)
 
 
 def _ticket(row: Any) -> TicketRow:
@@ -208,3 +207,12 @@ def ticket_of_execution_read(execution_id: str) -> Query[TicketRow | None]:
 def _first_ticket(cursor: Cursor) -> TicketRow | None:
     row = cursor.fetchone()
     return _ticket(row) if row else None
+
+
+def _first_link(cursor: Cursor) -> LinkRow | None:
+    row = cursor.fetchone()
+    return _link(row) if row else None
+
+
+def _nothing(cursor: Cursor) -> None:
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import msgspec
 
@@ -22,7 +23,7 @@ from gateway.decide.recurrence import RECURRENCE_FLOW
 from gateway.execute.context import WAIT_STEP, Context, Done, remote_ticket
 from gateway.execute.handlers.link_back import plan_link_back
 from gateway.record.rows import ExecutionRow, LinkRow, TicketRow
-from gateway.record.store import Tx
+from gateway.record.store import Query, Tx
 from gateway.rules.templates import RenderError
 
 # what each action sets at the tracker: an inbound change older than this never overwrites it
@@ -173,9 +174,12 @@ def _succeed(
     now = time.time()
     with ctx.mirror.transaction(pipelined=True) as tx:  # the attempt, timeline and finish go with the commit
         if execution.action != "comment":
-            first = _save_link(ctx, tx, execution, remote, now)
+            # a create reads its ticket with the link's save (one round trip): did it move meanwhile?
+            catch_up = created_as is not None and execution.ticket_id is not None
+            then = [ctx.mirror.ticket_read(ctx.ticket_id(execution))] if catch_up else []
+            first, answers = _save_link(ctx, tx, execution, remote, now, then)
             if created_as is not None:
-                _catch_up(ctx, tx, execution, created_as, now)
+                _catch_up(ctx, tx, execution, created_as, now, answers[0] if answers else None)
                 if first:
                     plan_link_back(ctx, tx, execution, remote, now)
         result: dict[str, object] = {
@@ -192,11 +196,15 @@ def _succeed(
     return "succeeded"
 
 
-def _save_link(ctx: Context, tx: Tx, execution: ExecutionRow, remote: RemoteTicket, now: float) -> bool:
-    """Store the link; True (and a `linked` timeline entry) when the ticket had none for this target."""
+def _save_link(
+    ctx: Context, tx: Tx, execution: ExecutionRow, remote: RemoteTicket, now: float, then: list[Query[Any]]
+) -> tuple[bool, list[Any]]:
+    """Store the link; True (and a `linked` timeline entry) when the ticket had none for this target; and the
+    answers of `then` (asked with it)."""
     ticket_id, target = ctx.ticket_id(execution), execution.target
     changes = _CHANGES.get(execution.action, ())
-    linked, key_before = ctx.mirror.save_link(tx, ticket_id, target, msgspec.to_builtins(remote), now, changes)
+    was, answers = ctx.mirror.save_link(tx, ticket_id, target, msgspec.to_builtins(remote), now, changes, then=then)
+    linked, key_before = was is not None, was.external_key if was else ""
     if execution.action == "update_ticket_status":  # the tracker now says what the mirror says
         ctx.mirror.set_drift(tx, ticket_id, False)
     entry = {"target": target, "key": remote.external_key, "url": remote.url}
@@ -205,12 +213,14 @@ def _save_link(ctx: Context, tx: Tx, execution: ExecutionRow, remote: RemoteTick
     elif key_before and remote.external_key and key_before != remote.external_key:
         # the issue moved (a Jira project move changes the key, not the id): say where it is now
         ctx.mirror.add_timeline(tx, ticket_id, "linked", "gateway", {**entry, "was": key_before}, now)
-    return not linked
+    return not linked, answers
 
 
-def _catch_up(ctx: Context, tx: Tx, execution: ExecutionRow, created_as: str, now: float) -> None:
-    """The ticket moved while its create was pending and nothing queued will move it: queue that move."""
-    ticket = ctx.mirror.ticket(execution.ticket_id, tx)
+def _catch_up(
+    ctx: Context, tx: Tx, execution: ExecutionRow, created_as: str, now: float, ticket: TicketRow | None
+) -> None:
+    """The ticket (as read now, held) moved while its create was pending and nothing queued will move it:
+    queue that move."""
     if ticket is None or ticket.state == created_as:
         return
     if ctx.mirror.pending_action(tx, ticket.id, execution.target, "update_ticket_status"):
