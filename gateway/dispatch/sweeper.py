@@ -89,15 +89,11 @@ class Sweeper:
     def run(self, stop: threading.Event) -> None:
         interval = self.rt.settings.sweep_interval_seconds
         while not stop.wait(interval):
-            self.sweep_once()
-
-    def sweep_once(self) -> None:
-        """A sweep, then retention when due."""
-        try:
-            self.sweep()
-            self.prune(self.rt.clock())
-        except Exception as exc:  # the sweeper must outlive a Redis or database outage
-            log.warning("sweep failed: %s", type(exc).__name__)
+            try:
+                self.sweep()
+                self.prune(self.rt.clock())
+            except Exception as exc:  # the sweeper must outlive a Redis or database outage
+                log.warning("sweep failed: %s", type(exc).__name__)
 
     def start(self) -> tuple[threading.Thread, threading.Event]:
         stop = threading.Event()

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from gateway.record.rows import AnomalyRow
-from gateway.record.store import Cursor, Query, Store, Tx, marks
+from gateway.record.store import Query, Store, Tx, first, marks
 
 
 class Unread(Enum):
@@ -22,13 +22,8 @@ def active_anomaly_read(source: str, anomaly_id: str) -> Query[AnomalyRow | None
     return Query(
         "SELECT * FROM ticket_anomalies WHERE source = ? AND anomaly_id = ? AND active = 1",
         (source, anomaly_id),
-        _first_anomaly,
+        first(_anomaly),
     )
-
-
-def _first_anomaly(cursor: Cursor) -> AnomalyRow | None:
-    row = cursor.fetchone()
-    return _anomaly(row) if row else None
 
 
 class Anomalies(Store):

@@ -10,7 +10,7 @@ import msgspec
 
 from gateway.record.counters import SEP
 from gateway.record.rows import AttemptRow, Claim, ExecutionRow
-from gateway.record.store import Cursor, Query, Store, Tx, _dumps, marks, new_id, unindexed
+from gateway.record.store import Query, Store, Tx, _dumps, every_row, marks, new_id, unindexed
 from gateway.record.tickets import ticket_of_execution_read
 
 # The claim's RETURNING reads more beside the row. SQLite gives the updated row's columns no type
@@ -116,7 +116,7 @@ class Executions(Store):
 
     def claim(self, execution_id: str, now: float, lease: float) -> Claim | None:
         """Take a queued, due execution for this worker; None when another has it or it is not due."""
-        claim = Query(CLAIM, (now, now + lease, now, execution_id, now + 0.05), _all_rows)
+        claim = Query(CLAIM, (now, now + lease, now, execution_id, now + 0.05), every_row)
         # the claim is its own transaction (read whole, so SQLite commits it now); its ticket is read with it
         with self.writing():
             rows, ticket = self.ask_together(self.connection(), [claim, ticket_of_execution_read(execution_id)])
@@ -349,7 +349,3 @@ def _execution(row: Any) -> ExecutionRow:
     data["params"] = json.loads(data["params"])
     data["result"] = json.loads(data["result"]) if data["result"] else None
     return msgspec.convert(data, ExecutionRow)
-
-
-def _all_rows(cursor: Cursor) -> list[Any]:
-    return cursor.fetchall()

@@ -78,6 +78,24 @@ class Query(Generic[T]):
     answer: Callable[[Cursor], T]
 
 
+def first(convert: Callable[[Any], T]) -> Callable[[Cursor], T | None]:
+    """A `Query`'s answer: its first row converted, or None when it has none."""
+
+    def answer(cursor: Cursor) -> T | None:
+        row = cursor.fetchone()
+        return convert(row) if row else None
+
+    return answer
+
+
+def every_row(cursor: Cursor) -> list[Any]:
+    return cursor.fetchall()
+
+
+def no_answer(cursor: Cursor) -> None:
+    return None
+
+
 def marks(values: Sequence[object]) -> str:
     """`?, ?, ?`: one placeholder per value (IN lists)."""
     return ", ".join("?" for _ in values)

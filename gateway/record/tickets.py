@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from gateway.record.rows import LinkRow, TicketRow, TimelineRow
-from gateway.record.store import Cursor, Query, Store, Tx, _dumps, marks
+from gateway.record.store import Query, Store, Tx, _dumps, first, marks, no_answer
 
 _FIELDS = msgspec.json.Decoder(dict[str, Any])
 
@@ -23,7 +23,7 @@ class Tickets(Store):
         """`current_ticket` to be asked (its key's lock is sent now, ahead of it)."""
         self.lock_key(tx, correlation_key)
         sql = "SELECT * FROM tickets WHERE correlation_key = ? ORDER BY generation DESC LIMIT 1" + self.for_update
-        return Query(sql, (correlation_key,), _first_ticket)
+        return Query(sql, (correlation_key,), first(_ticket))
 
     def create_ticket(
         self,
@@ -177,13 +177,13 @@ class Tickets(Store):
             now,
             _dumps({name: now for name in changed}),
         )
-        before = Query("SELECT * FROM links WHERE ticket_id = ? AND target = ?", (ticket_id, target), _first_link)
-        was, _, *answers = self.ask_together(tx, [before, Query(upsert, values, _nothing), *then])
+        before = Query("SELECT * FROM links WHERE ticket_id = ? AND target = ?", (ticket_id, target), first(_link))
+        was, _, *answers = self.ask_together(tx, [before, Query(upsert, values, no_answer), *then])
         return was, answers
 
     def ticket_read(self, ticket_id: int) -> Query[TicketRow | None]:
         """A ticket read to be changed: held until commit."""
-        return Query("SELECT * FROM tickets WHERE id = ?" + self.for_update, (ticket_id,), _first_ticket)
+        return Query("SELECT * FROM tickets WHERE id = ?" + self.for_update, (ticket_id,), first(_ticket))
 
 
 def _ticket(row: Any) -> TicketRow:
@@ -201,18 +201,4 @@ def _link(row: Any) -> LinkRow:
 def ticket_of_execution_read(execution_id: str) -> Query[TicketRow | None]:
     """An execution's ticket (none when it has none)."""
     sql = "SELECT * FROM tickets WHERE id = (SELECT ticket_id FROM executions WHERE id = ?)"
-    return Query(sql, (execution_id,), _first_ticket)
-
-
-def _first_ticket(cursor: Cursor) -> TicketRow | None:
-    row = cursor.fetchone()
-    return _ticket(row) if row else None
-
-
-def _first_link(cursor: Cursor) -> LinkRow | None:
-    row = cursor.fetchone()
-    return _link(row) if row else None
-
-
-def _nothing(cursor: Cursor) -> None:
-    return None
+    return Query(sql, (execution_id,), first(_ticket))
