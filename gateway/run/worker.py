@@ -40,6 +40,7 @@ from gateway.run.supervisor import child_env
 
 log = logging.getLogger("gateway.run.worker")
 LOST_REDIS_EXIT = 3  # the RQ loop ended without a stop request: restart me
+BESIDE_STOP_S = 5.0  # how long a stopping worker waits for a sweep or sync pass under way
 
 
 class _StopAware:
@@ -196,7 +197,7 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
 
     connection = connect(settings.redis_url)
     companion = Companion(settings).start() if settings.worker_fork else None
-    stop_beside = None if companion else _start_beside(runtime, connection)  # runs while we wait for Redis too
+    stop_beside = None if companion else start_beside(runtime, connection)  # runs while we wait for Redis too
     try:
         wait_for_redis(connection)
         queues = [Queue(settings.queue_name, connection=connection)]
@@ -224,17 +225,21 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
         raise SystemExit(LOST_REDIS_EXIT)
 
 
-def _start_beside(runtime: Runtime, connection: redis.Redis) -> Callable[[], None]:
+def start_beside(runtime: Runtime, connection: redis.Redis) -> Callable[[], None]:
     """The sweeper and the tracker sync threads; calling what is returned stops both."""
     settings = runtime.settings
     dispatcher = Dispatcher(connection, runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300)
     sweeper = Sweeper(runtime, dispatcher, on_breach=sla_breach_hook(runtime))  # breaches fire sla_breached
-    _, stop = sweeper.start()  # it only needs the database
-    _, stop_sync = tracker_sync.start(runtime, dispatcher)  # two-way sync: polls and reconcile passes
+    sweeping, stop = sweeper.start()  # it only needs the database
+    syncing, stop_sync = tracker_sync.start(runtime, dispatcher)  # two-way sync: polls and reconcile passes
 
     def stop_both() -> None:
+        """Let a pass under way finish (a sweep that expired leases still logs and enqueues them)."""
         stop.set()
         stop_sync.set()
+        deadline = time.monotonic() + BESIDE_STOP_S
+        for thread in (sweeping, syncing):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     return stop_both
 
@@ -255,7 +260,7 @@ def run_beside(worker_pid: int) -> None:
 
     signal.signal(signal.SIGTERM, end)
     signal.signal(signal.SIGINT, end)
-    stop = _start_beside(runtime, connect(settings.redis_url))
+    stop = start_beside(runtime, connect(settings.redis_url))
     while not ended.wait(1.0) and os.getppid() == worker_pid:
         pass
     stop()
