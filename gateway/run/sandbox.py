@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.emulators.base import Emulator, EmulatorHTTPServer
+from gateway.run.heap import freeze_startup_heap
 
 log = logging.getLogger("gateway.run.sandbox")
 
@@ -148,6 +149,7 @@ def run_emulator(kind: str, port: int, state_file: Path) -> None:
         print(f"error {exc.strerror}", flush=True)
         raise SystemExit(1) from None
     server.keep_state(state_file)
+    freeze_startup_heap()  # the sandbox stands in for the trackers: no collector pauses of its own either
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

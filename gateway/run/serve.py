@@ -21,6 +21,7 @@ from gateway.record.store import describe
 from gateway.rules.loader import MappingErrors
 from gateway.rules.strength import weak_secrets
 from gateway.run.embedded_redis import EmbeddedRedis
+from gateway.run.heap import freeze_startup_heap
 from gateway.run.http import bounded_protocol
 from gateway.run.logs import redact_secrets_of
 from gateway.run.sandbox import Tracker, keep_used, mark_serving, start_sandbox
@@ -191,6 +192,7 @@ def serve(
         http=bounded_protocol(settings.request_timeout_seconds),
         timeout_keep_alive=max(1, round(settings.keep_alive_seconds)),
     )
+    freeze_startup_heap()
     try:
         _Server(config, supervisor, trackers).run()
     finally:

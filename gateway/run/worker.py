@@ -35,6 +35,7 @@ from gateway.dispatch.sweeper import Sweeper
 from gateway.execute import runner as jobs
 from gateway.execute import sync as tracker_sync
 from gateway.record.runtime import Runtime
+from gateway.run.heap import freeze_startup_heap
 from gateway.run.logs import configure_logging, redact_secrets_of
 from gateway.run.supervisor import child_env
 
@@ -209,6 +210,7 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
             worker.companion = companion
         else:
             worker = GatewayWorker(queues, connection=connection)
+        freeze_startup_heap()
         # No RQ scheduler: nothing is scheduled in RQ (backoffs live in the database and the sweeper
         # enqueues them), and its extra process dies with a traceback whenever Redis goes away.
         worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
@@ -261,6 +263,7 @@ def run_beside(worker_pid: int) -> None:
     signal.signal(signal.SIGTERM, end)
     signal.signal(signal.SIGINT, end)
     stop = start_beside(runtime, connect(settings.redis_url))
+    freeze_startup_heap()
     while not ended.wait(1.0) and os.getppid() == worker_pid:
         pass
     stop()
