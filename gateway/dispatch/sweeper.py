@@ -35,6 +35,7 @@ class Sweeper:
 
     def sweep(self, now: float | None = None) -> list[str]:
         now = self.rt.clock() if now is None else now
+        self.rt.mirror.checkpoint()  # here, beside the writers, not inside a commit (see store.WAL_BACKSTOP_PAGES)
         self.check_sla(now)  # needs only the database: breaches are found with Redis away too
         if not self.watch_redis(now):
             return []
