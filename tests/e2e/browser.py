@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -96,6 +96,10 @@ class Browser:
             try:
                 found = predicate()
             except (NoSuchElementException, StaleElementReferenceException):
+                found = None
+            except WebDriverException as exc:  # Chrome's word for an element a live refresh just replaced
+                if "does not belong to the document" not in str(exc.msg):
+                    raise
                 found = None
             if found:
                 return found
