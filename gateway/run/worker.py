@@ -186,16 +186,24 @@ def wait_for_redis(connection: redis.Redis, max_wait: float = 5.0) -> None:
         delay = min(delay * 2, max_wait)
 
 
-def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None:
+def _load(settings: Settings | None) -> Runtime:
+    """What a worker and its companion start from: logging, settings, the runtime, the tracker clients."""
     configure_logging()
     settings = settings or Settings.from_env()
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: a standalone worker needs the Redis the gateway uses")
     runtime = Runtime.load(settings)
     redact_secrets_of(runtime)
-    jobs.configure(runtime)
     import connectors.registry  # noqa: F401  loaded before the first job (and before any fork)
 
+    return runtime
+
+
+def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None:
+    runtime = _load(settings)
+    settings = runtime.settings
+    assert settings.redis_url is not None
+    jobs.configure(runtime)
     connection = connect(settings.redis_url)
     companion = Companion(settings).start() if settings.worker_fork else None
     stop_beside = None if companion else start_beside(runtime, connection)  # runs while we wait for Redis too
@@ -248,13 +256,8 @@ def start_beside(runtime: Runtime, connection: redis.Redis) -> Callable[[], None
 
 def run_beside(worker_pid: int) -> None:
     """A `Companion`: the sweeper and the sync until SIGTERM, SIGINT, or its worker is gone."""
-    configure_logging()
-    settings = Settings.from_env()
-    assert settings.redis_url is not None
-    runtime = Runtime.load(settings)
-    redact_secrets_of(runtime)
-    import connectors.registry  # noqa: F401  the sync's tracker clients
-
+    runtime = _load(None)
+    assert runtime.settings.redis_url is not None
     ended = threading.Event()
 
     def end(signum: int, frame: FrameType | None) -> None:
@@ -262,7 +265,7 @@ def run_beside(worker_pid: int) -> None:
 
     signal.signal(signal.SIGTERM, end)
     signal.signal(signal.SIGINT, end)
-    stop = start_beside(runtime, connect(settings.redis_url))
+    stop = start_beside(runtime, connect(runtime.settings.redis_url))
     freeze_startup_heap()
     while not ended.wait(1.0) and os.getppid() == worker_pid:
         pass
