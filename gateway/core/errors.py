@@ -62,6 +62,13 @@ class PayloadTooLarge(GatewayError):
     code = "payload_too_large"
 
 
+class ClientGone(GatewayError):
+    """The client hung up before its body arrived: nothing was recorded, and nobody reads the answer."""
+
+    status_code = 400
+    code = "client_gone"
+
+
 class TooManyEvents(PayloadTooLarge):
     code = "too_many_events"
 

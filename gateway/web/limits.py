@@ -13,11 +13,9 @@ from gateway.core.errors import error_body
 MAX_HEAD_BYTES = 16 * 1024  # what h11, Node and nginx allow for a request line and headers together
 
 
-async def send_error(
-    send: Send, status: int, code: str, detail: str, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    """A `{"error", "detail"}` answer from ASGI middleware, before Litestar's handlers exist for the request."""
-    body = msgspec.json.encode(error_body(code, detail))
+async def send_json(send: Send, status: int, content: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """`content` as a JSON answer, sent straight to the ASGI server."""
+    body = msgspec.json.encode(content)
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": status,
@@ -26,6 +24,22 @@ async def send_error(
     }
     await send(start)
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def send_error(
+    send: Send, status: int, code: str, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """A `{"error", "detail"}` answer from ASGI middleware, before Litestar's handlers exist for the request."""
+    await send_json(send, status, error_body(code, detail), headers)
+
+
+def json_answer(content: Any, status: int) -> ASGIApp:
+    """A route's JSON answer as an ASGI app: a hot route returns it instead of building a Response."""
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await send_json(send, status, content)
+
+    return answer
 
 
 def head_size(scope: Scope) -> int:

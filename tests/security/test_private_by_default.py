@@ -134,3 +134,11 @@ def test_the_openapi_document_declares_request_bodies(gateway: Harness) -> None:
     assert status["content"]["application/json"]["schema"]["required"] == ["status"]
     assert "application/json" in paths["/v1/webhooks/{source}"]["post"]["requestBody"]["content"]
     assert "application/x-www-form-urlencoded" in paths["/slack/commands"]["post"]["requestBody"]["content"]
+
+
+def test_the_openapi_document_describes_a_webhooks_answer(gateway: Harness) -> None:
+    document = gateway.client.get("/schema/openapi.json", headers=bearer(API_TOKEN)).json()
+    accepted = document["paths"]["/v1/webhooks/{source}"]["post"]["responses"]["202"]
+    reference = accepted["content"]["application/json"]["schema"]["$ref"]
+    schema = document["components"]["schemas"][reference.rsplit("/", 1)[1]]
+    assert sorted(schema["required"]) == ["duplicate", "event_ids", "executions", "ignored"]
