@@ -1,10 +1,11 @@
 """Who may call what: private by default.
 
-With GATEWAY_API_TOKEN set, everything but the webhooks, the chat endpoints (each with its own
-proof), the health checks, the API description and the console (its own login) needs `Authorization: Bearer <token>`;
-/metrics also takes GATEWAY_METRICS_TOKEN. State-changing API calls take JSON only and refuse a
-foreign Origin, so a web page cannot forge them. Without a token the Host header must be one of
-GATEWAY_ALLOWED_HOSTS (DNS rebinding). `bearer_ok` is the check to reuse for any new surface.
+With GATEWAY_API_TOKEN set, everything but the webhooks (data-quality tools' and trackers'), the
+chat endpoints (each with its own proof), the health checks, the API description and the console
+(its own login) needs `Authorization: Bearer <token>`; /metrics also takes GATEWAY_METRICS_TOKEN.
+State-changing API calls take JSON only and refuse a foreign Origin, so a web page cannot forge
+them. Without a token the Host header must be one of GATEWAY_ALLOWED_HOSTS (DNS rebinding).
+`bearer_ok` is the check to reuse for any new surface.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def bearer_ok(headers: Any, *tokens: str | None) -> bool:
 
 
 def is_open(path: str) -> bool:
-    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+    # a tracker's webhook carries its own proof (Jira cannot add an Authorization header)
+    tracker_webhook = path.startswith("/v1/trackers/") and path.endswith("/webhook")
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or tracker_webhook
 
 
 def api_guard(connection: ASGIConnection[Any, Any, Any, Any]) -> None:

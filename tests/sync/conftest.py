@@ -107,12 +107,16 @@ def synced(make_gateway: MakeHarness, trackers: Trackers) -> Iterator[SyncedFact
     servers: list[Served] = []
 
     def make(
-        jira_sync: str = JIRA_SYNC, snow_sync: str = SNOW_SYNC, flows: str | None = None, extra: str = ""
+        jira_sync: str = JIRA_SYNC,
+        snow_sync: str = SNOW_SYNC,
+        flows: str | None = None,
+        extra: str = "",
+        **settings: Any,
     ) -> Synced:
         files = trackers.mappings(jira_extra=jira_sync, snow_extra=snow_sync, flows=flows)
         if extra:
             files["extra.yaml"] = extra
-        gateway = make_gateway(files, env=SYNC_ENV)
+        gateway = make_gateway(files, env=SYNC_ENV, **settings)
         served = Served(gateway)
         servers.append(served)
         world = Synced(gateway, trackers, served)

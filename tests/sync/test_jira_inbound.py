@@ -208,3 +208,18 @@ def test_data_center_deliveries_carry_a_token_compared_in_constant_time(synced: 
     assert world.ticket()["state"] == "New"
     assert world.gateway.client.post(path + "?token=dc-token-value-123", content=body).status_code == 202
     assert world.ticket()["state"] == "In Progress"
+
+
+def test_with_the_api_token_set_trackers_still_reach_the_gateway_with_their_own_proofs(synced: SyncedFactory) -> None:
+    world = synced(api_token="api-token-the-trackers-do-not-have")
+    world.in_jira(move_to="In Progress")  # the emulator signs its delivery and sends no Authorization header
+    assert [d["status"] for d in world.deliveries()] == [202]
+    assert world.ticket()["state"] == "In Progress"
+
+    # the tracker's own proof is what is checked: without it the answer names it, and nothing moves
+    body = json.dumps(_issue_updated(world.trackers.issues()[0], "Done")).encode()
+    unsigned = world.gateway.client.post("/v1/trackers/jira/webhook", content=body)
+    assert unsigned.status_code == 401 and unsigned.json()["error"] == "missing_signature"
+    assert world.ticket()["state"] == "In Progress"
+    # the rest of the API still needs the token
+    assert world.gateway.client.get("/v1/tickets").status_code == 401

@@ -113,3 +113,16 @@ def test_a_move_in_servicenow_while_the_jira_create_waits_reaches_jira_when_it_l
     [catch_up] = [e for e in gateway.executions(target="jira") if e["flow"] == "catch-up"]
     assert catch_up["action"] == "update_ticket_status" and catch_up["status"] == "succeeded"
     assert incident["number"] == trackers.incidents()[0]["number"] and gateway.ticket("DQ-1")["state"] == "In Progress"
+
+
+def test_with_the_api_token_set_a_business_rule_push_needs_only_its_signature(synced: SyncedFactory) -> None:
+    world = synced(api_token="api-token-servicenow-does-not-send")
+    [incident] = world.trackers.incidents()
+    body = json.dumps(
+        {"sys_id": incident["sys_id"], "number": incident["number"], "state": "2", "sys_updated_by": "jane.doe"}
+    ).encode()
+    signature = "sha256=" + hmac.new(SNOW_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"x-gateway-signature": signature}
+    pushed = world.gateway.client.post("/v1/trackers/snow/webhook", content=body, headers=headers)
+    assert pushed.status_code == 202 and pushed.json()["changes"][0]["result"] == "moved to In Progress"
+    assert world.ticket()["state"] == "In Progress"
