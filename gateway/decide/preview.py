@@ -19,7 +19,7 @@ from gateway.decide.ingest import check_event_count
 from gateway.receive.sources import ADAPTERS, Delivery
 from gateway.record.runtime import Runtime
 from gateway.rules.matching import matching_flows
-from gateway.rules.schema import Action, CreateTicket, Flow, Notify, UpdateTicketStatus
+from gateway.rules.schema import Action, CreateTicket, Flow, Notify, UpdateTicketStatus, Webhook
 from gateway.rules.templates import RenderError, ticket_context
 
 PREVIEW_NUMBER = "(new)"
@@ -52,9 +52,13 @@ def _action(rt: Runtime, redactor: Redactor, flow: Flow, kind: str, action: Acti
         outcome = _status(rt, action, event)
         names = action.targets or _create_targets(rt, event)
         targets = {name: outcome for name in names}
-    else:
-        assert isinstance(action, Notify)
+    elif isinstance(action, Notify):
         targets = {name: {"fields": {"kind": rt.mappings.channels[name].kind}} for name in action.channels}
+    else:  # its URL and body render at run time, with the ticket: say where it goes (its headers may hold secrets)
+        assert isinstance(action, Webhook)
+        scheme, host = action.origin
+        where = {"method": action.method, "url": f"{scheme}://{host}", "signed": bool(action.secret)}
+        targets = {"webhook": {"fields": where}}
     return {"action": kind, "targets": targets}
 
 

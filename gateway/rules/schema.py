@@ -77,6 +77,8 @@ class Webhook(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         static = urlsplit(self.url.split("{", 1)[0])
         if static.scheme not in ("http", "https") or not static.netloc or "{" in self.url.split("/")[2]:
             raise ValueError("url: must be an http(s) URL whose scheme and host are written out (no template there)")
+        if static.username is not None or static.password is not None:  # they would show in records and pages
+            raise ValueError("url: no credentials in the URL; send them as a header (headers: {Authorization: ...})")
         if self.timeout <= 0:
             raise ValueError("timeout: must be positive seconds")
 

@@ -229,6 +229,19 @@ def test_preview_names_the_error_a_mapping_would_hit(make_gateway: MakeHarness) 
     assert gateway.execution(failed["id"])["status"] == "succeeded"
 
 
+def test_preview_says_where_a_flows_webhook_would_go(make_gateway: MakeHarness) -> None:
+    hook = '      - webhook: {url: "https://hooks.example/dq/{{ ticket.number }}", method: PUT, secret: "s3cret-hook"}\n'
+    flows = FLOWS.replace("          assigned_to: \"\"\n", "          assigned_to: \"\"\n" + hook, 1)
+    gateway = make_gateway({**FILES, "flows.yaml": flows})
+    response = gateway.client.post("/v1/preview/qualytics", content=payload("qualytics.json"))
+    assert response.status_code == 200, response.text
+    actions = response.json()["matches"][0]["actions"]
+    assert [a["action"] for a in actions] == ["create_ticket", "webhook"]
+    where = {"method": "PUT", "url": "https://hooks.example", "signed": True}
+    assert actions[1]["targets"] == {"webhook": {"fields": where}}
+    assert "s3cret-hook" not in response.text
+
+
 def test_preview_refuses_bad_input_like_the_ingress(gateway: Harness) -> None:
     assert gateway.client.post("/v1/preview/qualytics", content=b"{").json()["error"] == "malformed_json"
     assert gateway.client.post("/v1/preview/nope", content=b"{}").status_code == 404

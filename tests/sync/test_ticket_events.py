@@ -141,6 +141,12 @@ channels:
             "scheme and host are written out",
         ),
         (
+            "{name: f, trigger: {type: ticket_assigned},"
+            " actions: [{webhook: {url: 'https://ops:hunter22@hooks.example/dq'}}]}",
+            "actions[0].webhook",
+            "no credentials in the URL",
+        ),
+        (
             "{name: f, trigger: {type: sla_breached},"
             " actions: [{webhook: {url: 'https://x.test/', body: '{{ event.title }}'}}]}",
             "actions[0].webhook.body",
