@@ -230,7 +230,7 @@ def test_preview_names_the_error_a_mapping_would_hit(make_gateway: MakeHarness) 
 
 
 def test_preview_says_where_a_flows_webhook_would_go(make_gateway: MakeHarness) -> None:
-    hook = '      - webhook: {url: "https://hooks.example/dq/{{ ticket.number }}", method: PUT, secret: "s3cret-hook"}\n'
+    hook = '      - webhook: {url: "https://hooks.example/dq/{{ ticket.number }}", method: PUT, secret: s3cret-hook}\n'
     flows = FLOWS.replace("          assigned_to: \"\"\n", "          assigned_to: \"\"\n" + hook, 1)
     gateway = make_gateway({**FILES, "flows.yaml": flows})
     response = gateway.client.post("/v1/preview/qualytics", content=payload("qualytics.json"))
