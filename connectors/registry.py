@@ -2,7 +2,8 @@
 
 Loading mappings imports only a kind's `config` module; its connector (and client library, `jira`
 or `pysnow`) is imported the first time a connector of that kind is built. A new tracker is one
-package with a `config` and a `connector` module, plus one line here.
+package with a `config` and a `connector` module, plus one entry here. A config may define
+`status_label(remote) -> str` when the tracker reports statuses as codes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def load(path: str) -> Any:
 
 @dataclass(frozen=True)
 class TargetKind:
+    display: str  # what people read: "Jira DQ-12" in chat, "ServiceNow INC0010001" in a source's link-back
     config: str  # "package.module:ConfigStruct"
     builder: str  # "package.module:build", called with the decoded config
     doctor: str = ""  # "package.module:check", `gateway check --live`; "" when the kind has none
@@ -51,14 +53,16 @@ class TargetKind:
 
 
 KINDS: dict[str, TargetKind] = {
-    "local": TargetKind("connectors.local:LocalTarget", "connectors.local:build"),
+    "local": TargetKind("Gateway", "connectors.local:LocalTarget", "connectors.local:build"),
     "jira": TargetKind(
+        "Jira",
         "connectors.jira.config:JiraTarget",
         "connectors.jira.connector:build",
         "connectors.jira.doctor:check",
         "connectors.jira.inbound:ADAPTER",
     ),
     "servicenow": TargetKind(
+        "ServiceNow",
         "connectors.servicenow.config:ServiceNowTarget",
         "connectors.servicenow.connector:build",
         "connectors.servicenow.doctor:check",

@@ -81,6 +81,11 @@ class ServiceNowTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
     sync: ServiceNowSync | None = None
 
+    def status_label(self, remote: str) -> str:
+        """ServiceNow reports state codes ("6"); people read names: `states:` over the defaults."""
+        names = {str(code): name for name, code in {**STATES, **self.states}.items()}
+        return names.get(remote, remote)
+
     def __post_init__(self) -> None:
         _check_url(self.url)
         for key in ("user", "password", "close_code"):

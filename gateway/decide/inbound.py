@@ -25,7 +25,6 @@ from gateway.record.store import Tx
 from gateway.rules.schema import Target
 
 SHARED_ORDER = ("Resolved", "Closed", "Canceled")  # several states on one tracker status: the first allowed wins
-TRACKER_NAMES = {"jira": "jira", "servicenow": "servicenow"}
 TRACKER_ROLES = frozenset({"assignee", "requester"})  # the tracker already decided who may move its record
 
 
@@ -100,7 +99,7 @@ class _Change:
     ) -> None:
         self.rt, self.tx, self.target, self.adapter, self.now, self.applied = rt, tx, target, adapter, now, applied
         self.config = target.config
-        self.origin = TRACKER_NAMES.get(target.kind, target.kind)
+        self.origin = target.kind
         self.planner = Planner(rt, tx, now)
         self.flow = f"sync:{target.name}"
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.registry import KINDS
 from gateway.record.mirror import UNFINISHED
 from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.record.views import ticket_view
-
-TRACKER_NAMES = {"jira": "Jira", "servicenow": "ServiceNow"}
 
 
 @dataclass
@@ -48,19 +47,13 @@ def ticket_message(rt: Runtime, ticket: TicketRow) -> Message:
 def link_label(rt: Runtime, link: dict[str, Any]) -> str:
     """'Jira DQ-12 (In Progress)': the tracker, its key, and the status it reported, by name."""
     target = rt.mappings.targets.get(link["target"])
-    tracker = TRACKER_NAMES.get(target.kind, link["target"]) if target else link["target"]
+    tracker = KINDS[target.kind].display if target else link["target"]
     remote = str(link["remote_status"] or "")
-    if target is not None and target.kind == "servicenow" and remote.isdigit():
-        remote = _servicenow_state_names(target.config).get(int(remote), remote)
+    status_label = getattr(target.config, "status_label", None) if target else None
+    if status_label is not None:
+        remote = status_label(remote)
     status = f" ({remote})" if remote else ""
     return f"{tracker} {link['external_key']}{status}"
-
-
-def _servicenow_state_names(config: Any) -> dict[int, str]:
-    """ServiceNow answers state codes ("6"); people read names: the target's `states:` over the defaults."""
-    from connectors.servicenow.config import STATES
-
-    return {code: name for name, code in {**STATES, **getattr(config, "states", {})}.items()}
 
 
 def execution_problems(executions: list[ExecutionRow]) -> list[str]:

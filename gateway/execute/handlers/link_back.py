@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from connectors.base import RemoteTicket
+from connectors.registry import KINDS
 from gateway.core.callbacks import Refused, post_callback
 from gateway.core.retry_config import CHANNEL_RETRY
 from gateway.execute.context import Context, Done
@@ -20,7 +21,6 @@ from gateway.record.rows import ExecutionRow
 from gateway.record.store import Tx
 
 CALLBACK = "link_callback_url"
-TRACKERS = {"jira": "Jira", "servicenow": "ServiceNow", "local": "Gateway"}
 
 
 def callback_url(ctx: Context, execution: ExecutionRow) -> str | None:
@@ -36,7 +36,7 @@ def plan_link_back(
     if not remote.url or callback_url(ctx, execution) is None:
         return
     target = ctx.rt.mappings.targets.get(execution.target)
-    label = f"{TRACKERS.get(target.kind if target else '', 'Ticket')} {remote.external_key}".strip()
+    label = f"{KINDS[target.kind].display if target else 'Ticket'} {remote.external_key}".strip()
     ctx.mirror.create_execution(
         tx,
         event_id=execution.event_id,
