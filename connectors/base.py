@@ -7,8 +7,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
+from gateway.core.errors import Unauthorized
 from gateway.core.models import TICKET_STATES, TicketFields
 from gateway.core.redact import Secret
+from gateway.receive.security import hmac_hex, same
 
 
 class RemoteTicket(msgspec.Struct, kw_only=True):
@@ -130,6 +132,26 @@ class SyncConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         for status, state in self.inbound_statuses.items():
             if state not in TICKET_STATES:
                 raise ValueError(f"sync.inbound_statuses.{status}: {state!r} is not a ticket state")
+
+
+def verify_proof(
+    sync: SyncConfig | None, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, header: str
+) -> None:
+    """A tracker's delivery: `header` carries `sha256=<HMAC of the body>` under `webhook_secret`, or the
+    URL carries `?token=` equal to `webhook_token` (for senders that cannot sign); compared in constant time."""
+    if sync is None or not (sync.webhook_secret or sync.webhook_token):
+        raise Unauthorized("this target has no sync.webhook_secret or sync.webhook_token", code="sync_not_armed")
+    signature = headers.get(header.lower(), "")
+    if sync.webhook_secret and signature:
+        if not same(signature.strip(), "sha256=" + hmac_hex(sync.webhook_secret, body)):
+            raise Unauthorized(f"{header} does not match the body", code="bad_signature")
+        return
+    token = query.get("token", "")
+    if sync.webhook_token and token:
+        if not same(token, sync.webhook_token):
+            raise Unauthorized("?token= does not match", code="bad_signature")
+        return
+    raise Unauthorized(f"missing {header if sync.webhook_secret else '?token='}", code="missing_signature")
 
 
 class RemoteChange(msgspec.Struct, kw_only=True):

@@ -13,10 +13,8 @@ from typing import Any
 
 import msgspec
 
-from connectors.base import Inbound, RemoteChange, RemoteTicket
+from connectors.base import Inbound, RemoteChange, RemoteTicket, verify_proof
 from connectors.jira.config import JiraTarget
-from gateway.core.errors import Unauthorized
-from gateway.receive.security import hmac_hex, same
 
 
 class _User(msgspec.Struct, kw_only=True):
@@ -57,22 +55,7 @@ class _Delivery(msgspec.Struct, kw_only=True):
 
 class JiraInbound:
     def verify(self, config: JiraTarget, headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> None:
-        sync = config.sync
-        if sync is None or not (sync.webhook_secret or sync.webhook_token):
-            raise Unauthorized("this target has no sync.webhook_secret or sync.webhook_token", code="sync_not_armed")
-        signature = headers.get("x-hub-signature", "")
-        if sync.webhook_secret and signature:
-            expected = "sha256=" + hmac_hex(sync.webhook_secret, body)
-            if not same(signature.strip(), expected):
-                raise Unauthorized("X-Hub-Signature does not match the body", code="bad_signature")
-            return
-        token = query.get("token", "")
-        if sync.webhook_token and token:
-            if not same(token, sync.webhook_token):
-                raise Unauthorized("?token= does not match", code="bad_signature")
-            return
-        wanted = "X-Hub-Signature" if sync.webhook_secret else "?token="
-        raise Unauthorized(f"missing {wanted}", code="missing_signature")
+        verify_proof(config.sync, headers, query, body, "X-Hub-Signature")
 
     def parse(self, config: JiraTarget, headers: Mapping[str, str], body: bytes) -> Inbound:
         try:

@@ -12,10 +12,8 @@ from typing import Any
 
 import msgspec
 
-from connectors.base import Inbound, RemoteChange
+from connectors.base import Inbound, RemoteChange, verify_proof
 from connectors.servicenow.config import STATES, ServiceNowTarget
-from gateway.core.errors import Unauthorized
-from gateway.receive.security import hmac_hex, same
 
 
 class _Push(msgspec.Struct, kw_only=True):
@@ -33,14 +31,7 @@ class ServiceNowInbound:
     def verify(
         self, config: ServiceNowTarget, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
     ) -> None:
-        secret = config.sync.webhook_secret if config.sync else ""
-        if not secret:
-            raise Unauthorized("this target has no sync.webhook_secret for pushes", code="sync_not_armed")
-        signature = headers.get("x-gateway-signature", "")
-        if not signature:
-            raise Unauthorized("missing X-Gateway-Signature", code="missing_signature")
-        if not same(signature.strip(), "sha256=" + hmac_hex(secret, body)):
-            raise Unauthorized("X-Gateway-Signature does not match the body", code="bad_signature")
+        verify_proof(config.sync, headers, query, body, "X-Gateway-Signature")
 
     def parse(self, config: ServiceNowTarget, headers: Mapping[str, str], body: bytes) -> Inbound:
         try:

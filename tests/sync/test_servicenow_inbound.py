@@ -126,3 +126,16 @@ def test_with_the_api_token_set_a_business_rule_push_needs_only_its_signature(sy
     pushed = world.gateway.client.post("/v1/trackers/snow/webhook", content=body, headers=headers)
     assert pushed.status_code == 202 and pushed.json()["changes"][0]["result"] == "moved to In Progress"
     assert world.ticket()["state"] == "In Progress"
+
+
+def test_a_push_may_carry_the_targets_token_instead_of_a_signature(synced: SyncedFactory) -> None:
+    world = synced(snow_sync='    sync: {webhook_token: "snow-push-token-4d2a", poll_interval: 0}')
+    [incident] = world.trackers.incidents()
+    body = json.dumps({"sys_id": incident["sys_id"], "number": incident["number"], "state": "2"}).encode()
+    path = "/v1/trackers/snow/webhook"
+    wrong = world.gateway.client.post(path + "?token=snow-push-token-0000", content=body)
+    missing = world.gateway.client.post(path, content=body)
+    assert (wrong.json()["error"], missing.json()["error"]) == ("bad_signature", "missing_signature")
+    assert world.ticket()["state"] == "New"
+    pushed = world.gateway.client.post(path + "?token=snow-push-token-4d2a", content=body)
+    assert pushed.status_code == 202 and world.ticket()["state"] == "In Progress"
