@@ -12,7 +12,7 @@ from gateway.core.models import Ignored, Parsed
 from gateway.decide.planner import Outcome, Planner
 from gateway.dispatch.queue import Dispatcher
 from gateway.receive.sources import ADAPTERS, Delivery
-from gateway.receive.sources.base import body_hash
+from gateway.receive.sources.base import SourceConfig, body_hash
 from gateway.record.runtime import Runtime
 from gateway.record.store import CONFLICTS, Tx
 
@@ -49,11 +49,17 @@ def accept(
     return answer(received, recorded)
 
 
-def receive(rt: Runtime, source: str, headers: Mapping[str, str], body: bytes) -> Received:
-    """Verify the source's auth on the raw bytes, then parse; no database (4xx raised here)."""
+def source_config(rt: Runtime, source: str) -> SourceConfig:
+    """The configured source, or a 404 (asked before the body is read: an unknown source is not a 413)."""
     config = rt.mappings.sources.get(source)
     if config is None:
         raise NotFound(f"no source named {source!r} is configured", code="unknown_source")
+    return config
+
+
+def receive(rt: Runtime, source: str, headers: Mapping[str, str], body: bytes) -> Received:
+    """Verify the source's auth on the raw bytes, then parse; no database (4xx raised here)."""
+    config = source_config(rt, source)
     adapter = ADAPTERS[config.kind]
     delivery = Delivery(source=source, headers=headers, body=body, received_at=time.time())
     adapter.verify(config, delivery)

@@ -10,12 +10,11 @@ import msgspec
 
 from connectors.base import CreateRequest
 from connectors.registry import KINDS
-from gateway.core.errors import NotFound
 from gateway.core.models import Event
 from gateway.core.outbound import ConnectorError
 from gateway.core.redact import Redactor
 from gateway.decide.fields import create_fields, target_status
-from gateway.decide.ingest import check_event_count
+from gateway.decide.ingest import check_event_count, source_config
 from gateway.receive.sources import ADAPTERS, Delivery
 from gateway.record.runtime import Runtime
 from gateway.rules.matching import matching_flows
@@ -26,9 +25,7 @@ PREVIEW_NUMBER = "(new)"
 
 
 def preview(rt: Runtime, source: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-    config = rt.mappings.sources.get(source)
-    if config is None:
-        raise NotFound(f"no source named {source!r} is configured", code="unknown_source")
+    config = source_config(rt, source)
     delivery = Delivery(source=source, headers=headers, body=body, received_at=time.time())
     parsed = ADAPTERS[config.kind].parse(config, delivery)
     check_event_count(parsed, rt.settings.max_events_per_delivery)

@@ -99,6 +99,12 @@ def test_a_huge_body_is_refused_before_it_is_read_whole(make_gateway: Any) -> No
     assert gateway.tickets() == []
 
 
+def test_an_unknown_source_is_a_404_whatever_its_body(make_gateway: Any) -> None:
+    gateway: Harness = make_gateway(max_body_bytes=1024)
+    response = gateway.post("nosuch", b"{" + b" " * 5000 + b"}")
+    assert (response.status_code, response.json()["error"]) == (404, "unknown_source")
+
+
 def test_a_signed_generic_event_is_accepted(gateway: Harness) -> None:
     body = generic([GOOD_EVENT, {**GOOD_EVENT, "event_id": "e-2", "anomaly_id": "a-2"}])
     response = gateway.post("generic", body, headers=signed(body))

@@ -12,7 +12,7 @@ from litestar import Request, post
 from litestar.openapi import ResponseSpec
 from litestar.types import ASGIApp
 
-from gateway.decide.ingest import Received, Recorded, answer, receive
+from gateway.decide.ingest import Received, Recorded, answer, receive, source_config
 from gateway.decide.writer import IngestWriter
 from gateway.record.runtime import Runtime
 from gateway.web.limits import json_answer
@@ -50,6 +50,7 @@ async def receive_webhook(request: Request[Any, Any, Any]) -> ASGIApp:
     started = time.monotonic()
     rt: Runtime = request.app.state.runtime
     source: str = request.path_params["source"]
+    source_config(rt, source)
     headers = raw_headers(request.scope)
     body = await receive_body(request.receive, rt.settings.max_body_bytes, headers.get("content-length"))
     if len(body) <= INLINE_BYTES:
