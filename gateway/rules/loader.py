@@ -56,15 +56,16 @@ class MappingErrors(Exception):
 
 
 def substitute(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
-    """${VAR} and ${VAR:-default} in every string; names of unset variables go to `missing`."""
+    """${VAR} and ${VAR:-default} in every string (as in a shell, the default also stands for an empty
+    variable); names of unset variables without a default go to `missing`."""
     if isinstance(value, str):
 
         def replace(found: re.Match[str]) -> str:
             name, default = found.group(1), found.group(2)
+            if default is not None and not env.get(name):
+                return default
             if name in env:
                 return env[name]
-            if default is not None:
-                return default
             missing.append(name)
             return ""
 
