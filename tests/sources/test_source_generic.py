@@ -44,6 +44,17 @@ def test_a_list_and_the_source_default_severity(parse: Callable[..., Parsed]) ->
     assert [(e.event_id, e.severity) for e in parsed.events] == [("e-1", "low"), ("e-2", "critical")]
 
 
+def test_an_event_without_an_id_gets_one_from_the_body(parse: Callable[..., Parsed]) -> None:
+    bare = {k: v for k, v in EVENT.items() if k != "event_id"}
+    [first] = parse("generic", bare).events
+    [again] = parse("generic", bare).events
+    [other] = parse("generic", {**bare, "anomaly_id": "a-2"}).events
+    pair = parse("generic", [bare, {**bare, "event_type": "anomaly_status_change", "status": "Resolved"}]).events
+    assert first.event_id and first.event_id == again.event_id  # the same body again: the same event
+    assert other.event_id != first.event_id and pair[0].event_id != pair[1].event_id
+    assert first.raw == {**bare, "severity": "medium"}  # what the tool sent, as it sent it
+
+
 def test_an_unknown_event_type_is_a_422(parse: Callable[..., Parsed]) -> None:
     from gateway.core.errors import InvalidPayload
 

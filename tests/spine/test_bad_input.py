@@ -159,3 +159,14 @@ def test_write_endpoints_need_the_api_token_when_it_is_set(make_gateway: Any) ->
     )
     assert allowed.status_code == 202
     assert gateway.client.get("/v1/tickets").status_code == 401  # reads need it too (private by default)
+
+
+def test_a_generic_event_without_an_id_is_accepted_once(gateway: Harness) -> None:
+    body = generic({k: v for k, v in GOOD_EVENT.items() if k != "event_id"})
+    first = gateway.post("generic", body, headers=signed(body))
+    again = gateway.post("generic", body, headers=signed(body))
+    assert (first.status_code, again.status_code) == (202, 202), first.text
+    assert first.json()["duplicate"] is False and again.json()["duplicate"] is True
+    assert again.json()["event_ids"] == first.json()["event_ids"]
+    gateway.drain()
+    assert [t["correlation_key"] for t in gateway.tickets()] == ["generic:a-1"]

@@ -1,4 +1,5 @@
-"""`generic`: the canonical Event JSON itself, one object or a list, optionally HMAC-signed."""
+"""`generic`: the canonical Event JSON itself, one object or a list, optionally HMAC-signed; an event
+without `event_id` gets one from the raw body, its anomaly id and its place in the list."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from gateway.receive.sources.base import (
     Delivery,
     SourceAdapter,
     SourceConfig,
+    body_hash,
     convert,
     decode_json,
     verify_token_or_basic,
@@ -33,10 +35,13 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     items = data if isinstance(data, list) else [data]
     events = []
     for index, item in enumerate(items):
+        shaped = item
         if isinstance(item, dict):
             item.setdefault("severity", config.defaults.severity)
+            if not item.get("event_id") and item.get("anomaly_id"):  # a resend of the same body is a duplicate
+                shaped = {**item, "event_id": body_hash(delivery.body, str(item["anomaly_id"]), str(index))}
         where = f"event {index}" if isinstance(data, list) else "event"
-        event = convert(item, Event, where)
+        event = convert(shaped, Event, where)
         event.source = delivery.source
         event.raw = item
         events.append(event)
