@@ -150,6 +150,8 @@ def test_fields_an_item_does_not_open_are_refused_naming_them(make_gateway: Make
         ({"fields": {"title": "x", "status": "Done-ish"}}, 422, "unknown_status"),
         ({"fields": {"title": 7}}, 422, "invalid_payload"),
         ({"catalog": "broken-dashboard", "extra": 1}, 422, "invalid_payload"),
+        ({"fields": {"title": "x"}, "priority": "Low"}, 422, "ambiguous_fields"),
+        ({"catalog": "broken-dashboard", "short_description": "x"}, 422, "ambiguous_fields"),
     ],
 )
 def test_bad_requests_are_4xx_naming_the_problem_and_write_nothing(
@@ -189,6 +191,17 @@ def test_an_ad_hoc_ticket_takes_the_fields_as_typed(make_gateway: MakeHarness, e
 
     both = open_ticket(gateway, {"fields": {"title": "Everywhere"}})
     assert both.json()["ticket"]["targets"] == ["jira", "snow"]
+
+
+def test_an_ad_hoc_tickets_fields_may_stand_at_the_top_level(make_gateway: MakeHarness, emulators: Trackers) -> None:
+    gateway = catalog_gateway(make_gateway, emulators)
+    body = {"short_description": "Stale finance mart", "priority": "High", "urgency": "High", "targets": ["snow"]}
+    response = open_ticket(gateway, body)
+    assert response.status_code == 201, response.text
+    assert response.json()["ticket"]["fields"]["short_description"] == "Stale finance mart"
+    gateway.drain()
+    [incident] = emulators.incidents()
+    assert (incident["short_description"], incident["urgency"]) == ("Stale finance mart", "1")
 
 
 def test_opening_a_ticket_is_an_admin_endpoint(make_gateway: MakeHarness, emulators: Trackers) -> None:

@@ -9,6 +9,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.params import Parameter
 
 from gateway.core.errors import InvalidPayload
+from gateway.core.models import TICKET_FIELDS
 from gateway.decide import operations as actions
 from gateway.decide import user_tickets
 from gateway.record.history import FORMATS, history_records
@@ -32,12 +33,33 @@ class AnomalyReference(msgspec.Struct, forbid_unknown_fields=True):
     anomaly_id: str
 
 
-class NewTicket(msgspec.Struct, forbid_unknown_fields=True):
-    """`{"catalog": item, "fields": {...}}`, or ad hoc `{"fields": {the ten fields}, "targets": [...]}`."""
+class NewTicket(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`{"catalog": item, "fields": {...}}`, or ad hoc `{"fields": {the ten fields}, "targets": [...]}`
+    (the ten fields may also stand at the top level, as DESIGN.md writes it)."""
 
     catalog: str | None = None
     fields: dict[str, str] = msgspec.field(default_factory=dict)
     targets: list[str] | None = None
+    short_description: str | None = None
+    description: str | None = None
+    status: str | None = None
+    priority: str | None = None
+    urgency: str | None = None
+    impact: str | None = None
+    category: str | None = None
+    subcategory: str | None = None
+    assignment_group: str | None = None
+    assigned_to: str | None = None
+
+    def ticket_fields(self) -> dict[str, str]:
+        top = {name: value for name in TICKET_FIELDS if (value := getattr(self, name)) is not None}
+        if top and (self.fields or self.catalog):
+            raise InvalidPayload(
+                f"{', '.join(top)}: give the ticket's fields under \"fields\" or at the top level, not both "
+                "(a catalog item's form goes under \"fields\")",
+                code="ambiguous_fields",
+            )
+        return top or self.fields
 
 
 def actor(request: Request[Any, Any, Any]) -> str:
@@ -59,7 +81,7 @@ async def open_ticket(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch:
         rt,
         dispatch,
         requester=actor(request),
-        fields=new.fields,
+        fields=new.ticket_fields(),
         catalog=new.catalog,
         targets=new.targets,
     )
