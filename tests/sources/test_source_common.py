@@ -52,7 +52,7 @@ def test_malformed_json_is_a_400(kind: str, body: bytes, parse: Callable[..., Pa
 
 
 WRONG_SHAPES: list[tuple[str, Any, str]] = [
-    ("generic", {"event_type": "anomaly", "anomaly_id": "a1"}, "event_id"),
+    ("generic", {"event_id": "e1", "anomaly_id": "a1"}, "event_type"),
     (
         "generic",
         [{"event_id": "e", "event_type": "anomaly", "anomaly_id": "a"}, {"event_id": "e2"}],

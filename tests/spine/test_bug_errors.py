@@ -30,7 +30,7 @@ def build(config: BrokenTarget) -> BrokenConnector:
 
 
 def test_a_bug_in_a_connector_fails_once_as_a_bug(make_gateway: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(KINDS, "broken", TargetKind(f"{__name__}:BrokenTarget", f"{__name__}:build"))
+    monkeypatch.setitem(KINDS, "broken", TargetKind("Broken", f"{__name__}:BrokenTarget", f"{__name__}:build"))
     gateway = make_gateway({**LOCAL_MAPPINGS, "targets.yaml": "targets:\n  mirror: {kind: broken}\n"})
     assert gateway.post("qualytics", payload("qualytics.json")).status_code == 202
     gateway.drain()

@@ -69,7 +69,7 @@ def test_a_secret_typed_field_of_a_new_target_kind_stays_out_of_logs_and_api(
     make_gateway: MakeHarness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setitem(KINDS, "vault", TargetKind(f"{__name__}:VaultTarget", f"{__name__}:build"))
+    monkeypatch.setitem(KINDS, "vault", TargetKind("Vault", f"{__name__}:VaultTarget", f"{__name__}:build"))
     files = {
         **LOCAL_MAPPINGS,
         "targets.yaml": f"targets:\n  mirror: {{kind: vault, api_key: {API_KEY}}}\n",
