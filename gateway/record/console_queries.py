@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.record.mirror import Mirror
+from gateway.record.tickets import TEXT_MATCH, text_match_args
 
 HOUR = 3600
 
@@ -46,11 +47,10 @@ def ticket_page(
             ("lower(state) = lower(?)", state),
             ("source = ?", source),
             (f"EXISTS (SELECT 1 FROM {mirror.json_items('tickets.targets')} WHERE value = ?)", target),
-            ("(lower(fields) LIKE ? OR correlation_key LIKE ?)", f"%{q.lower()}%" if q else None),
         ]
     )
     if q:
-        args.append(f"%{q}%")
+        where, args = f"{where} AND {TEXT_MATCH}", [*args, *text_match_args(q)]
     conn = mirror.connection()
     total = int(conn.execute(f"SELECT count(*) FROM tickets WHERE {where}", args).fetchone()[0])
     rows = conn.execute(

@@ -14,6 +14,15 @@ from gateway.record.store import Query, Store, Tx, _dumps, first, marks, no_answ
 _FIELDS = msgspec.json.Decoder(dict[str, Any])
 
 
+# A ticket's fields or correlation key contain `q`, matched literally: `%` and `_` in it are not wildcards.
+TEXT_MATCH = "(lower(fields) LIKE ? ESCAPE '\\' OR correlation_key LIKE ? ESCAPE '\\')"
+
+
+def text_match_args(q: str) -> list[str]:
+    literal = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return [f"%{literal.lower()}%", f"%{literal}%"]
+
+
 class Tickets(Store):
     def current_ticket(self, tx: Tx, correlation_key: str) -> TicketRow | None:
         """The key's latest ticket; the key stays locked until commit, so one anomaly makes one ticket."""
@@ -87,12 +96,8 @@ class Tickets(Store):
             sql, args = sql + " AND lower(state) = lower(?)", [*args, state]
         if source:
             sql, args = sql + " AND source = ?", [*args, source]
-        if q:  # the text is matched literally: `%` and `_` in it are not wildcards
-            literal = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            sql, args = (
-                sql + " AND (lower(fields) LIKE ? ESCAPE '\\' OR correlation_key LIKE ? ESCAPE '\\')",
-                [*args, f"%{literal.lower()}%", f"%{literal}%"],
-            )
+        if q:
+            sql, args = sql + f" AND {TEXT_MATCH}", [*args, *text_match_args(q)]
         if after is not None:
             sql, args = sql + " AND id < ?", [*args, after]
         rows = self._all(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))

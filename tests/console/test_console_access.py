@@ -192,3 +192,14 @@ def test_the_ticket_page_shows_its_anomalies_and_sla(make_gateway: MakeHarness) 
     assert "qualytics:9 (Active)" in page.text
     assert "<dt>response due</dt>" in page.text and "min left)" in page.text
     assert "<dt>resolution due</dt>" in page.text
+
+
+@pytest.mark.parametrize("query", ["%", "%%", "qualytics:_"])
+def test_a_console_search_for_a_wildcard_is_literal(make_gateway: MakeHarness, query: str) -> None:
+    gateway = signed_in(make_gateway)
+    for anomaly in (1, 2):
+        assert gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+    found = gateway.client.get("/ui/tickets", params={"q": "qualytics:2"}).text
+    assert "/ui/tickets/DQ-2" in found and "/ui/tickets/DQ-1" not in found
+    wildcard = gateway.client.get("/ui/tickets", params={"q": query}).text
+    assert "/ui/tickets/DQ-1" not in wildcard and "/ui/tickets/DQ-2" not in wildcard
