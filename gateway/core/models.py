@@ -26,7 +26,9 @@ TicketEventKind = Literal[
     "ticket_opened", "ticket_status_changed", "ticket_comment_added", "ticket_assigned", "sla_breached"
 ]
 TICKET_EVENT_KINDS: tuple[TicketEventKind, ...] = typing.get_args(TicketEventKind)
-Origin = Literal["jira", "servicenow", "api", "chat", "anomaly", "gateway"]
+Origin = Literal["jira", "servicenow", "api", "chat", "console", "anomaly", "gateway"]
+# where a change came from inside the gateway; the timeline names only a tracker origin (the actor says the rest)
+OWN_ORIGINS: tuple[Origin, ...] = ("api", "chat", "console", "anomaly", "gateway")
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=False):

@@ -199,6 +199,8 @@ class _Change:
         if previous == assignee:
             return
         self.rt.mirror.update_ticket(self.tx, ticket.id, self.now, fields={**ticket.fields, "assigned_to": assignee})
+        if assignee:  # taken in the tracker: the response timer stops, as when taken through the gateway
+            self.rt.mirror.sla_responded(self.tx, ticket.id, self.now)
         data = {"field": "assigned_to", "from": previous, "to": assignee, "origin": self.origin}
         self.rt.mirror.add_timeline(self.tx, ticket.id, "field_changed", actor, data, self.now)
         self.planner.fire(

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.core.errors import Conflict, InvalidPayload, NotFound
+from gateway.core.models import Origin
 from gateway.decide import anomalies
 from gateway.decide.planner import Outcome, Planner
 from gateway.dispatch.queue import Dispatcher
@@ -46,6 +47,7 @@ def move_ticket(
     actor: str = "api",
     person: str | None = None,
     taking: bool = False,
+    origin: Origin = "api",
 ) -> tuple[TicketRow, list[str]]:
     """Move a ticket through the state machine (409 when not declared, 403 when the mover lacks the role)
     and push it to its targets. `person` is the mover's tracker identity; `taking` when they take it."""
@@ -62,20 +64,27 @@ def move_ticket(
         outcome = Outcome(event_id=None)
         planner = Planner(rt, tx, rt.clock())
         roles = actor_roles(rt, current, {actor, person or actor}, taking=taking)
-        planner.move(current, state, actor=actor, note=note, flow="manual", outcome=outcome, roles=roles)
+        planner.move(current, state, actor=actor, note=note, flow="manual", outcome=outcome, roles=roles, origin=origin)
     _enqueue(dispatcher, outcome.queued)
     return rt.mirror.ticket(ticket.id) or ticket, outcome.executions
 
 
 def comment_ticket(
-    rt: Runtime, dispatcher: Dispatcher | None, reference: str, text: str, *, actor: str = "api"
+    rt: Runtime,
+    dispatcher: Dispatcher | None,
+    reference: str,
+    text: str,
+    *,
+    actor: str = "api",
+    origin: Origin = "api",
 ) -> tuple[TicketRow, list[str]]:
     if not text.strip():
         raise InvalidPayload("a comment needs text", code="empty_comment")
     ticket = find_ticket(rt, reference)
     outcome = Outcome(event_id=None)
     with rt.mirror.transaction() as tx:
-        Planner(rt, tx, rt.clock()).comment(ticket, text.strip(), actor=actor, flow="manual", outcome=outcome)
+        planner = Planner(rt, tx, rt.clock())
+        planner.comment(ticket, text.strip(), actor=actor, flow="manual", outcome=outcome, origin=origin)
     _enqueue(dispatcher, outcome.queued)
     return rt.mirror.ticket(ticket.id) or ticket, outcome.executions
 
@@ -88,6 +97,7 @@ def assign_ticket(
     *,
     actor: str = "api",
     people: Mapping[str, str] | None = None,
+    origin: Origin = "api",
 ) -> tuple[TicketRow, list[str]]:
     """Someone takes the ticket: the mirror's assignee now, each linked tracker's through an execution
     (`people`: their user per target, see Planner.assign)."""
@@ -96,7 +106,7 @@ def assign_ticket(
     with rt.mirror.transaction() as tx:
         current = rt.mirror.ticket(ticket.id, tx) or ticket
         planner = Planner(rt, tx, rt.clock())
-        planner.assign(current, assignee, actor=actor, flow="manual", outcome=outcome, people=people)
+        planner.assign(current, assignee, actor=actor, flow="manual", outcome=outcome, people=people, origin=origin)
     _enqueue(dispatcher, outcome.queued)
     return rt.mirror.ticket(ticket.id) or ticket, outcome.executions
 

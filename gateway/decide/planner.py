@@ -8,7 +8,15 @@ from typing import Any
 
 import msgspec
 
-from gateway.core.models import ActionName, Event, ExecutionStatus, TicketEventKind, TicketFields
+from gateway.core.models import (
+    OWN_ORIGINS,
+    ActionName,
+    Event,
+    ExecutionStatus,
+    Origin,
+    TicketEventKind,
+    TicketFields,
+)
 from gateway.decide import anomalies, recurrence
 from gateway.decide.fields import create_fields, target_fields
 from gateway.decide.paging import pages_to_resolve
@@ -350,9 +358,10 @@ class Planner:
         outcome: Outcome,
         targets: list[str] | None = None,
         roles: frozenset[str] = ANOMALY_ROLES,
-        origin: str = "",
+        origin: str = "anomaly",
     ) -> None:
-        """Change the mirror's state now and queue the change for every linked target (`roles`: the mover's)."""
+        """Change the mirror's state now and queue the change for every linked target (`roles`: the mover's;
+        `origin`: where the move came from, for ticket-event flows)."""
         current = ticket.state
         if current == state:
             self.execution(
@@ -372,9 +381,9 @@ class Planner:
             changes["resolved_at"] = self.now
         self.mirror.update_ticket(self.tx, ticket.id, self.now, **changes)
         self.mirror.sla_moved(self.tx, ticket.id, current, state, self.now)
-        data = {k: v for k, v in {"from": current, "to": state, "note": note, "origin": origin}.items() if v}
+        shown = "" if origin in OWN_ORIGINS else origin
+        data = {k: v for k, v in {"from": current, "to": state, "note": note, "origin": shown}.items() if v}
         self.mirror.add_timeline(self.tx, ticket.id, "status_changed", actor, data, self.now)
-        origin = origin or ("anomaly" if flow != "manual" else "api" if actor == "api" else "chat")
         params = {"status": state, "note": note, "actor": actor}
         self.fire(ticket.id, "ticket_status_changed", {**data, **params, "origin": origin}, outcome)
         self.on_targets(outcome, ticket, flow=flow, action="update_ticket_status", params=params, only=targets)
@@ -384,7 +393,15 @@ class Planner:
         outcome.ticket_id = ticket.id
 
     def assign(
-        self, ticket: TicketRow, assignee: str, *, actor: str, flow: str, outcome: Outcome, people: People = None
+        self,
+        ticket: TicketRow,
+        assignee: str,
+        *,
+        actor: str,
+        flow: str,
+        outcome: Outcome,
+        people: People = None,
+        origin: Origin = "api",
     ) -> bool:
         """Give the ticket to someone, in the mirror now and in every linked tracker; False when already theirs.
 
@@ -396,7 +413,7 @@ class Planner:
         self.mirror.sla_responded(self.tx, ticket.id, self.now)
         change = {"field": "assigned_to", "from": previous, "to": assignee}
         self.mirror.add_timeline(self.tx, ticket.id, "field_changed", actor, change, self.now)
-        event = {**change, "assignee": assignee, "origin": "api" if actor == "api" else "chat", "actor": actor}
+        event = {**change, "assignee": assignee, "origin": origin, "actor": actor}
         self.fire(ticket.id, "ticket_assigned", event, outcome)
         for target in ticket.targets:
             user = assignee if people is None else people.get(target, people.get(EVERY_TARGET))
@@ -405,14 +422,25 @@ class Planner:
                 self.execution(outcome, flow=flow, action="assign", target=target, params=params, ticket_id=ticket.id)
         return True
 
-    def comment(self, ticket: TicketRow, text: str, *, actor: str, flow: str, outcome: Outcome, **sync: Any) -> None:
-        """On the timeline now, and to every linked target; `sync` (inbound) gives `origin` and `targets`."""
-        data = {k: v for k, v in {"text": text, "origin": sync.get("origin")}.items() if v}
+    def comment(
+        self,
+        ticket: TicketRow,
+        text: str,
+        *,
+        actor: str,
+        flow: str,
+        outcome: Outcome,
+        origin: str = "api",
+        targets: list[str] | None = None,
+    ) -> None:
+        """On the timeline now, and to every linked target (`targets`: only these, for a tracker's comment)."""
+        shown = "" if origin in OWN_ORIGINS else origin
+        data = {k: v for k, v in {"text": text, "origin": shown}.items() if v}
         self.mirror.add_timeline(self.tx, ticket.id, "comment", actor, data, self.now)
-        event = {"origin": "api" if actor == "api" else "chat", **data, "actor": actor}
+        event = {**data, "origin": origin, "actor": actor}
         self.fire(ticket.id, "ticket_comment_added", event, outcome)
         params = {"text": f"{actor}: {text}"}
-        self.on_targets(outcome, ticket, flow=flow, action="comment", params=params, only=sync.get("targets"))
+        self.on_targets(outcome, ticket, flow=flow, action="comment", params=params, only=targets)
 
     def plan_notifications(self, flows: list[Flow], outcome: Outcome) -> None:
         for flow, name, target, params in terminal_actions(flows, self.now, self.rt.settings.notify_wait_seconds):

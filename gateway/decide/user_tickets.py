@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from gateway.core.errors import InvalidPayload, NotFound
-from gateway.core.models import TICKET_FIELDS, TicketFields
+from gateway.core.models import TICKET_FIELDS, Origin, TicketFields
 from gateway.decide.planner import Outcome, Planner
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.rows import TicketRow
@@ -49,6 +49,7 @@ def open_ticket(
     fields: Mapping[str, str],
     catalog: str | None = None,
     targets: list[str] | None = None,
+    origin: Origin = "api",
 ) -> tuple[TicketRow, list[str]]:
     """Open a ticket for `requester` (422 naming what is wrong, nothing written); the ticket and its creates."""
     who = " ".join(requester.split())[:MAX_REQUESTER] or "api"
@@ -107,6 +108,7 @@ def open_ticket(
                 params={"fields": target_fields},
                 ticket_id=ticket_id,
             )
+        planner.fire(ticket_id, "ticket_opened", {"origin": origin, "actor": who}, outcome)  # as an anomaly's does
     if dispatcher is not None and outcome.queued:
         dispatcher.enqueue(outcome.queued)
     ticket = rt.mirror.ticket(ticket_id)

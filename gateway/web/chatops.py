@@ -181,6 +181,7 @@ def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
         actor=caller.actor,
         person=caller.assignee,
         taking=taking,
+        origin="chat",
     )
     number = rt.number(ticket.id)
     text = f"{number} moved from {before} to {ticket.state}"
@@ -188,7 +189,7 @@ def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
     unassigned = not ticket.fields.get("assigned_to")
     if taker and ticket.state == "In Progress" and ticket.fields.get("assigned_to") != taker:
         ticket, assigned = actions.assign_ticket(
-            rt, dispatcher, command.reference, taker, actor=caller.actor, people=people
+            rt, dispatcher, command.reference, taker, actor=caller.actor, people=people, origin="chat"
         )
         executions = [*executions, *assigned]
         each = [f"{t}: {people[t]}" for t in ticket.targets if t in people]
@@ -209,7 +210,9 @@ def _unmapped(targets: list[str], caller: Caller) -> str:
 
 
 def _comment(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
-    ticket, executions = actions.comment_ticket(rt, dispatcher, command.reference, command.text, actor=caller.actor)
+    ticket, executions = actions.comment_ticket(
+        rt, dispatcher, command.reference, command.text, actor=caller.actor, origin="chat"
+    )
     number = rt.number(ticket.id)
     return Reply(f"Comment added to {number}. {_queued(executions)}", ticket_id=ticket.id, executions=executions)
 
@@ -226,7 +229,7 @@ def _link(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -
 
 def _open(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
     ticket, executions = user_tickets.open_ticket(
-        rt, dispatcher, requester=caller.actor, fields={"title": command.text}, catalog=command.reference
+        rt, dispatcher, requester=caller.actor, fields={"title": command.text}, catalog=command.reference, origin="chat"
     )
     number = rt.number(ticket.id)
     title = caller.markup.escape(ticket.fields.get("short_description", ""))

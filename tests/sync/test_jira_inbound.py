@@ -163,7 +163,9 @@ def test_the_gateways_own_transition_coming_back_makes_no_entry(synced: SyncedFa
 
 def test_comments_and_assignments_in_jira_land_on_the_timeline_and_never_echo(synced: SyncedFactory) -> None:
     world = synced()
+    assert world.ticket()["sla"]["response_left_s"] is not None
     world.in_jira(comment="Looking into the orders feed", assign="bob")
+    assert world.ticket()["sla"]["response_left_s"] is None  # taken in Jira: the response timer stopped
     [comment] = world.timeline("comment")
     assert comment["actor"] == "Ana Lytics (jira)" and comment["data"]["text"] == "Looking into the orders feed"
     [assigned] = world.timeline("field_changed")

@@ -41,6 +41,8 @@ async def file_ticket(
     if "short_description" in fields:  # the form names it as the API does: `title`
         fields["title"] = fields.pop("short_description")
     ticket, _ = await in_thread(
-        lambda: user_tickets.open_ticket(rt, dispatch, requester="console", fields=fields, catalog=name)
+        lambda: user_tickets.open_ticket(
+            rt, dispatch, requester="console", fields=fields, catalog=name, origin="console"
+        )
     )
     return redirect(request, f"/ui/tickets/{rt.number(ticket.id)}")

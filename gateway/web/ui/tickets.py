@@ -111,6 +111,7 @@ async def move(
         form.get("status", ""),
         note=form.get("note", ""),
         actor="console",
+        origin="console",
     )
     return redirect(request, f"/ui/tickets/{rt.number(ticket.id)}")
 
@@ -121,6 +122,6 @@ async def comment(
 ) -> Response[Any]:
     form = await auth.checked_form(request)
     ticket, _ = await in_thread(
-        operations.comment_ticket, rt, dispatch, reference, form.get("text", ""), actor="console"
+        operations.comment_ticket, rt, dispatch, reference, form.get("text", ""), actor="console", origin="console"
     )
     return redirect(request, f"/ui/tickets/{rt.number(ticket.id)}")
