@@ -1,6 +1,6 @@
 """Secrets the gateway itself verifies must be worth verifying: no empty Basic password, nothing shorter
 than 16 characters, and none of the example `change-me-*` values outside the sandbox. Tracker credentials
-follow the trackers' own rules and are not judged here."""
+follow the trackers' own rules and are not judged here; the secrets their webhooks carry are."""
 
 from __future__ import annotations
 
@@ -27,7 +27,12 @@ def _verified(mappings: Mappings, settings: Settings) -> Iterator[tuple[str, str
             yield f"sources.{name}: field {field}", getattr(source, field)
         if source.basic is not None:
             yield f"sources.{name}: field basic.password", source.basic.password
+    for name, target in mappings.targets.items():  # what a tracker's webhooks prove themselves with (two-way sync)
+        sync = getattr(target.config, "sync", None)
+        for field in ("webhook_secret", "webhook_token"):
+            yield f"targets.{name}: field sync.{field}", (getattr(sync, field, "") or None)
     yield "GATEWAY_API_TOKEN", settings.api_token
+    yield "GATEWAY_METRICS_TOKEN", settings.metrics_token
     yield "SLACK_SIGNING_SECRET", settings.slack_signing_secret
     yield "TEAMS_OUTGOING_SECRET", settings.teams_outgoing_secret
 
