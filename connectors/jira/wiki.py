@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 
-# Braces (macros), brackets (links), ! (images), | (tables, link labels) always; * and _ (bold,
+# Backslashes (else a payload's own `\[` would pair with ours), braces (macros), brackets (links),
+# ! (images), | (tables, link labels) always; * and _ (bold,
 # italics) only where they could open or close an effect, so `customer_id` stays as it is.
-_SPECIAL = re.compile(r"[{}\[\]!|]|(?<![A-Za-z0-9])[*_]|[*_](?![A-Za-z0-9])")
+_SPECIAL = re.compile(r"[\\{}\[\]!|]|(?<![A-Za-z0-9])[*_]|[*_](?![A-Za-z0-9])")
 
 
 def escape(text: str) -> str:

@@ -94,9 +94,9 @@ class ServiceNowConnector:
         return self._remote(current)
 
     def comment(self, request: CommentRequest) -> None:
-        sys_id = _sys_id(request.link)
-        if request.text and not self._noted(sys_id, request.text):
-            self._patch("comment", sys_id, {"work_notes": request.text})
+        sys_id, text = _sys_id(request.link), journal_text(request.text)
+        if text and not self._noted(sys_id, text):
+            self._patch("comment", sys_id, {"work_notes": text})
 
     def assign(self, request: AssignRequest) -> RemoteTicket:
         return self._remote(self._patch("assign", _sys_id(request.link), {"assigned_to": request.assignee}))
@@ -322,3 +322,11 @@ def _sys_id(link: RemoteTicket) -> str:
 
 def build(config: ServiceNowTarget) -> ServiceNowConnector:
     return ServiceNowConnector(config)
+
+
+_CODE_TAG = re.compile(r"\[(/?code)\]", re.IGNORECASE)
+
+
+def journal_text(text: str) -> str:
+    """Journal fields render `[code]...[/code]` as HTML: a zero-width space keeps payload text data."""
+    return _CODE_TAG.sub("[\u200b\\1]", text)

@@ -82,6 +82,17 @@ def test_comments_go_to_work_notes(
     assert record["journal"][0]["value"] == "Looking at it"
 
 
+def test_a_code_tag_in_payload_text_stays_text_in_a_work_note(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, incident: RemoteTicket
+) -> None:
+    text = "seen again: [code]<img src=x onerror=alert(1)>[/CODE] in orders"
+    connector.comment(CommentRequest(number="DQ-1", link=incident, text=text))
+    connector.comment(CommentRequest(number="DQ-1", link=incident, text=text))  # a retry: the same note, once
+    [note] = [entry["value"] for entry in emulator.incidents()[0]["journal"]]
+    assert "[code]" not in note.lower() and "[/code]" not in note.lower()
+    assert note.replace("\u200b", "") == text  # what people read is unchanged
+
+
 def test_closing_passes_the_instances_data_policy(
     connector: ServiceNowConnector, emulator: ServiceNowEmulator, incident: RemoteTicket
 ) -> None:

@@ -17,6 +17,8 @@ from connectors.jira.wiki import escape
         ("*bold* and _italic_", r"\*bold\* and \_italic\_"),
         ("customer_id a*b snake_case_name", "customer_id a*b snake_case_name"),
         ("plain text, 3 rows", "plain text, 3 rows"),
+        (r"\[Click\|https://evil.example\]", r"\\\[Click\\\|https://evil.example\\\]"),  # no pairing with ours
+        (r"C:\temp", r"C:\\temp"),
     ],
 )
 def test_escape(text: str, escaped: str) -> None:
