@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 
@@ -86,6 +86,14 @@ class Webhook(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def origin(self) -> tuple[str, str]:
         parts = urlsplit(self.url)
         return parts.scheme, parts.netloc
+
+    def keeps_to(self, rendered: str) -> bool:
+        """A rendered URL stays where the mappings point: same scheme and host, the written-out start of
+        the URL kept, and no `.`/`..` segment (a payload's `../../admin` would climb out of the path)."""
+        parts, static = urlsplit(rendered), self.url.split("{", 1)[0]
+        segments = unquote(parts.path).replace("\\", "/").split("/")
+        climbs = any(segment in (".", "..") for segment in segments)
+        return (parts.scheme, parts.netloc) == self.origin and rendered.startswith(static) and not climbs
 
 
 Action = CreateTicket | UpdateTicketStatus | Notify | Webhook

@@ -103,6 +103,20 @@ def test_a_tampered_body_fails_verification(synced: SyncedFactory, receiver: Rec
         Verifier(SECRET).verify(request["body"].replace(b"Resolved", b"Reopened", 1), headers)
 
 
+def test_an_anomaly_id_cannot_walk_the_webhook_out_of_its_path(synced: SyncedFactory, receiver: Receiver) -> None:
+    flow = tell_qualytics(receiver.url).replace("ticket.anomaly_ids[0]", "ticket.anomaly_ids | last")
+    world = synced(extra=flow)
+    evil = {"source": "qualytics", "anomaly_id": "../../../api/users/1"}  # anyone who may link can write this
+    assert world.gateway.client.post("/v1/tickets/DQ-1/anomalies", json=evil).status_code == 200
+    assert world.ticket()["anomaly_ids"][-1] == "../../../api/users/1"
+    world.in_jira(move_to="Done")
+    world.gateway.drain()
+
+    assert receiver.received == []  # nothing sent, least of all with the Qualytics token to /api/users/1
+    [execution] = [e for e in world.gateway.executions() if e["action"] == "webhook"]
+    assert execution["status"] == "failed" and "leaves the scheme, host or path" in execution["error"]
+
+
 def test_a_resolve_from_the_api_does_not_fire_a_jira_only_flow(synced: SyncedFactory, receiver: Receiver) -> None:
     world = synced(extra=tell_qualytics(receiver.url))
     assert world.gateway.client.post("/v1/tickets/DQ-1/status", json={"status": "Resolved"}).status_code == 202

@@ -53,8 +53,8 @@ def send(ctx: Context, execution: ExecutionRow) -> str:
         headers = {name: templates.render(value, context) for name, value in action.headers.items()}
     except RenderError as exc:
         raise Done("failed", f"render: {exc}") from None
-    if Webhook(url=url).origin != action.origin:
-        raise Done("failed", "the rendered url leaves the scheme and host the mappings gave")
+    if not action.keeps_to(url):
+        raise Done("failed", "the rendered url leaves the scheme, host or path the mappings gave")
     headers.setdefault("content-type", "application/json")
 
     def attempt() -> int:
