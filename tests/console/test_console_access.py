@@ -229,3 +229,11 @@ flows:
         assert [(r["path"], r["body"]) for r in receiver.received] == [("/moved", b"console console")]
     finally:
         receiver.server.shutdown()
+
+
+@pytest.mark.parametrize("page", ["/ui/tickets", "/ui/executions", "/ui/events"])
+def test_a_page_number_past_every_list_shows_an_empty_page(make_gateway: MakeHarness, page: str) -> None:
+    gateway = signed_in(make_gateway)
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    shown = gateway.client.get(page, params={"page": "9" * 21})
+    assert shown.status_code == 200 and "/ui/tickets/DQ-1" not in shown.text

@@ -74,6 +74,19 @@ CASES += [
         "bad_timestamp",
     ),
     (
+        "slack timestamp of 5000 digits",
+        lambda g: slack_signed(g, "command=%2Fticket&text=list", timestamp="9" * 5000),
+        401,
+        "bad_timestamp",
+    ),
+    ("tickets after a key past 64 bits", lambda g: g.client.get("/v1/tickets?after=" + "9" * 20), 422, "invalid_query"),
+    (
+        "executions after a key past 64 bits",
+        lambda g: g.client.get("/v1/executions?after=" + "9" * 20),
+        422,
+        "invalid_query",
+    ),
+    (
         "slack interactive payload",
         lambda g: slack_signed(
             g, urllib.parse.urlencode({"payload": json.dumps({"type": "block_actions", "user": {"id": "U1"}})})

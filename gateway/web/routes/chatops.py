@@ -194,7 +194,7 @@ async def slack_commands(request: Request[Any, Any, Any], rt: RuntimeDep, dispat
         raise _not_configured("SLACK_SIGNING_SECRET")
     body = await read_body(request, rt.settings.max_body_bytes)
     timestamp = request.headers.get("x-slack-request-timestamp", "")
-    if timestamp and not (timestamp.isascii() and timestamp.isdigit()):  # Bolt would raise on int() of it
+    if timestamp and not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):  # Bolt int()s it
         raise Unauthorized("X-Slack-Request-Timestamp is not a number of seconds", code="bad_timestamp")
     if _is_interactive(body):  # Bolt would json-parse it (any depth) before finding no listener for it
         raise _only_commands()

@@ -89,6 +89,8 @@ def paging(limit: str | None, after: str | None, default: int) -> tuple[int, int
         raise InvalidPayload("limit and after must be whole numbers", code="invalid_query") from None
     if not 1 <= size <= 1000:
         raise InvalidPayload(f"limit={size} is out of range: 1 to 1000", code="invalid_query")
+    if start is not None and not 0 <= start < 2**63:  # the databases' integers
+        raise InvalidPayload("after is not a key a page ended at", code="invalid_query")
     return size, start
 
 

@@ -19,11 +19,12 @@ from gateway.web.ui import auth, chart
 from gateway.web.ui.render import page, redirect
 
 PAGE_SIZE = 50
+LAST_PAGE = 10**7  # past it every list is empty anyway; an offset beyond the databases' integers is an error
 UNFINISHED = ("queued", "running")
 
 
 def offset(page_number: int) -> int:
-    return (max(page_number, 1) - 1) * PAGE_SIZE
+    return (min(max(page_number, 1), LAST_PAGE) - 1) * PAGE_SIZE
 
 
 def executions(rt: Runtime, ids: list[str]) -> list[dict[str, Any]]:
