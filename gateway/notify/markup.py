@@ -182,6 +182,6 @@ def pagerduty_event(message: Message, routing_key: str) -> dict[str, Any]:
             "severity": PAGERDUTY_SEVERITY.get(message.priority, "warning"),
             "custom_details": details,
         },
-        "links": [{"href": url, "text": label} for label, url in message.links],
+        "links": [{"href": href, "text": label} for label, url in message.links if (href := safe_url(url))],
         "client": "DQ ticketing gateway",
     }

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.notify.markup import SLACK, TEAMS, plain_text, safe_url, slack_payload, teams_payload
+from gateway.notify.markup import (
+    SLACK,
+    TEAMS,
+    pagerduty_event,
+    plain_text,
+    safe_url,
+    slack_payload,
+    teams_payload,
+)
 from gateway.notify.messages import Message
 
 HOSTILE = Message(
@@ -59,3 +67,9 @@ def test_only_http_urls_are_links() -> None:
     assert safe_url("HTTP://a.example/x") == "HTTP://a.example/x"
     for bad in ("javascript:alert(1)", "data:text/html,x", "mailto:a@b", "//evil.example", "slack://open"):
         assert safe_url(bad) is None
+
+
+def test_pagerduty_gets_only_http_links() -> None:
+    links = pagerduty_event(HOSTILE, "routing-key")["links"]
+    assert [link["text"] for link in links] == ["Jira DQ-1 <!here>", "anomaly"]  # PagerDuty shows text as text
+    assert all(link["href"].startswith("https://") for link in links)

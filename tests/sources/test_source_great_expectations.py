@@ -137,6 +137,8 @@ def test_the_stock_actions_batch_id_loses_its_partition(parse: Callable[..., Par
     assert january.attributes["batch"] == "warehouse-orders-year_2026-month_01"
     whole = parse("great_expectations", [_result("shop-raw_orders")]).events[0]  # no partition to strip
     assert whole.container == "shop-raw_orders"
+    many = parse("great_expectations", [_result("warehouse-orders" + "-part_x" * 5000)]).events[0]
+    assert many.container == "warehouse-orders"  # split once, however many parts
 
 
 def test_gateway_action_bodies_name_the_asset_and_an_anomaly_id_template_chooses_the_identity(

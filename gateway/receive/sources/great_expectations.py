@@ -31,7 +31,7 @@ SEVERITIES: dict[str, Severity] = {"warning": "medium", "error": "high"}
 COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
 IDENTITY_PARTS = ("suite", "datasource", "asset", "batch", "expectation", "column")
 # GX's batch id is "{datasource}-{asset}" plus "-{key}_{value}" per batch parameter (the partition).
-_PARTITION = re.compile(r"-[A-Za-z][A-Za-z0-9]*_[^-]+$")
+_PARTITION = re.compile(r"[A-Za-z][A-Za-z0-9]*_.+")  # one `key_value` part of a batch id
 
 
 class _Config(msgspec.Struct, kw_only=True):
@@ -71,10 +71,10 @@ class _Notification(msgspec.Struct, kw_only=True):
         given = "" if self.data_asset_name is None else str(self.data_asset_name)
         if self.batch_id is not None:
             return given, self.batch_id
-        asset = given
-        while asset.count("-") >= 2 and _PARTITION.search(asset):
-            asset = _PARTITION.sub("", asset)
-        return asset, given
+        parts = given.split("-")  # once: a long id is not searched again per part (that was quadratic)
+        while len(parts) > 2 and _PARTITION.fullmatch(parts[-1]):
+            parts.pop()
+        return "-".join(parts), given
 
 
 def verify(config: SourceConfig, delivery: Delivery) -> None:
