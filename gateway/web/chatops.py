@@ -107,18 +107,23 @@ def parse(text: str, command: str = "/ticket") -> Command:
     if rest[0].lower() == "comment":
         comment = _after_words(text, 2)
         if not comment:
-            raise CommandError(f"A comment needs text: `{command} {reference} comment <text>`.")
+            raise CommandError(f"A comment needs text: `{command} {_quoted(reference)} comment <text>`.")
         return Command("comment", reference, text=comment)
     if rest[0].lower() in ("link", "unlink"):
         verb: Verb = "link" if rest[0].lower() == "link" else "unlink"
         if len(rest) != 2 or ":" not in rest[1]:
-            raise CommandError(f"Name one anomaly: `{command} {reference} {verb} <source>:<anomaly id>`.")
+            raise CommandError(f"Name one anomaly: `{command} {_quoted(reference)} {verb} <source>:<anomaly id>`.")
         return Command(verb, reference, text=rest[1])
     for count in range(min(len(rest), _LONGEST_STATE), 0, -1):
         state = canonical_state(" ".join(rest[:count]))
         if state is not None:
             return Command("move", reference, status=state, text=_after_words(text, count + 1))
-    raise CommandError(f"`{rest[0]}` is not a status or `comment`. Statuses: {', '.join(STATES)}.")
+    raise CommandError(f"`{_quoted(rest[0])}` is not a status or `comment`. Statuses: {', '.join(STATES)}.")
+
+
+def _quoted(word: str) -> str:
+    """A typed word inside a code span of a help text: nothing in it may end the span or open markup."""
+    return re.sub(r"[`<>&\[\]()*_~|\\]", "", word)[:40]
 
 
 def _without_command(text: str, command: str) -> str:
@@ -193,7 +198,7 @@ def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
         )
         executions = [*executions, *assigned]
         each = [f"{t}: {people[t]}" for t in ticket.targets if t in people]
-        text += f" and assigned to {taker}" + (f" ({', '.join(each)})" if each else "")
+        text += f" and assigned to {caller.markup.escape(taker)}" + (f" ({', '.join(each)})" if each else "")
     chat_people = rt.mappings.chatops.users or rt.mappings.chatops.slack_users
     if ticket.state == "In Progress" and (taker or unassigned) and chat_people:
         text += _unmapped(ticket.targets, caller)
@@ -206,6 +211,7 @@ def _unmapped(targets: list[str], caller: Caller) -> str:
     if not missing:
         return ""
     who = caller.chat_id or caller.actor
+    who = caller.markup.escape(who)
     return f"; not assigned in {', '.join(missing)}: chatops.users has no user there for {who}"
 
 
@@ -221,10 +227,10 @@ def _link(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -
     source, _sep, anomaly_id = command.text.partition(":")
     if command.verb == "unlink":
         ticket = actions.unlink_anomaly(rt, command.reference, source, anomaly_id, actor=caller.actor)
-        return Reply(f"{command.text} unlinked from {rt.number(ticket.id)}.", ticket_id=ticket.id)
+        return Reply(f"{caller.markup.escape(command.text)} unlinked from {rt.number(ticket.id)}.", ticket_id=ticket.id)
     ticket, moved_from = actions.link_anomaly(rt, command.reference, source, anomaly_id, actor=caller.actor)
     moved = f" (moved from {moved_from})" if moved_from else ""
-    return Reply(f"{command.text} linked to {rt.number(ticket.id)}{moved}.", ticket_id=ticket.id)
+    return Reply(f"{caller.markup.escape(command.text)} linked to {rt.number(ticket.id)}{moved}.", ticket_id=ticket.id)
 
 
 def _open(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:

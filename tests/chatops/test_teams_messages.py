@@ -89,3 +89,18 @@ def test_help_in_teams_shows_the_teams_way_to_write_a_command(make_gateway: Make
     assert "/ticket" not in text
     unknown = teams(gateway, "DQ-99").json()["text"]
     assert "`@DQ Gateway help` lists the commands" in unknown
+
+
+def test_what_a_person_typed_comes_back_as_text_not_markdown(make_gateway: MakeHarness) -> None:
+    gateway = chat_gateway(make_gateway)
+    lure = "qualytics:[Reset-your-password](https://evil.example)"
+    linked = teams(gateway, f"DQ-1 link {lure}").json()["text"]
+    assert "linked to DQ-1" in linked and "](https://evil.example)" not in linked
+    unlinked = teams(gateway, f"DQ-1 unlink {lure}").json()["text"]
+    assert "unlinked from DQ-1" in unlinked and "](https://evil.example)" not in unlinked
+
+
+def test_a_word_it_does_not_know_is_quoted_without_its_markup(make_gateway: MakeHarness) -> None:
+    gateway = chat_gateway(make_gateway)
+    text = teams(gateway, "DQ-1 x`[click](https://evil.example)`").json()["text"]
+    assert "is not a status" in text and "](https://evil.example)" not in text and "`x" in text
