@@ -76,8 +76,11 @@ class JiraTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def _check_basics(config: JiraTarget) -> None:
-    if urlsplit(config.url).scheme not in ("http", "https") or not urlsplit(config.url).netloc:
+    parts = urlsplit(config.url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("url: must be an http(s) URL such as https://example.atlassian.net")
+    if parts.username is not None or parts.password is not None:  # they would show in every issue link
+        raise ValueError("url: no credentials in the URL; give them as user and token")
     if not config.project.strip():
         raise ValueError("project: must name the Jira project key, e.g. DQ")
     if not config.issue_type.strip():

@@ -148,15 +148,15 @@ def _text(body: Any) -> str:
     if isinstance(body, str):
         return body.strip()
     parts: list[str] = []
-
-    def walk(node: Any) -> None:
+    todo = [body]  # a stack, not recursion: a document nested thousands deep is still text
+    while todo:
+        node = todo.pop()
         if isinstance(node, dict):
             if node.get("type") == "text":
                 parts.append(str(node.get("text", "")))
-            for child in node.get("content") or []:
-                walk(child)
-
-    walk(body)
+            content = node.get("content")
+            if isinstance(content, list):
+                todo.extend(reversed(content))
     return " ".join(parts).strip()
 
 

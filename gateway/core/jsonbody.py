@@ -26,7 +26,7 @@ def _too_deep(data: Any, limit: int) -> bool:
     return False
 
 
-def _nesting_error() -> MalformedJson:
+def nesting_error() -> MalformedJson:
     return MalformedJson(f"the JSON is nested more than {MAX_DEPTH} levels deep", code="too_deeply_nested")
 
 
@@ -37,12 +37,12 @@ def decode_json(body: bytes) -> Any:
     try:
         data = msgspec.json.decode(body)
     except RecursionError:
-        raise _nesting_error() from None
+        raise nesting_error() from None
     except msgspec.DecodeError as exc:
         raise MalformedJson(f"the body is not valid JSON: {exc}") from None
     # Only a body with more brackets than the limit can be too deep: counting them is cheap.
     if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _too_deep(data, MAX_DEPTH):
-        raise _nesting_error()
+        raise nesting_error()
     return data
 
 
@@ -53,7 +53,7 @@ def decode_as(body: bytes, shape: type[T]) -> T:
     try:
         return msgspec.json.decode(body, type=shape)
     except RecursionError:
-        raise _nesting_error() from None
+        raise nesting_error() from None
     except msgspec.ValidationError as exc:
         raise InvalidPayload(str(exc)) from None
     except msgspec.DecodeError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 from connectors.base import Inbound, InboundAdapter, RemoteChange
 from connectors.registry import KINDS
 from gateway.core.errors import ForbiddenRole, ForbiddenTransition, MalformedJson, NotFound
+from gateway.core.jsonbody import nesting_error
 from gateway.decide.planner import Outcome, Planner
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.rows import LinkRow, TicketRow
@@ -64,6 +65,8 @@ def receive(
         inbound = adapter.parse(target.config, headers, body)
     except ValueError as exc:
         raise MalformedJson(str(exc), code="bad_tracker_payload") from None
+    except RecursionError:  # msgspec gives up on a document nested thousands deep
+        raise nesting_error() from None
     applied = apply_changes(rt, target, adapter, inbound)
     enqueue(dispatcher, applied)
     result = {

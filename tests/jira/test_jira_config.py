@@ -75,6 +75,7 @@ def test_status_entries_override_the_defaults_one_by_one() -> None:
     ("changes", "named"),
     [
         ({"url": "jira.example.com"}, "url"),
+        ({"url": "https://bot:api-token@jira.example.com"}, "no credentials in the URL"),
         ({"project": " "}, "project"),
         ({"token": ""}, "token"),
         ({"labels": ["data quality"]}, "labels"),

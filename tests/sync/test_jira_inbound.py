@@ -225,3 +225,28 @@ def test_with_the_api_token_set_trackers_still_reach_the_gateway_with_their_own_
     assert world.ticket()["state"] == "In Progress"
     # the rest of the API still needs the token
     assert world.gateway.client.get("/v1/tickets").status_code == 401
+
+
+def test_a_comment_document_nested_too_deep_is_a_400_and_a_deep_one_is_read_as_text(synced: SyncedFactory) -> None:
+    world = synced()
+    issue = world.trackers.issues()[0]
+
+    def comment(depth: int, text: str) -> bytes:
+        document = '{"type": "paragraph", "content": [' * depth + f'{{"type": "text", "text": "{text}"}}' + "]}" * depth
+        delivery = {
+            "timestamp": 4102444800000,
+            "webhookEvent": "comment_created",
+            "user": {"name": "alice", "displayName": "Ana Lytics"},
+            "issue": {"id": issue["id"], "key": issue["key"]},
+            "comment": {"id": str(depth), "body": "BODY"},
+        }
+        return json.dumps(delivery).replace('"BODY"', document).encode()
+
+    hook = "/v1/trackers/jira/webhook"
+    too_deep = comment(5000, "lost")  # Python's own JSON would not even write it
+    refused = world.gateway.client.post(hook, content=too_deep, headers=_signed(too_deep))
+    assert (refused.status_code, refused.json()["error"]) == (400, "too_deeply_nested")
+    deep = comment(400, "deep down")  # deeper than any editor makes, within what the decoder takes
+    answer = world.gateway.client.post(hook, content=deep, headers=_signed(deep))
+    assert answer.status_code == 202, answer.text
+    assert [c["data"]["text"] for c in world.timeline("comment")] == ["deep down"]
