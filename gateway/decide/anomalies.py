@@ -133,12 +133,21 @@ def link(
         entry["moved_from"] = planner.rt.number(previous)
         moved = {"source": source, "anomaly_id": anomaly_id, "moved_to": planner.rt.number(ticket.id)}
         mirror.add_timeline(tx, previous, "anomaly_unlinked", actor, moved, now)
+        forget(mirror, tx, previous, anomaly_id, now)
     mirror.add_timeline(tx, ticket.id, "anomaly_linked", actor, entry, now)
     current = mirror.ticket(ticket.id, tx) or ticket
     ids = list(dict.fromkeys([*current.anomaly_ids, anomaly_id]))
     mirror.update_ticket(tx, ticket.id, now, anomaly_ids=ids)
     announce(planner, current, f"{source}:{anomaly_id}" + (f" {title}" if title else ""))
     return previous
+
+
+def forget(mirror: Mirror, tx: Tx, ticket_id: int, anomaly_id: str, now: float) -> None:
+    """The anomaly left the ticket: its `anomaly_ids` (what templates and webhooks name) no longer list it."""
+    ticket = mirror.ticket(ticket_id, tx)
+    if ticket is not None and anomaly_id in ticket.anomaly_ids:
+        kept = [known for known in ticket.anomaly_ids if known != anomaly_id]
+        mirror.update_ticket(tx, ticket_id, now, anomaly_ids=kept)
 
 
 def announce(planner: Planner, ticket: TicketRow, line: str) -> None:

@@ -142,6 +142,7 @@ def unlink_anomaly(rt: Runtime, reference: str, source: str, anomaly_id: str, *,
             raise NotFound(f"{source}:{anomaly_id} is not linked to {rt.number(ticket.id)}", code="not_linked")
         entry = {"source": source, "anomaly_id": anomaly_id}
         rt.mirror.add_timeline(tx, ticket.id, "anomaly_unlinked", actor, entry, rt.clock())
+        anomalies.forget(rt.mirror, tx, ticket.id, anomaly_id, rt.clock())
     return rt.mirror.ticket(ticket.id) or ticket
 
 

@@ -150,6 +150,7 @@ def test_link_and_unlink_by_hand_moves_an_anomaly_and_says_from_where(make_gatew
     assert linked.json()["moved_from"] == "DQ-2"
     assert anomaly_ids(linked.json()["ticket"]) == ["1", "2"]
     assert anomaly_ids(gateway.ticket("DQ-2")) == []
+    assert gateway.ticket("DQ-2")["anomaly_ids"] == []  # what its templates and webhooks name
     [left] = [e for e in gateway.ticket("DQ-2")["timeline"] if e["kind"] == "anomaly_unlinked"]
     assert left["data"]["moved_to"] == "DQ-1"
     again = gateway.client.post("/v1/tickets/DQ-1/anomalies", json=body)
@@ -161,6 +162,7 @@ def test_link_and_unlink_by_hand_moves_an_anomaly_and_says_from_where(make_gatew
 
     removed = gateway.client.request("DELETE", "/v1/tickets/DQ-1/anomalies", json=body)
     assert removed.status_code == 200 and anomaly_ids(removed.json()["ticket"]) == ["1"]
+    assert removed.json()["ticket"]["anomaly_ids"] == ["1"]
     gone = gateway.client.request("DELETE", "/v1/tickets/DQ-1/anomalies", json=body)
     assert gone.status_code == 404 and gone.json()["error"] == "not_linked"
     unknown = gateway.client.post("/v1/tickets/DQ-1/anomalies", json={"source": "nope", "anomaly_id": "2"})
