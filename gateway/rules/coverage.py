@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from gateway.core.errors import ConfigError
 from gateway.core.models import TICKET_FIELDS
 from gateway.rules.lifecycle import STATES, canonical_state
-from gateway.rules.schema import CreateTicket, Mappings
+from gateway.rules.schema import EVERY_TARGET, CreateTicket, Mappings
 
 
 def reachable_states(mappings: Mappings) -> list[str]:
@@ -75,16 +75,27 @@ def unbounded_summaries(mappings: Mappings, origins: Mapping[str, str]) -> list[
 
 
 def field_values(mappings: Mappings, target: str) -> dict[str, set[str]]:
-    """Ticket field -> the values creates for `target` can render, where the templates say (for the live check)."""
+    """Ticket field -> the values the mappings can send `target`, where the templates say (for the live check):
+    the flows' creates, the catalog's items (fields people may not change) and the chat-ops people."""
     found: dict[str, set[str]] = {}
+
+    def add(name: str, source: str) -> None:
+        values = mappings.templates.possible_values(source)
+        found.setdefault(name, set()).update(v for v in values or () if v)
+
     for flow in mappings.flows:
         for _, action in flow.actions:
-            if not isinstance(action, CreateTicket) or target not in action.targets:
-                continue
+            if isinstance(action, CreateTicket) and target in action.targets:
+                for name in TICKET_FIELDS:
+                    add(name, action.per_target.get(target, {}).get(name, getattr(action, name)))
+    for item in mappings.catalog.values():
+        if target in item.targets:
             for name in TICKET_FIELDS:
-                source = action.per_target.get(target, {}).get(name, getattr(action, name))
-                values = mappings.templates.possible_values(source)
-                found.setdefault(name, set()).update(v for v in values or () if v)
+                if name not in item.open_fields:  # what people type is theirs to get right
+                    add(name, item.per_target.get(target, {}).get(name, getattr(item.fields, name)))
+    chatops = mappings.chatops
+    people = [by_target.get(target) or by_target.get(EVERY_TARGET) for by_target in chatops.users.values()]
+    found.setdefault("assigned_to", set()).update(p for p in [*people, *chatops.slack_users.values()] if p)
     return found
 
 

@@ -66,7 +66,7 @@ def test_target_limits_the_check_to_one_target(live: Run) -> None:
     assert "target snow: live ok" in out and "target jira" not in out
 
 
-T, F = "targets.yaml", "flows.yaml"
+T, F, C = "targets.yaml", "flows.yaml", "catalog.yaml"
 BROKEN = {
     "jira-token": (
         {T: ('"${JIRA_API_TOKEN:-sandbox-token}"', "wrong-token")},
@@ -225,6 +225,16 @@ BROKEN = {
         {F: ("assignment_group: data-platform", "assignment_group: data-platfrom")},
         None,
         "targets.snow: field assignment_group: 'data-platfrom': no sys_user_group record",
+    ),
+    "snow-catalog-subcategory": (
+        {C: ("snow: {category: data_quality, subcategory: validation}", "snow: {category: data_quality}")},
+        None,
+        "targets.snow: field subcategory: 'Dashboard': not a choice of incident.subcategory (sys_choice)",
+    ),
+    "snow-chat-person": (
+        {C: ("catalog:\n", "chatops:\n  users: {U024BE7LH: {snow: jane.doh}}\ncatalog:\n")},
+        None,
+        "targets.snow: field assigned_to: 'jane.doh': no sys_user record",
     ),
     "snow-assignee": (
         {F: ('assigned_to: ""', "assigned_to: jane.doh")},
