@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from gateway.core.errors import NotFound, TooManyEvents
 from gateway.core.models import Ignored, Parsed
 from gateway.decide.planner import Outcome, Planner
@@ -117,6 +119,13 @@ def check_event_count(parsed: Parsed, cap: int) -> None:
         )
 
 
+def _sent(body: bytes) -> Any:
+    try:
+        return msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):  # parsed already; kept as text if JSON would not take it
+        return body.decode("utf-8", "replace")
+
+
 def _record_ignored(rt: Runtime, tx: Tx, received: Received, index: int, item: Ignored, now: float) -> str:
     """Irrelevant deliveries are kept as events too, so ops can see what a tool sent and why it did nothing."""
     source_event_id = item.event_id or body_hash(received.body, "ignored", str(index))
@@ -127,7 +136,7 @@ def _record_ignored(rt: Runtime, tx: Tx, received: Received, index: int, item: I
         event_type="ignored",
         anomaly_id="",
         correlation_key="",
-        payload={"reason": item.reason},
+        payload={"reason": item.reason, "raw": _sent(received.body)},  # the console shows what the tool sent
         now=now,
     )
     if event_id is None:

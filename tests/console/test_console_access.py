@@ -237,3 +237,12 @@ def test_a_page_number_past_every_list_shows_an_empty_page(make_gateway: MakeHar
     assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
     shown = gateway.client.get(page, params={"page": "9" * 21})
     assert shown.status_code == 200 and "/ui/tickets/DQ-1" not in shown.text
+
+
+def test_an_ignored_delivery_shows_what_the_tool_sent_and_why_nothing_happened(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    delivery = qualytics_delivery(9, trigger="Operation", description="nightly orders profile")
+    assert gateway.post("qualytics", delivery).status_code == 202
+    page = gateway.client.get("/ui/events").text
+    assert "is not ticketed" in page
+    assert "nightly orders profile" in page  # what the tool sent, not only the reason
