@@ -134,6 +134,7 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
         },
         logging_config=None,
         debug=False,
+        request_max_body_size=runtime.settings.max_body_bytes,  # forms too (the console's login is open to all)
     )
     app.state.runtime = runtime
     app.state.dispatcher = dispatcher

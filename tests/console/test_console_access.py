@@ -246,3 +246,11 @@ def test_an_ignored_delivery_shows_what_the_tool_sent_and_why_nothing_happened(m
     page = gateway.client.get("/ui/events").text
     assert "is not ticketed" in page
     assert "nightly orders profile" in page  # what the tool sent, not only the reason
+
+
+def test_a_console_form_over_the_body_limit_is_a_413(make_gateway: MakeHarness) -> None:
+    gateway = make_gateway(api_token=TOKEN, max_body_bytes=4096)
+    form = gateway.client.get("/ui/login")
+    data = {"csrf": csrf_of(form.text), "token": "x" * 10_000, "next_path": "/ui/tickets"}
+    refused = gateway.client.post("/ui/login", data=data, follow_redirects=False)
+    assert refused.status_code == 413 and "Request refused" in refused.text
