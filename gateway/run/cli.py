@@ -288,6 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     from gateway.run.logs import configure_logging
 
     configure_logging()
+    os.umask(0o077)  # whatever a command creates first (var/, the database, an export) is the owner's only
     args = parser().parse_args(argv)
     try:
         code = _run(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -128,3 +129,17 @@ def test_on_loopback_without_a_token_one_warning_and_private_files(served: Serve
     assert (served.root / "var").stat().st_mode & 0o777 == 0o700
     for name in ("gateway.db", "gateway.db-wal"):
         assert (served.root / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_every_command_creates_its_files_for_the_owner_only(tmp_path: Path) -> None:
+    from tests.faults.conftest import cli
+
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path}/fresh/gateway.db",
+        "GATEWAY_VAR_DIR": f"{tmp_path}/var",
+    }
+    env.pop("REDIS_URL", None)
+    result = cli(env, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "fresh" / "gateway.db").stat().st_mode & 0o777 == 0o600
