@@ -632,6 +632,7 @@ class JiraEmulator(Emulator):
         self.route("GET", api + "/priority", self.priorities)
         self.route("GET", api + "/resolution", self.resolutions)
         self.route("GET", api + "/workflow/search", self.workflow_search)
+        self.route("GET", api + "/workflowscheme/project", self.workflow_scheme)
         self.route("GET", api + r"/screens/(?P<screen>\d+)/tabs", self.screen_tabs)
         self.route("GET", api + r"/screens/(?P<screen>\d+)/tabs/(?P<tab>\d+)/fields", self.screen_fields)
 
@@ -695,8 +696,28 @@ class JiraEmulator(Emulator):
             for t in self.workflow.transitions
         ]
         statuses = self._statuses_json()
-        flow = {"id": {"name": f"{self.project} workflow"}, "statuses": statuses, "transitions": transitions}
-        return Response(200, {"startAt": 0, "maxResults": 50, "total": 1, "isLast": True, "values": [flow]})
+        flow: dict[str, Any] = {
+            "id": {"name": f"{self.project} workflow"},
+            "statuses": statuses,
+            "transitions": transitions,
+        }
+        # Another team's workflow, listed first as a real instance may: its own create status and no way on
+        other: dict[str, Any] = {
+            "id": {"name": "Service desk workflow"},
+            "statuses": [{"id": "20000", "name": "Waiting for support"}, {"id": "20001", "name": "Closed"}],
+            "transitions": [{"id": "1", "name": "Create", "from": [], "to": "20000", "type": "initial"}],
+        }
+        wanted = request.arg("workflowName")
+        flows = [f for f in (other, flow) if not wanted or f["id"]["name"] == wanted]
+        return Response(200, {"startAt": 0, "maxResults": 50, "total": len(flows), "isLast": True, "values": flows})
+
+    def workflow_scheme(self, request: Request) -> Response:
+        """The project's workflow scheme: every issue type on the project's workflow (Jira's default mapping)."""
+        if request.arg("projectId") != "10000":
+            return Response(200, {"values": []})
+        scheme = {"id": 10100, "name": f"{self.project} scheme", "defaultWorkflow": f"{self.project} workflow"}
+        scheme["issueTypeMappings"] = {}
+        return Response(200, {"values": [{"projectIds": ["10000"], "workflowScheme": scheme}]})
 
     def _screen(self, request: Request) -> Transition | None:
         wanted = request.params["screen"]

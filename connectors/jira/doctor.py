@@ -42,7 +42,8 @@ class _Doctor:
         self.config, self.api, self.values = config, api, values
         self.findings: list[Finding] = []
         self.skipped: list[str] = []
-        self.workflows: list[dict[str, Any]] = []  # workflow search's answer, once _graph has read it
+        self.workflows: list[dict[str, Any]] = []  # the project's workflow, once _graph has read it
+        self.project: dict[str, Any] = {}  # `project/{key}`: its id and issue types
 
     def get(self, path: str, **params: Any) -> Any:
         try:
@@ -66,7 +67,7 @@ class _Doctor:
             return LiveReport(findings=self.findings)
         project = self.config.project
         try:
-            self.get(f"project/{project}")
+            self.project = self.get(f"project/{project}") or {}
         except Unavailable:
             keys = [str(p.get("key")) for p in self.get("project")]
             self.find("project", project, keys, "no such project (or this user cannot see it)")
@@ -190,8 +191,11 @@ class _Doctor:
 
     def _graph(self) -> tuple[dict[str, set[str]], str]:
         """status -> statuses one transition away (names, casefolded), and the create status."""
-        found = self.get("workflow/search", expand="transitions,statuses")
-        self.workflows = list(found.get("values") or [])
+        name = self._workflow_name()
+        found = self.get("workflow/search", expand="transitions,statuses", **({"workflowName": name} if name else {}))
+        listed = list(found.get("values") or [])
+        # other teams' workflows have other create statuses and transitions: never merge them in
+        self.workflows = [f for f in listed if str((f.get("id") or {}).get("name", "")) == name] or listed
         graph: dict[str, set[str]] = {}
         start = ""
         for flow in self.workflows:
@@ -207,6 +211,23 @@ class _Doctor:
                 for source in sources if t.get("type") != "initial" else []:
                     graph.setdefault(source, set()).add(to)
         return graph, start
+
+    def _workflow_name(self) -> str:
+        """The workflow the project's workflow scheme gives this issue type; "" when the server does not say."""
+        project_id = str(self.project.get("id", ""))
+        wanted = self.config.issue_type.casefold()
+        types = self.project.get("issueTypes") or []
+        type_id = next((str(t.get("id")) for t in types if str(t.get("name", "")).casefold() == wanted), "")
+        try:
+            found = self.get("workflowscheme/project", projectId=project_id)
+        except Unavailable:
+            return ""
+        for entry in found.get("values") or []:
+            if project_id in [str(p) for p in entry.get("projectIds") or []]:
+                scheme = entry.get("workflowScheme") or {}
+                mapped = (scheme.get("issueTypeMappings") or {}).get(type_id)
+                return str(mapped or scheme.get("defaultWorkflow") or "")
+        return ""
 
     def _check_resolution_screens(self) -> None:
         """Each transition into a status that Resolved/Closed/Canceled map to must have `resolution` on
