@@ -18,7 +18,7 @@ from connectors.emulators.base import Emulator, EmulatorHTTPServer, Request, Res
 from connectors.emulators.webhooks import WebhookSender
 
 Deployment = Literal["Server", "Cloud"]
-FieldType = Literal["string", "option", "user", "priority", "components", "labels", "resolution"]
+FieldType = Literal["string", "option", "user", "priority", "components", "labels", "resolution", "number", "date"]
 
 SCREEN_TAB = 10100
 NOT_ON_SCREEN = "Field '{0}' cannot be set. It is not on the appropriate screen, or unknown."
@@ -389,6 +389,12 @@ class JiraEmulator(Emulator):
             return "" if value["value"] in spec.allowed else f"Option value '{value['value']}' is not valid"
         if spec.type == "user":
             return self._check_user(value)
+        if spec.type == "number":
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            return "" if number else f"Operation value must be a number ({spec.name})"
+        if spec.type == "date":
+            valid = isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None
+            return "" if valid else f"{spec.name}: Date value '{value}' is invalid: use the format yyyy-MM-dd"
         return ""
 
     def _check_user(self, value: Any) -> str:
@@ -831,6 +837,8 @@ def _field_meta(field_id: str, spec: ScreenField) -> dict[str, Any]:
         "components": {"type": "array", "items": "component"},
         "labels": {"type": "array", "items": "string"},
         "resolution": {"type": "resolution"},
+        "number": {"type": "number"},
+        "date": {"type": "date"},
     }[spec.type]
     if spec.custom:
         schema = {**schema, "custom": spec.custom, "customId": int(field_id.rsplit("_", 1)[-1])}

@@ -19,6 +19,8 @@ from gateway.core.redact import Redactor, secret_values
 
 RESOLVING = ("Resolved", "Closed", "Canceled")  # the states whose Jira status needs a resolution
 FILLED = {"project", "issuetype", "summary", "labels", "description", "priority", "reporter"}
+# Field types a ticket field's text can fill (the connector shapes each); a date or a cascade cannot.
+FILLABLE = frozenset({"string", "option", "array", "user", "priority", "component", "group", "version", "number"})
 
 
 class Unavailable(Exception):
@@ -133,11 +135,18 @@ class _Doctor:
                 self.find(f"fields.{name}", field_id, on_screen, "not on the create screen of this issue type")
                 continue
             allowed = _allowed(found)
+            kind = str((found.get("schema") or {}).get("type", ""))
+            if kind not in FILLABLE:
+                problem = f"{field_id} ({found.get('name')}) is a {kind} field; a ticket field is text"
+                self.find(f"fields.{name}", field_id, ", ".join(sorted(FILLABLE)), problem)
+                continue
             for value in sorted(self.values.get(name, set())):
                 if allowed and value not in allowed:
                     self.find(
                         f"fields.{name}", value, allowed, f"not an allowed value of {field_id} ({found.get('name')})"
                     )
+                elif kind == "number" and not _is_number(value):
+                    self.find(f"fields.{name}", value, "a number", f"{field_id} ({found.get('name')}) takes numbers")
         components = meta.get("components")
         if self.config.components and components is None:
             self.find(
@@ -296,3 +305,11 @@ def _hops(graph: dict[str, set[str]], start: str) -> dict[str, int]:
                 hops[nxt] = hops[node] + 1
                 queue.append(nxt)
     return hops
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True

@@ -89,6 +89,17 @@ BROKEN = {
         "field fields: 'customfield_10200': the create screen requires this field (Data owner)"
         " and no ticket field is mapped to it",
     ),
+    "jira-date-field": (
+        {},
+        {"screen": {**default_screen(), "customfield_10104": ScreenField("Found on", "date", custom="datepicker")}},
+        "targets.jira: field fields.subcategory: 'customfield_10104': customfield_10104 (Found on) is a date field;"
+        " a ticket field is text",
+    ),
+    "jira-number-field": (
+        {},
+        {"screen": {**default_screen(), "customfield_10101": ScreenField("Urgency", "number", custom="float")}},
+        "targets.jira: field fields.urgency: 'High': customfield_10101 (Urgency) takes numbers",
+    ),
     "jira-field-not-on-screen": (
         {T: ("subcategory: customfield_10104", "subcategory: customfield_19999")},
         None,
