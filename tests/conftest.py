@@ -22,6 +22,7 @@ from gateway.run.embedded_redis import EmbeddedRedis
 from gateway.web.app import create_app
 from tests import postgres
 from tests.postgres import PostgresServer
+from tests.receiver import receiver as receiver  # a fixture: a loopback HTTP server webhook actions call
 
 DATA = Path(__file__).parent / "data"
 PAYLOADS = DATA / "payloads"

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from gateway.web.ui import auth
-from tests.conftest import QUALYTICS_SECRET, Harness, MakeHarness, qualytics_delivery
+from tests.conftest import LOCAL_MAPPINGS, QUALYTICS_SECRET, Harness, MakeHarness, qualytics_delivery
+from tests.receiver import Receiver
 
 TOKEN = "console-unit-token-0123456789"
 
@@ -205,30 +206,25 @@ def test_a_console_search_for_a_wildcard_is_literal(make_gateway: MakeHarness, q
     assert "/ui/tickets/DQ-1" not in wildcard and "/ui/tickets/DQ-2" not in wildcard
 
 
-def test_a_move_from_the_console_is_a_console_move_for_ticket_event_flows(make_gateway: MakeHarness) -> None:
-    from tests.conftest import LOCAL_MAPPINGS
-    from tests.sync.test_ticket_events import Receiver
-
-    receiver = Receiver()
-    try:
-        flow = f"""
+def test_a_move_from_the_console_is_a_console_move_for_ticket_event_flows(
+    make_gateway: MakeHarness, receiver: Receiver
+) -> None:
+    flow = f"""
 flows:
   - name: moved-in-the-console
     trigger: {{type: ticket_status_changed, where: {{origin: [console]}}}}
     actions:
       - webhook: {{url: "{receiver.url}/moved", method: PUT, body: '{{{{ change.origin }}}} {{{{ change.actor }}}}'}}
 """
-        gateway = signed_in(make_gateway, files={**LOCAL_MAPPINGS, "events.yaml": flow})
-        assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
-        csrf = csrf_of(gateway.client.get("/ui/tickets/DQ-1").text)
-        moved = gateway.client.post(
-            "/ui/tickets/DQ-1/status", data={"csrf": csrf, "status": "In Progress"}, follow_redirects=False
-        )
-        assert moved.status_code == 303, moved.text
-        gateway.drain()
-        assert [(r["path"], r["body"]) for r in receiver.received] == [("/moved", b"console console")]
-    finally:
-        receiver.server.shutdown()
+    gateway = signed_in(make_gateway, files={**LOCAL_MAPPINGS, "events.yaml": flow})
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    csrf = csrf_of(gateway.client.get("/ui/tickets/DQ-1").text)
+    moved = gateway.client.post(
+        "/ui/tickets/DQ-1/status", data={"csrf": csrf, "status": "In Progress"}, follow_redirects=False
+    )
+    assert moved.status_code == 303, moved.text
+    gateway.drain()
+    assert [(r["path"], r["body"]) for r in receiver.received] == [("/moved", b"console console")]
 
 
 @pytest.mark.parametrize("page", ["/ui/tickets", "/ui/executions", "/ui/events"])

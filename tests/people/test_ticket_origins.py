@@ -4,21 +4,11 @@ through the API is `api` whoever it names (a flow filtering on origin must not m
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from tests.chatops.support import tracker_gateway
 from tests.conftest import MakeHarness, Trackers
 from tests.people.test_user_tickets import CATALOG, open_ticket
-from tests.sync.test_ticket_events import Receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.server.shutdown()
+from tests.receiver import Receiver
 
 
 def announcing(url: str) -> str:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from standardwebhooks import Webhook as Verifier
@@ -18,38 +14,10 @@ from gateway.decide.ticket_events import fire_ticket_event, sla_breach_hook
 from gateway.dispatch.sweeper import Sweeper
 from gateway.rules.loader import MappingErrors, load_mappings
 from tests.conftest import LOCAL_MAPPINGS, MakeHarness, qualytics_delivery
+from tests.receiver import Receiver
 from tests.sync.conftest import SyncedFactory
 
 SECRET = "whsec_" + base64.b64encode(b"qualytics-receiver-key-32-bytes!").decode()
-
-
-class Receiver:
-    """A loopback HTTP server that records what it is sent (the Qualytics API, say)."""
-
-    def __init__(self) -> None:
-        received = self.received = list[dict[str, Any]]()
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_PUT(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                received.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.server.shutdown()
 
 
 def tell_qualytics(url: str) -> str:
