@@ -44,6 +44,15 @@ class TicketRow(Row, frozen=True, kw_only=True):
     requester: str = ""  # who opened it by hand (API, chat, console); empty for a tool's anomaly
     drift: bool = False
 
+    @property
+    def tracker_key(self) -> str:
+        """What finds this ticket's record at a tracker again (Jira label, ServiceNow correlation_id).
+
+        A recurrence after close is a new generation and a new record: from the second generation on
+        the key names it, so a retried create never finds and links the closed generation's record.
+        """
+        return self.correlation_key if self.generation == 1 else f"{self.correlation_key}#{self.generation}"
+
 
 class AnomalyRow(Row, frozen=True, kw_only=True):
     """One anomaly of a ticket; `active` while it belongs to that ticket (an anomaly has one open ticket)."""

@@ -231,3 +231,34 @@ def test_database_unavailable_answers_503_and_accepts_nothing(make_gateway: Make
     gateway.drain()
     harness_accounting(gateway, events)
     assert_one_ticket_each(trackers, [80])
+
+
+def test_a_recurrence_after_close_whose_create_is_retried_gets_its_own_record(
+    make_gateway: MakeHarness, trackers: Trackers
+) -> None:
+    """Generation 2's retried create searches for its record; it must not find and link generation 1's."""
+    gateway = tracker_gateway(make_gateway, trackers)
+    first = accepted(gateway.post("qualytics", qualytics_delivery(40)))
+    closing = qualytics_delivery(40, trigger="Anomaly Status Change", status="Resolved")
+    first += accepted(gateway.post("qualytics", closing))
+    gateway.drain()
+    with gateway.runtime.mirror.transaction() as tx:  # past the reopen window: a recurrence is a new ticket
+        tx.execute("UPDATE tickets SET resolved_at = resolved_at - 2 * 86400")
+    # the trackers create generation 2's records, then the answers are lost: each create is retried
+    trackers.jira.inject(Fault(kind="drop_after", **JIRA_CREATE))
+    trackers.snow.inject(Fault(kind="drop_after", **SNOW_CREATE))
+    second = accepted(gateway.post("qualytics", qualytics_delivery(40, timestamp="2026-01-28T18:00:00Z")))
+    gateway.drain()
+
+    harness_accounting(gateway, first + second)
+    for target in ("jira", "snow"):
+        latest = next(e for e in gateway.executions(action="create_ticket") if e["target"] == target)
+        first_attempt = gateway.execution(latest["id"])["attempts"][0]
+        assert (first_attempt["outcome"], first_attempt["error_kind"]) == ("failed", "transient")
+    newer, older = gateway.tickets()
+    assert (newer["generation"], newer["state"], older["state"]) == (2, "New", "Resolved")
+    for target in ("jira", "snow"):
+        [new_link] = [link["external_key"] for link in newer["links"] if link["target"] == target]
+        [old_link] = [link["external_key"] for link in older["links"] if link["target"] == target]
+        assert new_link != old_link, f"{target}: generation 2 linked to the closed generation's record"
+    assert len(trackers.issues()) == 2 and len(trackers.incidents()) == 2  # the retry found, not repeated

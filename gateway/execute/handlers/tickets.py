@@ -45,7 +45,7 @@ def create(ctx: Context, execution: ExecutionRow) -> str:
         return _succeed(ctx, execution, remote_ticket(link), created_as=fields.status)
     request = CreateRequest(
         number=ctx.rt.number(ticket.id),
-        correlation_key=ticket.correlation_key,
+        correlation_key=ticket.tracker_key,
         fields=fields,
         event=ctx.event_context(execution),
         first_try=_first_claim(execution) and ctx.attempts == 0,
@@ -70,7 +70,7 @@ def update_status(ctx: Context, execution: ExecutionRow) -> str:
     params = execution.params
     request = StatusRequest(
         number=ctx.rt.number(ticket.id),
-        correlation_key=ticket.correlation_key,
+        correlation_key=ticket.tracker_key,
         status=params["status"],
         link=remote_ticket(link),
         note=_signed(params.get("note", ""), params.get("actor", "")),
