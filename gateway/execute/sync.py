@@ -15,10 +15,10 @@ from gateway.decide.inbound import apply_changes, enqueue, sync_target
 from gateway.dispatch.queue import Dispatcher
 from gateway.execute.context import remote_ticket
 from gateway.record.runtime import Runtime
-from gateway.rules.lifecycle import OPEN_STATES
 
 log = logging.getLogger("gateway.execute.sync")
 TICK_S = 1.0
+RECONCILE_BATCH = 500  # records read one by one per pass; the next pass goes on after the last
 
 
 def sync_targets(rt: Runtime) -> list[str]:
@@ -26,9 +26,15 @@ def sync_targets(rt: Runtime) -> list[str]:
 
 
 def reconcile(rt: Runtime, dispatcher: Dispatcher | None, name: str) -> dict[str, Any]:
-    """Read every open (or drifting) linked record as it is now and apply what the mirror missed."""
+    """Read the next batch of watched linked records as they are now and apply what the mirror missed.
+
+    Watched: tickets people may still move (Resolved ones too: a reopen in the tracker counts) and
+    drifting ones. A pass reads RECONCILE_BATCH of them after the last one the previous pass read,
+    so every record is read in turn however many there are."""
     target, adapter = sync_target(rt, name)
-    links = rt.mirror.open_links(name, tuple(sorted(OPEN_STATES)))
+    after = int(rt.mirror.cursor(name)["reconciled_after"])
+    links = rt.mirror.watched_links(name, rt.mappings.lifecycle.movable(), after=after, limit=RECONCILE_BATCH)
+    resume_after = links[-1].ticket_id if len(links) == RECONCILE_BATCH else 0
     connector = KINDS[target.kind].build(target.config)
     read: Any = getattr(connector, "read_state", None)  # trackers that cannot be read back are skipped
     if read is None:
@@ -49,7 +55,7 @@ def reconcile(rt: Runtime, dispatcher: Dispatcher | None, name: str) -> dict[str
             notes += [n for n in applied.notes if n.get("result") not in ("in step", "own change")]
     finally:
         connector.close()
-    rt.mirror.save_cursor(name, reconciled_at=time.time())
+    rt.mirror.save_cursor(name, reconciled_at=time.time(), reconciled_after=resume_after)
     return {"target": name, "checked": len(links), "changes": notes, "errors": errors}
 
 
@@ -60,7 +66,7 @@ def poll(rt: Runtime, dispatcher: Dispatcher | None, name: str) -> dict[str, Any
     notes: list[dict[str, str]] = []
     try:
         poll_since = getattr(connector, "poll", None)
-        links = rt.mirror.open_links(name, tuple(sorted(OPEN_STATES)))
+        links = rt.mirror.watched_links(name, rt.mappings.lifecycle.movable())
         if poll_since is None or not links:
             return {"target": name, "changes": notes}
         inbounds, until = poll_since([remote_ticket(link) for link in links], rt.mirror.cursor(name)["polled_until"])

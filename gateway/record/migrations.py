@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gateway.record import counters
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 MIGRATION_LOCK = 72_630_012  # the advisory lock ten nodes starting at once queue on
 
 _MIGRATIONS: dict[int, str] = {  # SQL statements separated by ;
@@ -173,6 +173,8 @@ CREATE TABLE sync_cursors (
     9: "CREATE TABLE target_notices (target TEXT, kind TEXT, notified_at REAL NOT NULL, PRIMARY KEY (target, kind))",
     # the console's and the API's most common pair of filters, without scanning one filter's matches
     11: "CREATE INDEX executions_status_target_seq ON executions (status, target, seq)",
+    # reconcile reads watched links a batch a pass, resuming after the last ticket it read
+    13: "ALTER TABLE sync_cursors ADD COLUMN reconciled_after INTEGER NOT NULL DEFAULT 0",
 }
 
 # versions whose statements differ by dialect

@@ -19,18 +19,19 @@ class Sync(Store):
         ).fetchone()
         return _link(row) if row else None
 
-    def open_links(self, target: str, open_states: tuple[str, ...], limit: int = 1000) -> list[LinkRow]:
-        """Links of tickets still open or drifting, the ones a poll or reconcile pass looks at."""
+    def watched_links(
+        self, target: str, states: tuple[str, ...], after: int = 0, limit: int | None = None
+    ) -> list[LinkRow]:
+        """Links of tickets in `states` (those people may still move) or drifting, by ticket id after `after`."""
         rows = self._all(
             "SELECT links.* FROM links JOIN tickets ON tickets.id = links.ticket_id WHERE links.target = ?"
-            f" AND (tickets.state IN ({marks(open_states)}) OR tickets.drift = 1) ORDER BY links.ticket_id LIMIT ?",
-            (target, *open_states, limit),
+            f" AND (tickets.state IN ({marks(states)}) OR tickets.drift = 1) AND links.ticket_id > ?"
+            " ORDER BY links.ticket_id" + (" LIMIT ?" if limit is not None else ""),
+            (target, *states, after, *([limit] if limit is not None else [])),
         )
         return [_link(r) for r in rows]
 
-    def update_link_remote(
-        self, tx: Tx, link: LinkRow, now: float, clock: dict[str, float], **changes: Any
-    ) -> None:
+    def update_link_remote(self, tx: Tx, link: LinkRow, now: float, clock: dict[str, float], **changes: Any) -> None:
         """What the tracker told us about its record: status, priority, key/url, and when (per field)."""
         assignments = "".join(f", {name} = ?" for name in changes)
         tx.execute(
@@ -87,14 +88,23 @@ class Sync(Store):
 
     def cursor(self, target: str) -> dict[str, Any]:
         row = self._one("SELECT * FROM sync_cursors WHERE target = ?", (target,))
-        return dict(row) if row else {"target": target, "polled_until": "", "polled_at": None, "reconciled_at": None}
+        if row:
+            return dict(row)
+        return {"target": target, "polled_until": "", "polled_at": None, "reconciled_at": None, "reconciled_after": 0}
 
     def save_cursor(self, target: str, **values: Any) -> None:
         current = {**self.cursor(target), **values}
         with self.transaction() as tx:
             tx.execute(
-                "INSERT INTO sync_cursors (target, polled_until, polled_at, reconciled_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (target) DO UPDATE SET polled_until = excluded.polled_until,"
-                " polled_at = excluded.polled_at, reconciled_at = excluded.reconciled_at",
-                (target, current["polled_until"], current["polled_at"], current["reconciled_at"]),
+                "INSERT INTO sync_cursors (target, polled_until, polled_at, reconciled_at, reconciled_after)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE SET polled_until = excluded.polled_until,"
+                " polled_at = excluded.polled_at, reconciled_at = excluded.reconciled_at,"
+                " reconciled_after = excluded.reconciled_after",
+                (
+                    target,
+                    current["polled_until"],
+                    current["polled_at"],
+                    current["reconciled_at"],
+                    current["reconciled_after"],
+                ),
             )

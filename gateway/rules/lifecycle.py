@@ -86,6 +86,10 @@ class Lifecycle:
     def allowed(self, current: str) -> list[str]:
         return self.transitions.get(current, [])
 
+    def movable(self) -> tuple[str, ...]:
+        """States a ticket can still leave (a Resolved ticket may be reopened or closed): what sync watches."""
+        return tuple(state for state in STATES if self.allowed(state))
+
     def check_move(self, current: str, target: str, roles: frozenset[str] = ANOMALY_ROLES) -> None:
         """409 when the move is not declared; 403 naming the role when `roles` (the mover's) lack it."""
         if target not in self.allowed(current):

@@ -59,8 +59,8 @@ class Synced:
         self._control(self.trackers.jira, "/_emulator/webhook/release", {"reverse": reverse})
 
     def in_jira(self, **action: Any) -> dict[str, Any]:
-        """A person in Jira: move_to, comment, assign (as alice, Ana Lytics, unless `as` says otherwise)."""
-        issue = self.trackers.issues()[0]["key"]
+        """A person in Jira: move_to, comment, assign on the first issue or `key` (as alice, Ana Lytics, unless `as` says otherwise)."""
+        issue = action.pop("key", None) or self.trackers.issues()[0]["key"]
         return self._control(self.trackers.jira, "/_emulator/act", {"issue": issue, **action})
 
     def in_snow(self, **action: Any) -> dict[str, Any]:

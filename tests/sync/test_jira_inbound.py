@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Any
 
 from tests.sync.conftest import JIRA_SECRET, SyncedFactory
 
@@ -250,3 +251,38 @@ def test_a_comment_document_nested_too_deep_is_a_400_and_a_deep_one_is_read_as_t
     answer = world.gateway.client.post(hook, content=deep, headers=_signed(deep))
     assert answer.status_code == 202, answer.text
     assert [c["data"]["text"] for c in world.timeline("comment")] == ["deep down"]
+
+
+def test_a_dropped_reopen_of_a_resolved_issue_is_repaired_by_the_reconcile_pass(synced: SyncedFactory) -> None:
+    from gateway.execute.sync import reconcile
+
+    world = synced()
+    world.in_jira(move_to="Done")
+    world.gateway.drain()
+    assert world.ticket()["state"] == "Resolved"
+    world.jira_hooks(fault="drop", count=5)
+    world.in_jira(move_to="In Progress")  # a person reopens; the webhook is lost
+    report = reconcile(world.gateway.runtime, world.gateway.dispatcher, "jira")
+    assert [c["result"] for c in report["changes"]] == ["moved to In Progress"]
+    assert world.ticket()["state"] == "In Progress"
+
+
+def test_reconcile_reads_every_watched_record_in_turn_a_batch_a_pass(synced: SyncedFactory, monkeypatch: Any) -> None:
+    from gateway.execute import sync
+    from tests.conftest import qualytics_delivery
+
+    world = synced()
+    for anomaly in (2, 3, 4):
+        assert world.gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+    world.gateway.drain()
+    world.jira_hooks(fault="drop", count=20)
+    for issue in world.trackers.issues():  # people start work on all four; every webhook is lost
+        world.in_jira(key=issue["key"], move_to="In Progress")
+    monkeypatch.setattr(sync, "RECONCILE_BATCH", 3)
+    rt, dispatcher = world.gateway.runtime, world.gateway.dispatcher
+
+    first, second, third = (sync.reconcile(rt, dispatcher, "jira") for _ in range(3))
+    assert (first["checked"], len(first["changes"])) == (3, 3)
+    assert (second["checked"], len(second["changes"])) == (1, 1)  # the fourth, on the next pass
+    assert (third["checked"], third["changes"]) == (3, [])  # and round again from the first
+    assert {t["state"] for t in world.gateway.tickets()} == {"In Progress"}

@@ -139,3 +139,15 @@ def test_a_push_may_carry_the_targets_token_instead_of_a_signature(synced: Synce
     assert world.ticket()["state"] == "New"
     pushed = world.gateway.client.post(path + "?token=snow-push-token-4d2a", content=body)
     assert pushed.status_code == 202 and world.ticket()["state"] == "In Progress"
+
+
+def test_a_reopen_in_servicenow_after_resolve_is_polled_and_reopens_the_mirror(synced: SyncedFactory) -> None:
+    world = synced()
+    world.in_snow(state="6")
+    assert _poll(world) == ["moved to Resolved"]
+    world.gateway.drain()
+    world.in_snow(state="2")  # a person reopens the resolved incident
+    assert _poll(world) == ["moved to In Progress"]
+    assert world.ticket()["state"] == "In Progress"
+    world.gateway.drain()
+    assert world.trackers.issues()[0]["status"] == "In Progress"  # and Jira follows
