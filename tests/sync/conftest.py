@@ -59,7 +59,7 @@ class Synced:
         self._control(self.trackers.jira, "/_emulator/webhook/release", {"reverse": reverse})
 
     def in_jira(self, **action: Any) -> dict[str, Any]:
-        """A person in Jira: move_to, comment, assign on the first issue or `key` (as alice, Ana Lytics, unless `as` says otherwise)."""
+        """A person in Jira on the first issue (or `key`): move_to, comment, assign, as alice unless `as` says."""
         issue = action.pop("key", None) or self.trackers.issues()[0]["key"]
         return self._control(self.trackers.jira, "/_emulator/act", {"issue": issue, **action})
 
