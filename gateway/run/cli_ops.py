@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from gateway.run.cli_support import _print, _runtime, _settings
 
@@ -57,6 +58,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     """Poll (where the tracker offers it) and reconcile now: what missed webhooks left behind is repaired."""
     from gateway.core.errors import GatewayError
+    from gateway.core.outbound import ConnectorError
     from gateway.execute import sync
 
     runtime, dispatcher = _runtime(args)
@@ -64,12 +66,25 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if not names:
         print("no target has a sync: block", file=sys.stderr)
         return 1
+    reports: list[dict[str, Any]] = []
     try:
-        _print([{**sync.poll(runtime, dispatcher, n), **sync.reconcile(runtime, dispatcher, n)} for n in names])
+        for name in names:
+            report: dict[str, Any] = {"target": name, "changes": [], "errors": []}
+            for run in (sync.poll, sync.reconcile):
+                try:
+                    found = run(runtime, dispatcher, name)
+                except ConnectorError as exc:  # the tracker is down or refuses us: say so, go on
+                    report["errors"].append(f"{run.__name__}: {runtime.redactor()(exc.message)}")
+                    continue
+                report["changes"] += found.pop("changes")
+                report["errors"] += found.pop("errors", [])
+                report.update(found)
+            reports.append(report)
     except GatewayError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
-    return 0
+    _print(reports)
+    return 2 if any(report["errors"] for report in reports) else 0
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:

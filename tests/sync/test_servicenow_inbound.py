@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 
 import httpx
 
 from connectors.emulators.base import Fault
 from gateway.execute.sync import poll, run_due
-from tests.conftest import MakeHarness, Trackers, qualytics_delivery
-from tests.faults.conftest import run_once
+from tests.conftest import QUALYTICS_SECRET, MakeHarness, Trackers, qualytics_delivery
+from tests.faults.conftest import cli, run_once
 from tests.sync.conftest import JIRA_SYNC, SNOW_SECRET, SYNC_ENV, Synced, SyncedFactory
 
 
@@ -151,3 +152,28 @@ def test_a_reopen_in_servicenow_after_resolve_is_polled_and_reopens_the_mirror(s
     assert world.ticket()["state"] == "In Progress"
     world.gateway.drain()
     assert world.trackers.issues()[0]["status"] == "In Progress"  # and Jira follows
+
+
+def test_gateway_sync_reports_a_tracker_that_is_down_and_still_syncs_the_others(synced: SyncedFactory) -> None:
+    world = synced()
+    world.jira_hooks(fault="drop", count=5)
+    world.in_jira(move_to="In Progress")  # lost webhook: the CLI's reconcile of jira repairs it
+    world.trackers.snow.inject(Fault(kind="status", status=503, count=100, method="GET", path="/incident"))
+    gateway = world.gateway
+    env = {
+        **os.environ,
+        **SYNC_ENV,
+        "QUALYTICS_SECRET": QUALYTICS_SECRET,
+        "GATEWAY_MAPPINGS": str(gateway.settings.mappings),
+        "GATEWAY_DATABASE_URL": gateway.settings.database_url,
+        "REDIS_URL": gateway.settings.redis_url or "",
+    }
+    result = cli(env, "sync")
+
+    assert result.returncode == 2 and "Traceback" not in result.stderr, (result.stdout, result.stderr)
+    reports = {report["target"]: report for report in json.loads(result.stdout)}
+    assert [change["result"] for change in reports["jira"]["changes"]] == ["moved to In Progress"]
+    assert reports["jira"]["errors"] == []
+    [poll_error] = [e for e in reports["snow"]["errors"] if e.startswith("poll: ")]
+    assert "503" in poll_error and "sandbox-password" not in result.stdout
+    assert world.ticket()["state"] == "In Progress"
