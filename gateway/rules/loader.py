@@ -95,6 +95,7 @@ class _Loader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
         self.errors: list[ConfigError] = []
+        self.unset_at: set[tuple[str, str]] = set()  # where an environment variable was missing
         self.raw_flows: list[tuple[str, int, Any]] = []
         self.raw_catalog: list[tuple[str, str, str, Any]] = []
         self.mappings = Mappings()
@@ -104,6 +105,8 @@ class _Loader:
         self.names: tuple[str, ...] = ("event", "ticket")  # what templates of the flow being read may name
 
     def fail(self, file: str, where: str, problem: str) -> None:
+        if (file, where) in self.unset_at:
+            return  # an unset variable left a value empty: "must not be empty" after it says nothing new
         self.errors.append(ConfigError(file, where, problem))
 
     def expand(self, file: str, where: str, value: Any) -> Any:
@@ -111,6 +114,8 @@ class _Loader:
         result = substitute(value, self.env, missing)
         for name in dict.fromkeys(missing):
             self.fail(file, where, f"environment variable {name} is not set and has no default (${{{name}:-...}})")
+        if missing:
+            self.unset_at.add((file, where))
         return result
 
     def read_file(self, path: Path) -> None:
@@ -291,8 +296,12 @@ class _Loader:
 
     def read_flow(self, file: str, where: str, name: str, raw: dict[str, Any]) -> Flow | None:
         unknown = set(raw) - {"name", "source", "trigger", "actions", "sla"}
-        for key in sorted(unknown):
-            self.fail(file, f"{where}: field {key}", "unknown field; a flow has name, source, trigger, actions, sla")
+        for key in sorted(unknown, key=str):
+            problem = "unknown field; a flow has name, source, trigger, actions, sla"
+            if isinstance(key, bool):  # YAML 1.1 reads a bare `on:` (or yes/no/off) as a boolean
+                key = f"on ({key}: YAML reads a bare on/off/yes/no as a boolean)"
+                problem += "; what fires a flow goes under trigger:"
+            self.fail(file, f"{where}: field {key}", problem)
         sla = self.convert(file, f"{where}: field sla", raw.get("sla") or {}, dict[str, SlaTarget])
         for field, problem in sla_problems(sla or {}):
             self.fail(file, f"{where}: field sla.{field}", problem)
@@ -302,7 +311,11 @@ class _Loader:
         for source in sources or []:
             if source not in self.mappings.sources:
                 self.fail(file, f"{where}: field source", f"source {source!r} is not defined under sources:")
-        trigger = self.convert(file, f"{where}: field trigger", raw.get("trigger"), Trigger)
+        if raw.get("trigger") is None:
+            self.fail(file, f"{where}: field trigger", "missing: say what fires the flow, e.g. {type: anomaly}")
+            trigger = None
+        else:
+            trigger = self.convert(file, f"{where}: field trigger", raw["trigger"], Trigger)
         actions_raw = raw.get("actions")
         if not isinstance(actions_raw, list) or not actions_raw:
             self.fail(file, f"{where}: field actions", "a flow needs a list of one or more actions")
