@@ -63,9 +63,11 @@ class _Doctor:
         try:
             self.get("myself")
         except Exception as exc:
-            self.find(
-                "user/token", self.config.user or "(token)", "", f"credentials refused: {classify(exc, 'who am I')}"
-            )
+            error = classify(exc, "who am I")
+            if error.kind == "auth":
+                self.find("user/token", self.config.user or "(token)", "", f"credentials refused: {error}")
+            else:  # down, unreachable, timing out: the credentials were never tried
+                self.find("url", self.config.url, "", f"Jira did not answer: {error}")
             return LiveReport(findings=self.findings)
         project = self.config.project
         try:

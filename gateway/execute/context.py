@@ -189,8 +189,8 @@ class Context:
             message = exc.message
             if exc.kind == "auth":
                 message = (
-                    f"target {execution.target} refused the gateway's credentials: {message}; check the user and"
-                    f" token or password under targets.{execution.target}: still valid and allowed this"
+                    f"target {execution.target} refused the gateway's credentials: {message}; check that the user"
+                    f" and token (or password) under targets.{execution.target} are still valid and allowed to do this"
                 )
             raise Done("failed", self.redactor(message), error_kind=exc.kind) from None
 

@@ -73,6 +73,16 @@ BROKEN = {
         None,
         "targets.jira: field user/token: 'sandbox': credentials refused",
     ),
+    "jira-down": (  # nothing listens: the credentials were never tried, so they are not blamed
+        {T: ('"${JIRA_URL:-http://127.0.0.1:9001}"', "http://127.0.0.1:9")},
+        None,
+        "targets.jira: field url: 'http://127.0.0.1:9': Jira did not answer",
+    ),
+    "snow-down": (
+        {T: ('"${SERVICENOW_URL:-http://127.0.0.1:9002}"', "http://127.0.0.1:9")},
+        None,
+        "targets.snow: field url: 'http://127.0.0.1:9': live check: could not reach the instance",
+    ),
     "jira-project": (
         {T: ("project: DQ", "project: DQX")},
         None,

@@ -31,7 +31,9 @@ def test_an_expired_token_notifies_each_channel_once_per_target_per_hour(
     [mail] = inbox.messages
     assert mail["Subject"] == "target jira refused the gateway's credentials"
     text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "check the user and token or password under targets.jira" in text and "0451" not in text
+    assert (
+        "check that the user and token (or password) under targets.jira are still valid" in text and "0451" not in text
+    )
     [page] = events(pagerduty)
     assert page["payload"]["summary"] == "target jira refused the gateway's credentials"
     ready = gateway.client.get("/readyz").json()

@@ -19,7 +19,9 @@ def test_expired_credentials_fail_once_as_auth(make_gateway: MakeHarness, tracke
         assert execution["error_kind"] == "auth"
         assert execution["error"].startswith(f"target {target} refused the gateway's credentials:")
         assert what in execution["error"]
-        assert f"check the user and token or password under targets.{target}" in execution["error"]
+        assert (
+            f"check that the user and token (or password) under targets.{target} are still valid" in execution["error"]
+        )
         assert "0451" not in execution["error"]
         attempts = gateway.execution(execution["id"])["attempts"]
         assert [a["outcome"] for a in attempts] == ["failed"]  # never retried
