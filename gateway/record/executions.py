@@ -264,6 +264,16 @@ class Executions(Store):
         )
         return cursor.rowcount == 1
 
+    def superseded_by(self, execution: ExecutionRow) -> ExecutionRow | None:
+        """A later-planned execution of the same action on the same ticket and target that succeeded: a retry
+        of this older one would undo it at the tracker."""
+        row = self._one(
+            "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND action = ? AND seq > ?"
+            " AND status = 'succeeded' ORDER BY seq DESC LIMIT 1",
+            (execution.ticket_id, execution.target, execution.action, execution.seq),
+        )
+        return _execution(row) if row else None
+
     def latest_create(self, ticket_id: int | None, target: str) -> ExecutionRow | None:
         row = self._one(
             "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND action = 'create_ticket'"

@@ -262,3 +262,31 @@ def test_a_recurrence_after_close_whose_create_is_retried_gets_its_own_record(
         [old_link] = [link["external_key"] for link in older["links"] if link["target"] == target]
         assert new_link != old_link, f"{target}: generation 2 linked to the closed generation's record"
     assert len(trackers.issues()) == 2 and len(trackers.incidents()) == 2  # the retry found, not repeated
+
+
+def test_retrying_an_old_failed_move_after_a_newer_one_reached_the_tracker_does_not_undo_it(
+    make_gateway: MakeHarness, trackers: Trackers
+) -> None:
+    gateway = tracker_gateway(make_gateway, trackers, retry=DOWN_RETRY)
+    events = accepted(gateway.post("qualytics", qualytics_delivery(45)))
+    gateway.drain()
+    trackers.jira.inject(Fault(kind="status", status=503, count=1000, method="POST", path="/transitions$"))
+    acknowledged = qualytics_delivery(45, trigger="Anomaly Status Change", status="Acknowledged")
+    events += accepted(gateway.post("qualytics", acknowledged))
+    gateway.drain()
+    [stale] = gateway.executions(status="failed")
+    assert (stale["action"], stale["target"]) == ("update_ticket_status", "jira")
+    trackers.jira.clear_faults()  # Jira is back; the anomaly is resolved and that move reaches Jira
+    resolved = qualytics_delivery(45, trigger="Anomaly Status Change", status="Resolved")
+    events += accepted(gateway.post("qualytics", resolved))
+    gateway.drain()
+    assert trackers.issues()[0]["status"] == "Done"
+
+    assert gateway.client.post(f"/v1/executions/{stale['id']}/retry").status_code == 202  # ops retry the old one
+    gateway.drain()
+
+    again = gateway.execution(stale["id"])
+    assert again["status"] == "skipped" and again["error"].startswith("superseded: a later change"), again
+    assert trackers.issues()[0]["status"] == "Done"  # not walked back to In Progress
+    assert gateway.tickets()[0]["state"] == "Resolved"
+    harness_accounting(gateway, events)

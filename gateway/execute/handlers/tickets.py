@@ -66,6 +66,7 @@ def _first_claim(execution: ExecutionRow) -> bool:
 
 def update_status(ctx: Context, execution: ExecutionRow) -> str:
     link = _linked(ctx, execution)
+    _skip_if_superseded(ctx, execution, "status")
     ticket = ctx.ticket(execution)
     params = execution.params
     request = StatusRequest(
@@ -126,11 +127,21 @@ def _recurrence(ctx: Context, execution: ExecutionRow, ticket: TicketRow, link: 
 
 def assign(ctx: Context, execution: ExecutionRow) -> str:
     link = _linked(ctx, execution)
+    _skip_if_superseded(ctx, execution, "assignee")
     request = AssignRequest(
         number=ctx.rt.number(link.ticket_id), link=remote_ticket(link), assignee=execution.params["assignee"]
     )
     remote = ctx.on_target(execution, lambda connector: connector.assign(request))
     return _succeed(ctx, execution, remote)
+
+
+def _skip_if_superseded(ctx: Context, execution: ExecutionRow, field: str) -> None:
+    """An old failed move or assignment retried after a newer one reached the tracker: sending it would undo
+    the newer one there (actions keep their order only among those not yet finished)."""
+    newer = ctx.mirror.superseded_by(execution)
+    if newer is not None:
+        value = newer.params.get(field, "")
+        raise Done("skipped", f"superseded: a later change set {field} {value!r} at {execution.target} already")
 
 
 def _wait_for_earlier(ctx: Context) -> None:
