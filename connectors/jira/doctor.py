@@ -162,6 +162,11 @@ class _Doctor:
         for name, value in self.config.priorities.items():
             if value not in allowed:
                 self.find(f"priorities.{name}", value, allowed, "no such priority")
+        # A value priorities: does not map goes to Jira as written (the connector's fallback): it must exist there.
+        for value in sorted(self.values.get("priority", set()) - set(self.config.priorities)):
+            if value not in allowed:
+                problem = "no such priority (a flow or catalog item sends it and priorities: does not map it)"
+                self.find("priority", value, allowed, problem)
 
     def _check_components(self) -> None:
         wanted = list(self.config.components)

@@ -126,6 +126,17 @@ BROKEN = {
         None,
         "field priorities.Critical: 'Blocker': no such priority; jira offers: Highest, High",
     ),
+    "jira-priority-from-value-map": (  # priorities: maps no Urgent, so the issue is created with Jira's name Urgent
+        {F: ("severity_to_priority: {critical: Critical", "severity_to_priority: {critical: Urgent")},
+        None,
+        "targets.jira: field priority: 'Urgent': no such priority (a flow or catalog item sends it and"
+        " priorities: does not map it); jira offers: Highest, High, Medium, Low, Lowest",
+    ),
+    "jira-priority-literal": (
+        {C: ("priority: High\n", "priority: Urgent\n")},
+        None,
+        "targets.jira: field priority: 'Urgent': no such priority",
+    ),
     "jira-component": (
         {F: ("category: Data Quality", "category: Data Qualty")},
         None,
