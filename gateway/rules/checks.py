@@ -32,6 +32,18 @@ def check_template(fail: Fail, mappings: Mappings, file: str, where: str, source
         fail(file, where, str(exc))
 
 
+def check_state_template(fail: Fail, mappings: Mappings, file: str, where: str, source: str) -> None:
+    """A template that gives a ticket's state: a static value must be a state, and so must every output of a
+    value map it prints (else the first event that hits that key fails at run time, not here)."""
+    if "{" not in source and canonical_state(source) is None:
+        fail(file, where, f"{source!r} is not a state; states: {', '.join(STATES)}")
+    for name in dict.fromkeys(mappings.templates.printed_lookups(source)):
+        for key, value in mappings.value_maps.get(name, {}).items():
+            if canonical_state(value) is None:
+                problem = f"value map {name!r} maps {key!r} to {value!r}, which is not a state"
+                fail(file, where, f"{problem}; states: {', '.join(STATES)}")
+
+
 def check_ticket_fields(
     fail: Fail,
     mappings: Mappings,
@@ -58,9 +70,7 @@ def check_ticket_fields(
             fail(file, f"{where}.targets", f"target {target!r} is not defined under targets:")
     for name in TICKET_FIELDS:
         check_template(fail, mappings, file, f"{where}.{fields_at}{name}", getattr(fields, name), names)
-    status = fields.status
-    if "{" not in status and canonical_state(status) is None:
-        fail(file, f"{where}.{fields_at}status", f"{status!r} is not a state; states: {', '.join(STATES)}")
+    check_state_template(fail, mappings, file, f"{where}.{fields_at}status", fields.status)
     whose = "action" if owner == "create_ticket" else owner
     for target, overrides in per_target.items():
         if target not in targets:
@@ -70,6 +80,8 @@ def check_ticket_fields(
                 fail(file, f"{where}.per_target.{target}.{name}", "not a Create Ticket field")
             else:
                 check_template(fail, mappings, file, f"{where}.per_target.{target}.{name}", template, names)
+                if name == "status":
+                    check_state_template(fail, mappings, file, f"{where}.per_target.{target}.status", template)
 
 
 def check_catalog_item(fail: Fail, mappings: Mappings, file: str, where: str, item: CatalogItem) -> None:

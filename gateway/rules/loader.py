@@ -21,9 +21,15 @@ from gateway.core.models import SEVERITIES
 from gateway.receive.sources import ADAPTERS, SourceAdapter, SourceConfig
 from gateway.receive.sources.base import template_parts
 from gateway.rules.channels import ChannelConfig
-from gateway.rules.checks import check_catalog_item, check_flow_rules, check_template, check_ticket_fields
+from gateway.rules.checks import (
+    check_catalog_item,
+    check_flow_rules,
+    check_state_template,
+    check_template,
+    check_ticket_fields,
+)
 from gateway.rules.coverage import static_checks
-from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig, canonical_state
+from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig
 from gateway.rules.schema import (
     ACTION_TYPES,
     TICKET_TRIGGERS,
@@ -371,9 +377,8 @@ class _Loader:
                 self.fail(file, f"{where}.targets", f"target {target!r} is not defined under targets:")
         check_template(self.fail, self.mappings, file, f"{where}.target_status", action.target_status, _FLOW_NAMES)
         check_template(self.fail, self.mappings, file, f"{where}.note", action.note, _FLOW_NAMES)
-        static = action.target_status
-        if static and "{" not in static and canonical_state(static) is None:
-            self.fail(file, f"{where}.target_status", f"{static!r} is not a state; states: {', '.join(STATES)}")
+        if action.target_status:  # empty: the lifecycle's anomaly policy decides, checked with the lifecycle
+            check_state_template(self.fail, self.mappings, file, f"{where}.target_status", action.target_status)
 
     def read_catalog(self) -> None:
         for file, where, name, raw in self.raw_catalog:

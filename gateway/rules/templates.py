@@ -104,6 +104,21 @@ class Templates:
                 return set(self.value_maps.get(str(getattr(node.args[0], "value", "")), {}).values())
         return None
 
+    def printed_lookups(self, source: str) -> list[str]:
+        """Value maps whose `lookup` is the whole of an output (`{{ x | lookup('m') }}`, in any branch): what
+        the template renders there is one of the map's values. [] for a template that does not compile."""
+        try:
+            tree = self.env.parse(source) if "{" in source else None
+        except TemplateError:
+            return []  # `check` reports it
+        names: list[str] = []
+        for output in tree.find_all(nodes.Output) if tree else []:
+            parts = [n for n in output.nodes if not (isinstance(n, nodes.TemplateData) and not n.data.strip())]
+            node = parts[0] if len(parts) == 1 else None
+            if isinstance(node, nodes.Filter) and node.name == "lookup" and node.args:
+                names.append(str(getattr(node.args[0], "value", "")))
+        return names
+
     def _bound(self, node: nodes.Node) -> int | None:
         if isinstance(node, nodes.TemplateData):
             return len(node.data)

@@ -33,6 +33,9 @@ CREATE = """      - create_ticket:
 """
 
 
+STATE_MAP = "value_maps:\n  states: {Active: New, Resolved: Doen}\n"
+
+
 def flow(actions: str = CREATE, trigger: str = "anomaly", name: str = "f1") -> str:
     return FLOW.format(name=name, trigger=trigger, actions=actions)
 
@@ -116,6 +119,24 @@ CASES = [
         "not one of this action's targets",
     ),
     ("unknown trigger type", flow(trigger="sometimes"), "flow 'f1'", "trigger", "sometimes"),
+    (
+        "status value map with a non-state",
+        flow(CREATE + "          status: \"{{ event.status | lookup('states') }}\"\n") + STATE_MAP,
+        "flow 'f1'",
+        "actions[0].create_ticket.status",
+        "value map 'states' maps 'Resolved' to 'Doen', which is not a state; states: New, In Progress,",
+    ),
+    (
+        "target_status value map with a non-state",
+        flow(
+            "      - update_ticket_status: {target_status: \"{{ event.status | lookup('states') }}\"}\n",
+            trigger="anomaly_status_change",
+        )
+        + STATE_MAP,
+        "flow 'f1'",
+        "actions[0].update_ticket_status.target_status",
+        "value map 'states' maps 'Resolved' to 'Doen', which is not a state",
+    ),
 ]
 
 
@@ -197,6 +218,21 @@ def test_bad_definitions_name_file_and_field(
     text = str(caught.value)
     assert f"{directory / file}: {where}" in text, text
     assert problem in text, text
+
+
+def test_a_value_map_is_held_to_states_only_where_it_gives_the_status(tmp_path: Path) -> None:
+    """The same outputs are fine for another field, and state names read as the runtime reads them."""
+    fields = (
+        "          priority: \"{{ event.severity | lookup('sev') }}\"\n"  # sev gives High and Medium: no states
+        "          status: \"{{ event.status | lookup('states') }}\"\n"
+    )
+    maps = "value_maps:\n  states: {Active: new, Resolved: done, Invalid: in_progress}\n"
+    directory = write(tmp_path / "m", {"base.yaml": SOURCES, "flows.yaml": flow(CREATE + fields) + maps})
+    load_mappings(directory, {})
+    write(directory, {"flows.yaml": flow(CREATE + fields) + maps.replace("}", ", default: High}")})
+    with pytest.raises(MappingErrors) as caught:
+        load_mappings(directory, {})
+    assert "value map 'states' maps 'default' to 'High', which is not a state" in str(caught.value)
 
 
 def test_every_problem_of_a_load_is_reported(tmp_path: Path) -> None:
