@@ -18,6 +18,7 @@ Severity = Literal["critical", "high", "medium", "low", "info"]
 TicketState = Literal["New", "In Progress", "On Hold", "Resolved", "Closed", "Canceled"]
 TICKET_STATES: tuple[TicketState, ...] = typing.get_args(TicketState)
 ExecutionStatus = Literal["queued", "running", "succeeded", "failed", "skipped"]
+EXECUTION_STATUSES: tuple[ExecutionStatus, ...] = typing.get_args(ExecutionStatus)
 UNFINISHED: tuple[ExecutionStatus, ...] = ("queued", "running")
 FINISHED: tuple[ExecutionStatus, ...] = ("succeeded", "failed", "skipped")
 ActionName = Literal["create_ticket", "update_ticket_status", "comment", "assign", "notify", "link_back", "webhook"]

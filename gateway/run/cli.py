@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.core.models import EXECUTION_STATUSES
+from gateway.rules.lifecycle import STATES
 from gateway.rules.loader import MappingErrors, load_mappings
 from gateway.run.cli_ops import cmd_db, cmd_emulate, cmd_export, cmd_preview, cmd_sync
-from gateway.run.cli_support import CliError, _print, _runtime, _settings
+from gateway.run.cli_support import CliError, _print, _runtime, _settings, execution_status, ticket_state
 from gateway.run.supervisor import DEFAULT_WORKERS
 
 log = logging.getLogger("gateway.run.cli")
@@ -208,7 +210,7 @@ def parser() -> argparse.ArgumentParser:
 
     tickets = sub.add_parser("tickets", parents=[common], help="list tickets, or show one")
     tickets.add_argument("reference", nargs="?", help="DQ-42 or 42")
-    tickets.add_argument("--state")
+    tickets.add_argument("--state", type=ticket_state, help=f"one of {', '.join(STATES)}")
     tickets.add_argument("--source")
     tickets.add_argument("-q")
     tickets.set_defaults(func=cmd_tickets)
@@ -217,7 +219,7 @@ def parser() -> argparse.ArgumentParser:
     executions.add_argument("verb", nargs="?", choices=["list", "show", "retry"], default="list")
     executions.add_argument("id", nargs="?")
     executions.add_argument("--failed", action="store_true")
-    executions.add_argument("--status")
+    executions.add_argument("--status", type=execution_status, help=f"one of {', '.join(EXECUTION_STATUSES)}")
     executions.add_argument("--target")
     executions.add_argument("--flow")
     executions.add_argument("--all-failed", action="store_true")

@@ -10,13 +10,31 @@ from typing import Any
 
 import msgspec
 
+from gateway.core.models import EXECUTION_STATUSES
 from gateway.core.settings import Settings
+from gateway.rules.lifecycle import STATES, canonical_state
 
 log = logging.getLogger("gateway.run.cli")
 
 
 class CliError(Exception):
     """A problem the user can fix, printed as one line (no traceback) with exit code 2."""
+
+
+def ticket_state(value: str) -> str:
+    """`--state`: a ticket state, read as chat reads it ('in progress'); anything else would list nothing."""
+    state = canonical_state(value)
+    if state is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a ticket state; states: {', '.join(STATES)}")
+    return state
+
+
+def execution_status(value: str) -> str:
+    """`--status`: an execution status; anything else would list nothing."""
+    if value not in EXECUTION_STATUSES:
+        statuses = ", ".join(EXECUTION_STATUSES)
+        raise argparse.ArgumentTypeError(f"{value!r} is not an execution status; statuses: {statuses}")
+    return value
 
 
 def _print(data: Any) -> None:

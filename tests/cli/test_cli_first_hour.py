@@ -78,6 +78,24 @@ def test_options_after_the_verb_reach_a_real_mirror_and_an_unknown_ticket_is_one
     assert "DQ-99" in before.stderr and "Traceback" not in before.stderr
 
 
+def test_a_filter_value_that_matches_nothing_ever_is_refused_naming_the_allowed_ones(
+    make_gateway: MakeHarness, tmp_path: Path
+) -> None:
+    harness = make_gateway()
+    assert harness.post("qualytics", qualytics_delivery(7)).status_code == 202
+    where = ("--mappings", str(harness.settings.mappings), "--database", str(harness.settings.database_path))
+    state = gateway("tickets", "--state", "Foo", *where, cwd=tmp_path)
+    assert state.returncode == 2 and "Traceback" not in state.stderr
+    assert "--state: 'Foo' is not a ticket state; states: New, In Progress, On Hold, Resolved" in state.stderr
+    status = gateway("executions", "--status", "bogus", *where, cwd=tmp_path)
+    assert status.returncode == 2 and "Traceback" not in status.stderr
+    assert "--status: 'bogus' is not an execution status; statuses: queued, running, succeeded," in status.stderr
+    # a state is read as chat reads it
+    assert gateway("tickets", "--state", "new", *where, cwd=tmp_path).stdout.startswith("DQ-1     New")
+    listed = gateway("executions", "--status", "queued", *where, cwd=tmp_path)  # no worker runs here
+    assert listed.returncode == 0 and "queued" in listed.stdout
+
+
 def test_a_reader_that_leaves_early_gets_no_broken_pipe_noise(make_gateway: MakeHarness, tmp_path: Path) -> None:
     harness = make_gateway()
     for anomaly in range(1, 200):  # far more than the 4 KiB pipe buffer below
