@@ -183,12 +183,13 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="gateway", description="Data-quality ticketing gateway", parents=[common])
     sub = root.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser(
-        "serve", parents=[common], help="run the web app, a worker and (unset REDIS_URL) an embedded Redis"
-    )
+    about = f"run the web app, {DEFAULT_WORKERS} supervised workers and (unset REDIS_URL) an embedded Redis"
+    serve = sub.add_parser("serve", parents=[common], help=about, description=about)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    serve.add_argument(
+        "--workers", type=int, default=DEFAULT_WORKERS, help=f"worker processes (default {DEFAULT_WORKERS}; 0: none)"
+    )
     serve.add_argument("--no-sandbox", action="store_true", help="never start the tracker emulators")
     serve.add_argument(
         "--sandbox-ports",

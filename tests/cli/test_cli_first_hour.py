@@ -78,6 +78,13 @@ def test_options_after_the_verb_reach_a_real_mirror_and_an_unknown_ticket_is_one
     assert "DQ-99" in before.stderr and "Traceback" not in before.stderr
 
 
+def test_serve_help_says_how_many_workers_it_starts(tmp_path: Path) -> None:
+    for args in (["serve", "--help"], ["--help"]):
+        result = gateway(*args, cwd=tmp_path)
+        assert result.returncode == 0
+        assert "run the web app, 3 supervised workers" in " ".join(result.stdout.split()), args
+
+
 def test_a_filter_value_that_matches_nothing_ever_is_refused_naming_the_allowed_ones(
     make_gateway: MakeHarness, tmp_path: Path
 ) -> None:
