@@ -14,6 +14,7 @@ from gateway.rules.schema import (
     OPEN_ALIASES,
     TERMINAL_ACTIONS,
     TICKET_TRIGGERS,
+    TICKETING_TRIGGERS,
     Action,
     CatalogItem,
     Mappings,
@@ -109,6 +110,12 @@ def check_flow_rules(fail: Fail, file: str, where: str, trigger: Trigger, action
         field = f"{where}: field actions[{i}].{kind}"
         if kind not in TERMINAL_ACTIONS and ticket_event:
             fail(file, field, f"only notify and webhook may follow a {trigger.type} trigger (no loops)")
+        elif kind not in TERMINAL_ACTIONS and trigger.type not in TICKETING_TRIGGERS:
+            fail(
+                file,
+                field,
+                f"ticketing actions run only under anomaly or anomaly_status_change triggers, not {trigger.type}",
+            )
         if kind in TERMINAL_ACTIONS and any(k not in TERMINAL_ACTIONS for k, _ in actions[i + 1 :]):
             fail(file, field, f"{kind} must be the last action of its flow (after its ticket actions)")
     used = {k for k, v in msgspec.structs.asdict(trigger.where).items() if v is not None}

@@ -33,7 +33,6 @@ from gateway.rules.lifecycle import STATES, Lifecycle, LifecycleConfig
 from gateway.rules.schema import (
     ACTION_TYPES,
     TICKET_TRIGGERS,
-    TRIGGER_TYPES,
     USER_SOURCE,
     Action,
     CatalogItem,
@@ -318,7 +317,11 @@ class _Loader:
         for source in sources or []:
             if source not in self.mappings.sources:
                 self.fail(file, f"{where}: field source", f"source {source!r} is not defined under sources:")
-        trigger = self.read_trigger(file, where, raw.get("trigger"))
+        if raw.get("trigger") is None:
+            self.fail(file, f"{where}: field trigger", "missing: say what fires the flow, e.g. {type: anomaly}")
+            trigger = None
+        else:
+            trigger = self.convert(file, f"{where}: field trigger", raw["trigger"], Trigger)
         actions_raw = raw.get("actions")
         if not isinstance(actions_raw, list) or not actions_raw:
             self.fail(file, f"{where}: field actions", "a flow needs a list of one or more actions")
@@ -336,22 +339,6 @@ class _Loader:
             if severity not in SEVERITIES:
                 self.fail(file, f"{where}: field trigger.where.severity", f"{severity!r} is not one of {SEVERITIES}")
         return Flow(name=name, file=file, sources=sources, trigger=trigger, actions=actions, sla=sla or None)
-
-    def read_trigger(self, file: str, where: str, raw: Any) -> Trigger | None:
-        if raw is None:
-            self.fail(file, f"{where}: field trigger", "missing: say what fires the flow, e.g. {type: anomaly}")
-            return None
-        kind = raw.get("type") if isinstance(raw, dict) else None
-        if kind is not None and kind not in TRIGGER_TYPES:
-            fires = f"types that fire: {', '.join(TRIGGER_TYPES)}"
-            if kind in ("manual", "scheduled"):  # older docs named them; a flow under one would load and never run
-                problem = f"{kind!r} never fires (the gateway runs no manual or scheduled flows); {fires}"
-            else:
-                problem = f"unknown trigger type {kind!r}; {fires}"
-            self.fail(file, f"{where}: field trigger.type", problem)
-            return None
-        trigger: Trigger | None = self.convert(file, f"{where}: field trigger", raw, Trigger)
-        return trigger
 
     def read_action(self, file: str, where: str, item: Any) -> tuple[str, Action] | None:
         if not isinstance(item, dict) or len(item) != 1:

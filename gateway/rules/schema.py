@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import msgspec
 
-from gateway.core.models import TICKET_EVENT_KINDS, EventType, TicketEventKind, TicketFields
+from gateway.core.models import TICKET_EVENT_KINDS, TicketEventKind, TicketFields
 from gateway.core.redact import Secret, secret_values
 from gateway.core.retry_config import RetryConfig
 from gateway.receive.sources import SourceConfig
@@ -19,11 +18,9 @@ from gateway.rules.lifecycle import Lifecycle
 from gateway.rules.sla import SlaTarget
 from gateway.rules.templates import Templates
 
-# Only what fires a flow: a source's events and ticket events (no manual or scheduled runner exists).
-TriggerType = EventType | TicketEventKind
-TICKETING_TRIGGERS: tuple[str, ...] = typing.get_args(EventType)
+TriggerType = Literal["anomaly", "anomaly_status_change", "manual", "scheduled"] | TicketEventKind
+TICKETING_TRIGGERS = ("anomaly", "anomaly_status_change")
 TICKET_TRIGGERS: tuple[str, ...] = TICKET_EVENT_KINDS
-TRIGGER_TYPES: tuple[str, ...] = (*TICKETING_TRIGGERS, *TICKET_TRIGGERS)
 TERMINAL_ACTIONS = ("notify", "webhook")  # what may follow a ticket event: nothing that changes a ticket
 
 

@@ -69,16 +69,20 @@ CASES = [
         "short_description",
         "event has no field 'chek'",
     ),
-    (  # nothing fires manual or scheduled flows: a notify under one would load and never run
-        "a manual trigger",
-        flow("      - notify: {channels: [c1]}\n", trigger="manual")
-        + "channels:\n  c1: {kind: slack, webhook_url: u}\n",
+    (
+        "ticketing under a manual trigger",
+        flow(trigger="manual"),
         "flow 'f1'",
-        "trigger.type",
-        "'manual' never fires (the gateway runs no manual or scheduled flows); types that fire: anomaly,"
-        " anomaly_status_change, ticket_opened,",
+        "actions[0].create_ticket",
+        "only under anomaly or anomaly_status_change",
     ),
-    ("a scheduled trigger", flow(trigger="scheduled"), "flow 'f1'", "trigger.type", "'scheduled' never fires"),
+    (
+        "ticketing under a scheduled trigger",
+        flow(trigger="scheduled"),
+        "flow 'f1'",
+        "actions[0].create_ticket",
+        "not scheduled",
+    ),
     (
         "notify not last",
         flow("      - notify: {channels: [c1]}\n" + CREATE),
@@ -114,13 +118,7 @@ CASES = [
         "per_target.snow",
         "not one of this action's targets",
     ),
-    (
-        "unknown trigger type",
-        flow(trigger="sometimes"),
-        "flow 'f1'",
-        "trigger.type",
-        "unknown trigger type 'sometimes'; types that fire: anomaly",
-    ),
+    ("unknown trigger type", flow(trigger="sometimes"), "flow 'f1'", "trigger", "sometimes"),
     (
         "status value map with a non-state",
         flow(CREATE + "          status: \"{{ event.status | lookup('states') }}\"\n") + STATE_MAP,
@@ -277,7 +275,7 @@ def test_gateway_check_and_serve_refuse_bad_mappings(tmp_path: Path) -> None:
     directory = write(tmp_path / "m", {"base.yaml": SOURCES, "flows.yaml": flow(trigger="manual")})
     check = gateway_command("check", "--mappings", str(directory), cwd=tmp_path)
     assert check.returncode == 2
-    assert "flows.yaml: flow 'f1': field trigger.type: 'manual' never fires" in check.stderr
+    assert "flows.yaml: flow 'f1': field actions[0].create_ticket" in check.stderr
     serve = gateway_command("--mappings", str(directory), "serve", "--no-sandbox", "--port", "0", cwd=tmp_path)
     assert serve.returncode == 2
     assert "does not start with broken mappings" in serve.stderr
