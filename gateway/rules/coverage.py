@@ -99,8 +99,18 @@ def field_values(mappings: Mappings, target: str) -> dict[str, set[str]]:
     return found
 
 
+def never_fired(mappings: Mappings) -> list[str]:
+    """Flows under a `manual` or `scheduled` trigger load (the contract names the types) but nothing runs them."""
+    return [
+        f"{flow.file}: flows.{flow.name}: trigger {flow.trigger.type} never fires: the gateway runs no manual or"
+        " scheduled flows yet, only anomaly, anomaly_status_change and ticket-event triggers"
+        for flow in mappings.flows
+        if flow.trigger.type in ("manual", "scheduled")
+    ]
+
+
 def static_checks(mappings: Mappings, origins: dict[str, str]) -> list[ConfigError]:
     """The load's last checks: errors returned; summary warnings and target origins kept on `mappings`."""
     mappings.origins = origins
-    mappings.warnings = unbounded_summaries(mappings, origins)
+    mappings.warnings = unbounded_summaries(mappings, origins) + never_fired(mappings)
     return unmapped_states(mappings, origins)
