@@ -309,7 +309,8 @@ def test_a_bad_anomaly_id_template_names_the_source_and_field(tmp_path: Path, so
 
 @pytest.mark.parametrize("kind", ["manual", "scheduled"])
 def test_a_notify_flow_under_a_trigger_nothing_fires_loads_with_a_warning(tmp_path: Path, kind: str) -> None:
-    notify = flow("      - notify: {channels: [c1]}\n", trigger=kind) + "channels:\n  c1: {kind: slack, webhook_url: u}\n"
+    channel = "channels:\n  c1: {kind: slack, webhook_url: u}\n"
+    notify = flow("      - notify: {channels: [c1]}\n", trigger=kind) + channel
     directory = write(tmp_path / "m", {"base.yaml": SOURCES, "flows.yaml": notify})
     [warning] = load_mappings(directory, {}).warnings
     assert f"flows.yaml: flows.f1: trigger {kind} never fires" in warning
