@@ -167,7 +167,8 @@ def test_a_failed_action_is_named_with_its_reason(make_gateway: MakeHarness, emu
     assert f":warning: *Needs attention*\n• {reason}" in texts[ticket]
     cards = [posted(teams, index)["attachments"][0]["content"] for index in range(2)]
     [card] = [card for card in cards if "DQ-1" in json.dumps(card)]
-    in_markdown = reason.replace("create_ticket", "create\\_ticket")  # Teams text is markdown-escaped
+    # Teams text is markdown-escaped: the action's underscore and the error's parentheses
+    in_markdown = reason.replace("_", "\\_").replace("(", "\\(").replace(")", "\\)")
     assert {"type": "TextBlock", "text": f"⚠ {in_markdown}", "color": "Attention", "wrap": True} in card["body"]
     assert "|Jira " in texts[ticket] and "|ServiceNow " not in texts[ticket]
 
