@@ -15,6 +15,7 @@ from gateway.notify.messages import Message
 
 _HEADER_LIMIT = 150  # Slack's header block takes at most 150 characters
 _TEXT_LIMIT = 2900  # a section's text takes at most 3000
+_FIELD_LIMIT = 2000  # and each of its fields at most 2000 (escaping can make a character five)
 
 
 def _mrkdwn(text: str) -> str:
@@ -86,7 +87,10 @@ def slack_payload(message: Message) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": _clip(message.title, _HEADER_LIMIT)}},
         {
             "type": "section",
-            "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{_mrkdwn(value)}"} for name, value in message.facts],
+            "fields": [
+                {"type": "mrkdwn", "text": _clip(f"*{name}*\n{_mrkdwn(value)}", _FIELD_LIMIT)}
+                for name, value in message.facts
+            ],
         },
     ]
     if message.links:

@@ -70,6 +70,37 @@ def execution_problems(executions: list[ExecutionRow]) -> list[str]:
     return problems
 
 
+COMMENT_LIMIT = 500  # characters of a comment quoted; the tracker has the whole of it
+
+
+def change_facts(change: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a ticket event changed, as facts: the move, the new assignee, the comment (clipped), the SLA timer.
+
+    Names are fixed words (channels bold them as markup); who and what people wrote go in values, which every
+    channel escapes."""
+    kind, who = change.get("kind"), str(change.get("actor") or "gateway")
+    if kind == "ticket_status_changed":
+        moved = f"{change.get('from') or '?'} → {change.get('to') or change.get('status') or '?'}"
+        note = str(change.get("note") or "")
+        return [("Change", f"{moved} by {who}")] + ([("Note", _clip(note, COMMENT_LIMIT))] if note else [])
+    if kind == "ticket_assigned":
+        to, before = change.get("to", change.get("assignee")), change.get("from")
+        assigned = f"assigned to {to}" if to else "unassigned"
+        return [("Change", f"{assigned}{f' (was {before})' if before else ''} by {who}")]
+    if kind == "ticket_comment_added":
+        return [("Change", f"comment by {who}"), ("Comment", _clip(str(change.get("text") or ""), COMMENT_LIMIT))]
+    if kind == "sla_breached":
+        return [("Change", f"{change.get('timer') or 'an'} SLA breached")]
+    if kind == "ticket_opened":
+        return [("Change", f"opened by {who}")]
+    return []
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def notification_message(rt: Runtime, execution: ExecutionRow) -> Message:
     """The ticket of a notify execution now, with what went wrong for its event."""
     notice = execution.params.get("notice")
@@ -80,6 +111,8 @@ def notification_message(rt: Runtime, execution: ExecutionRow) -> Message:
     change = execution.params.get("change")
     if ticket is not None and isinstance(change, dict):  # a ticket event: say what happened and who did it
         message = ticket_message(rt, ticket)
+        redact = rt.redactor()  # a person's comment or note may quote a configured secret
+        message.facts[:0] = [(name, redact(value)) for name, value in change_facts(change)]
         message.context = f"flow {execution.flow} · {change.get('kind', '')} by {change.get('actor') or 'gateway'}"
         return message
     event = rt.mirror.get_event(execution.event_id) if execution.event_id else None
