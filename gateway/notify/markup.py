@@ -165,7 +165,7 @@ _RESOLVING_STATES = ("Resolved", "Closed", "Canceled")
 def pagerduty_event(message: Message, routing_key: str) -> dict[str, Any]:
     """Trigger while the ticket is open, resolve once it is Resolved, Closed or Canceled; one dedup_key."""
     event: dict[str, Any] = {"routing_key": routing_key}
-    key = message.ticket_key
+    key = message.dedup_key
     if len(key) > 255:  # PagerDuty's limit; the hash stays the same for the ticket
         key = hashlib.sha256(key.encode()).hexdigest()
     if key:

@@ -21,7 +21,8 @@ class Message:
     links: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     context: str = ""
-    ticket_key: str = ""  # the ticket's correlation key (PagerDuty's dedup_key); empty without a ticket
+    # PagerDuty's dedup_key: the ticket's correlation key, or a gateway notice's kind and target
+    dedup_key: str = ""
     state: str = ""
     priority: str = ""
 
@@ -38,7 +39,7 @@ def ticket_message(rt: Runtime, ticket: TicketRow) -> Message:
         title=f"{view['number']}: {fields.get('short_description') or '(no description)'}",
         facts=facts,
         links=links,
-        ticket_key=ticket.correlation_key,
+        dedup_key=ticket.correlation_key,
         state=ticket.state,
         priority=fields.get("priority", ""),
     )
@@ -68,6 +69,12 @@ def execution_problems(executions: list[ExecutionRow]) -> list[str]:
         elif execution.status in UNFINISHED:
             problems.append(f"{what} has not finished yet")
     return problems
+
+
+def notice_key(kind: str, target: str) -> str:
+    """One PagerDuty alert per target and kind, updated by each hourly notice; no ':' so that no
+    correlation key (`source:anomaly`) can be the same."""
+    return f"dq-gateway/{kind}/{target}" if kind and target else ""
 
 
 COMMENT_LIMIT = 500  # characters of a comment quoted; the tracker has the whole of it
@@ -106,7 +113,12 @@ def notification_message(rt: Runtime, execution: ExecutionRow) -> Message:
     notice = execution.params.get("notice")
     if isinstance(notice, dict):  # about the gateway itself (a target refusing its credentials), no ticket
         detail = str(notice.get("detail", ""))
-        return Message(title=str(notice.get("title", "")), problems=[detail], context="gateway · at most hourly")
+        return Message(
+            title=str(notice.get("title", "")),
+            problems=[detail],
+            context="gateway · at most hourly",
+            dedup_key=notice_key(str(notice.get("kind", "")), str(notice.get("target", ""))),
+        )
     ticket = rt.mirror.ticket(execution.ticket_id) if execution.ticket_id else None
     change = execution.params.get("change")
     if ticket is not None and isinstance(change, dict):  # a ticket event: say what happened and who did it

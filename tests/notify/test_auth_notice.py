@@ -55,6 +55,10 @@ def test_an_expired_token_notifies_each_channel_once_per_target_per_hour(
     gateway.drain()
     assert len(gateway.executions(status="failed")) == 4
     assert [m["Subject"] for m in inbox.messages] == ["target jira refused the gateway's credentials"] * 2
+    # the hourly notices update one PagerDuty alert for the target rather than opening one each
+    assert [page["dedup_key"] for page in events(pagerduty)] == ["dq-gateway/auth/jira"] * 2
+    assert list(pagerduty.emulator.alerts) == ["dq-gateway/auth/jira"]
+    assert pagerduty.emulator.alerts["dq-gateway/auth/jira"]["events"] == 2
     notices = [e for e in gateway.executions(action="notify")]
     assert sorted(e["target"] for e in notices) == ["oncall", "oncall", "ops-mail", "ops-mail"]
     assert {e["status"] for e in notices} == {"succeeded"}

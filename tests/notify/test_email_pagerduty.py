@@ -204,7 +204,7 @@ def test_an_unreachable_smtp_server_and_a_throttling_pagerduty_fail_only_their_n
 def test_a_pagerduty_refusal_names_its_error_and_is_not_retried(pagerduty: EmulatorHTTPServer) -> None:
     channel = PagerDutyChannel(routing_key=ROUTING_KEY, url=f"{pagerduty.url}/v2/enqueue")
     with pytest.raises(PermanentError) as refused:
-        deliver(channel, Message(title="", ticket_key="qualytics:1", state="New"))
+        deliver(channel, Message(title="", dedup_key="qualytics:1", state="New"))
     assert refused.value.http_status == 400
     assert refused.value.message == (
         "PagerDuty Events API answered HTTP 400: Event object is invalid ('payload.summary' is missing or blank)"

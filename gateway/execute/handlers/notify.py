@@ -69,7 +69,8 @@ def plan_auth_notice(ctx: Context, tx: Tx, execution: ExecutionRow, message: str
     channels = list(dict.fromkeys(notified)) or list(mappings.channels)
     if not channels or not ctx.mirror.claim_notice(tx, execution.target, "auth", now, AUTH_NOTICE_INTERVAL):
         return
-    notice = {"title": f"target {execution.target} refused the gateway's credentials", "detail": message}
+    title = f"target {execution.target} refused the gateway's credentials"
+    notice = {"title": title, "detail": message, "kind": "auth", "target": execution.target}
     for channel in channels:
         ctx.mirror.create_execution(
             tx,
