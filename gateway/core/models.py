@@ -22,6 +22,9 @@ EXECUTION_STATUSES: tuple[ExecutionStatus, ...] = typing.get_args(ExecutionStatu
 UNFINISHED: tuple[ExecutionStatus, ...] = ("queued", "running")
 FINISHED: tuple[ExecutionStatus, ...] = ("succeeded", "failed", "skipped")
 ActionName = Literal["create_ticket", "update_ticket_status", "comment", "assign", "notify", "link_back", "webhook"]
+# What a notification waits for and reports on ("Needs attention"): actions on the tickets themselves. A link-back
+# to the source tool, a webhook or a notification failing is no ticket problem (the execution log names it).
+TICKET_ACTIONS: tuple[ActionName, ...] = ("create_ticket", "update_ticket_status", "comment", "assign")
 # Ticket events: flow triggers fired by what happens to a mirror ticket (two-way sync, SLA timers).
 TicketEventKind = Literal[
     "ticket_opened", "ticket_status_changed", "ticket_comment_added", "ticket_assigned", "sla_breached"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.registry import KINDS
+from gateway.core.models import TICKET_ACTIONS
 from gateway.record.mirror import UNFINISHED
 from gateway.record.rows import ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
@@ -61,7 +62,7 @@ def execution_problems(executions: list[ExecutionRow]) -> list[str]:
     """Which ticket actions failed and why, and which have not finished yet."""
     problems = []
     for execution in sorted(executions, key=lambda e: e.seq):
-        if execution.action in ("notify", "webhook"):
+        if execution.action not in TICKET_ACTIONS:
             continue
         what = f"{execution.action} → {execution.target}"
         if execution.status == "failed":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from gateway.core.models import TICKET_ACTIONS
 from gateway.execute.context import WAIT_STEP, Context, Done
 from gateway.notify.messages import notification_message
 from gateway.notify.post import deliver
@@ -37,7 +38,7 @@ def plan_failure_notice(ctx: Context, tx: Tx, execution: ExecutionRow, now: floa
     state (the action was, say, still backing off), so a new one says what finally happened.
     """
     flow = ctx.rt.mappings.flow(execution.flow)
-    if flow is None or not execution.event_id:
+    if flow is None or not execution.event_id or execution.action not in TICKET_ACTIONS:
         return
     channels = [c for _, action in flow.actions if isinstance(action, Notify) for c in action.channels]
     for channel in dict.fromkeys(channels):
@@ -86,11 +87,11 @@ def plan_auth_notice(ctx: Context, tx: Tx, execution: ExecutionRow, message: str
 
 
 def flow_unfinished(rt: Runtime, execution: ExecutionRow) -> bool:
-    """True while another action of this event is queued or running and the wait has not run out."""
+    """True while a ticket action of this event is queued or running and the wait has not run out."""
     if not execution.event_id or time.time() >= float(execution.params.get("wait_until", 0)):
         return False
     siblings = rt.mirror.list_executions(event_id=execution.event_id)
-    return any(e.action not in ("notify", "webhook") and e.status in UNFINISHED for e in siblings)
+    return any(e.action in TICKET_ACTIONS and e.status in UNFINISHED for e in siblings)
 
 
 def _wait_step(execution: ExecutionRow) -> float:
