@@ -36,7 +36,7 @@ class Planner(Protocol):
     now: float
 
     def reopens(self, ticket: TicketRow) -> bool: ...
-    def recur(self, ticket: TicketRow, event: Event, outcome: Outcome) -> None: ...
+    def recur(self, ticket: TicketRow, event: Event, outcome: Outcome) -> int: ...
     def plan_notifications(self, flows: list[Flow], outcome: Outcome) -> None: ...
     def skip(
         self, outcome: Outcome, flow: str, ticket_id: int, params: dict[str, Any], reason: str, status: Any = ...
@@ -107,17 +107,18 @@ def ticket_to_join(planner: Planner, event: Event, ahead: Ahead) -> TicketRow | 
     return None
 
 
-def join(planner: Planner, ticket: TicketRow, event: Event, ahead: Ahead, outcome: Outcome) -> None:
-    """The anomaly occurred again on its ticket, or joins it (said on the timeline and, coalesced, to trackers)."""
+def join(planner: Planner, ticket: TicketRow, event: Event, ahead: Ahead, outcome: Outcome) -> int | None:
+    """The anomaly occurred again on its ticket, or joins it (said on the timeline and, coalesced, to trackers).
+    Its occurrence number when it occurred again, None when it joined."""
     mirror, tx = planner.mirror, planner.tx
     row = ahead.anomaly  # nothing changed it since it was read ahead
     if row is not None and row.ticket_id == ticket.id:
         mirror.touch_anomaly(tx, ticket.id, event.source, event.anomaly_id, status=event.status, now=planner.now)
-        planner.recur(ticket, event, outcome)
-        return
+        return planner.recur(ticket, event, outcome)
     status, title = event.status or "", event.title
     link(planner, ticket, event.source, event.anomaly_id, status=status, title=title, actor="gateway", row=row)
     outcome.ticket_id = ticket.id
+    return None
 
 
 def link(

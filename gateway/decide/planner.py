@@ -140,9 +140,12 @@ class Planner:
                     self.failed_create(outcome, create_flow, target, None, ahead.error)
             return
         ticket = anomalies.ticket_to_join(self, event, ahead)
+        recurring: tuple[TicketRow, int] | None = None
         if ticket is not None:
-            anomalies.join(self, ticket, event, ahead, outcome)
-            if not self.rt.mappings.lifecycle.is_open(ticket.state):
+            occurrence = anomalies.join(self, ticket, event, ahead, outcome)
+            if self.rt.mappings.lifecycle.is_open(ticket.state):
+                recurring = (ticket, occurrence) if occurrence is not None else None
+            else:  # reopened: that is news, so the channels are told as usual
                 current = self.mirror.ticket(ticket.id, self.tx) or ticket
                 self.move(
                     current,
@@ -157,7 +160,7 @@ class Planner:
             self.open_ticket(event, creates, key, generation, outcome, ahead.anomaly)
         else:
             outcome.ignored = "matching flows have no create_ticket action and the anomaly has no open ticket"
-        self.plan_notifications(flows, outcome)
+        self.plan_notifications(flows, outcome, recurring)
 
     def reopens(self, ticket: TicketRow) -> bool:
         lifecycle = self.rt.mappings.lifecycle
@@ -168,7 +171,8 @@ class Planner:
             and self.now - resolved_at <= lifecycle.reopen_window_s
         )
 
-    def recur(self, ticket: TicketRow, event: Event, outcome: Outcome) -> None:
+    def recur(self, ticket: TicketRow, event: Event, outcome: Outcome) -> int:
+        """The anomaly occurred again on its ticket; returns its occurrence number."""
         occurrences = ticket.occurrences + 1
         self.mirror.update_ticket(self.tx, ticket.id, self.now, occurrences=occurrences)
         self.mirror.add_timeline(
@@ -181,6 +185,7 @@ class Planner:
         )
         recurrence.plan(self, ticket, event, occurrences, outcome)  # coalesced per target within a minute
         outcome.ticket_id = ticket.id
+        return occurrences
 
     def open_ticket(
         self,
@@ -442,6 +447,21 @@ class Planner:
         params = {"text": f"{actor}: {text}"}
         self.on_targets(outcome, ticket, flow=flow, action="comment", params=params, only=targets)
 
-    def plan_notifications(self, flows: list[Flow], outcome: Outcome) -> None:
+    def plan_notifications(
+        self, flows: list[Flow], outcome: Outcome, recurring: tuple[TicketRow, int] | None = None
+    ) -> None:
+        """The flows' notify and webhook actions; `recurring` (ticket, occurrence) when the anomaly occurred
+        again on its open ticket: a channel told about that ticket within the hour is not told again."""
         for flow, name, target, params in terminal_actions(flows, self.now, self.rt.settings.notify_wait_seconds):
-            self.execution(outcome, flow=flow, action=name, target=target, params=params, ticket_id=outcome.ticket_id)
+            status: ExecutionStatus = "queued"
+            reason = None
+            if recurring is not None and name == "notify":
+                ticket, occurrence = recurring
+                params = {**params, "occurrence": occurrence}
+                since = self.now - recurrence.NOTICE_INTERVAL_S
+                if self.mirror.notified_since(self.tx, ticket.id, target, since):
+                    status, reason = "skipped", recurrence.quiet_reason(self.rt.number(ticket.id), target, occurrence)
+            self.execution(
+                outcome, flow=flow, action=name, target=target, params=params, ticket_id=outcome.ticket_id,
+                status=status, error=reason,
+            )  # fmt: skip

@@ -4,6 +4,10 @@ The first recurrence's comment is queued at once. A later one in the window fold
 worker has taken it (its params grow, the event's outcome names it); once it is taken, a new
 execution carries every occurrence of the window, and a tracker that can edit comments (Jira)
 edits the window's comment to name them all, while one that cannot posts only the new ones.
+
+The flows' channels hear of a recurrence at most once an hour per ticket: a channel told anything
+about the ticket within `NOTICE_INTERVAL_S` gets a `skipped` notify naming why (the comment is the
+record of every occurrence); otherwise it is told, the message saying which occurrence it is.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from gateway.record.store import Tx
 
 RECURRENCE_FLOW = "recurrence"
 WINDOW_S = 60.0
+NOTICE_INTERVAL_S = 3600.0  # a channel hears of a ticket's recurrences at most this often
 
 
 class Planner(Protocol):
@@ -46,6 +51,14 @@ def plan(planner: Planner, ticket: TicketRow, event: Event, occurrence: int, out
         params = _params([*before, occurrence], new, title, window if window is not None else planner.now)
         planner.execution(outcome, flow=RECURRENCE_FLOW, action="comment", target=target, params=params,
                           ticket_id=ticket.id)  # fmt: skip
+
+
+def quiet_reason(number: str, channel: str, occurrence: int) -> str:
+    """Why a recurrence's notify was skipped (the execution log shows it)."""
+    return (
+        f"the anomaly occurred again (occurrence {occurrence}); {channel} was told about {number} within the hour,"
+        " and the trackers get the recurrence as a comment"
+    )
 
 
 def _window(latest: Any, now: float) -> float | None:

@@ -142,5 +142,7 @@ def notification_message(rt: Runtime, execution: ExecutionRow) -> Message:
         siblings = []
     message.problems = execution_problems(siblings)
     origin = anomaly if event is not None else f"opened by {ticket.requester}" if ticket and ticket.requester else ""
-    message.context = f"flow {execution.flow}" + (f" · {origin}" if origin else "")
+    occurrence = execution.params.get("occurrence")  # a recurrence on an open ticket: not a new problem
+    again = f" · the anomaly occurred again (occurrence {occurrence})" if occurrence else ""
+    message.context = f"flow {execution.flow}" + (f" · {origin}" if origin else "") + again
     return message

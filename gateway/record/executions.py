@@ -232,6 +232,17 @@ class Executions(Store):
         )
         return row is not None
 
+    def notified_since(self, tx: Tx, ticket_id: int, channel: str, since: float) -> bool:
+        """Whether a notification about the ticket went, or is going, to `channel` since `since` (one that
+        failed or was skipped told nobody)."""
+        row = self._one(
+            f"SELECT 1 FROM executions WHERE ticket_id = ? AND {unindexed('target')} = ? AND action = 'notify'"
+            f" AND {unindexed('status')} IN ('queued', 'running', 'succeeded') AND created_at >= ? LIMIT 1",
+            (ticket_id, channel, since),
+            tx=tx,
+        )
+        return row is not None
+
     def pending_comment(self, tx: Tx, ticket_id: int, target: str, flow: str) -> ExecutionRow | None:
         """A comment of this flow that waits to be sent, so more can be said in it."""
         row = self._one(

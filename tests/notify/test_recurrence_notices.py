@@ -1,0 +1,70 @@
+"""An anomaly recurring on its open ticket tells each channel at most once an hour: the trackers get every
+recurrence as a comment, people are not paged again as if it were new.
+
+E-mail to a loopback SMTP server; PagerDuty to its loopback emulator.
+"""
+
+from __future__ import annotations
+
+from connectors.emulators.base import EmulatorHTTPServer
+from tests.chatops.support import Trackers
+from tests.conftest import MakeHarness, qualytics_delivery
+from tests.notify.test_email_pagerduty import Inbox, channel_gateway, events, notifies, pagerduty, smtp
+
+__all__ = ["pagerduty", "smtp"]  # the fixtures, used by name
+
+
+def test_a_recurrence_notifies_each_channel_at_most_once_an_hour(
+    make_gateway: MakeHarness, emulators: Trackers, smtp: tuple[Inbox, int], pagerduty: EmulatorHTTPServer
+) -> None:
+    inbox, port = smtp
+    gateway = channel_gateway(make_gateway, emulators, "{channels: [ops-mail, oncall]}", port, pagerduty.url)
+    gateway.post("qualytics", qualytics_delivery(1, timestamp="2026-01-25T12:00:00Z"))
+    gateway.drain()
+    for minute in ("05", "10"):  # the same anomaly again, while its ticket is open
+        assert gateway.post("qualytics", qualytics_delivery(1, timestamp=f"2026-01-25T12:{minute}:00Z")).is_success
+        gateway.drain()
+
+    ticket = gateway.ticket("DQ-1")
+    assert ticket["occurrences"] == 3 and ticket["state"] == "New"
+    assert len(inbox.messages) == 1 and len(events(pagerduty)) == 1  # the opening only
+    quiet = [e for e in notifies(gateway) if e["status"] == "skipped"]
+    assert sorted(e["target"] for e in quiet) == ["oncall", "oncall", "ops-mail", "ops-mail"]
+    assert quiet[-1]["error"].startswith("the anomaly occurred again (occurrence 3);")
+    assert "was told about DQ-1 within the hour" in quiet[-1]["error"]
+    comments = gateway.executions(action="comment")  # the trackers still hear of every recurrence
+    assert {e["target"] for e in comments} == {"jira", "snow"}
+
+    with gateway.runtime.mirror.transaction() as tx:  # an hour passes
+        tx.execute("UPDATE executions SET created_at = created_at - 3601 WHERE action = 'notify'")
+    gateway.post("qualytics", qualytics_delivery(1, timestamp="2026-01-25T13:10:00Z"))
+    gateway.drain()
+    gateway.post("qualytics", qualytics_delivery(1, timestamp="2026-01-25T13:15:00Z"))
+    gateway.drain()
+
+    assert len(inbox.messages) == 2
+    text = inbox.messages[1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "the anomaly occurred again (occurrence 4)" in text
+    pages = events(pagerduty)
+    assert [page["dedup_key"] for page in pages] == ["qualytics:1"] * 2  # folded into the one alert
+    assert "occurrence 4" in pages[1]["payload"]["custom_details"]["Context"]
+    assert pagerduty.emulator.alerts["qualytics:1"]["events"] == 2
+    assert [e["status"] for e in notifies(gateway)][-2:] == ["skipped", "skipped"]  # occurrence 5: within the hour
+
+
+def test_a_recurrence_that_reopens_a_resolved_ticket_is_told_at_once(
+    make_gateway: MakeHarness, emulators: Trackers, smtp: tuple[Inbox, int], pagerduty: EmulatorHTTPServer
+) -> None:
+    inbox, port = smtp
+    gateway = channel_gateway(make_gateway, emulators, "{channels: [ops-mail]}", port, pagerduty.url)
+    gateway.post("qualytics", qualytics_delivery(1, timestamp="2026-01-25T12:00:00Z"))
+    gateway.drain()
+    resolved = qualytics_delivery(1, trigger="Anomaly Status Change", status="Resolved", timestamp="2026-01-25T12:05Z")
+    gateway.post("qualytics", resolved)
+    gateway.drain()
+    gateway.post("qualytics", qualytics_delivery(1, timestamp="2026-01-25T12:10:00Z"))  # back within the reopen window
+    gateway.drain()
+
+    assert gateway.ticket("DQ-1")["state"] == "In Progress"
+    texts = [m.get_body(("plain",)).get_content() for m in inbox.messages]  # type: ignore[union-attr]
+    assert len(texts) == 3 and "State: In Progress" in texts[-1]
