@@ -169,6 +169,9 @@ class RemoteChange(msgspec.Struct, kw_only=True):
     comment: str | None = None
     deleted: bool = False
     current: bool = False  # read from the record itself (poll, reconcile), not a delivered event
+    # `status` is the record's state at `at`, sent whether it changed or not (a ServiceNow push): a move
+    # only where it differs from what the link knows, so a comment's push with a stale state moves nothing
+    snapshot: bool = False
 
 
 class Inbound(msgspec.Struct, kw_only=True):

@@ -40,6 +40,7 @@ class ServiceNowInbound:
             raise ValueError(f"not a ServiceNow push: {exc}") from None
         record = {**msgspec.structs.asdict(push)}
         change = record_change(record)
+        change.snapshot = True  # the rule sends the state with every update, changed or not
         if push.comment:
             change.comment, change.actor_id = push.comment, push.comment_by or push.sys_updated_by
             change.actor = change.actor_id

@@ -138,7 +138,7 @@ class _Change:
             updates["remote_status"] = change.status
             if own:
                 self.note(ticket, change, "own change")
-            elif change.status != link.remote_status or not change.current:
+            elif change.status != link.remote_status or not (change.current or change.snapshot):
                 self.status(ticket, link, change, actor)
                 ticket = mirror.ticket(ticket.id, self.tx) or ticket  # moved, or its drift set: read it again
         if change.assignee is not None and self.fresh(link, change, "assignee", clock) and not own:

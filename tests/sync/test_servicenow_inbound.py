@@ -21,6 +21,20 @@ def _poll(world: Synced) -> list[str]:
     return [change["result"] for change in report["changes"]]
 
 
+def _push(world: Synced, **extra: str) -> dict[str, object]:
+    """The Business Rule's push of the incident as it is now (docs/sync.md), signed, plus `extra`."""
+    [incident] = world.trackers.incidents()
+    fields = ("sys_id", "number", "state", "sys_updated_on", "sys_updated_by", "sys_mod_count")
+    body = json.dumps({**{name: incident[name] for name in fields}, **extra}).encode()
+    signature = "sha256=" + hmac.new(SNOW_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    pushed = world.gateway.client.post(
+        "/v1/trackers/snow/webhook", content=body, headers={"x-gateway-signature": signature}
+    )
+    assert pushed.status_code in (200, 202), pushed.text
+    answer: dict[str, object] = pushed.json()
+    return answer
+
+
 def test_a_comment_in_servicenow_lands_on_the_timeline_and_is_not_echoed_back(synced: SyncedFactory) -> None:
     world = synced()
     world.in_snow(work_notes="Restarted the nightly loader")
@@ -177,3 +191,20 @@ def test_gateway_sync_reports_a_tracker_that_is_down_and_still_syncs_the_others(
     [poll_error] = [e for e in reports["snow"]["errors"] if e.startswith("poll: ")]
     assert "503" in poll_error and "sandbox-password" not in result.stdout
     assert world.ticket()["state"] == "In Progress"
+
+
+def test_a_pushed_comment_carrying_an_unchanged_state_moves_nothing(synced: SyncedFactory) -> None:
+    world = synced()
+    world.in_snow(state="2")
+    assert _poll(world) == ["moved to In Progress"]
+    world.gateway.drain()
+    resolved = world.gateway.client.post("/v1/tickets/DQ-1/status", json={"status": "Resolved", "note": "fixed"})
+    assert resolved.status_code == 202  # the incident's update is queued, not yet made
+    world.in_snow(work_notes="looking at it")  # meanwhile jane writes a note: the push still says 2
+    assert _push(world, comment="looking at it", comment_by="jane.doe")["changes"] == [
+        {"ticket": "DQ-1", "record": world.trackers.incidents()[0]["number"], "result": "commented"}
+    ]
+    assert world.ticket()["state"] == "Resolved"  # the stale state did not reopen it
+    world.gateway.drain()
+    assert world.trackers.incidents()[0]["state"] == "6" and world.trackers.issues()[0]["status"] == "Done"
+    assert [m["data"]["to"] for m in world.timeline("status_changed")] == ["In Progress", "Resolved"]
