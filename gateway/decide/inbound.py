@@ -226,6 +226,10 @@ class _Change:
         if own or self.rt.mirror.posted_comment(self.tx, ticket.id, self.target.name, text):
             self.note(ticket, change, "own comment")
             return
+        record, author = change.external_id, change.actor_id or change.actor
+        if not self.rt.mirror.first_comment(self.tx, self.target.name, record, author, text, change.at, self.now):
+            self.note(ticket, change, "comment already in")  # pushed, then polled (or the other way round)
+            return
         self.planner.comment(
             ticket, text, actor=actor, flow=self.flow, outcome=self.applied.outcome, targets=self.others(ticket),
             origin=self.origin,

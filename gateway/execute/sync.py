@@ -19,6 +19,7 @@ from gateway.record.runtime import Runtime
 log = logging.getLogger("gateway.execute.sync")
 TICK_S = 1.0
 RECONCILE_BATCH = 500  # records read one by one per pass; the next pass goes on after the last
+QUIET = ("in step", "own change", "own comment", "comment already in")  # results a poll does not report
 
 
 def sync_targets(rt: Runtime) -> list[str]:
@@ -73,7 +74,7 @@ def poll(rt: Runtime, dispatcher: Dispatcher | None, name: str) -> dict[str, Any
         for inbound in inbounds:
             applied = apply_changes(rt, target, adapter, inbound)
             enqueue(dispatcher, applied)
-            notes += [n for n in applied.notes if n.get("result") not in ("in step", "own change", "own comment")]
+            notes += [n for n in applied.notes if n.get("result") not in QUIET]
     finally:
         connector.close()
     rt.mirror.save_cursor(name, polled_until=until, polled_at=time.time())
@@ -109,4 +110,3 @@ def start(rt: Runtime, dispatcher: Dispatcher) -> tuple[threading.Thread, thread
     thread = threading.Thread(target=loop, name="tracker-sync", daemon=True)
     thread.start()
     return thread, stop
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -50,6 +51,20 @@ class Sync(Store):
             (target, delivery_id, now),
         )
         return cursor.rowcount == 1
+
+    def first_comment(self, tx: Tx, target: str, record: str, author: str, text: str, at: float, now: float) -> bool:
+        """False when this record already brought the same text by the same author within a second of `at`
+        (tracker time): one comment seen twice, as a ServiceNow push and as the poll's journal entry, which
+        carry different ids and may straddle a second. True (and remembered) the first time, or with no time."""
+        if not at:
+            return True
+        digest = hashlib.sha256(f"{record}\n{author}\n{text.strip()}".encode()).hexdigest()[:32]
+        keys = [f"comment:{digest}:{int(at) + step}" for step in (0, -1, 1)]
+        seen = tx.execute(
+            f"SELECT 1 FROM tracker_deliveries WHERE target = ? AND delivery_id IN ({marks(keys[1:])}) LIMIT 1",
+            (target, *keys[1:]),
+        ).fetchone()
+        return seen is None and self.first_delivery(tx, target, keys[0], now)
 
     def posted_comment(self, tx: Tx, ticket_id: int, target: str, text: str) -> bool:
         """Did the gateway itself post this text to the target (so a webhook of it is an echo)?"""

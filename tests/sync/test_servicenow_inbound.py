@@ -6,10 +6,12 @@ import hashlib
 import hmac
 import json
 import os
+from datetime import UTC, datetime
 
 import httpx
 
 from connectors.emulators.base import Fault
+from connectors.servicenow.inbound import snow_time
 from gateway.execute.sync import poll, run_due
 from tests.conftest import QUALYTICS_SECRET, MakeHarness, Trackers, qualytics_delivery
 from tests.faults.conftest import cli, run_once
@@ -208,3 +210,31 @@ def test_a_pushed_comment_carrying_an_unchanged_state_moves_nothing(synced: Sync
     world.gateway.drain()
     assert world.trackers.incidents()[0]["state"] == "6" and world.trackers.issues()[0]["status"] == "Done"
     assert [m["data"]["to"] for m in world.timeline("status_changed")] == ["In Progress", "Resolved"]
+
+
+def test_a_note_both_pushed_and_polled_is_one_comment_whichever_comes_first(synced: SyncedFactory) -> None:
+    world = synced()
+    world.in_snow(work_notes="Restarted the loader")
+    assert _push(world, comment="Restarted the loader", comment_by="jane.doe")["changes"] == [
+        {"ticket": "DQ-1", "record": world.trackers.incidents()[0]["number"], "result": "commented"}
+    ]
+    assert _poll(world) == []  # the journal entry of the same note: already in
+
+    world.in_snow(work_notes="Replayed the feed")
+    assert _poll(world) == ["commented"]
+    [incident] = world.trackers.incidents()
+    polled_at = snow_time(incident["journal"][-1]["sys_created_on"])
+    a_second_later = datetime.fromtimestamp(polled_at + 1, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    late = _push(world, comment="Replayed the feed", comment_by="jane.doe", sys_updated_on=a_second_later)
+    assert [c["result"] for c in late["changes"]] == ["comment already in"]  # the update's clock ticked on
+    assert [c["data"]["text"] for c in world.timeline("comment")] == ["Restarted the loader", "Replayed the feed"]
+
+    later = {"sys_updated_on": "2099-01-01 00:00:00", "sys_mod_count": "99"}
+    again = _push(world, comment="Replayed the feed", comment_by="jane.doe", **later)
+    assert [c["result"] for c in again["changes"]] == ["commented"]  # the same words written again later
+    world.gateway.drain()
+    assert world.trackers.issues()[0]["comments"] == [
+        "jane.doe (servicenow): Restarted the loader",
+        "jane.doe (servicenow): Replayed the feed",
+        "jane.doe (servicenow): Replayed the feed",
+    ]
