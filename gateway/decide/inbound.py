@@ -223,7 +223,8 @@ class _Change:
 
     def comment(self, ticket: TicketRow, change: RemoteChange, actor: str, own: bool) -> None:
         text = (change.comment or "").strip()
-        if own or self.rt.mirror.posted_comment(self.tx, ticket.id, self.target.name, text):
+        echo = self.rt.mirror.posted_comment(self.tx, ticket.id, self.target.name, text, self.now)  # even when own
+        if own or echo:
             self.note(ticket, change, "own comment")
             return
         record, author = change.external_id, change.actor_id or change.actor

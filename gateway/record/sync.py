@@ -66,18 +66,25 @@ class Sync(Store):
         ).fetchone()
         return seen is None and self.first_delivery(tx, target, keys[0], now)
 
-    def posted_comment(self, tx: Tx, ticket_id: int, target: str, text: str) -> bool:
-        """Did the gateway itself post this text to the target (so a webhook of it is an echo)?"""
+    def posted_comment(self, tx: Tx, ticket_id: int, target: str, text: str, now: float) -> bool:
+        """Is this text a note the gateway posted to the target that has not come back yet (so this is its echo)?
+
+        Each note is taken as echoed once, oldest first: a person who later writes the same words (a
+        gateway note "on it", then theirs) is a person, not an echo."""
+        wanted = text.strip()
+        if not wanted:
+            return False
         rows = tx.execute(
-            "SELECT params FROM executions WHERE ticket_id = ? AND target = ? AND action IN"
-            " ('comment', 'update_ticket_status')",
+            "SELECT id, params FROM executions WHERE ticket_id = ? AND target = ? AND action IN"
+            " ('comment', 'update_ticket_status') ORDER BY seq",
             (ticket_id, target),
         ).fetchall()
-        wanted = text.strip()
         for row in rows:
             params = json.loads(row["params"])
-            if wanted and wanted in (str(params.get("text", "")).strip(), str(params.get("note", "")).strip()):
-                return True
+            if wanted not in (str(params.get("text", "")).strip(), str(params.get("note", "")).strip()):
+                continue
+            if self.first_delivery(tx, target, f"echo:{row['id']}", now):
+                return True  # this note's echo, now seen
         return False
 
     def claim_turn(self, target: str, column: str, now: float, interval: float) -> bool:

@@ -286,3 +286,20 @@ def test_reconcile_reads_every_watched_record_in_turn_a_batch_a_pass(synced: Syn
     assert (second["checked"], len(second["changes"])) == (1, 1)  # the fourth, on the next pass
     assert (third["checked"], third["changes"]) == (3, [])  # and round again from the first
     assert {t["state"] for t in world.gateway.tickets()} == {"In Progress"}
+
+
+def test_a_person_writing_what_a_gateway_note_said_is_a_person_not_an_echo(
+    synced: SyncedFactory, monkeypatch: Any
+) -> None:
+    world = synced()
+    monkeypatch.setattr(world.trackers.jira, "deployment", "Cloud")  # webhooks name accountIds: echoes go by text
+    moved = world.gateway.client.post("/v1/tickets/DQ-1/status", json={"status": "In Progress", "note": "on it"})
+    assert moved.status_code == 202
+    world.gateway.drain()  # the note reaches Jira as the gateway's comment, and its webhook comes back
+    assert world.trackers.issues()[0]["comments"] == ["on it"]
+    assert [d["body"]["webhookEvent"] for d in world.deliveries()][-1] == "comment_created"
+    assert world.timeline("comment") == []  # the echo
+
+    world.in_jira(comment="on it", **{"as": "bob"})  # later, bob writes the same words
+    [comment] = world.timeline("comment")
+    assert (comment["actor"], comment["data"]["text"]) == ("Bob Builder (jira)", "on it")
