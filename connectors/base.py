@@ -164,6 +164,7 @@ class RemoteChange(msgspec.Struct, kw_only=True):
     actor: str = ""  # display name
     actor_id: str = ""  # the tracker's user name or account id, to recognise the gateway's own user
     status: str | None = None
+    resolution: str | None = None  # Jira: the issue's resolution with its status (which of Done's states)
     assignee: str | None = None
     priority: str | None = None
     comment: str | None = None
@@ -188,8 +189,9 @@ class InboundAdapter(Protocol):
 
     def parse(self, config: Any, headers: Mapping[str, str], body: bytes) -> Inbound: ...
 
-    def states_for(self, config: Any, status: str) -> list[str]:
-        """The canonical states a tracker status stands for (several when they share one), in map order."""
+    def states_for(self, config: Any, status: str, resolution: str = "") -> list[str]:
+        """The canonical states a tracker status stands for (several when they share one), in map order;
+        a `resolution` that names one of them (Jira's `resolutions:`) narrows them to it."""
         ...
 
     def priority_for(self, config: Any, priority: str) -> str:

@@ -234,6 +234,7 @@ class JiraEmulator(Emulator):
     def emit(self, event: str, issue: dict[str, Any], user: str, **extra: Any) -> None:
         """Jira's webhook for a change `user` made (the gateway's own changes included, as Jira does)."""
         fields = {"status": {"name": issue["status"]}, "summary": issue["fields"].get("summary", "")}
+        fields["resolution"] = None if issue["resolution"] is None else {"name": issue["resolution"]}
         person = {"displayName": DISPLAY_NAMES.get(user, user), "accountId": self.people.get(user, user)}
         if self.deployment != "Cloud":
             person["name"] = user
@@ -583,10 +584,14 @@ class JiraEmulator(Emulator):
         issue["status"] = chosen.to
         issue["history"].append(chosen.to)
         done = self.workflow.statuses[chosen.to][1] == "done"
-        issue["resolution"] = resolution if done else None
+        was, issue["resolution"] = issue["resolution"], resolution if done else None
         item = {"field": "status", "fieldtype": "jira", "fromString": before, "toString": chosen.to}
         item.update({"from": self.workflow.statuses[before][0], "to": self.workflow.statuses[chosen.to][0]})
-        self.emit("jira:issue_updated", issue, user, changelog={"id": str(len(issue["history"])), "items": [item]})
+        items = [item]
+        if issue["resolution"] != was:  # Jira logs the resolution beside the status, first
+            change = {"field": "resolution", "fieldtype": "jira", "fromString": was, "toString": issue["resolution"]}
+            items.insert(0, change)
+        self.emit("jira:issue_updated", issue, user, changelog={"id": str(len(issue["history"])), "items": items})
 
     # -- search --------------------------------------------------------------------------
     def search_get(self, request: Request) -> Response:

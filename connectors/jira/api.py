@@ -133,8 +133,9 @@ class Api:
         return dict(self.json("GET", self.url(f"issue/{key}"), params={"fields": "status,priority,project,issuetype"}))
 
     def issue_state(self, key: str) -> dict[str, Any]:
-        """What two-way sync's reconcile compares: status, assignee, priority, when it last changed."""
-        return dict(self.json("GET", self.url(f"issue/{key}"), params={"fields": "status,priority,assignee,updated"}))
+        """What two-way sync's reconcile compares: status and resolution, assignee, priority, when it changed."""
+        fields = "status,resolution,priority,assignee,updated"
+        return dict(self.json("GET", self.url(f"issue/{key}"), params={"fields": fields}))
 
     def transitions(self, key: str) -> list[dict[str, Any]]:
         return list(self.client.transitions(key, expand="transitions.fields"))

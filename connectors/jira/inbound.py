@@ -16,6 +16,8 @@ import msgspec
 from connectors.base import Inbound, RemoteChange, RemoteTicket, verify_proof
 from connectors.jira.config import JiraTarget
 
+CANCELED_RESOLUTION = "Won't Do"  # Jira's own resolution for work not done, when `resolutions:` names none
+
 
 class _User(msgspec.Struct, kw_only=True):
     name: str = ""
@@ -33,9 +35,18 @@ class _Changelog(msgspec.Struct, kw_only=True):
     items: list[_Item] = msgspec.field(default_factory=list)
 
 
+class _Named(msgspec.Struct, kw_only=True):
+    name: str = ""
+
+
+class _IssueFields(msgspec.Struct, kw_only=True):
+    resolution: _Named | None = None
+
+
 class _Issue(msgspec.Struct, kw_only=True):
     id: str
     key: str = ""
+    fields: _IssueFields | None = None
 
 
 class _Comment(msgspec.Struct, kw_only=True):
@@ -85,22 +96,32 @@ class JiraInbound:
             for item in delivery.changelog.items:
                 if item.field == "status":
                     change.status = item.toString or ""
+                elif item.field == "resolution":
+                    change.resolution = item.toString or ""
                 elif item.field == "assignee":
                     change.assignee = item.to or ""
                 elif item.field == "priority":
                     change.priority = item.toString or ""
+            if change.status is not None and change.resolution is None:  # no item: the issue says it
+                fields = delivery.issue.fields
+                change.resolution = fields.resolution.name if fields and fields.resolution else ""
         else:
             return inbound
         if change.deleted or change.comment or (change.status, change.assignee, change.priority) != (None,) * 3:
             inbound.changes.append(change)
         return inbound
 
-    def states_for(self, config: JiraTarget, status: str) -> list[str]:
-        """Canonical states a Jira status stands for: `inbound_statuses`, else the inverse of `statuses:`."""
+    def states_for(self, config: JiraTarget, status: str, resolution: str = "") -> list[str]:
+        """Canonical states a Jira status stands for: `inbound_statuses`, else the inverse of `statuses:`.
+        Where several share the status (Done), a resolution that `resolutions:` gives one of them (Canceled:
+        "Won't Do" unless configured) picks it: an issue done as Won't Do is canceled, not resolved."""
         wanted = status.casefold()
         explicit = config.sync.inbound_statuses if config.sync else {}
         found = [state for name, state in explicit.items() if name.casefold() == wanted]
-        return found or [state for state, name in config.statuses.items() if name.casefold() == wanted]
+        found = found or [state for state, name in config.statuses.items() if name.casefold() == wanted]
+        named = {"Canceled": CANCELED_RESOLUTION, **config.resolutions}
+        picked = [state for state in found if resolution and named.get(state, "").casefold() == resolution.casefold()]
+        return picked or found
 
     def priority_for(self, config: JiraTarget, priority: str) -> str:
         return next((name for name, jira in config.priorities.items() if jira == priority), "")
@@ -119,6 +140,7 @@ def read_state(issue: dict[str, Any], link: RemoteTicket) -> RemoteChange:
         at=_jira_time(fields.get("updated")),
         precision=1.0,
         status=str((fields.get("status") or {}).get("name", "")),
+        resolution=str((fields.get("resolution") or {}).get("name", "")),
         assignee=str(assignee.get("accountId") or assignee.get("name") or ""),
         priority=str((fields.get("priority") or {}).get("name", "")) or None,
         current=True,

@@ -47,7 +47,7 @@ class ServiceNowInbound:
         delivery = f"{push.sys_id}:{push.sys_mod_count}" if push.sys_mod_count else ""
         return Inbound(delivery_id=delivery, changes=[change])
 
-    def states_for(self, config: ServiceNowTarget, status: str) -> list[str]:
+    def states_for(self, config: ServiceNowTarget, status: str, resolution: str = "") -> list[str]:
         """Canonical states a state code stands for: `inbound_statuses`, else the inverse of `states:`."""
         explicit = config.sync.inbound_statuses if config.sync else {}
         if status in explicit:

@@ -167,7 +167,7 @@ class _Change:
 
     def status(self, ticket: TicketRow, link: LinkRow, change: RemoteChange, actor: str) -> None:
         remote = change.status or ""
-        states = self.adapter.states_for(self.config, remote)
+        states = self.adapter.states_for(self.config, remote, change.resolution or "")
         if ticket.state in states:  # the mirror already says so: the states agree
             if ticket.drift:
                 self.rt.mirror.set_drift(self.tx, ticket.id, False)

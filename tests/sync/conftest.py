@@ -111,9 +111,13 @@ def synced(make_gateway: MakeHarness, trackers: Trackers) -> Iterator[SyncedFact
         snow_sync: str = SNOW_SYNC,
         flows: str | None = None,
         extra: str = "",
+        swap: dict[str, str] | None = None,
         **settings: Any,
     ) -> Synced:
         files = trackers.mappings(jira_extra=jira_sync, snow_extra=snow_sync, flows=flows)
+        for old, new in (swap or {}).items():  # a line of the targets as written, changed
+            assert old in files["targets.yaml"], old
+            files["targets.yaml"] = files["targets.yaml"].replace(old, new)
         if extra:
             files["extra.yaml"] = extra
         gateway = make_gateway(files, env=SYNC_ENV, **settings)

@@ -303,3 +303,26 @@ def test_a_person_writing_what_a_gateway_note_said_is_a_person_not_an_echo(
     world.in_jira(comment="on it", **{"as": "bob"})  # later, bob writes the same words
     [comment] = world.timeline("comment")
     assert (comment["actor"], comment["data"]["text"]) == ("Bob Builder (jira)", "on it")
+
+
+RESOLUTIONS = """resolutions: {Canceled: "Won't Do"}"""
+
+
+def test_done_as_wont_do_in_jira_cancels_the_ticket(synced: SyncedFactory) -> None:
+    world = synced(swap={RESOLUTIONS: ""})  # no resolutions: Jira's own Won't Do means canceled
+    world.in_jira(move_to="Done", resolution="Won't Do")
+    assert world.ticket()["state"] == "Canceled"
+    assert [m["data"]["to"] for m in world.timeline("status_changed")] == ["In Progress", "Canceled"]
+    world.gateway.drain()
+    assert world.trackers.incidents()[0]["state"] == "8"  # ServiceNow follows: canceled, not resolved
+
+
+def test_the_resolution_resolutions_names_for_canceled_cancels_also_when_reconciled(synced: SyncedFactory) -> None:
+    from gateway.execute.sync import reconcile
+
+    world = synced(swap={RESOLUTIONS: "resolutions: {Canceled: Duplicate}"})
+    world.jira_hooks(fault="drop", count=5)
+    world.in_jira(move_to="Done", resolution="Duplicate")  # the webhooks are lost
+    report = reconcile(world.gateway.runtime, world.gateway.dispatcher, "jira")
+    assert [c["result"] for c in report["changes"]] == ["moved to Canceled"]
+    assert world.ticket()["state"] == "Canceled"
