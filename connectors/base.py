@@ -161,6 +161,7 @@ class RemoteChange(msgspec.Struct, kw_only=True):
     external_key: str = ""
     at: float  # the tracker's time of the change, epoch seconds
     precision: float = 0.0  # the tracker clock's resolution (ServiceNow keeps whole seconds)
+    seq: int | None = None  # the record's revision (ServiceNow's sys_mod_count): orders changes within one tick
     actor: str = ""  # display name
     actor_id: str = ""  # the tracker's user name or account id, to recognise the gateway's own user
     status: str | None = None

@@ -64,12 +64,13 @@ class ServiceNowInbound:
 
 def record_change(record: Mapping[str, Any], *, current: bool = False) -> RemoteChange:
     """An incident record (as read or pushed) as a change of its state at its update time."""
-    state = record.get("state")
+    state, revision = record.get("state"), str(record.get("sys_mod_count", ""))
     return RemoteChange(
         external_id=str(record.get("sys_id", "")),
         external_key=str(record.get("number", "")),
         at=snow_time(str(record.get("sys_updated_on", ""))),
         precision=1.0,
+        seq=int(revision) if revision.isdigit() else None,
         actor=str(record.get("sys_updated_by", "")),
         actor_id=str(record.get("sys_updated_by", "")),
         status=None if state in (None, "") else str(state),

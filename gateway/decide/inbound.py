@@ -153,12 +153,16 @@ class _Change:
             mirror.update_link_remote(self.tx, link, self.now, clock, **updates)
 
     def fresh(self, link: LinkRow, change: RemoteChange, name: str, clock: dict[str, float]) -> bool:
-        """False for a change older than what the link knows of this field (an older one never wins)."""
-        known = link.clock().get(name, 0.0)
-        if change.at and change.at + change.precision < known and not change.current:
+        """False for a change older than what the link knows of this field (an older one never wins): older by
+        the tracker's clock, or within one tick of it by the record's revision (`seq`)."""
+        known, known_seq = link.clock().get(name, 0.0), link.clock().get(f"{name}_seq")
+        older = bool(change.at) and change.at + change.precision < known and not change.current
+        if older or (change.seq is not None and known_seq is not None and change.seq < known_seq):
             self.applied.notes.append({"record": change.external_key, "result": f"older {name} change ignored"})
             return False
         clock[name] = max(change.at or self.now, known) if change.current else change.at or self.now
+        if change.seq is not None:
+            clock[f"{name}_seq"] = max(change.seq, known_seq or 0)
         return True
 
     def others(self, ticket: TicketRow) -> list[str]:

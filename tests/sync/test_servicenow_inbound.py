@@ -238,3 +238,14 @@ def test_a_note_both_pushed_and_polled_is_one_comment_whichever_comes_first(sync
         "jane.doe (servicenow): Replayed the feed",
         "jane.doe (servicenow): Replayed the feed",
     ]
+
+
+def test_pushes_of_one_second_delivered_out_of_order_end_at_the_later_revision(synced: SyncedFactory) -> None:
+    world = synced(snow_sync='    sync: {webhook_secret: "${SNOW_PUSH_SECRET}", poll_interval: 0}')
+    same_second = {"sys_updated_on": "2099-01-01 00:00:00", "sys_updated_by": "jane.doe"}
+    later = _push(world, **same_second, state="3", sys_mod_count="6")  # on hold, pushed second, arrives first
+    earlier = _push(world, **same_second, state="2", sys_mod_count="5")
+    assert [c["result"] for c in later["changes"]] == ["moved to On Hold"]
+    assert [c["result"] for c in earlier["changes"]] == ["older status change ignored"]
+    assert world.ticket()["state"] == "On Hold"
+    assert {link["target"]: link["remote_status"] for link in world.ticket()["links"]}["snow"] == "3"
