@@ -50,6 +50,19 @@ def sync_target(rt: Runtime, name: str) -> tuple[Target, InboundAdapter]:
     return target, adapter
 
 
+def in_step(rt: Runtime, state: str, statuses: Mapping[str, str]) -> bool:
+    """Does every synced tracker's status (target -> status, as its link knows it) stand for `state`? A record
+    whose status is not known, or that was deleted, holds nothing back; targets without `sync:` never drift."""
+    for name, status in statuses.items():
+        target = rt.mappings.targets.get(name)
+        if target is None or status in ("", "(deleted)") or getattr(target.config, "sync", None) is None:
+            continue
+        adapter = KINDS[target.kind].inbound_adapter()
+        if adapter is not None and state not in adapter.states_for(target.config, status):
+            return False
+    return True
+
+
 def receive(
     rt: Runtime,
     dispatcher: Dispatcher | None,
@@ -173,8 +186,7 @@ class _Change:
         remote = change.status or ""
         states = self.adapter.states_for(self.config, remote, change.resolution or "")
         if ticket.state in states:  # the mirror already says so: the states agree
-            if ticket.drift:
-                self.rt.mirror.set_drift(self.tx, ticket.id, False)
+            self.settle(ticket, ticket.state, remote)
             self.note(ticket, change, "in step")
             return
         allowed = self.rt.mappings.lifecycle.allowed(ticket.state)
@@ -190,7 +202,7 @@ class _Change:
                     outcome=self.applied.outcome, targets=self.others(ticket), roles=TRACKER_ROLES,
                     origin=self.origin,
                 )  # fmt: skip
-                self.rt.mirror.set_drift(self.tx, ticket.id, False)
+                self.settle(ticket, chosen, remote)
                 self.note(ticket, change, f"moved to {chosen}")
                 return
             except (ForbiddenTransition, ForbiddenRole) as exc:
@@ -200,6 +212,15 @@ class _Change:
         self.rt.mirror.add_timeline(self.tx, ticket.id, "remote_changed", actor, data, self.now)
         self.rt.mirror.set_drift(self.tx, ticket.id, True)
         self.note(ticket, change, "remote_changed")
+
+    def settle(self, ticket: TicketRow, state: str, remote: str) -> None:
+        """A drifting ticket stops drifting once every synced tracker agrees with `state`, this one by `remote`
+        (its link is written after): one tracker in step leaves another tracker's drift."""
+        if not ticket.drift:
+            return
+        statuses = {link.target: link.remote_status for link in self.rt.mirror.links(ticket.id, self.tx)}
+        if in_step(self.rt, state, {**statuses, self.target.name: remote}):
+            self.rt.mirror.set_drift(self.tx, ticket.id, False)
 
     def assignee(self, ticket: TicketRow, change: RemoteChange, actor: str) -> None:
         previous, assignee = ticket.fields.get("assigned_to", ""), change.assignee or ""

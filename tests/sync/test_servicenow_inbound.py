@@ -249,3 +249,35 @@ def test_pushes_of_one_second_delivered_out_of_order_end_at_the_later_revision(s
     assert [c["result"] for c in earlier["changes"]] == ["older status change ignored"]
     assert world.ticket()["state"] == "On Hold"
     assert {link["target"]: link["remote_status"] for link in world.ticket()["links"]}["snow"] == "3"
+
+
+def test_one_tracker_in_step_leaves_the_other_trackers_drift_until_it_agrees(synced: SyncedFactory) -> None:
+    world = synced()
+    assert world.gateway.client.post("/v1/tickets/DQ-1/status", json={"status": "Resolved"}).status_code == 202
+    world.gateway.drain()
+    world.jira_hooks(fault="drop", count=1)
+    world.in_jira(move_to="To Do")  # Reopen (its webhook lost), then Stop progress: Resolved cannot go back to New
+    assert (world.ticket()["state"], world.ticket()["drift"]) == ("Resolved", True)
+
+    world.in_snow(state="7")  # ServiceNow closes: an allowed move, but Jira still says To Do
+    assert _poll(world) == ["moved to Closed"]
+    assert (world.ticket()["state"], world.ticket()["drift"]) == ("Closed", True)
+
+    world.gateway.drain()  # the close reaches Jira: now both trackers agree with the mirror
+    assert world.trackers.issues()[0]["status"] == "Done"
+    assert world.ticket()["drift"] is False
+
+
+def test_a_move_reaching_one_tracker_does_not_end_the_drift_another_still_shows(synced: SyncedFactory) -> None:
+    world = synced()
+    assert world.gateway.client.post("/v1/tickets/DQ-1/status", json={"status": "Resolved"}).status_code == 202
+    world.gateway.drain()
+    world.jira_hooks(fault="drop", count=1)
+    world.in_jira(move_to="To Do")
+    assert world.ticket()["drift"] is True
+
+    world.trackers.jira.inject(Fault(kind="status", status=400, count=20, method="POST", path="/transitions$"))
+    assert world.gateway.client.post("/v1/tickets/DQ-1/status", json={"status": "Closed"}).status_code == 202
+    world.gateway.drain()  # ServiceNow is closed; Jira refuses the move and still says To Do
+    assert world.trackers.incidents()[0]["state"] == "7" and world.trackers.issues()[0]["status"] == "To Do"
+    assert world.ticket()["drift"] is True

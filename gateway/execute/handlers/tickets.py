@@ -18,14 +18,20 @@ from connectors.base import (
 )
 from gateway.core.models import Event, TicketFields
 from gateway.core.outbound import PermanentError
+from gateway.decide.inbound import in_step
 from gateway.decide.planner import Planner
 from gateway.decide.recurrence import RECURRENCE_FLOW
 from gateway.execute.context import WAIT_STEP, Context, Done, remote_ticket
 from gateway.execute.handlers.link_back import plan_link_back
 from gateway.record.rows import ExecutionRow, LinkRow, TicketRow
-from gateway.record.store import Query, Tx
+from gateway.record.store import Query, Tx, every_row
 from gateway.rules.templates import RenderError
 
+# a drifting ticket's state and its links' tracker statuses (none when it does not drift)
+_DRIFTING = (
+    "SELECT tickets.state, links.target, links.remote_status FROM tickets JOIN links ON links.ticket_id = tickets.id"
+    " WHERE tickets.id = ? AND tickets.drift = 1"
+)
 # what each action sets at the tracker: an inbound change older than this never overwrites it
 _CHANGES = {
     "create_ticket": ("status", "assignee", "priority"),
@@ -214,10 +220,14 @@ def _save_link(
     answers of `then` (asked with it)."""
     ticket_id, target = ctx.ticket_id(execution), execution.target
     changes = _CHANGES.get(execution.action, ())
-    was, answers = ctx.mirror.save_link(tx, ticket_id, target, msgspec.to_builtins(remote), now, changes, then=then)
+    moved = execution.action == "update_ticket_status"
+    asked = [*then, Query(_DRIFTING, (ticket_id,), every_row)] if moved else then
+    was, answers = ctx.mirror.save_link(tx, ticket_id, target, msgspec.to_builtins(remote), now, changes, then=asked)
     linked, key_before = was is not None, was.external_key if was else ""
-    if execution.action == "update_ticket_status":  # the tracker now says what the mirror says
-        ctx.mirror.set_drift(tx, ticket_id, False)
+    if moved:  # this tracker now says what the mirror says: a drift ends when the others do too
+        drifting, answers = answers[-1], answers[:-1]
+        if drifting and in_step(ctx.rt, drifting[0]["state"], {r["target"]: r["remote_status"] for r in drifting}):
+            ctx.mirror.set_drift(tx, ticket_id, False)
     entry = {"target": target, "key": remote.external_key, "url": remote.url}
     if not linked:
         ctx.mirror.add_timeline(tx, ticket_id, "linked", "gateway", entry, now)
