@@ -226,6 +226,11 @@ class _Change:
         previous, assignee = ticket.fields.get("assigned_to", ""), change.assignee or ""
         if previous == assignee:
             return
+        # a record read as it is now names no actor: the user the gateway put there is not a person's change
+        if change.current and assignee == self.rt.mirror.gateway_assignee(
+            self.tx, ticket.id, self.target.name, self.origin
+        ):
+            return
         self.rt.mirror.update_ticket(self.tx, ticket.id, self.now, fields={**ticket.fields, "assigned_to": assignee})
         if assignee:  # taken in the tracker: the response timer stops, as when taken through the gateway
             self.rt.mirror.sla_responded(self.tx, ticket.id, self.now)

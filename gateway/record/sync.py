@@ -87,6 +87,26 @@ class Sync(Store):
                 return True  # this note's echo, now seen
         return False
 
+    def gateway_assignee(self, tx: Tx, ticket_id: int, target: str, origin: str) -> str | None:
+        """The tracker user the gateway last assigned this link to, if no assignment from that tracker (`origin`)
+        has come back since: what the tracker holds because the gateway put it there. None when unknown."""
+        row = tx.execute(
+            "SELECT params, finished_at FROM executions WHERE ticket_id = ? AND target = ? AND action = 'assign'"
+            " AND status = 'succeeded' ORDER BY seq DESC LIMIT 1",
+            (ticket_id, target),
+        ).fetchone()
+        if row is None:
+            return None
+        later = tx.execute(
+            "SELECT data FROM timeline WHERE ticket_id = ? AND kind = 'field_changed' AND at >= ?",
+            (ticket_id, row["finished_at"]),
+        ).fetchall()
+        for entry in later:
+            data = json.loads(entry["data"])
+            if data.get("field") == "assigned_to" and data.get("origin") == origin:
+                return None  # someone assigned it in the tracker after the gateway did
+        return str(json.loads(row["params"]).get("assignee", ""))
+
     def claim_turn(self, target: str, column: str, now: float, interval: float) -> bool:
         """Take this target's poll or reconcile turn when it is due (one node wins each turn)."""
         assert column in ("polled_at", "reconciled_at")

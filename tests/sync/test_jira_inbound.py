@@ -326,3 +326,27 @@ def test_the_resolution_resolutions_names_for_canceled_cancels_also_when_reconci
     report = reconcile(world.gateway.runtime, world.gateway.dispatcher, "jira")
     assert [c["result"] for c in report["changes"]] == ["moved to Canceled"]
     assert world.ticket()["state"] == "Canceled"
+
+
+def test_reconcile_takes_the_gateways_own_assignment_for_its_own_and_a_persons_for_theirs(
+    synced: SyncedFactory,
+) -> None:
+    from gateway.decide import operations
+    from gateway.execute.sync import reconcile
+
+    world = synced()
+    rt, dispatcher = world.gateway.runtime, world.gateway.dispatcher
+    people = {"jira": "alice", "snow": "jane.doe"}  # slack:ana is alice in Jira
+    operations.assign_ticket(rt, dispatcher, "DQ-1", "slack:ana", actor="slack:ana", people=people, origin="chat")
+    world.gateway.drain()
+    assert world.trackers.issues()[0]["fields"]["assignee"] == {"name": "alice"}
+
+    assert reconcile(rt, dispatcher, "jira")["changes"] == []  # alice in Jira is the gateway's doing
+    assert world.ticket()["fields"]["assigned_to"] == "slack:ana" and len(world.timeline("field_changed")) == 1
+
+    world.jira_hooks(fault="drop", count=5)
+    world.in_jira(assign="bob")  # a person, webhook lost
+    assert [c["result"] for c in reconcile(rt, dispatcher, "jira")["changes"]] == ["assigned to bob"]
+    world.in_jira(assign="alice")  # and back: now alice is a person's choice
+    assert [c["result"] for c in reconcile(rt, dispatcher, "jira")["changes"]] == ["assigned to alice"]
+    assert world.ticket()["fields"]["assigned_to"] == "alice"
