@@ -253,13 +253,14 @@ class _Change:
 
     def comment(self, ticket: TicketRow, change: RemoteChange, actor: str, own: bool) -> None:
         text = (change.comment or "").strip()
+        record, author = change.external_id, change.actor_id or change.actor
+        # first, so the second copy of a gateway note (pushed, then polled) is not taken for a person's words
+        if not self.rt.mirror.first_comment(self.tx, self.target.name, record, author, text, change.at, self.now):
+            self.note(ticket, change, "comment already in")  # pushed, then polled (or the other way round)
+            return
         echo = self.rt.mirror.posted_comment(self.tx, ticket.id, self.target.name, text, self.now)  # even when own
         if own or echo:
             self.note(ticket, change, "own comment")
-            return
-        record, author = change.external_id, change.actor_id or change.actor
-        if not self.rt.mirror.first_comment(self.tx, self.target.name, record, author, text, change.at, self.now):
-            self.note(ticket, change, "comment already in")  # pushed, then polled (or the other way round)
             return
         self.planner.comment(
             ticket, text, actor=actor, flow=self.flow, outcome=self.applied.outcome, targets=self.others(ticket),
