@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
 import re
+import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
@@ -36,7 +38,7 @@ from connectors.servicenow.config import (
     _template,
     correlation_id,
 )
-from connectors.servicenow.inbound import journal_change, record_change
+from connectors.servicenow.inbound import journal_change, record_change, snow_time
 from connectors.sessions import prepare_session
 from gateway.core.outbound import ConnectorError, PermanentError, RetryableError, from_status, unexpected
 from gateway.core.redact import Redactor, secret_values
@@ -136,6 +138,7 @@ class ServiceNowConnector:
         def read(table: str, query: str) -> list[dict[str, Any]]:
             return [dict(row) for row in self._table(table).get(query=query).all()]
 
+        started = time.monotonic()
         for start in range(0, len(links), POLL_IDS):
             ids = ",".join(_sys_id(link) for link in links[start : start + POLL_IDS])
             records += self._call("poll", partial(read, "", f"sys_idIN{ids}{after}^ORDERBYsys_updated_on"))
@@ -145,8 +148,14 @@ class ServiceNowConnector:
         journal.sort(key=lambda e: str(e.get("sys_created_on", "")))
         found = [Inbound(changes=[record_change(r, current=True) for r in records])]
         found += [Inbound(delivery_id=f"journal:{e.get('sys_id', '')}", changes=[journal_change(e)]) for e in journal]
-        stamps = [str(r.get("sys_updated_on", "")) for r in records] + [since]
-        return found, max(stamps)
+        newest = max([str(r.get("sys_updated_on", "")) for r in records] + [since])
+        if newest == since:
+            return found, since
+        # A record of an earlier chunk changed while later chunks were read is older than `newest`: step back
+        # by the poll's length and a tick so the next poll reads it (what was seen again is in step, or deduped).
+        back = math.ceil(time.monotonic() - started) + 1
+        stepped = dt.datetime.fromtimestamp(snow_time(newest) - back, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return found, max(stepped, since)
 
     # -- payloads --------------------------------------------------------------------------
     def _incident(self, request: CreateRequest, key: str) -> dict[str, str]:

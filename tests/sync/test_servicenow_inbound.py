@@ -6,9 +6,12 @@ import hashlib
 import hmac
 import json
 import os
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+import pytest
 
 from connectors.emulators.base import Fault
 from connectors.servicenow.inbound import snow_time
@@ -281,3 +284,35 @@ def test_a_move_reaching_one_tracker_does_not_end_the_drift_another_still_shows(
     world.gateway.drain()  # ServiceNow is closed; Jira refuses the move and still says To Do
     assert world.trackers.incidents()[0]["state"] == "7" and world.trackers.issues()[0]["status"] == "To Do"
     assert world.ticket()["drift"] is True
+
+
+def test_a_change_made_while_the_poll_reads_later_records_is_read_by_the_next_poll(
+    synced: SyncedFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.servicenow import connector as snow_connector
+
+    world = synced()
+    assert world.gateway.post("qualytics", qualytics_delivery(2, severity="high")).status_code == 202
+    world.gateway.drain()
+    first, second = world.trackers.incidents()
+    assert _poll(world) == []  # the cursor is set
+    time.sleep(1.1)
+    monkeypatch.setattr(snow_connector, "POLL_IDS", 1)  # one record a chunk
+    real_call = snow_connector.ServiceNowConnector._call
+    calls: list[str] = []
+
+    def people_act_between_chunks(self: Any, action: str, call: Any) -> Any:
+        answer = real_call(self, action, call)
+        calls.append(action)
+        if len(calls) == 2:  # the first record and its journal are read: a person moves it now,
+            world.in_snow(incident=first["number"], state="2")
+            time.sleep(1.1)  # and a second later the other one, read in the next chunk
+            world.in_snow(incident=second["number"], state="3")
+        return answer
+
+    monkeypatch.setattr(snow_connector.ServiceNowConnector, "_call", people_act_between_chunks)
+    assert _poll(world) == ["moved to On Hold"]
+    monkeypatch.setattr(snow_connector.ServiceNowConnector, "_call", real_call)
+
+    assert _poll(world) == ["moved to In Progress"]  # not skipped by the cursor
+    assert {t["number"]: t["state"] for t in world.gateway.tickets()} == {"DQ-1": "In Progress", "DQ-2": "On Hold"}
