@@ -648,9 +648,10 @@ class JiraEmulator(Emulator):
         self.route("GET", api + r"/screens/(?P<screen>\d+)/tabs/(?P<tab>\d+)/fields", self.screen_fields)
 
     def myself(self, request: Request) -> Response:
-        person = {"displayName": request.user, "active": True}
-        key = "accountId" if self.deployment == "Cloud" else "name"
-        return Response(200, {**person, key: self.people.get(request.user, request.user)})
+        person: dict[str, Any] = {"displayName": request.user, "active": True}
+        if self.deployment == "Cloud":  # Cloud names people by accountId only; Server by name (and key)
+            return Response(200, {**person, "accountId": self.people.get(request.user, request.user)})
+        return Response(200, {**person, "name": request.user, "key": request.user})
 
     def _project(self) -> dict[str, Any]:
         return {"id": "10000", "key": self.project, "name": f"{self.project} project"}

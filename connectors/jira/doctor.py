@@ -55,13 +55,28 @@ class _Doctor:
                 raise Unavailable(path) from None
             raise classify(exc, f"GET {path}") from None
 
+    def _check_own_user(self, me: dict[str, Any]) -> None:
+        """Two-way sync knows the gateway's own changes by the user Jira names in webhooks (an accountId on
+        Cloud): a user that is not it makes every gateway move come back as a person's."""
+        sync = self.config.sync
+        if sync is None:
+            return
+        own = sync.gateway_user or self.config.user
+        names = [str(me[key]) for key in ("accountId", "name", "key") if me.get(key)]
+        if names and own not in names:
+            problem = (
+                f"Jira names this user {names[0]} in webhooks: set sync.gateway_user to it, else the gateway's own"
+                " changes come back as a person's"
+            )
+            self.find("sync.gateway_user", own or "(empty)", names[:1], problem)
+
     def find(self, field: str, given: str, offers: list[str] | str, problem: str) -> None:
         listed = offers if isinstance(offers, str) else ", ".join(offers) or "nothing"
         self.findings.append(Finding(field=field, given=given, offers=listed, problem=problem))
 
     def run(self) -> LiveReport:
         try:
-            self.get("myself")
+            me = self.get("myself") or {}
         except Exception as exc:
             error = classify(exc, "who am I")
             if error.kind == "auth":
@@ -69,6 +84,7 @@ class _Doctor:
             else:  # down, unreachable, timing out: the credentials were never tried
                 self.find("url", self.config.url, "", f"Jira did not answer: {error}")
             return LiveReport(findings=self.findings)
+        self._check_own_user(me)
         project = self.config.project
         try:
             self.project = self.get(f"project/{project}") or {}
