@@ -57,13 +57,13 @@ class _Leases:
     instead of a thread and a transaction per job."""
 
     def __init__(self) -> None:
-        self.active: dict[str, Runtime] = {}
+        self.active: dict[str, tuple[Runtime, float]] = {}  # id -> its runtime and its claim's started_at
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
 
-    def hold(self, runtime: Runtime, execution_id: str) -> None:
+    def hold(self, runtime: Runtime, execution_id: str, started_at: float) -> None:
         with self.lock:
-            self.active[execution_id] = runtime
+            self.active[execution_id] = (runtime, started_at)
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._renew, name="leases", daemon=True)
                 self.thread.start()
@@ -76,18 +76,19 @@ class _Leases:
         while True:
             with self.lock:
                 held = dict(self.active)
-            period = min((rt.settings.lease_seconds / 3 for rt in held.values()), default=1.0)
+            period = min((rt.settings.lease_seconds / 3 for rt, _ in held.values()), default=1.0)
             time.sleep(period)
-            by_mirror: dict[int, tuple[Runtime, list[str]]] = {}
-            for execution_id, rt in held.items():
-                by_mirror.setdefault(id(rt.mirror), (rt, []))[1].append(execution_id)
+            by_mirror: dict[int, tuple[Runtime, list[tuple[str, float]]]] = {}
+            for execution_id, (rt, started_at) in held.items():
+                by_mirror.setdefault(id(rt.mirror), (rt, []))[1].append((execution_id, started_at))
             with self.lock:  # only what is still running
                 current = set(self.active)
-            for rt, ids in by_mirror.values():
+            for rt, claims in by_mirror.values():
                 try:
-                    rt.mirror.renew_leases([i for i in ids if i in current], time.time() + rt.settings.lease_seconds)
+                    still = [c for c in claims if c[0] in current]
+                    rt.mirror.renew_leases(still, time.time() + rt.settings.lease_seconds)
                 except Exception:  # a missed renewal only risks a harmless re-run
-                    log.warning("could not renew the leases of %d executions", len(ids))
+                    log.warning("could not renew the leases of %d executions", len(claims))
 
 
 _LEASES = _Leases()
@@ -96,11 +97,11 @@ _LEASES = _Leases()
 class _Lease:
     """Holds the execution's lease while the work goes on, so the sweeper leaves it alone."""
 
-    def __init__(self, runtime: Runtime, execution_id: str) -> None:
-        self.runtime, self.execution_id = runtime, execution_id
+    def __init__(self, runtime: Runtime, execution: ExecutionRow) -> None:
+        self.runtime, self.execution_id, self.started_at = runtime, execution.id, execution.started_at or 0.0
 
     def __enter__(self) -> _Lease:
-        _LEASES.hold(self.runtime, self.execution_id)
+        _LEASES.hold(self.runtime, self.execution_id, self.started_at)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -147,7 +148,7 @@ class Runner:
 
     def _run(self, execution: ExecutionRow) -> str:
         execution_id = execution.id
-        with _Lease(self.ctx.rt, execution_id):
+        with _Lease(self.ctx.rt, execution):
             try:
                 handler = HANDLERS.get(execution.action)
                 if handler is None:
@@ -157,7 +158,7 @@ class Runner:
                 return self.conclude(execution, done)
             except CONFLICTS:  # another node's transaction crossed ours (PostgreSQL): run it again shortly
                 log.warning("execution %s met a concurrent transaction; running it again", execution_id)
-                self.mirror.requeue(execution_id, time.time() + WAIT_STEP)
+                self.mirror.requeue(execution, time.time() + WAIT_STEP)
                 return "queued"
             except Exception as exc:  # a bug must still end the execution with a reason
                 log.exception("execution %s crashed", execution_id)
@@ -167,24 +168,28 @@ class Runner:
         if done.status == "queued":
             kind = done.error_kind  # None while it only waits for an earlier action
             self.retrying = kind is not None
-            self.mirror.requeue(
-                execution.id,
-                time.time() + (done.retry_in or WAIT_STEP),
-                error=done.message if kind else None,
-                error_kind=kind,
-            )
+            later = time.time() + (done.retry_in or WAIT_STEP)
+            if not self.mirror.requeue(execution, later, error=done.message if kind else None, error_kind=kind):
+                return self._superseded(execution)
             return "queued"
         if done.status == "failed":
             return self.fail(execution, done.message, done.error_kind or "permanent")
         now = time.time()
         with self.mirror.transaction() as tx:
-            self.mirror.finish(tx, execution.id, done.status, now, error=done.message)
+            self.mirror.finish(tx, execution, done.status, now, error=done.message)
         return done.status
+
+    def _superseded(self, execution: ExecutionRow) -> str:
+        """This run's lease expired and another run claimed the execution: that run's outcome stands."""
+        log.warning("execution %s was claimed again after this run's lease expired; its outcome is not recorded",
+                    execution.id)  # fmt: skip
+        return "superseded"
 
     def fail(self, execution: ExecutionRow, message: str, kind: ErrorKind) -> str:
         now = time.time()
         with self.mirror.transaction() as tx:
-            self.mirror.finish(tx, execution.id, "failed", now, error=message, error_kind=kind)
+            if not self.mirror.finish(tx, execution, "failed", now, error=message, error_kind=kind, checked=True):
+                return self._superseded(execution)
             if execution.ticket_id and execution.action != "notify":
                 self.mirror.add_timeline(
                     tx,

@@ -10,7 +10,7 @@ import msgspec
 
 from gateway.record.counters import SEP
 from gateway.record.rows import AttemptRow, Claim, ExecutionRow
-from gateway.record.store import Query, Store, Tx, _dumps, every_row, marks, new_id, unindexed
+from gateway.record.store import Query, Store, Tx, _dumps, every_row, new_id, unindexed
 from gateway.record.tickets import ticket_of_execution_read
 
 # The claim's RETURNING reads more beside the row. SQLite gives the updated row's columns no type
@@ -132,14 +132,16 @@ class Executions(Store):
             ticket=ticket,
         )
 
-    def renew_leases(self, ids: Sequence[str], until: float) -> None:
-        """Many running executions' leases in one statement (one worker's round)."""
-        if not ids:
+    def renew_leases(self, claims: Sequence[tuple[str, float]], until: float) -> None:
+        """Many running executions' leases in one transaction (one worker's round); each (id, started_at):
+        a run whose lease expired and which another worker claimed since renews nothing."""
+        if not claims:
             return
         with self.transaction() as tx:
-            tx.execute(
-                f"UPDATE executions SET lease_until = ? WHERE id IN ({marks(ids)}) AND status = 'running'",
-                (until, *ids),
+            tx.executemany(
+                f"UPDATE executions SET lease_until = ? WHERE id = ? AND {unindexed('status')} = 'running'"
+                " AND started_at = ?",
+                [(until, execution_id, started_at) for execution_id, started_at in claims],
             )
 
     def record_attempt(
@@ -175,30 +177,47 @@ class Executions(Store):
     def finish(
         self,
         tx: Tx,
-        execution_id: str,
+        execution: ExecutionRow,
         status: str,
         now: float,
         *,
         result: Any = None,
         error: str | None = None,
         error_kind: str | None = None,
-    ) -> None:
-        self.send(
-            tx,
+        checked: bool = False,
+    ) -> bool:
+        """Conclude the run that claimed `execution`. Its claim's started_at names the run: one whose lease
+        expired and that another worker claimed since changes nothing (it would overwrite the newer run's
+        outcome). Still queued after the expiry and not claimed again, it may (its work is done, no re-run).
+        `checked`: wait for the answer and say whether the row changed (on PostgreSQL a round trip of its
+        own); otherwise the statement goes with the commit and the answer is True."""
+        sql = (
             "UPDATE executions SET status = ?, finished_at = ?, result = ?, error = ?, error_kind = ?,"
-            " lease_until = NULL, next_attempt_at = NULL WHERE id = ?",
-            (status, now, None if result is None else _dumps(result), error, error_kind, execution_id),
+            f" lease_until = NULL, next_attempt_at = NULL WHERE id = ? AND {unindexed('status')} IN"
+            " ('running', 'queued') AND started_at = ?"
         )
+        args = (
+            status, now, None if result is None else _dumps(result), error, error_kind, execution.id,
+            execution.started_at,
+        )  # fmt: skip
+        if checked:
+            return tx.execute(sql, args).rowcount == 1
+        self.send(tx, sql, args)
+        return True
 
-    def requeue(self, execution_id: str, at: float, *, error: str | None = None, error_kind: str | None = None) -> None:
-        """Back to queued, due at `at` (a backoff, or waiting for an earlier action)."""
+    def requeue(
+        self, execution: ExecutionRow, at: float, *, error: str | None = None, error_kind: str | None = None
+    ) -> bool:
+        """Back to queued, due at `at` (a backoff, or waiting for an earlier action); only by the run that
+        claimed it (see `finish`). False when that run no longer holds it."""
         with self.transaction() as tx:
-            tx.execute(
+            cursor = tx.execute(
                 "UPDATE executions SET status = 'queued', next_attempt_at = ?, lease_until = NULL,"
                 " enqueued_at = NULL, error = coalesce(?, error), error_kind = coalesce(?, error_kind)"
-                " WHERE id = ?",
-                (at, error, error_kind, execution_id),
+                f" WHERE id = ? AND {unindexed('status')} IN ('running', 'queued') AND started_at = ?",
+                (at, error, error_kind, execution.id, execution.started_at),
             )
+            return cursor.rowcount == 1
 
     def retry(self, tx: Tx, execution_id: str) -> bool:
         """A failed (or skipped) execution back to the queue, keeping its params and attempts."""

@@ -80,5 +80,5 @@ def send(ctx: Context, execution: ExecutionRow) -> str:
             {"target": execution.target, "text": body["text"]},
             now,
         )
-        ctx.mirror.finish(tx, execution.id, "succeeded", now, result=body)
+        ctx.mirror.finish(tx, execution, "succeeded", now, result=body)
     return "succeeded"

@@ -106,5 +106,5 @@ def _finish(ctx: Context, execution: ExecutionRow, result: dict[str, Any]) -> st
         if execution.ticket_id:
             entry = {"channel": execution.target, "execution_id": execution.id}
             ctx.mirror.add_timeline(tx, execution.ticket_id, "notified", "gateway", entry, now)
-        ctx.mirror.finish(tx, execution.id, "succeeded", now, result=result)
+        ctx.mirror.finish(tx, execution, "succeeded", now, result=result)
     return "succeeded"

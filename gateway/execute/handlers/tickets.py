@@ -209,7 +209,7 @@ def _succeed(
         result.update(extra or {})
         ctx.result = result
         ctx.flush_attempt(tx)
-        ctx.mirror.finish(tx, execution.id, "succeeded", now, result=result)
+        ctx.mirror.finish(tx, execution, "succeeded", now, result=result)
     return "succeeded"
 
 

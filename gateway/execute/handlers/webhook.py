@@ -71,7 +71,7 @@ def send(ctx: Context, execution: ExecutionRow) -> str:
         if execution.ticket_id:
             entry = {"host": action.origin[1], "status": status, "execution_id": execution.id}
             ctx.mirror.add_timeline(tx, execution.ticket_id, "webhook_sent", "gateway", entry, now)
-        ctx.mirror.finish(tx, execution.id, "succeeded", now, result={"http_status": status})
+        ctx.mirror.finish(tx, execution, "succeeded", now, result={"http_status": status})
     return "succeeded"
 
 
