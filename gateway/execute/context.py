@@ -82,6 +82,7 @@ class Context:
         self.sleep = sleep
         self.redactor = runtime.redactor()
         self._succeeded: dict[str, Any] | None = None  # a successful attempt, written with the finish
+        self._sent_with: dict[str, Any] | None = None  # that attempt, once given to the finish's transaction
         self.attempts = 0  # the execution's attempts in the log: the claim counted them, this run adds its own
         self._events: dict[str, Event | None] = {}  # the events read this run
         self._claimed_event: tuple[str, str] | None = None  # the claim's event id and JSON, decoded when asked
@@ -106,6 +107,13 @@ class Context:
         if self._succeeded is not None:
             attempt, self._succeeded = self._succeeded, None
             self._record_attempt(tx=tx, **attempt)
+            self._sent_with = attempt if tx is not None else None
+
+    def unsend_attempt(self) -> None:
+        """The finish's transaction did not commit: the successful attempt it held is still to be written."""
+        if self._sent_with is not None:
+            self._succeeded, self._sent_with = self._sent_with, None
+            self.attempts -= 1
 
     def _record_attempt(self, execution_id: str, tx: Tx | None = None, **attempt: Any) -> None:
         self.mirror.record_attempt(execution_id, tx=tx, **attempt)

@@ -15,9 +15,10 @@ from gateway.execute.handlers import HANDLERS
 from gateway.execute.handlers.notify import plan_auth_notice, plan_failure_notice
 from gateway.record.rows import ExecutionRow
 from gateway.record.runtime import Runtime
-from gateway.record.store import CONFLICTS
+from gateway.record.store import CONFLICTS, unavailable
 
 log = logging.getLogger("gateway.execute")
+DATABASE_RETRY_S = 2.0  # a run the database refused to record runs again this soon (not in a tight loop)
 
 
 class _Process:
@@ -161,8 +162,24 @@ class Runner:
                 self.mirror.requeue(execution, time.time() + WAIT_STEP)
                 return "queued"
             except Exception as exc:  # a bug must still end the execution with a reason
+                if unavailable(exc):
+                    return self._unrecorded(execution, exc)
                 log.exception("execution %s crashed", execution_id)
                 return self.fail(execution, self.ctx.redactor.error(unexpected("internal error", exc)).message, "bug")
+
+    def _unrecorded(self, execution: ExecutionRow, exc: Exception) -> str:
+        """The database refused a write (a lock held past the busy timeout, a lost connection), perhaps after
+        the tracker acted: not a bug, and nothing to fail for good. The run goes back to the queue; the next
+        finds what landed (a create searches by correlation key). A database that refuses the requeue too
+        leaves the execution running: its lease expires and the sweeper queues it."""
+        message = self.ctx.redactor(f"the database did not record this run ({type(exc).__name__}: {exc})")
+        log.warning("execution %s: %s; running it again", execution.id, message)
+        self.ctx.unsend_attempt()  # its successful attempt went down with the finish's transaction
+        self.retrying = True
+        later = time.time() + DATABASE_RETRY_S
+        if not self.mirror.requeue(execution, later, error=message, error_kind="transient"):
+            return self._superseded(execution)
+        return "queued"
 
     def conclude(self, execution: ExecutionRow, done: Done) -> str:
         if done.status == "queued":

@@ -59,6 +59,22 @@ CONFLICTS = (
     psycopg.errors.SerializationFailure,
 )
 
+# SQLite's result codes of a database that could not take a statement now, not of one that can never run
+# (SQLITE_ERROR: no such table, a syntax error): busy, locked, out of memory, I/O, full, cannot open, protocol
+_SQLITE_UNAVAILABLE = frozenset({5, 6, 7, 10, 13, 14, 15})
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database refused the work for now (a lock held past the busy timeout, a lost connection, a full
+    disk): the same work may run again later. A statement that can never run is a bug, not this."""
+    if isinstance(exc, psycopg.OperationalError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        code = getattr(exc, "sqlite_errorcode", None)  # None: raised by the gateway itself (`Store.writing`)
+        return "database is locked" in str(exc) if code is None else (code & 0xFF) in _SQLITE_UNAVAILABLE
+    return False
+
+
 # Rows a bulk change (retention, bulk retry, SLA breaches) writes a transaction: short turns on the
 # writer lock and on the counters' rows every worker writes, and on PostgreSQL no big transaction's
 # counter triggers, which cost the square of how often they update one row.

@@ -7,9 +7,16 @@ Each test ends with the accounting: every accepted event recorded, every executi
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+from typing import Any
+
+import psycopg.errors
+import pytest
 
 from connectors.emulators.base import Fault
+from gateway.record.rows import ExecutionRow
+from gateway.record.store import Tx
 from tests.conftest import QUALYTICS_SECRET, TRACKER_ENV, Harness, MakeHarness, Trackers, qualytics_delivery
 from tests.faults.conftest import (
     accepted,
@@ -290,3 +297,42 @@ def test_retrying_an_old_failed_move_after_a_newer_one_reached_the_tracker_does_
     assert trackers.issues()[0]["status"] == "Done"  # not walked back to In Progress
     assert gateway.tickets()[0]["state"] == "Resolved"
     harness_accounting(gateway, events)
+
+
+def test_a_database_error_while_recording_a_create_runs_it_again_and_finds_the_issue(
+    make_gateway: MakeHarness, trackers: Trackers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jira made the issue, then the database refused the finish (locked past its busy timeout, or a lost
+    PostgreSQL connection): not a bug to fail for good. The create runs again and finds the issue."""
+    gateway = tracker_gateway(make_gateway, trackers)
+    mirror = gateway.runtime.mirror
+    refused = (
+        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
+        if mirror.postgres
+        else sqlite3.OperationalError("database is locked")
+    )
+    finish, raised = mirror.finish, []
+
+    def finish_refused_once(tx: Tx, execution: ExecutionRow, *args: Any, **kwargs: Any) -> bool:
+        if execution.target == "jira" and execution.action == "create_ticket" and not raised:
+            raised.append(execution.id)
+            raise refused
+        return finish(tx, execution, *args, **kwargs)
+
+    monkeypatch.setattr(mirror, "finish", finish_refused_once)
+    events = accepted(gateway.post("qualytics", qualytics_delivery(90)))
+    run_once(gateway)
+
+    [create] = raised
+    between = gateway.execution(create)
+    assert (between["status"], between["error_kind"]) == ("queued", "transient"), between
+    assert between["error"].startswith("the database did not record this run")
+    assert len(trackers.issues()) == 1  # the tracker acted; only the record was lost
+    gateway.drain()
+
+    harness_accounting(gateway, events)
+    assert {e["status"] for e in gateway.executions()} == {"succeeded"}
+    assert gateway.execution(create)["error"] is None
+    # the lost run's successful call is in the log; the re-run searched and found the issue
+    assert attempts_of(gateway, "jira") == [("succeeded", None, None)] * 2
+    assert_one_ticket_each(trackers, [90])

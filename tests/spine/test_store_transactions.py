@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gateway.record.store import CONFLICTS, DatabaseError, Query, Store
+from gateway.record.store import CONFLICTS, DatabaseError, Query, Store, unavailable
 from tests.postgres import PostgresServer
 
 Makes = Callable[[Path], str]
@@ -143,3 +143,27 @@ def test_statements_asked_together_answer_in_order_each_after_the_one_before(sto
         assert store.ask_together(tx, [again, count]) == [0, 2]  # the duplicate name: nothing inserted
     assert _names(store) == ["old", "new"]
     assert store.connection().execute("SELECT score FROM items WHERE id = 1").fetchone()["score"] == 0.5
+
+
+def test_a_lock_held_past_the_busy_timeout_is_unavailable_and_a_bad_statement_is_not(
+    database_url: Makes, tmp_path: Path
+) -> None:
+    """What a worker may run again later (the database refused for now) against what is a bug for good."""
+    store = Store(database_url(tmp_path), busy_timeout=0.2, migrate=False)
+    store.connection().execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, score REAL)")
+    other = Store(store.url, migrate=False)
+    holder = other.connection()  # another process's writer, holding the lock
+    holder.execute("BEGIN")
+    holder.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE" if store.postgres else "DELETE FROM items")
+    try:
+        with pytest.raises(DatabaseError) as locked, store.transaction() as tx:
+            tx.execute("INSERT INTO items (id, name) VALUES (?, ?)", (1, "waits"))
+    finally:
+        holder.execute("ROLLBACK")
+        other.close()
+    with pytest.raises(DatabaseError) as bad:
+        store.connection().execute("SELECT no_such_column FROM items")
+
+    assert unavailable(locked.value), repr(locked.value)
+    assert not unavailable(bad.value), repr(bad.value)
+    store.close()
