@@ -18,6 +18,9 @@ from gateway.record.runtime import Runtime
 from gateway.record.store import CONFLICTS, unavailable
 
 log = logging.getLogger("gateway.execute")
+# leases that may expire in a row (the worker killed, out of memory, ...) before the next claim fails the
+# execution instead of running it again: a run that kills its worker each time would be re-run forever
+LEASE_EXPIRIES_MAX = 3
 DATABASE_RETRY_S = 2.0  # a run the database refused to record runs again this soon (not in a tight loop)
 
 
@@ -151,6 +154,8 @@ class Runner:
         execution_id = execution.id
         with _Lease(self.ctx.rt, execution):
             try:
+                if execution.lease_expiries >= LEASE_EXPIRIES_MAX:
+                    raise Done("failed", _lost(execution.lease_expiries), error_kind="bug")
                 handler = HANDLERS.get(execution.action)
                 if handler is None:
                     raise Done("failed", f"unknown action {execution.action!r}")
@@ -235,6 +240,14 @@ class Runner:
             extra=_ids(execution, ticket, None) | {"outcome": "failed", "error_kind": kind},
         )
         return "failed"
+
+
+def _lost(times: int) -> str:
+    return (
+        f"the worker running it stopped {times} times before it finished (its lease expired each time: killed,"
+        " out of memory, or a lease shorter than its calls); not run again: find the cause in the workers' logs,"
+        " then retry it"
+    )
 
 
 def _ids(execution: ExecutionRow, ticket: str | None, key: str | None) -> dict[str, object]:

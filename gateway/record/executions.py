@@ -213,7 +213,8 @@ class Executions(Store):
         with self.transaction() as tx:
             cursor = tx.execute(
                 "UPDATE executions SET status = 'queued', next_attempt_at = ?, lease_until = NULL,"
-                " enqueued_at = NULL, error = coalesce(?, error), error_kind = coalesce(?, error_kind)"
+                " enqueued_at = NULL, error = coalesce(?, error), error_kind = coalesce(?, error_kind),"
+                " lease_expiries = 0"
                 f" WHERE id = ? AND {unindexed('status')} IN ('running', 'queued') AND started_at = ?",
                 (at, error, error_kind, execution.id, execution.started_at),
             )
@@ -223,7 +224,7 @@ class Executions(Store):
         """A failed (or skipped) execution back to the queue, keeping its params and attempts."""
         cursor = tx.execute(
             "UPDATE executions SET status = 'queued', finished_at = NULL, next_attempt_at = NULL,"
-            " first_attempt_at = NULL, enqueued_at = NULL, error = NULL, error_kind = NULL,"
+            " first_attempt_at = NULL, enqueued_at = NULL, error = NULL, error_kind = NULL, lease_expiries = 0,"
             " attempts_base = (SELECT count(*) FROM attempts WHERE execution_id = executions.id)"
             f" WHERE id = ? AND {unindexed('status')} IN ('failed', 'skipped')",
             (execution_id,),
@@ -358,11 +359,13 @@ class Executions(Store):
             return cursor.rowcount
 
     def expire_leases(self, now: float) -> list[str]:
-        """Running executions whose worker stopped renewing: back to queued, due now."""
+        """Running executions whose worker stopped renewing: back to queued, due now, one more expiry counted
+        (the run that claims one expired too often fails it instead: `gateway.execute.runner`)."""
         with self.transaction() as tx:
             rows = tx.execute(
                 "UPDATE executions SET status = 'queued', lease_until = NULL, enqueued_at = NULL,"
-                " next_attempt_at = ? WHERE status = 'running' AND lease_until < ? RETURNING id",
+                " next_attempt_at = ?, lease_expiries = lease_expiries + 1"
+                " WHERE status = 'running' AND lease_until < ? RETURNING id",
                 (now, now),
             ).fetchall()
         return [str(r["id"]) for r in rows]

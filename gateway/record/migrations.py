@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gateway.record import counters
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 MIGRATION_LOCK = 72_630_012  # the advisory lock ten nodes starting at once queue on
 
 _MIGRATIONS: dict[int, str] = {  # SQL statements separated by ;
@@ -175,6 +175,8 @@ CREATE TABLE sync_cursors (
     11: "CREATE INDEX executions_status_target_seq ON executions (status, target, seq)",
     # reconcile reads watched links a batch a pass, resuming after the last ticket it read
     13: "ALTER TABLE sync_cursors ADD COLUMN reconciled_after INTEGER NOT NULL DEFAULT 0",
+    # leases that expired in a row with no run concluding: a run that kills its worker is not re-run forever
+    14: "ALTER TABLE executions ADD COLUMN lease_expiries INTEGER NOT NULL DEFAULT 0",
 }
 
 # versions whose statements differ by dialect

@@ -111,6 +111,7 @@ class ExecutionRow(Row, frozen=True, kw_only=True):
     next_attempt_at: float | None
     enqueued_at: float | None
     attempts_base: int
+    lease_expiries: int = 0  # in a row, since a run last concluded it (finished or queued it again)
 
 
 class Claim(msgspec.Struct, frozen=True, kw_only=True):
