@@ -15,6 +15,7 @@ import psycopg.errors
 import pytest
 
 from connectors.emulators.base import Fault
+from gateway.dispatch.sweeper import Sweeper
 from gateway.record.rows import ExecutionRow
 from gateway.record.store import Tx
 from tests.conftest import QUALYTICS_SECRET, TRACKER_ENV, Harness, MakeHarness, Trackers, qualytics_delivery
@@ -199,6 +200,41 @@ def test_a_status_change_before_the_create_finished_waits_and_applies(
     [incident] = trackers.incidents()
     assert incident["state"] == "2"
     assert_one_ticket_each(trackers, [60])
+
+
+def test_a_long_wait_for_an_earlier_action_looks_again_less_and_less_often(
+    make_gateway: MakeHarness, trackers: Trackers
+) -> None:
+    """The create backs off for an hour: the status change waiting for it must not claim and requeue
+    itself twice a second all that time. It looks again after a quarter of its wait so far, up to 30 s."""
+    gateway = tracker_gateway(make_gateway, trackers, retry_budget_seconds=1.0)
+    trackers.jira.inject(Fault(kind="status", status=429, retry_after=3600, **JIRA_CREATE))
+    events = accepted(gateway.post("qualytics", qualytics_delivery(62)))
+    change = qualytics_delivery(62, trigger="Anomaly Status Change", status="Acknowledged")
+    events += accepted(gateway.post("qualytics", change))
+    mirror, sweeper = gateway.runtime.mirror, Sweeper(gateway.runtime, gateway.dispatcher)
+    [move] = [e["id"] for e in gateway.executions(target="jira") if e["action"] == "update_ticket_status"]
+
+    steps = []
+    for waited in (0.0, 40.0, 1000.0):  # since its first claim
+        if waited:
+            with mirror.transaction() as tx:  # time passes: it has waited this long, and is due
+                tx.execute(
+                    "UPDATE executions SET first_attempt_at = ?, next_attempt_at = ?, enqueued_at = NULL WHERE id = ?",
+                    (time.time() - waited, time.time() - 1, move),
+                )
+            sweeper.sweep()
+        run_once(gateway)
+        row = mirror.execution(move)
+        assert row is not None and row.status == "queued" and row.next_attempt_at is not None
+        steps.append(round(row.next_attempt_at - time.time()))
+    assert steps == [0, 10, 30]  # WAIT_STEP (0.5 s) at first, a quarter of the wait, at most 30 s
+
+    gateway.drain()
+    harness_accounting(gateway, events)
+    [issue] = trackers.issues()
+    assert issue["status"] == "In Progress"
+    assert_one_ticket_each(trackers, [62])
 
 
 def test_two_status_changes_apply_in_the_order_received(make_gateway: MakeHarness, trackers: Trackers) -> None:

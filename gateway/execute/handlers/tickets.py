@@ -21,7 +21,7 @@ from gateway.core.outbound import PermanentError
 from gateway.decide.inbound import in_step
 from gateway.decide.planner import Planner
 from gateway.decide.recurrence import RECURRENCE_FLOW
-from gateway.execute.context import WAIT_STEP, Context, Done, remote_ticket
+from gateway.execute.context import Context, Done, remote_ticket, wait_step
 from gateway.execute.handlers.link_back import plan_link_back
 from gateway.record.rows import ExecutionRow, LinkRow, TicketRow
 from gateway.record.store import Query, Tx, every_row
@@ -41,7 +41,7 @@ _CHANGES = {
 
 
 def create(ctx: Context, execution: ExecutionRow) -> str:
-    _wait_for_earlier(ctx)
+    _wait_for_earlier(ctx, execution)
     if "fields" not in execution.params:
         execution = _replan(ctx, execution)
     ticket = ctx.ticket(execution)
@@ -150,15 +150,15 @@ def _skip_if_superseded(ctx: Context, execution: ExecutionRow, field: str) -> No
         raise Done("skipped", f"superseded: a later change set {field} {value!r} at {execution.target} already")
 
 
-def _wait_for_earlier(ctx: Context) -> None:
+def _wait_for_earlier(ctx: Context, execution: ExecutionRow) -> None:
     """Ticket actions on one ticket and target apply in the order they were planned (the claim looked)."""
     if ctx.waits_for is not None:
-        raise Done("queued", f"waiting for {ctx.waits_for}", retry_in=WAIT_STEP)
+        raise Done("queued", f"waiting for {ctx.waits_for}", retry_in=wait_step(execution))
 
 
 def _linked(ctx: Context, execution: ExecutionRow) -> LinkRow:
     """The ticket's link on this target, once every earlier action (its create first) is done."""
-    _wait_for_earlier(ctx)
+    _wait_for_earlier(ctx, execution)
     link = ctx.mirror.link(execution.ticket_id, execution.target)
     if link is not None:
         return link
@@ -166,7 +166,7 @@ def _linked(ctx: Context, execution: ExecutionRow) -> LinkRow:
     if create is None:
         raise Done("skipped", f"the ticket has no {execution.target} link and no create for it")
     if create.status in ("queued", "running"):
-        raise Done("queued", "waiting for the ticket's create", retry_in=WAIT_STEP)
+        raise Done("queued", "waiting for the ticket's create", retry_in=wait_step(execution))
     raise Done("skipped", f"the create for {execution.target} failed: {create.error or create.status}")
 
 
