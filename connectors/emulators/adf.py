@@ -74,3 +74,21 @@ def _text(node: dict[str, Any], where: str) -> str:
         if mark["type"] == "link" and (not isinstance(href, str) or not href):
             return f"{where}: a link mark needs attrs.href"
     return ""
+
+
+def plain(document: Any) -> str:
+    """A document as api/2 shows it: its text, a line per hard break, blocks apart by a blank line."""
+    if not isinstance(document, dict):
+        return ""
+    blocks = [_inline_text(block) for block in document.get("content") or [] if isinstance(block, dict)]
+    return "\n\n".join(block for block in blocks if block)
+
+
+def _inline_text(node: dict[str, Any]) -> str:
+    if node.get("type") == "text":
+        return str(node.get("text", ""))
+    if node.get("type") == "hardBreak":
+        return "\n"
+    children = [child for child in node.get("content") or [] if isinstance(child, dict)]
+    joiner = "\n" if node.get("type") in ("bulletList", "orderedList", "listItem", "blockquote") else ""
+    return joiner.join(_inline_text(child) for child in children)

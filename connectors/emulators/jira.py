@@ -186,6 +186,7 @@ class JiraEmulator(Emulator):
         self.route("GET", issue, self.get)
         self.route("GET", issue + "/transitions", self.transitions)
         self.route("POST", issue + "/transitions", self.transition)
+        self.route("GET", issue + "/comment", self.comments)
         self.route("POST", issue + "/comment", self.comment)
         self.route("PUT", issue + r"/comment/(?P<comment>\d+)", self.comment)
         self.route("PUT", issue + "/assignee", self.assign)
@@ -235,9 +236,7 @@ class JiraEmulator(Emulator):
         """Jira's webhook for a change `user` made (the gateway's own changes included, as Jira does)."""
         fields = {"status": {"name": issue["status"]}, "summary": issue["fields"].get("summary", "")}
         fields["resolution"] = None if issue["resolution"] is None else {"name": issue["resolution"]}
-        person = {"displayName": DISPLAY_NAMES.get(user, user), "accountId": self.people.get(user, user)}
-        if self.deployment != "Cloud":
-            person["name"] = user
+        person = self.person(user)
         self.clock_ms = max(int(time.time() * 1000), getattr(self, "clock_ms", 0) + 1)  # Jira's ms, strictly rising
         body = {
             "timestamp": self.clock_ms,
@@ -250,6 +249,13 @@ class JiraEmulator(Emulator):
             body["comment"] = {**extra["comment"], "author": person}
         issue["updated"] = time.time()
         self.hooks.emit(body)
+
+    def person(self, user: str) -> dict[str, str]:
+        """A user as Jira shows one (an author, a webhook's user): accountId, and the name on Server."""
+        person = {"displayName": DISPLAY_NAMES.get(user, user), "accountId": self.people.get(user, user)}
+        if self.deployment != "Cloud":
+            person["name"] = user
+        return person
 
     def snapshot(self) -> Any:
         return {"issues": self.issues}
@@ -518,22 +524,58 @@ class JiraEmulator(Emulator):
         if editing is not None:
             comment_id = editing
             issue["comments"][ids.index(editing)] = body
+            about = issue.setdefault("comment_info", {}).setdefault(editing, {})
+            about.update(updated=time.time(), editor=request.user)
         else:
-            comment_id = self._add_comment(issue, body)
+            comment_id = self._add_comment(issue, body, request.user)
         event = "comment_updated" if editing is not None else "comment_created"
         self.emit(event, issue, request.user, comment={"id": comment_id, "body": body})
         answer = {"id": comment_id, "body": body}
         answer["self"] = f"{_base(request)}/rest/api/2/issue/{issue['id']}/comment/{comment_id}"
         return Response(200 if editing is not None else 201, answer)
 
-    def _add_comment(self, issue: dict[str, Any], body: Any) -> str:
+    def _add_comment(self, issue: dict[str, Any], body: Any, user: str) -> str:
         if self._comments_made is None:  # counted once, then kept (not per comment)
             self._comments_made = sum(len(i["comments"]) for i in self.issues.values())
         comment_id = str(20000 + self._comments_made)
         self._comments_made += 1
         issue["comments"].append(body)
         issue.setdefault("comment_ids", []).append(comment_id)
+        issue.setdefault("comment_info", {})[comment_id] = {"author": user, "created": time.time()}
         return comment_id
+
+    def comments(self, request: Request) -> Response:
+        """GET .../comment: a page of comments (oldest first, or by `orderBy` created / -created), each with its
+        author and dates; bodies as text on api/2 and ADF documents on api/3, whichever way they were written."""
+        issue = self._find(request.params["key"])
+        if issue is None:
+            return _no_issue()
+        order = request.arg("orderBy", "created")
+        if order.lstrip("+-") != "created":
+            return jira_error(400, [f"Invalid orderBy value: {order}. Accepted values: created."])
+        start, size = int(request.arg("startAt", "0")), int(request.arg("maxResults", "50"))
+        info = issue.get("comment_info", {})
+        ids = issue.get("comment_ids", [])
+        rows = sorted(
+            zip(ids, issue["comments"], strict=True),
+            key=lambda row: (info.get(row[0], {}).get("created", issue["created"]), int(row[0])),
+            reverse=order.startswith("-"),
+        )
+        listed = []
+        for comment_id, body in rows[start : start + size]:
+            about = info.get(comment_id, {})
+            created = about.get("created", issue["created"])
+            author = self.person(str(about.get("author", "")))
+            listed.append({
+                "self": f"{_base(request)}/rest/api/2/issue/{issue['id']}/comment/{comment_id}",
+                "id": comment_id,
+                "author": author,
+                "body": _body_for(body, request.params["v"]),
+                "updateAuthor": self.person(str(about["editor"])) if "editor" in about else author,
+                "created": _jira_time(created),
+                "updated": _jira_time(about.get("updated", created)),
+            })  # fmt: skip
+        return Response(200, {"startAt": start, "maxResults": size, "total": len(rows), "comments": listed})
 
     # -- workflow ------------------------------------------------------------------------
     def _transition_json(self, transition: Transition, expand: bool) -> dict[str, Any]:
@@ -773,7 +815,7 @@ def act(jira: JiraEmulator, payload: dict[str, Any]) -> Response:
         issue["fields"]["assignee"] = {"name": name} if name else None
         jira.emit("jira:issue_updated", issue, user, changelog=_changed("assignee", before, {"name": name or None}))
     if payload.get("comment"):
-        comment_id = jira._add_comment(issue, str(payload["comment"]))
+        comment_id = jira._add_comment(issue, str(payload["comment"]), user)
         jira.emit("comment_created", issue, user, comment={"id": comment_id, "body": str(payload["comment"])})
     return Response(200, {"key": issue["key"], "status": issue["status"]})
 
@@ -863,6 +905,21 @@ def _field_meta(field_id: str, spec: ScreenField) -> dict[str, Any]:
         shape = "value" if spec.type == "option" else "name"
         meta["allowedValues"] = [{"id": str(10000 + i), shape: v} for i, v in enumerate(spec.allowed)]
     return meta
+
+
+def _jira_time(at: float) -> str:
+    """Jira's date-time: `2026-01-25T12:00:00.123+0000`."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}+0000"
+
+
+def _body_for(body: Any, version: str) -> Any:
+    """A comment body as api/2 (text) or api/3 (ADF) shows it, whichever way it was written."""
+    if version == "3" and isinstance(body, str):
+        paragraph = {"type": "paragraph", "content": [{"type": "text", "text": body}]}
+        return {"type": "doc", "version": 1, "content": [paragraph]}
+    if version == "2" and isinstance(body, dict):
+        return adf.plain(body)
+    return body
 
 
 def _field_list(raw: str) -> list[str] | None:

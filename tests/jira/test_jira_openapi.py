@@ -59,6 +59,9 @@ def test_the_emulators_answers_match_the_response_schemas(jira: Jira, openapi: O
     refused = requests.post(
         jira.url + "/rest/api/2/issue", json={"fields": {}}, auth=(jira.user, jira.token), timeout=5
     )
+    for text in ("first", "second"):
+        requests.post(jira.url + "/rest/api/2/issue/DQ-1/comment", json={"body": text}, auth=(jira.user, jira.token))
+    comments = _get(jira, "/rest/api/2/issue/DQ-1/comment", orderBy="-created", maxResults=1).json()
 
     assert openapi.errors(schemas["ServerInformation"], info, "serverInfo", request=False) == []
     assert created.status_code == 201
@@ -66,3 +69,5 @@ def test_the_emulators_answers_match_the_response_schemas(jira: Jira, openapi: O
     assert openapi.errors(schemas["Transitions"], transitions, "transitions", request=False) == []
     assert refused.status_code == 400
     assert openapi.errors(schemas["ErrorCollection"], refused.json(), "400", request=False) == []
+    assert openapi.errors(schemas["PageOfComments"], comments, "comments", request=False) == []
+    assert (comments["total"], [c["body"] for c in comments["comments"]]) == (2, ["second"])  # newest first

@@ -20,6 +20,7 @@ OPERATIONS = {
     ("/rest/api/3/issue/{issueIdOrKey}", "get"): [],
     ("/rest/api/3/issue/{issueIdOrKey}/transitions", "get"): ["200"],
     ("/rest/api/3/issue/{issueIdOrKey}/transitions", "post"): [],
+    ("/rest/api/3/issue/{issueIdOrKey}/comment", "get"): ["200"],
     ("/rest/api/3/issue/{issueIdOrKey}/comment", "post"): [],
     ("/rest/api/3/issue/{issueIdOrKey}/comment/{id}", "put"): [],
     ("/rest/api/3/search", "get"): [],
