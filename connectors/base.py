@@ -45,14 +45,29 @@ class StatusRequest(msgspec.Struct, kw_only=True):
     link: RemoteTicket
     note: str = ""
     event: dict[str, Any] = msgspec.field(default_factory=dict)
+    # the note is a comment of its own: as CommentRequest's
+    first_try: bool = False
+    since: float = 0.0
 
 
 class CommentRequest(msgspec.Struct, kw_only=True):
-    """Add a note to a linked ticket."""
+    """Add a note to a linked ticket.
+
+    A try after the execution's first (a retry, a re-run) may follow one whose comment landed while its
+    answer was lost: it first looks for the same text among the record's recent comments, dated `since`
+    or later, and takes one it finds as posted. The first try posts at once (nothing can be there yet).
+    """
 
     number: str
     link: RemoteTicket
     text: str
+    first_try: bool = False
+    # the earliest tracker time this execution's comment can carry: its creation, less CLOCK_ALLOWANCE_S
+    # (the gateway's and the tracker's clocks differ); an equal comment dated earlier is another one's
+    since: float = 0.0
+
+
+CLOCK_ALLOWANCE_S = 300.0  # how far the tracker's clock may be behind the gateway's, for `since`
 
 
 class AssignRequest(msgspec.Struct, kw_only=True):
@@ -67,7 +82,8 @@ class Connector(Protocol):
     """A tracker. Calls raise RetryableError or PermanentError, nothing else.
 
     `create` is idempotent: it first looks for a ticket carrying the correlation key and
-    returns that one instead of making a second.
+    returns that one instead of making a second. `comment` (and `set_status`'s note) on a retry
+    first looks for the same text on the record and does not post it twice.
     """
 
     def create(self, request: CreateRequest) -> RemoteTicket: ...

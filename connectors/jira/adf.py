@@ -49,6 +49,27 @@ def document(text: str) -> Node:
     return {"type": "doc", "version": 1, "content": blocks}
 
 
+def text(node: Node) -> str:
+    """A document's text: its text nodes in order, a line end for each hard break and after each block."""
+    parts: list[str] = []
+    todo: list[Any] = [node]  # a stack, not recursion: a document nested thousands deep is still text
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):  # a block's end, pushed below its content
+            parts.append(item)
+        elif isinstance(item, dict):
+            kind = item.get("type")
+            if kind == "text":
+                parts.append(str(item.get("text", "")))
+            elif kind == "hardBreak":
+                parts.append("\n")
+            content = item.get("content")
+            if isinstance(content, list):
+                todo.append("\n" if kind not in ("doc", "text") else "")
+                todo.extend(reversed(content))
+    return "".join(parts).strip()
+
+
 def _code_block(lines: list[str], start: int, blocks: list[Node]) -> int:
     """A fence up to the closing one (or the end): its text verbatim, no links, no marks."""
     language = lines[start].strip()[len(_FENCE) :].strip()

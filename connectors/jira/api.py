@@ -152,6 +152,12 @@ class Api:
             return str(self.client.add_comment(key, body).id)
         return str(self.json("POST", self.url(f"issue/{key}/comment", "3"), data=json.dumps({"body": body}))["id"])
 
+    def comments(self, key: str, newest: int) -> list[dict[str, Any]]:
+        """The issue's `newest` comments, newest first (bodies as text on api/2, ADF documents on api/3)."""
+        params = {"orderBy": "-created", "maxResults": newest}
+        page = self.json("GET", self.url(f"issue/{key}/comment", self.version), params=params)
+        return list(page.get("comments") or [])
+
     def edit_comment(self, key: str, comment_id: str, body: str | dict[str, Any]) -> None:
         version = "2" if isinstance(body, str) else "3"
         self.json("PUT", self.url(f"issue/{key}/comment/{comment_id}", version), data=json.dumps({"body": body}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import partial
 from typing import Any, Literal, TypeVar
 
@@ -23,6 +24,7 @@ from gateway.core.redact import Redactor, secret_values
 
 T = TypeVar("T")
 SUMMARY_LIMIT = JiraTarget.SUMMARY_LIMIT
+RECENT_COMMENTS = 20  # the issue's newest comments a retried comment is looked for among
 
 
 class JiraConnector:
@@ -66,9 +68,7 @@ class JiraConnector:
 
     def post_comment(self, request: CommentRequest) -> str:
         """Add a comment; its id (coalesced recurrence comments are edited by it)."""
-        key = _address(request.link)
-        self._pace(key)
-        return self._call("add comment", self.api.comment, key, self._text("comment", request.text))
+        return self._comment(_address(request.link), request.text, request.first_try, request.since)
 
     def edit_comment(self, request: CommentRequest, comment_id: str) -> None:
         key = _address(request.link)
@@ -133,9 +133,26 @@ class JiraConnector:
         if ticket.remote_status.casefold() != target.casefold():
             ticket = self._walk(issue, request.status, target)
         if request.note.strip():
-            self._pace(key)
-            self._call("add comment", self.api.comment, key, self._text("comment", request.note))
+            self._comment(key, request.note, request.first_try, request.since)
         return ticket
+
+    def _comment(self, key: str, text: str, first_try: bool, since: float) -> str:
+        """Post `text` as a comment, its id; a retry takes the comment an earlier try posted, when it is there."""
+        body = self._text("comment", text)
+        posted = "" if first_try else self._posted(key, body, since)
+        if posted:
+            return posted
+        self._pace(key)
+        return self._call("add comment", self.api.comment, key, body)
+
+    def _posted(self, key: str, body: str | dict[str, Any], since: float) -> str:
+        """The id of a comment with this body among the issue's RECENT_COMMENTS newest, dated `since` or later
+        ('' when none): an earlier try posted it and its answer was lost."""
+        for found in self._call("read comments", self.api.comments, key, RECENT_COMMENTS):
+            created = _jira_time(found.get("created"))
+            if (created is None or created >= since) and _same_body(found.get("body"), body):
+                return str(found["id"])
+        return ""
 
     def _pace(self, issue: str) -> None:
         """Jira limits writes per issue: this process spaces its own by issue_write_interval_ms."""
@@ -319,6 +336,26 @@ class JiraConnector:
 def _address(link: RemoteTicket) -> str:
     """Issues are addressed by id: it survives a move to another project, which changes the key."""
     return link.external_id or link.external_key
+
+
+def _same_body(found: Any, sent: str | dict[str, Any]) -> bool:
+    """A comment's body as Jira gives it back, against the one the gateway sends: wiki text (line ends and
+    outer blanks aside), or an ADF document (its text: Jira may add attributes or merge text nodes)."""
+    if isinstance(sent, str):
+        return isinstance(found, str) and _lines(found) == _lines(sent)
+    return found == sent or (isinstance(found, dict) and adf.text(found) == adf.text(sent) != "")
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").strip()
+
+
+def _jira_time(value: Any) -> float | None:
+    """Jira's `2026-01-25T12:00:00.000+0000` as epoch seconds; None when it is not that."""
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except ValueError:
+        return None
 
 
 def _one_line(text: str) -> str:

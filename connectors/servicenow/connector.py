@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import jinja2
+import msgspec
 import pysnow
 import pysnow.exceptions
 import requests
@@ -46,8 +47,8 @@ from gateway.core.redact import Redactor, secret_values
 T = TypeVar("T")
 REFERENCES = ("assignment_group", "assigned_to", "caller_id")
 SYS_ID = re.compile(r"[0-9a-f]{32}")
-# How far back a journal entry counts as "this note, already written" (a retry after a lost answer).
-NOTE_WINDOW = dt.timedelta(hours=1)
+# The gateway's newest journal entries a retried note is looked for among (a retry after a lost answer).
+RECENT_NOTES = 20
 POLL_IDS = 100  # sys_ids per poll request: about 3.3 KB of query, well inside an instance's URL limit
 
 
@@ -86,35 +87,41 @@ class ServiceNowConnector:
 
     def set_status(self, request: StatusRequest) -> RemoteTicket:
         """The fields first, then the note in its own request: a retried field update (its answer lost,
-        or a 5xx after the instance applied it) finds the state there and only the note is left to do."""
+        or a 5xx after the instance applied it) finds the state there and only the note is left to do,
+        and a retried note is looked for in the journal first (as `comment` does)."""
         code = self._state(request.status)
         sys_id = _sys_id(request.link)
         current = self._read(sys_id)
         if str(current.get("state")) != str(code):
             current = self._patch("update status", sys_id, {"state": str(code), **self._closing(request)})
-        self.comment(CommentRequest(number=request.number, link=request.link, text=request.note))
+        note = CommentRequest(number=request.number, link=request.link, text=request.note)
+        self.comment(msgspec.structs.replace(note, first_try=request.first_try, since=request.since))
         return self._remote(current)
 
     def comment(self, request: CommentRequest) -> None:
+        """A work note; a retry (not `first_try`) writes it only when an earlier try's is not in the journal."""
         sys_id, text = _sys_id(request.link), journal_text(request.text)
-        if text and not self._noted(sys_id, text):
+        if text and (request.first_try or not self._noted(sys_id, "work_notes", text, request.since)):
             self._patch("comment", sys_id, {"work_notes": text})
 
     def assign(self, request: AssignRequest) -> RemoteTicket:
         return self._remote(self._patch("assign", _sys_id(request.link), {"assigned_to": request.assignee}))
 
-    def _noted(self, sys_id: str, text: str) -> bool:
-        """Is the gateway's latest work note on this record, written within NOTE_WINDOW, this same text?
-        Then an earlier try wrote it and only the answer was lost. Only the latest counts, so a note
-        that really repeats later (after another note) is written again."""
-        since = (dt.datetime.now(dt.UTC) - NOTE_WINDOW).strftime("%Y-%m-%d %H:%M:%S")
-        query = (
-            f"element_id={sys_id}^element=work_notes^sys_created_by={self.config.user}"
-            f"^sys_created_on>={since}^ORDERBYsys_created_on"
+    def _noted(self, sys_id: str, element: str, text: str, since: float) -> bool:
+        """Is this text among the gateway's RECENT_NOTES newest `element` entries on the record, dated `since`
+        or later? Then an earlier try of this execution wrote it and only the answer was lost. (The dates
+        are compared here, in UTC as the Table API gives them: a date in the query would be read in the
+        integration user's time zone.)"""
+        query = f"element_id={sys_id}^element={element}^sys_created_by={self.config.user}^ORDERBYDESCsys_created_on"
+        journal, fields = self._table("sys_journal_field"), ["value", "sys_created_on"]
+        entries = self._call(
+            "read journal", lambda: list(journal.get(query=query, limit=RECENT_NOTES, fields=fields).all())
         )
-        # ascending and the last one: entries of one second keep the instance's (insertion) order
-        entries = self._call("read journal", lambda: list(self._table("sys_journal_field").get(query=query).all()))
-        return bool(entries) and str(entries[-1].get("value", "")).strip() == text.strip()
+        return any(
+            str(entry.get("value", "")).strip() == text.strip()
+            and snow_time(str(entry.get("sys_created_on", ""))) >= since
+            for entry in entries
+        )
 
     def close(self) -> None:
         self.client.close()

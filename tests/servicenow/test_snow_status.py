@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from connectors.base import CommentRequest, CreateRequest, RemoteTicket, StatusRequest
@@ -91,6 +92,21 @@ def test_a_code_tag_in_payload_text_stays_text_in_a_work_note(
     [note] = [entry["value"] for entry in emulator.incidents()[0]["journal"]]
     assert "[code]" not in note.lower() and "[/code]" not in note.lower()
     assert note.replace("\u200b", "") == text  # what people read is unchanged
+
+
+def test_only_a_retry_looks_for_its_note_and_only_among_those_since_the_execution_began(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, incident: RemoteTicket
+) -> None:
+    for _ in range(2):  # first tries: a note said twice is written twice, and the journal is not read
+        connector.comment(CommentRequest(number="DQ-1", link=incident, text="still failing", first_try=True))
+    assert not [entry for entry in emulator.log if "sys_journal_field" in entry.path]
+
+    later = time.time() + 3600  # the notes there are older than this execution: not its own
+    connector.comment(CommentRequest(number="DQ-1", link=incident, text="still failing", since=later))
+    connector.comment(CommentRequest(number="DQ-1", link=incident, text="still failing", since=time.time() - 60))
+
+    assert [entry["value"] for entry in emulator.incidents()[0]["journal"]] == ["still failing"] * 3
+    assert len([entry for entry in emulator.log if "sys_journal_field" in entry.path]) == 2
 
 
 def test_closing_passes_the_instances_data_policy(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import msgspec
 
 from connectors.base import (
+    CLOCK_ALLOWANCE_S,
     AssignRequest,
     CommentRequest,
     Connector,
@@ -38,6 +40,7 @@ _CHANGES = {
     "update_ticket_status": ("status",),
     "assign": ("assignee",),
 }
+Tried = TypeVar("Tried", CreateRequest, StatusRequest, CommentRequest)
 
 
 def create(ctx: Context, execution: ExecutionRow) -> str:
@@ -54,20 +57,35 @@ def create(ctx: Context, execution: ExecutionRow) -> str:
         correlation_key=ticket.tracker_key,
         fields=fields,
         event=ctx.event_context(execution),
-        first_try=_first_claim(execution) and ctx.attempts == 0,
+        first_try=_first_try(ctx, execution),
     )
-    def create_once(connector: Connector) -> RemoteTicket:
-        nonlocal request
-        this_try, request = request, msgspec.structs.replace(request, first_try=False)  # a retry searches first
-        return connector.create(this_try)
-
-    remote = ctx.on_target(execution, create_once, unanswered_waits=True)
+    tries = _tries(request)
+    remote = ctx.on_target(execution, lambda connector: connector.create(tries()), unanswered_waits=True)
     return _succeed(ctx, execution, remote, created_as=fields.status)
 
 
-def _first_claim(execution: ExecutionRow) -> bool:
-    """Claimed for the first time: a re-run (a worker died mid-call, a lease expired) keeps its first time."""
-    return execution.first_attempt_at is not None and execution.first_attempt_at == execution.started_at
+def _first_try(ctx: Context, execution: ExecutionRow) -> bool:
+    """The execution's very first try: claimed for the first time (a re-run after a worker died or a lease
+    expired keeps its first time) and nothing in the attempt log (a retried failed one has its attempts)."""
+    first_claim = execution.first_attempt_at is not None and execution.first_attempt_at == execution.started_at
+    return first_claim and ctx.attempts == 0
+
+
+def _tries(request: Tried) -> Callable[[], Tried]:
+    """The request for each try: as given, then with `first_try` off (a retry searches for what may have landed)."""
+    pending = [request]
+
+    def next_try() -> Tried:
+        this_try = pending[0]
+        pending[0] = msgspec.structs.replace(this_try, first_try=False)
+        return this_try
+
+    return next_try
+
+
+def _since(execution: ExecutionRow) -> float:
+    """The earliest tracker time an execution's comment can carry (the clocks may differ by the allowance)."""
+    return execution.created_at - CLOCK_ALLOWANCE_S
 
 
 def update_status(ctx: Context, execution: ExecutionRow) -> str:
@@ -82,8 +100,11 @@ def update_status(ctx: Context, execution: ExecutionRow) -> str:
         link=remote_ticket(link),
         note=_signed(params.get("note", ""), params.get("actor", "")),
         event=ctx.event_context(execution),
+        first_try=_first_try(ctx, execution),
+        since=_since(execution),
     )
-    remote = ctx.on_target(execution, lambda connector: connector.set_status(request))
+    tries = _tries(request)  # the note is a comment: a retry looks for it before posting it
+    remote = ctx.on_target(execution, lambda connector: connector.set_status(tries()), unanswered_waits=True)
     return _succeed(ctx, execution, remote)
 
 
@@ -97,8 +118,15 @@ def comment(ctx: Context, execution: ExecutionRow) -> str:
     ticket = ctx.ticket(execution)
     if execution.flow == RECURRENCE_FLOW and "full_text" in execution.params:
         return _recurrence(ctx, execution, ticket, link)
-    request = CommentRequest(number=ctx.rt.number(ticket.id), link=remote_ticket(link), text=execution.params["text"])
-    ctx.on_target(execution, lambda connector: connector.comment(request))
+    request = CommentRequest(
+        number=ctx.rt.number(ticket.id),
+        link=remote_ticket(link),
+        text=execution.params["text"],
+        first_try=_first_try(ctx, execution),
+        since=_since(execution),
+    )
+    tries = _tries(request)  # a retry looks for the comment before posting it: an earlier try's may have landed
+    ctx.on_target(execution, lambda connector: connector.comment(tries()), unanswered_waits=True)
     return _succeed(ctx, execution, remote_ticket(link))
 
 
@@ -111,12 +139,17 @@ def _recurrence(ctx: Context, execution: ExecutionRow, ticket: TicketRow, link: 
     same_window = previous is not None and previous.params.get("since") == params["since"]
     earlier = previous.result if same_window and previous and isinstance(previous.result, dict) else {}
     comment_id = str(earlier.get("comment_id") or "")
+    short = CommentRequest(
+        number=number, link=remote, text=params["text"], first_try=_first_try(ctx, execution), since=_since(execution)
+    )
+    tries = _tries(short)  # a retry looks for the comment before posting it
 
     def send(connector: Connector) -> tuple[str, bool]:
+        this_try = tries()
         if not isinstance(connector, EditsComments):
-            connector.comment(CommentRequest(number=number, link=remote, text=params["text"]))
+            connector.comment(this_try)
             return "", False
-        full = CommentRequest(number=number, link=remote, text=params["full_text"])
+        full = msgspec.structs.replace(this_try, text=params["full_text"])
         if comment_id:
             try:
                 connector.edit_comment(full, comment_id)
@@ -126,7 +159,7 @@ def _recurrence(ctx: Context, execution: ExecutionRow, ticket: TicketRow, link: 
                     raise
         return connector.post_comment(full), False
 
-    posted, edited = ctx.on_target(execution, send)
+    posted, edited = ctx.on_target(execution, send, unanswered_waits=True)
     said: dict[str, object] = {"occurrences": params["occurrences"] if posted else params["new"]}
     return _succeed(ctx, execution, remote, extra={**said, "comment_id": posted, "edited": edited} if posted else said)
 
