@@ -10,7 +10,7 @@ import msgspec
 
 from gateway.record.counters import SEP
 from gateway.record.rows import AttemptRow, Claim, ExecutionRow
-from gateway.record.store import Query, Store, Tx, _dumps, every_row, marks, new_id, unindexed
+from gateway.record.store import Query, Store, Tx, _dumps, every_row, new_id, unindexed
 from gateway.record.tickets import ticket_of_execution_read
 
 # The claim's RETURNING reads more beside the row. SQLite gives the updated row's columns no type
@@ -244,20 +244,21 @@ class Executions(Store):
         return cursor.rowcount == 1
 
     def pending_action(self, tx: Tx, ticket_id: int, target: str, action: str) -> bool:
-        return self._any_action(tx, ticket_id, target, action, ("queued", "running"))
+        row = self._one(
+            f"SELECT 1 FROM executions WHERE ticket_id = ? AND {unindexed('target')} = ? AND action = ?"
+            f" AND {unindexed('status')} IN ('queued', 'running') LIMIT 1",
+            (ticket_id, target, action),
+            tx=tx,
+        )
+        return row is not None
 
     def notified_since(self, tx: Tx, ticket_id: int, channel: str, since: float) -> bool:
         """Whether a notification about the ticket went, or is going, to `channel` since `since` (one that
         failed or was skipped told nobody)."""
-        return self._any_action(tx, ticket_id, channel, "notify", ("queued", "running", "succeeded"), since)
-
-    def _any_action(
-        self, tx: Tx, ticket_id: int, target: str, action: str, statuses: tuple[str, ...], since: float = 0.0
-    ) -> bool:
         row = self._one(
-            f"SELECT 1 FROM executions WHERE ticket_id = ? AND {unindexed('target')} = ? AND action = ?"
-            f" AND {unindexed('status')} IN ({marks(statuses)}) AND created_at >= ? LIMIT 1",
-            (ticket_id, target, action, *statuses, since),
+            f"SELECT 1 FROM executions WHERE ticket_id = ? AND {unindexed('target')} = ? AND action = 'notify'"
+            f" AND {unindexed('status')} IN ('queued', 'running', 'succeeded') AND created_at >= ? LIMIT 1",
+            (ticket_id, channel, since),
             tx=tx,
         )
         return row is not None
