@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,12 +14,14 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg.errors
 import pytest
 from rq import SimpleWorker
 
 from connectors.jira.config import correlation_label
 from gateway.dispatch.sweeper import Sweeper
 from gateway.execute import runner as jobs
+from gateway.record.rows import ExecutionRow
 from gateway.record.store import Store, Tx
 from tests.conftest import TRACKER_ENV, Harness, MakeHarness, Trackers
 from tests.e2e.conftest import Served
@@ -159,9 +162,7 @@ ServeFactory = Callable[..., FaultServed]
 
 
 @pytest.fixture
-def serve_faults(
-    tmp_path: Path, trackers: Trackers, database_url: Callable[[Path], str]
-) -> Iterator[ServeFactory]:
+def serve_faults(tmp_path: Path, trackers: Trackers, database_url: Callable[[Path], str]) -> Iterator[ServeFactory]:
     started: list[FaultServed] = []
 
     def start(files: dict[str, str] | None = None, redis_url: str | None = None, **env: str) -> FaultServed:
@@ -205,3 +206,27 @@ def cli(served_or_env: dict[str, str], *args: str) -> subprocess.CompletedProces
         text=True,
         timeout=60,
     )
+
+
+def refuse_finish_once(
+    monkeypatch: pytest.MonkeyPatch, mirror: Store, pick: Callable[[ExecutionRow], str | None]
+) -> list[str]:
+    """The database refuses to record an outcome (locked past its busy timeout, a lost PostgreSQL connection),
+    once for each distinct value `pick` gives an execution (None: recorded as usual); the values, in order."""
+    refused_error: Exception = (
+        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
+        if mirror.postgres
+        else sqlite3.OperationalError("database is locked")
+    )
+    finish: Callable[..., bool] = mirror.finish  # type: ignore[attr-defined]
+    refused: list[str] = []
+
+    def finish_or_refuse(tx: Tx, execution: ExecutionRow, *args: Any, **kwargs: Any) -> bool:
+        picked = pick(execution)
+        if picked is not None and picked not in refused:
+            refused.append(picked)
+            raise refused_error
+        return finish(tx, execution, *args, **kwargs)
+
+    monkeypatch.setattr(mirror, "finish", finish_or_refuse)
+    return refused

@@ -8,17 +8,11 @@ takes it as posted. A first try posts at once, so a comment said again later is 
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
-import psycopg.errors
 import pytest
 
 from connectors.emulators.base import Fault
-from gateway.record.rows import ExecutionRow
-from gateway.record.store import Tx
 from tests.conftest import Harness, MakeHarness, Trackers, qualytics_delivery
-from tests.faults.conftest import accepted, drain_for_real, harness_accounting, tracker_gateway
+from tests.faults.conftest import accepted, drain_for_real, harness_accounting, refuse_finish_once, tracker_gateway
 
 JIRA_COMMENT = {"method": "POST", "path": "/comment$"}
 SNOW_NOTE = {"method": "PATCH", "path": "/incident/"}
@@ -143,21 +137,9 @@ def test_a_comment_run_again_after_the_database_refused_its_success_is_found(
     """The tracker took the comment, then the database refused to record it: the re-run finds the comment."""
     gateway = tracker_gateway(make_gateway, trackers)
     events = opened(gateway, 74)
-    mirror = gateway.runtime.mirror
-    refused = (
-        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
-        if mirror.postgres
-        else sqlite3.OperationalError("database is locked")
+    raised = refuse_finish_once(
+        monkeypatch, gateway.runtime.mirror, lambda e: e.target if e.action == "comment" else None
     )
-    finish, raised = mirror.finish, []
-
-    def finish_refused_once(tx: Tx, execution: ExecutionRow, *args: Any, **kwargs: Any) -> bool:
-        if execution.action == "comment" and execution.target not in raised:
-            raised.append(execution.target)
-            raise refused
-        return finish(tx, execution, *args, **kwargs)
-
-    monkeypatch.setattr(mirror, "finish", finish_refused_once)
     comment(gateway, "rerun scheduled")
     gateway.drain()
 

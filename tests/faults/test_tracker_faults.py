@@ -7,17 +7,12 @@ Each test ends with the accounting: every accepted event recorded, every executi
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
-from typing import Any
 
-import psycopg.errors
 import pytest
 
 from connectors.emulators.base import Fault
 from gateway.dispatch.sweeper import Sweeper
-from gateway.record.rows import ExecutionRow
-from gateway.record.store import Tx
 from tests.conftest import QUALYTICS_SECRET, TRACKER_ENV, Harness, MakeHarness, Trackers, qualytics_delivery
 from tests.faults.conftest import (
     accepted,
@@ -26,6 +21,7 @@ from tests.faults.conftest import (
     database_held,
     drain_for_real,
     harness_accounting,
+    refuse_finish_once,
     run_once,
     tracker_gateway,
 )
@@ -341,21 +337,11 @@ def test_a_database_error_while_recording_a_create_runs_it_again_and_finds_the_i
     """Jira made the issue, then the database refused the finish (locked past its busy timeout, or a lost
     PostgreSQL connection): not a bug to fail for good. The create runs again and finds the issue."""
     gateway = tracker_gateway(make_gateway, trackers)
-    mirror = gateway.runtime.mirror
-    refused = (
-        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
-        if mirror.postgres
-        else sqlite3.OperationalError("database is locked")
+    raised = refuse_finish_once(
+        monkeypatch,
+        gateway.runtime.mirror,
+        lambda e: e.id if (e.target, e.action) == ("jira", "create_ticket") else None,
     )
-    finish, raised = mirror.finish, []
-
-    def finish_refused_once(tx: Tx, execution: ExecutionRow, *args: Any, **kwargs: Any) -> bool:
-        if execution.target == "jira" and execution.action == "create_ticket" and not raised:
-            raised.append(execution.id)
-            raise refused
-        return finish(tx, execution, *args, **kwargs)
-
-    monkeypatch.setattr(mirror, "finish", finish_refused_once)
     events = accepted(gateway.post("qualytics", qualytics_delivery(90)))
     run_once(gateway)
 
