@@ -298,19 +298,17 @@ class Executions(Store):
     def superseded_by(self, execution: ExecutionRow) -> ExecutionRow | None:
         """A later-planned execution of the same action on the same ticket and target that succeeded: a retry
         of this older one would undo it at the tracker."""
-        row = self._one(
-            "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND action = ? AND seq > ?"
-            " AND status = 'succeeded' ORDER BY seq DESC LIMIT 1",
+        return self._newest(
+            "ticket_id = ? AND target = ? AND action = ? AND seq > ? AND status = 'succeeded'",
             (execution.ticket_id, execution.target, execution.action, execution.seq),
         )
-        return _execution(row) if row else None
 
     def latest_create(self, ticket_id: int | None, target: str) -> ExecutionRow | None:
-        row = self._one(
-            "SELECT * FROM executions WHERE ticket_id = ? AND target = ? AND action = 'create_ticket'"
-            " ORDER BY seq DESC LIMIT 1",
-            (ticket_id, target),
-        )
+        return self._newest("ticket_id = ? AND target = ? AND action = 'create_ticket'", (ticket_id, target))
+
+    def _newest(self, where: str, args: tuple[Any, ...]) -> ExecutionRow | None:
+        """The last-planned execution that matches `where`."""
+        row = self._one(f"SELECT * FROM executions WHERE {where} ORDER BY seq DESC LIMIT 1", args)
         return _execution(row) if row else None
 
     def due_for_enqueue(self, now: float, grace: float, lease: float, limit: int = 500) -> list[str]:

@@ -40,23 +40,23 @@ class Retention(Store):
         open_states = tuple(sorted(OPEN_STATES))
         lock = self.for_update + (" SKIP LOCKED" if self.postgres else "")  # pruners in two workers share the work
 
-        def tickets(tx: Tx, ids: list[Any], in_ids: str, removed: dict[str, int]) -> None:
-            removed["attempts"] += tx.execute(
+        def tickets(tx: Tx, ids: list[Any], in_ids: str, counted: dict[str, int]) -> None:
+            counted["attempts"] += tx.execute(
                 f"DELETE FROM attempts WHERE execution_id IN (SELECT id FROM executions WHERE ticket_id {in_ids})",
                 ids,
             ).rowcount
-            removed["executions"] += tx.execute(f"DELETE FROM executions WHERE ticket_id {in_ids}", ids).rowcount
+            counted["executions"] += tx.execute(f"DELETE FROM executions WHERE ticket_id {in_ids}", ids).rowcount
             for table in ("timeline", "links", "ticket_anomalies", "sla_timers"):
                 tx.execute(f"DELETE FROM {table} WHERE ticket_id {in_ids}", ids)
             tx.execute(f"UPDATE events SET ticket_id = NULL WHERE ticket_id {in_ids}", ids)
-            removed["tickets"] += tx.execute(f"DELETE FROM tickets WHERE id {in_ids}", ids).rowcount
+            counted["tickets"] += tx.execute(f"DELETE FROM tickets WHERE id {in_ids}", ids).rowcount
 
-        def executions(tx: Tx, ids: list[Any], in_ids: str, removed: dict[str, int]) -> None:
-            removed["attempts"] += tx.execute(f"DELETE FROM attempts WHERE execution_id {in_ids}", ids).rowcount
-            removed["executions"] += tx.execute(f"DELETE FROM executions WHERE id {in_ids}", ids).rowcount
+        def executions(tx: Tx, ids: list[Any], in_ids: str, counted: dict[str, int]) -> None:
+            counted["attempts"] += tx.execute(f"DELETE FROM attempts WHERE execution_id {in_ids}", ids).rowcount
+            counted["executions"] += tx.execute(f"DELETE FROM executions WHERE id {in_ids}", ids).rowcount
 
-        def events(tx: Tx, ids: list[Any], in_ids: str, removed: dict[str, int]) -> None:
-            removed["events"] += tx.execute(f"DELETE FROM events WHERE id {in_ids}", ids).rowcount
+        def events(tx: Tx, ids: list[Any], in_ids: str, counted: dict[str, int]) -> None:
+            counted["events"] += tx.execute(f"DELETE FROM events WHERE id {in_ids}", ids).rowcount
 
         # closed tickets past the cutoff with no unfinished work, with their (finished) executions
         self._in_chunks(

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from connectors.emulators.base import EmulatorHTTPServer
 from tests.chatops.support import Trackers
-from tests.conftest import MakeHarness, qualytics_delivery
+from tests.conftest import Harness, MakeHarness, qualytics_delivery
 from tests.notify.test_email_pagerduty import Inbox, channel_gateway, events, notifies, pagerduty, smtp
 
 __all__ = ["pagerduty", "smtp"]  # the fixtures, used by name
+
+
+def post_at(gateway: Harness, timestamp: str, **delivery: str) -> None:
+    """Anomaly 1's delivery made at `timestamp`, accepted and worked off."""
+    assert gateway.post("qualytics", qualytics_delivery(1, timestamp=timestamp, **delivery)).is_success
+    gateway.drain()
 
 
 def test_a_recurrence_notifies_each_channel_at_most_once_an_hour(
@@ -19,11 +25,9 @@ def test_a_recurrence_notifies_each_channel_at_most_once_an_hour(
 ) -> None:
     inbox, port = smtp
     gateway = channel_gateway(make_gateway, emulators, "{channels: [ops-mail, oncall]}", port, pagerduty.url)
-    gateway.post("qualytics", qualytics_delivery(1, timestamp="2026-01-25T12:00:00Z"))
-    gateway.drain()
+    post_at(gateway, "2026-01-25T12:00:00Z")
     for minute in ("05", "10"):  # the same anomaly again, while its ticket is open
-        assert gateway.post("qualytics", qualytics_delivery(1, timestamp=f"2026-01-25T12:{minute}:00Z")).is_success
-        gateway.drain()
+        post_at(gateway, f"2026-01-25T12:{minute}:00Z")
 
     ticket = gateway.ticket("DQ-1")
     assert ticket["occurrences"] == 3 and ticket["state"] == "New"
@@ -37,10 +41,8 @@ def test_a_recurrence_notifies_each_channel_at_most_once_an_hour(
 
     with gateway.runtime.mirror.transaction() as tx:  # an hour passes
         tx.execute("UPDATE executions SET created_at = created_at - 3601 WHERE action = 'notify'")
-    gateway.post("qualytics", qualytics_delivery(1, timestamp="2026-01-25T13:10:00Z"))
-    gateway.drain()
-    gateway.post("qualytics", qualytics_delivery(1, timestamp="2026-01-25T13:15:00Z"))
-    gateway.drain()
+    post_at(gateway, "2026-01-25T13:10:00Z")
+    post_at(gateway, "2026-01-25T13:15:00Z")
 
     assert len(inbox.messages) == 2
     text = inbox.messages[1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -57,13 +59,9 @@ def test_a_recurrence_that_reopens_a_resolved_ticket_is_told_at_once(
 ) -> None:
     inbox, port = smtp
     gateway = channel_gateway(make_gateway, emulators, "{channels: [ops-mail]}", port, pagerduty.url)
-    gateway.post("qualytics", qualytics_delivery(1, timestamp="2026-01-25T12:00:00Z"))
-    gateway.drain()
-    resolved = qualytics_delivery(1, trigger="Anomaly Status Change", status="Resolved", timestamp="2026-01-25T12:05Z")
-    gateway.post("qualytics", resolved)
-    gateway.drain()
-    gateway.post("qualytics", qualytics_delivery(1, timestamp="2026-01-25T12:10:00Z"))  # back within the reopen window
-    gateway.drain()
+    post_at(gateway, "2026-01-25T12:00:00Z")
+    post_at(gateway, "2026-01-25T12:05:00Z", trigger="Anomaly Status Change", status="Resolved")
+    post_at(gateway, "2026-01-25T12:10:00Z")  # back within the reopen window
 
     assert gateway.ticket("DQ-1")["state"] == "In Progress"
     texts = [m.get_body(("plain",)).get_content() for m in inbox.messages]  # type: ignore[union-attr]
