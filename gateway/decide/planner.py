@@ -140,11 +140,11 @@ class Planner:
                     self.failed_create(outcome, create_flow, target, None, ahead.error)
             return
         ticket = anomalies.ticket_to_join(self, event, ahead)
-        recurring: tuple[TicketRow, int] | None = None
+        known: recurrence.Known | None = None
         if ticket is not None:
             occurrence = anomalies.join(self, ticket, event, ahead, outcome)
             if self.rt.mappings.lifecycle.is_open(ticket.state):
-                recurring = (ticket, occurrence) if occurrence is not None else None
+                known = recurrence.Known(ticket, occurrence, f"{event.source}:{event.anomaly_id}")
             else:  # reopened: that is news, so the channels are told as usual
                 current = self.mirror.ticket(ticket.id, self.tx) or ticket
                 self.move(
@@ -160,7 +160,7 @@ class Planner:
             self.open_ticket(event, creates, key, generation, outcome, ahead.anomaly)
         else:
             outcome.ignored = "matching flows have no create_ticket action and the anomaly has no open ticket"
-        self.plan_notifications(flows, outcome, recurring)
+        self.plan_notifications(flows, outcome, known)
 
     def reopens(self, ticket: TicketRow) -> bool:
         lifecycle = self.rt.mappings.lifecycle
@@ -447,20 +447,17 @@ class Planner:
         params = {"text": f"{actor}: {text}"}
         self.on_targets(outcome, ticket, flow=flow, action="comment", params=params, only=targets)
 
-    def plan_notifications(
-        self, flows: list[Flow], outcome: Outcome, recurring: tuple[TicketRow, int] | None = None
-    ) -> None:
-        """The flows' notify and webhook actions; `recurring` (ticket, occurrence) when the anomaly occurred
-        again on its open ticket: a channel told about that ticket within the hour is not told again."""
+    def plan_notifications(self, flows: list[Flow], outcome: Outcome, known: recurrence.Known | None = None) -> None:
+        """The flows' notify and webhook actions; `known` when the anomaly occurred again on its open ticket or
+        joined it: a channel told about that ticket within the hour is not told again."""
         for flow, name, target, params in terminal_actions(flows, self.now, self.rt.settings.notify_wait_seconds):
             status: ExecutionStatus = "queued"
             reason = None
-            if recurring is not None and name == "notify":
-                ticket, occurrence = recurring
-                params = {**params, "occurrence": occurrence}
+            if known is not None and name == "notify":
+                params = {**params, **known.params()}
                 since = self.now - recurrence.NOTICE_INTERVAL_S
-                if self.mirror.notified_since(self.tx, ticket.id, target, since):
-                    status, reason = "skipped", recurrence.quiet_reason(self.rt.number(ticket.id), target, occurrence)
+                if self.mirror.notified_since(self.tx, known.ticket.id, target, since):
+                    status, reason = "skipped", known.quiet_reason(self.rt.number(known.ticket.id), target)
             self.execution(
                 outcome, flow=flow, action=name, target=target, params=params, ticket_id=outcome.ticket_id,
                 status=status, error=reason,

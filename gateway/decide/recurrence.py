@@ -5,13 +5,15 @@ worker has taken it (its params grow, the event's outcome names it); once it is 
 execution carries every occurrence of the window, and a tracker that can edit comments (Jira)
 edits the window's comment to name them all, while one that cannot posts only the new ones.
 
-The flows' channels hear of a recurrence at most once an hour per ticket: a channel told anything
-about the ticket within `NOTICE_INTERVAL_S` gets a `skipped` notify naming why (the comment is the
-record of every occurrence); otherwise it is told, the message saying which occurrence it is.
+The flows' channels hear of a recurrence, or of another anomaly joining the open ticket of its group,
+at most once an hour per ticket: a channel told anything about the ticket within `NOTICE_INTERVAL_S`
+gets a `skipped` notify naming why (the trackers' comments record every one); otherwise it is told,
+the message saying which occurrence it is or which anomaly joined.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.core.models import Event
@@ -53,12 +55,30 @@ def plan(planner: Planner, ticket: TicketRow, event: Event, occurrence: int, out
                           ticket_id=ticket.id)  # fmt: skip
 
 
-def quiet_reason(number: str, channel: str, occurrence: int) -> str:
-    """Why a recurrence's notify was skipped (the execution log shows it)."""
-    return (
-        f"the anomaly occurred again (occurrence {occurrence}); {channel} was told about {number} within the hour,"
-        " and the trackers get the recurrence as a comment"
-    )
+@dataclass(frozen=True)
+class Known:
+    """The anomaly of a delivery is news to no channel: it occurred again on its open ticket (`occurrence`),
+    or it joined the open ticket of its group (`occurrence` None). The ticket's channels were told of it."""
+
+    ticket: TicketRow
+    occurrence: int | None
+    anomaly: str  # source:anomaly_id
+
+    def params(self) -> dict[str, Any]:
+        """What the notify carries so that its message says why it is not a new problem."""
+        return {"occurrence": self.occurrence} if self.occurrence is not None else {"joined": self.anomaly}
+
+    def quiet_reason(self, number: str, channel: str) -> str:
+        """Why its notify was skipped (the execution log shows it)."""
+        if self.occurrence is None:
+            return (
+                f"anomaly {self.anomaly} joined {number}; {channel} was told about {number} within the hour,"
+                " and the trackers get the linked anomalies as a comment"
+            )
+        return (
+            f"the anomaly occurred again (occurrence {self.occurrence}); {channel} was told about {number} within"
+            " the hour, and the trackers get the recurrence as a comment"
+        )
 
 
 def _window(latest: Any, now: float) -> float | None:

@@ -143,6 +143,8 @@ def notification_message(rt: Runtime, execution: ExecutionRow) -> Message:
     message.problems = execution_problems(siblings)
     origin = anomaly if event is not None else f"opened by {ticket.requester}" if ticket and ticket.requester else ""
     occurrence = execution.params.get("occurrence")  # a recurrence on an open ticket: not a new problem
+    joined = execution.params.get("joined")  # another anomaly of the group joined the open ticket
     again = f" · the anomaly occurred again (occurrence {occurrence})" if occurrence else ""
+    again += f" · joined the open ticket {rt.number(ticket.id)}" if joined and ticket is not None else ""
     message.context = f"flow {execution.flow}" + (f" · {origin}" if origin else "") + again
     return message
