@@ -100,6 +100,7 @@ class Context:
         self.has_link = True  # the claim's answer: the ticket is linked at the target (True: look)
         self.result: dict[str, object] | None = None  # what a succeeded execution recorded (the log line)
         self.waits_for: str | None = None  # the claim's answer: an earlier action this one waits for
+        self.auth_noticed = False  # the claim's answer: the channels were told its target refused the credentials
 
     def claimed(self, claim: Claim) -> ExecutionRow:
         """Keep what the claim read beside the row (its attempts so far, an earlier action to wait for,
@@ -107,6 +108,7 @@ class Context:
         self.attempts = claim.attempts_logged
         self.waits_for = claim.waits_for
         self.has_link = claim.has_link
+        self.auth_noticed = claim.auth_noticed
         event_id = claim.execution.event_id
         self._claimed_event = (event_id, claim.event_payload) if event_id and claim.event_payload else None
         self._claimed_ticket = claim.ticket

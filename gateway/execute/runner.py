@@ -12,7 +12,7 @@ from connectors import pacing
 from gateway.core.outbound import ErrorKind, unexpected
 from gateway.execute.context import WAIT_STEP, Context, Done
 from gateway.execute.handlers import HANDLERS
-from gateway.execute.handlers.notify import plan_auth_notice, plan_failure_notice
+from gateway.execute.handlers.notify import plan_auth_notice, plan_auth_recovered, plan_failure_notice
 from gateway.record.rows import ExecutionRow
 from gateway.record.runtime import Runtime
 from gateway.record.store import CONFLICTS, unavailable
@@ -128,8 +128,18 @@ class Runner:
             outcome = self._run(execution)
         finally:
             self.ctx.flush_attempt()  # handlers that finish without a ticket link write it on its own
+        if outcome == "succeeded" and self.ctx.auth_noticed and execution.target in self.ctx.rt.mappings.targets:
+            self._credentials_work(execution)
         self._report(execution, outcome, time.monotonic() - started)
         return outcome
+
+    def _credentials_work(self, execution: ExecutionRow) -> None:
+        """The target took the credentials it was said to refuse (rare: the claim said a notice is open)."""
+        try:
+            with self.mirror.transaction() as tx:
+                plan_auth_recovered(self.ctx, tx, execution, time.time())
+        except Exception:  # the execution succeeded; the next success on the target says it
+            log.warning("could not tell the channels that target %s takes the credentials again", execution.target)
 
     def _report(self, found: ExecutionRow, outcome: str, seconds: float) -> None:
         """One line per ticket action with its ids; failures are logged where they are concluded."""

@@ -113,12 +113,14 @@ def notification_message(rt: Runtime, execution: ExecutionRow) -> Message:
     """The ticket of a notify execution now, with what went wrong for its event."""
     notice = execution.params.get("notice")
     if isinstance(notice, dict):  # about the gateway itself (a target refusing its credentials), no ticket
-        detail = str(notice.get("detail", ""))
+        detail, resolved = str(notice.get("detail", "")), bool(notice.get("resolved"))
         return Message(
             title=str(notice.get("title", "")),
-            problems=[detail],
-            context="gateway · at most hourly",
+            facts=[("Resolved by", detail)] if resolved else [],
+            problems=[] if resolved else [detail],
+            context="gateway" if resolved else "gateway · at most hourly",
             dedup_key=notice_key(str(notice.get("kind", "")), str(notice.get("target", ""))),
+            state="Resolved" if resolved else "",  # PagerDuty resolves the notice's alert
         )
     ticket = rt.mirror.ticket(execution.ticket_id) if execution.ticket_id else None
     change = execution.params.get("change")

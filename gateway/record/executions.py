@@ -35,7 +35,8 @@ CLAIM = (
     f" ({_WAITS_FOR}) AS waits_for,"
     f" (SELECT payload FROM events ev WHERE ev.id = {_CLAIMED_EVENT}) AS event_payload,"
     f" EXISTS (SELECT 1 FROM links l WHERE l.ticket_id = {_CLAIMED_TICKET} AND l.target = {_CLAIMED_TARGET})"
-    " AS has_link"
+    " AS has_link,"
+    f" EXISTS (SELECT 1 FROM target_notices n WHERE n.target = {_CLAIMED_TARGET} AND n.kind = 'auth') AS auth_noticed"
 )
 
 
@@ -128,6 +129,7 @@ class Executions(Store):
             waits_for=row.pop("waits_for"),
             event_payload=row.pop("event_payload"),
             has_link=bool(row.pop("has_link")),
+            auth_noticed=bool(row.pop("auth_noticed")),
             execution=_execution(row),
             ticket=ticket,
         )
@@ -241,6 +243,12 @@ class Executions(Store):
             " WHERE target_notices.notified_at <= ?",
             (target, kind, now, now - interval),
         )
+        return cursor.rowcount == 1
+
+    def resolve_notice(self, tx: Tx, target: str, kind: str) -> bool:
+        """True for the one caller, in any process, that tells the channels `kind` on `target` is over:
+        the notice's row goes, so the next failure of that kind is told at once."""
+        cursor = tx.execute("DELETE FROM target_notices WHERE target = ? AND kind = ?", (target, kind))
         return cursor.rowcount == 1
 
     def pending_action(self, tx: Tx, ticket_id: int, target: str, action: str) -> bool:

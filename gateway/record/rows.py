@@ -122,6 +122,7 @@ class Claim(msgspec.Struct, frozen=True, kw_only=True):
     waits_for: str | None  # "<action> <id>" of an earlier unfinished action on its ticket and target
     event_payload: str | None  # its event's JSON, as recorded (None: no event, or pruned)
     has_link: bool  # its ticket is linked at its target already
+    auth_noticed: bool = False  # the channels were told its target refused the credentials, and not told since
     ticket: TicketRow | None = None  # its ticket, read in the claim's round trip
 
 

@@ -46,6 +46,7 @@ def test_an_expired_token_notifies_each_channel_once_per_target_per_hour(
         with other.transaction() as tx:
             assert not other.claim_notice(tx, "jira", "auth", time.time(), 3600)
             assert other.claim_notice(tx, "snow", "auth", time.time(), 3600)  # per target
+            assert other.resolve_notice(tx, "snow", "auth")  # (nothing was sent for it: no "again" notice)
     finally:
         other.close()
 
@@ -62,3 +63,40 @@ def test_an_expired_token_notifies_each_channel_once_per_target_per_hour(
     notices = [e for e in gateway.executions(action="notify")]
     assert sorted(e["target"] for e in notices) == ["oncall", "oncall", "ops-mail", "ops-mail"]
     assert {e["status"] for e in notices} == {"succeeded"}
+
+
+def test_once_the_credentials_work_again_the_channels_are_told_and_the_alert_resolves(
+    make_gateway: MakeHarness, emulators: Trackers, smtp: tuple[Inbox, int], pagerduty: EmulatorHTTPServer
+) -> None:
+    inbox, port = smtp
+    files = chat_files(emulators, channels=channels(port, pagerduty.url))
+    env = {**TRACKER_ENV, "JIRA_API_TOKEN": EXPIRED, "PAGERDUTY_ROUTING_KEY": ROUTING_KEY, "SMTP_PASSWORD": "pw"}
+    gateway = make_gateway(files, env=env)
+    for anomaly in (1, 2):
+        assert gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+        gateway.drain()
+    assert pagerduty.emulator.alerts["dq-gateway/auth/jira"]["status"] == "triggered"
+
+    emulators.jira.users["sandbox"] = EXPIRED  # the token is valid again (renewed on Jira's side)
+    retried = gateway.client.post("/v1/executions/retry", params={"target": "jira", "error_kind": "auth"})
+    assert retried.status_code == 202
+    gateway.drain()
+
+    assert [sorted(link["target"] for link in t["links"]) for t in gateway.tickets()] == [["jira", "snow"]] * 2
+    assert not gateway.executions(status="failed")
+    subjects = [m["Subject"] for m in inbox.messages]
+    assert subjects == [
+        "target jira refused the gateway's credentials",
+        "target jira accepts the gateway's credentials again",
+    ]
+    text = inbox.messages[1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "create_ticket succeeded on jira" in text and EXPIRED not in text
+    assert [page["event_action"] for page in events(pagerduty)] == ["trigger", "resolve"]
+    assert pagerduty.emulator.alerts["dq-gateway/auth/jira"]["status"] == "resolved"
+
+    # told once, however many actions succeed; a later refusal is news again at once
+    emulators.jira.users["sandbox"] = "another-token"
+    assert gateway.post("qualytics", qualytics_delivery(3)).status_code == 202
+    gateway.drain()
+    assert [m["Subject"] for m in inbox.messages][2:] == ["target jira refused the gateway's credentials"]
+    assert [page["event_action"] for page in events(pagerduty)] == ["trigger", "resolve", "trigger"]

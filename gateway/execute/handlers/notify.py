@@ -65,13 +65,32 @@ def plan_auth_notice(ctx: Context, tx: Tx, execution: ExecutionRow, message: str
     """A tracker refused the gateway's credentials: tell the channels flows notify (every channel when
     no flow notifies), once per target per hour across all processes (the claim is a database row).
     `message` is already redacted."""
-    mappings = ctx.rt.mappings
-    notified = [c for f in mappings.flows for _, a in f.actions if isinstance(a, Notify) for c in a.channels]
-    channels = list(dict.fromkeys(notified)) or list(mappings.channels)
+    channels = _notice_channels(ctx.rt)
     if not channels or not ctx.mirror.claim_notice(tx, execution.target, "auth", now, AUTH_NOTICE_INTERVAL):
         return
     title = f"target {execution.target} refused the gateway's credentials"
     notice = {"title": title, "detail": message, "kind": "auth", "target": execution.target}
+    _plan_notice(ctx, tx, channels, notice, now)
+
+
+def plan_auth_recovered(ctx: Context, tx: Tx, execution: ExecutionRow, now: float) -> None:
+    """The target took the credentials again after the channels were told it refused them: say so once
+    (PagerDuty resolves the target's alert), and the next refusal is told at once."""
+    if not ctx.mirror.resolve_notice(tx, execution.target, "auth"):
+        return  # another process said it
+    title = f"target {execution.target} accepts the gateway's credentials again"
+    detail = f"{execution.action} succeeded on {execution.target} (execution {execution.id})"
+    notice = {"title": title, "detail": detail, "kind": "auth", "target": execution.target, "resolved": True}
+    _plan_notice(ctx, tx, _notice_channels(ctx.rt), notice, now)
+
+
+def _notice_channels(rt: Runtime) -> list[str]:
+    """A notice about the gateway goes to the channels flows notify, or to every channel when none does."""
+    notified = [c for f in rt.mappings.flows for _, a in f.actions if isinstance(a, Notify) for c in a.channels]
+    return list(dict.fromkeys(notified)) or list(rt.mappings.channels)
+
+
+def _plan_notice(ctx: Context, tx: Tx, channels: list[str], notice: dict[str, Any], now: float) -> None:
     for channel in channels:
         ctx.mirror.create_execution(
             tx,
