@@ -32,14 +32,15 @@ import msgspec
 
 REQUEST_LOG_LIMIT = 10_000  # the newest requests a test can read; a sandbox left running keeps no more
 
-FaultKind = Literal["status", "slow", "drop", "drop_after", "status_after", "html"]
+FaultKind = Literal["status", "slow", "slow_after", "drop", "drop_after", "status_after", "html"]
 
 
 class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One injected misbehaviour, applied to the next `count` matching requests.
 
     status: answer `status` (with Retry-After when given) instead of handling the request;
-    slow: sleep `delay` seconds, then handle it; drop: close the connection unanswered;
+    slow: sleep `delay` seconds, then handle it; slow_after: handle it, then sleep `delay` seconds before
+    answering (what it says is as old as that when it arrives); drop: close the connection unanswered;
     drop_after: handle it (the change is made) and then close unanswered; status_after: handle it
     and answer `status` all the same (a proxy's 5xx after the instance applied it); html: 200 text/html.
     `method` / `path` (a regex searched in the path) narrow which requests it hits; the first
@@ -282,6 +283,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "status_after":
             response = Response(fault.status, emulator.fault_body(fault.status))
+        if fault is not None and fault.kind == "slow_after":
+            time.sleep(fault.delay)
         self._send(response)
 
     def _drop(self) -> None:

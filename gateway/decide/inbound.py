@@ -96,8 +96,11 @@ def enqueue(dispatcher: Dispatcher | None, applied: Applied) -> None:
         dispatcher.enqueue(applied.outcome.queued)
 
 
-def apply_changes(rt: Runtime, target: Target, adapter: InboundAdapter, inbound: Inbound) -> Applied:
-    """Every change of one delivery (or one poll), oldest first, in one transaction."""
+def apply_changes(
+    rt: Runtime, target: Target, adapter: InboundAdapter, inbound: Inbound, read_at: float | None = None
+) -> Applied:
+    """Every change of one delivery (or one poll), oldest first, in one transaction. `read_at`: when the
+    gateway asked for records read as they are now (poll, reconcile), by its own clock."""
     now = time.time()
     applied = Applied()
     with rt.mirror.transaction() as tx:
@@ -105,15 +108,23 @@ def apply_changes(rt: Runtime, target: Target, adapter: InboundAdapter, inbound:
             applied.duplicate = True
             return applied
         for change in sorted(inbound.changes, key=lambda c: c.at):
-            _Change(rt, tx, target, adapter, now, applied).apply(change)
+            _Change(rt, tx, target, adapter, now, applied, read_at).apply(change)
     return applied
 
 
 class _Change:
     def __init__(
-        self, rt: Runtime, tx: Tx, target: Target, adapter: InboundAdapter, now: float, applied: Applied
+        self,
+        rt: Runtime,
+        tx: Tx,
+        target: Target,
+        adapter: InboundAdapter,
+        now: float,
+        applied: Applied,
+        read_at: float | None = None,
     ) -> None:
         self.rt, self.tx, self.target, self.adapter, self.now, self.applied = rt, tx, target, adapter, now, applied
+        self.read_at = read_at
         self.config = target.config
         self.origin = target.kind
         self.planner = Planner(rt, tx, now)
@@ -131,6 +142,12 @@ class _Change:
             return
         if ticket.id not in self.applied.linked:
             self.applied.linked.append(ticket.id)
+        if change.current and self.read_at is not None and self.read_at < link.updated_at < self.now:
+            # a webhook or the gateway's own action reached the link while the record was being read: what
+            # the read says may be older (the tracker's and the gateway's clocks cannot be compared), so it
+            # waits for the next read rather than undo that change
+            self.note(ticket, change, "changed while it was read: left to the next read")
+            return
         by_gateway = bool(change.actor_id) and change.actor_id == self.adapter.own_user(self.config)
         # a record read as it is now names only its last updater: what differs from the link was someone else
         own = by_gateway and not change.current

@@ -46,12 +46,13 @@ def reconcile(rt: Runtime, dispatcher: Dispatcher | None, name: str) -> dict[str
         for link in links:
             if rt.mirror.pending_on(link.ticket_id, name):
                 continue  # the gateway's own change is on its way: the tracker is behind, not a person
+            read_at = time.time()
             try:
                 change = read(remote_ticket(link))
             except ConnectorError as exc:
                 errors.append(rt.redactor()(f"{link.external_key}: {exc.message}"))
                 continue
-            applied = apply_changes(rt, target, adapter, Inbound(changes=[change]))
+            applied = apply_changes(rt, target, adapter, Inbound(changes=[change]), read_at)
             enqueue(dispatcher, applied)
             notes += [n for n in applied.notes if n.get("result") not in ("in step", "own change")]
     finally:
@@ -70,9 +71,10 @@ def poll(rt: Runtime, dispatcher: Dispatcher | None, name: str) -> dict[str, Any
         links = rt.mirror.watched_links(name, rt.mappings.lifecycle.movable())
         if poll_since is None or not links:
             return {"target": name, "changes": notes}
+        read_at = time.time()
         inbounds, until = poll_since([remote_ticket(link) for link in links], rt.mirror.cursor(name)["polled_until"])
         for inbound in inbounds:
-            applied = apply_changes(rt, target, adapter, inbound)
+            applied = apply_changes(rt, target, adapter, inbound, read_at)
             enqueue(dispatcher, applied)
             notes += [n for n in applied.notes if n.get("result") not in QUIET]
     finally:

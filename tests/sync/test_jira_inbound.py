@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
+import time
 from typing import Any
 
+from connectors.emulators.base import Fault
 from tests.sync.conftest import JIRA_SECRET, SyncedFactory
 
 
@@ -350,3 +353,29 @@ def test_reconcile_takes_the_gateways_own_assignment_for_its_own_and_a_persons_f
     world.in_jira(assign="alice")  # and back: now alice is a person's choice
     assert [c["result"] for c in reconcile(rt, dispatcher, "jira")["changes"]] == ["assigned to alice"]
     assert world.ticket()["fields"]["assigned_to"] == "alice"
+
+
+def test_a_reconcile_read_older_than_a_webhook_applied_meanwhile_does_not_undo_it(synced: SyncedFactory) -> None:
+    from gateway.execute.sync import reconcile
+
+    world = synced()
+    rt, jira = world.gateway.runtime, world.trackers.jira
+    issue = f"/issue/{world.trackers.issues()[0]['id']}"  # read by its id
+    jira.inject(Fault(kind="slow_after", delay=1.5, method="GET", path=issue + "$"))  # slow, within its 2 s timeout
+    reports: list[dict[str, Any]] = []
+    reading = threading.Thread(target=lambda: reports.append(reconcile(rt, world.gateway.dispatcher, "jira")))
+    reading.start()
+    deadline = time.time() + 10
+    while not any(r.method == "GET" and r.path.endswith(issue) for r in jira.log):
+        assert time.time() < deadline, "the reconcile pass never read the issue"
+        time.sleep(0.01)
+    world.in_jira(move_to="In Progress")  # read as To Do; then a person moves it, and the webhook lands
+    assert world.ticket()["state"] == "In Progress"
+    reading.join(timeout=10)
+
+    [report] = reports
+    assert [c["result"] for c in report["changes"]] == ["changed while it was read: left to the next read"]
+    ticket = world.ticket()
+    assert ticket["state"] == "In Progress" and not ticket["drift"]
+    assert [e["data"]["to"] for e in world.timeline("status_changed")] == ["In Progress"]
+    assert reconcile(rt, world.gateway.dispatcher, "jira")["changes"] == []  # the next read agrees
