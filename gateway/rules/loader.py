@@ -127,7 +127,18 @@ class _Loader:
     def read_file(self, path: Path) -> None:
         file = str(path)
         try:
-            document = yaml.safe_load(path.read_text()) or {}
+            raw = path.read_bytes()
+        except OSError as exc:
+            self.fail(file, "document", f"cannot be read: {exc.strerror or exc}")
+            return
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:  # a file saved as Latin-1 or UTF-16: say where, not a traceback
+            line = raw[: exc.start].count(b"\n") + 1
+            self.fail(file, "document", f"not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line}; save it as UTF-8")
+            return
+        try:
+            document = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
             self.fail(file, "document", f"not valid YAML: {exc}")
             return
