@@ -20,6 +20,7 @@ from gateway.core.errors import ConfigError
 from gateway.core.models import SEVERITIES
 from gateway.receive.sources import ADAPTERS, SourceAdapter, SourceConfig
 from gateway.receive.sources.base import template_parts
+from gateway.rules import strict_yaml
 from gateway.rules.channels import ChannelConfig
 from gateway.rules.checks import (
     check_catalog_item,
@@ -97,6 +98,25 @@ def _msgspec_problem(exc: msgspec.ValidationError) -> tuple[str, str]:
     return path, message
 
 
+def _entry(section: str, name: Any) -> str:
+    """How problems name one definition of a section: `source 'q'`, `value map 'm'`, `catalog item 'i'`."""
+    return f"{'catalog item' if section == 'catalog' else section[:-1].replace('_', ' ')} {name!r}"
+
+
+def _where(found: strict_yaml.YamlProblem) -> str:
+    """A place in a file as the loader's other problems name it: `flow 'f1': field actions[0].notify`."""
+    if not found.path:
+        return "document"
+    section, rest = found.path[0], found.path[1:]
+    head = str(section)
+    if section == "flows" and rest and isinstance(rest[0], int):
+        head, rest = (f"flow {found.item!r}" if found.item else f"flows[{rest[0]}]"), rest[1:]
+    elif section in ("sources", "targets", "channels", "value_maps", "catalog") and rest:
+        head, rest = _entry(section, rest[0]), rest[1:]
+    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in rest).lstrip(".")
+    return f"{head}: field {field}" if field else head
+
+
 class _Loader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
@@ -138,10 +158,13 @@ class _Loader:
             self.fail(file, "document", f"not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line}; save it as UTF-8")
             return
         try:
-            document = yaml.safe_load(text) or {}
+            document, problems = strict_yaml.read(text)
         except yaml.YAMLError as exc:
             self.fail(file, "document", f"not valid YAML: {exc}")
             return
+        document = document or {}
+        for found in problems:
+            self.fail(file, _where(found), found.problem)
         if not isinstance(document, dict):
             self.fail(file, "document", "the top level must be a mapping of sections")
             return
@@ -167,7 +190,7 @@ class _Loader:
             self.fail(file, section, "must be a mapping of names to definitions")
             return
         for name, value in body.items():
-            where = f"{'catalog item' if section == 'catalog' else section[:-1].replace('_', ' ')} {name!r}"
+            where = _entry(section, name)
             if (section, name) in self.origin:
                 self.fail(file, where, f"defined twice (also in {self.origin[(section, name)]})")
                 continue

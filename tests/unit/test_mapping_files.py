@@ -28,3 +28,26 @@ def test_a_file_that_is_not_utf8_names_the_file_and_line(tmp_path: Path) -> None
     assert problems(tmp_path, {"a.yaml": latin1}) == [
         "a.yaml: document: not UTF-8 text: byte 0xe9 on line 2; save it as UTF-8"
     ]
+
+
+def test_a_key_given_twice_is_named_where_yaml_would_have_dropped_the_first(tmp_path: Path) -> None:
+    flows = """
+flows:
+  - name: first
+    trigger: {type: anomaly}
+    actions: [{create_ticket: {targets: [mirror], targets: [elsewhere]}}]
+sources:
+  q: {kind: qualytics, secret: one-secret-for-q, secret: another-secret-for-q}
+  q: {kind: soda, token: a-token-for-soda}
+flows:
+  - name: second
+    trigger: {type: anomaly}
+    actions: [{create_ticket: {targets: [mirror]}}]
+"""
+    assert problems(tmp_path, {"a.yaml": flows}) == [
+        "a.yaml: flow 'first': field actions[0].create_ticket.targets: given twice (lines 5 and 5); YAML would keep"
+        " only the last, silently",
+        "a.yaml: source 'q': field secret: given twice (lines 7 and 7); YAML would keep only the last, silently",
+        "a.yaml: source 'q': given twice (lines 7 and 8); YAML would keep only the last, silently",
+        "a.yaml: flows: given twice (lines 2 and 9); YAML would keep only the last, silently",
+    ]

@@ -1,0 +1,65 @@
+"""Strict YAML for the mappings: what PyYAML accepts silently but a reviewer would not see is a problem.
+
+A key given twice in one mapping is one: PyYAML keeps the last and drops the first without a word,
+so a second `flows:` in a file would hide every flow above it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+Path = tuple[str | int, ...]
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class YamlProblem(NamedTuple):
+    """Where in the document (keys and list indexes from the top) and what is wrong there."""
+
+    path: Path
+    problem: str
+    item: str | None = None  # the `name:` of the outermost list item on the path (a flow's), as written there
+
+
+def read(text: str) -> tuple[Any, list[YamlProblem]]:
+    """The document of `text` and its problems; raises yaml.YAMLError when it is not YAML at all."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        problems = list(_duplicates(loader, node, ()))
+        return loader.construct_document(node), problems
+    finally:
+        loader.dispose()
+
+
+def _name(node: Node) -> str | None:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and key.value == "name" and isinstance(value, ScalarNode):
+                return str(value.value)
+    return None
+
+
+def _duplicates(loader: yaml.SafeLoader, node: Node, path: Path, item: str | None = None) -> Iterator[YamlProblem]:
+    """Keys given twice, found in the nodes: the document built from them has already lost the first."""
+    if isinstance(node, SequenceNode):
+        for index, value in enumerate(node.value):
+            yield from _duplicates(loader, value, (*path, index), item or _name(value))
+    if not isinstance(node, MappingNode):
+        return
+    seen: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE:
+            yield from _duplicates(loader, value_node, path, item)
+            continue
+        key, line = loader.construct_object(key_node), key_node.start_mark.line + 1
+        if key in seen:
+            problem = f"given twice (lines {seen[key]} and {line}); YAML would keep only the last, silently"
+            yield YamlProblem((*path, key), problem, item)
+        seen.setdefault(key, line)
+        yield from _duplicates(loader, value_node, (*path, key), item)
