@@ -159,6 +159,9 @@ class _Loader:
             return
         try:
             document, problems = strict_yaml.read(text)
+        except strict_yaml.Refused as exc:
+            self.fail(file, "document", str(exc))
+            return
         except yaml.YAMLError as exc:
             self.fail(file, "document", f"not valid YAML: {exc}")
             return

@@ -1,7 +1,10 @@
 """Strict YAML for the mappings: what PyYAML accepts silently but a reviewer would not see is a problem.
 
 A key given twice in one mapping is one: PyYAML keeps the last and drops the first without a word,
-so a second `flows:` in a file would hide every flow above it.
+so a second `flows:` in a file would hide every flow above it. Anchors and aliases are refused: a
+few lines of aliases expand into billions of values (the loader copies each while it reads `${VAR}`),
+and mappings under review should say each thing where it applies. Nesting is bounded for the same
+reason: PyYAML composes recursively and a file of `[[[[...` ends in a RecursionError.
 """
 
 from __future__ import annotations
@@ -16,6 +19,32 @@ Path = tuple[str | int, ...]
 _MERGE = "tag:yaml.org,2002:merge"
 
 
+MAX_DEPTH = 40  # the example mappings nest 7 deep
+
+
+class Refused(yaml.YAMLError):
+    """YAML that is valid but not taken at all (an alias, nesting past MAX_DEPTH)."""
+
+
+class _Strict(yaml.SafeLoader):
+    depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise Refused(
+                f"line {line}: anchors and aliases (&name, *name, <<: *name) are not allowed; write the value out"
+            )
+        if self.depth >= MAX_DEPTH:
+            raise Refused(f"line {line}: nested more than {MAX_DEPTH} levels deep")
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 class YamlProblem(NamedTuple):
     """Where in the document (keys and list indexes from the top) and what is wrong there."""
 
@@ -25,8 +54,8 @@ class YamlProblem(NamedTuple):
 
 
 def read(text: str) -> tuple[Any, list[YamlProblem]]:
-    """The document of `text` and its problems; raises yaml.YAMLError when it is not YAML at all."""
-    loader = yaml.SafeLoader(text)
+    """The document of `text` and its problems; raises Refused, or yaml.YAMLError when it is not YAML at all."""
+    loader = _Strict(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -51,3 +51,22 @@ flows:
         "a.yaml: source 'q': given twice (lines 7 and 8); YAML would keep only the last, silently",
         "a.yaml: flows: given twice (lines 2 and 9); YAML would keep only the last, silently",
     ]
+
+
+def test_aliases_are_refused_before_they_can_expand(tmp_path: Path) -> None:
+    bomb = "value_maps:\n  a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"  {name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+        for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+    )  # nine to the ninth strings once expanded: the load never finished
+    assert problems(tmp_path, {"a.yaml": bomb}) == [
+        "a.yaml: document: line 2: anchors and aliases (&name, *name, <<: *name) are not allowed; write the value out"
+    ]
+    shared = "targets:\n  jira: &jira {kind: local}\n  snow: *jira\n"
+    assert problems(tmp_path, {"a.yaml": shared})[0].endswith(
+        "line 2: anchors and aliases (&name, *name, <<: *name) are not allowed; write the value out"
+    )
+
+
+def test_nesting_past_any_mapping_is_an_error_not_a_recursion_error(tmp_path: Path) -> None:
+    deep = "value_maps:\n  m: " + "[" * 5000 + "]" * 5000 + "\n"
+    assert problems(tmp_path, {"a.yaml": deep}) == ["a.yaml: document: line 2: nested more than 40 levels deep"]
