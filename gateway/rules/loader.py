@@ -51,6 +51,9 @@ from gateway.rules.templates import Templates
 
 _SECTIONS = ("sources", "targets", "channels", "value_maps", "flows", "lifecycle", "chatops", "catalog")
 _FLOW_NAMES = ("event", "ticket")
+# Far above any real mappings file (the examples are a few KiB): a data dump saved as .yaml would take the
+# pure-Python YAML reader minutes at start-up; refused before it is read.
+MAX_FILE_BYTES = 1024 * 1024
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 
 
@@ -147,6 +150,12 @@ class _Loader:
     def read_file(self, path: Path) -> None:
         file = str(path)
         try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                self.fail(
+                    file, "document", f"{size} bytes; a mappings file may hold {MAX_FILE_BYTES} (1 MiB): split it"
+                )
+                return
             raw = path.read_bytes()
         except OSError as exc:
             self.fail(file, "document", f"cannot be read: {exc.strerror or exc}")

@@ -70,3 +70,9 @@ def test_aliases_are_refused_before_they_can_expand(tmp_path: Path) -> None:
 def test_nesting_past_any_mapping_is_an_error_not_a_recursion_error(tmp_path: Path) -> None:
     deep = "value_maps:\n  m: " + "[" * 5000 + "]" * 5000 + "\n"
     assert problems(tmp_path, {"a.yaml": deep}) == ["a.yaml: document: line 2: nested more than 40 levels deep"]
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    huge = "value_maps:\n  m:\n" + "".join(f"    k{i}: value number {i}\n" for i in range(60_000))
+    [problem] = problems(tmp_path, {"a.yaml": huge})
+    assert problem == f"a.yaml: document: {len(huge)} bytes; a mappings file may hold 1048576 (1 MiB): split it"
