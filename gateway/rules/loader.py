@@ -174,7 +174,9 @@ class _Loader:
         except yaml.YAMLError as exc:
             self.fail(file, "document", f"not valid YAML: {exc}")
             return
-        document = document or {}
+        if document is None:  # a file emptied by a bad merge would otherwise take its flows away without a word
+            self.fail(file, "document", f"empty: no section ({', '.join(_SECTIONS)}); fill the file or remove it")
+            return
         for found in problems:
             self.fail(file, _where(found), found.problem)
         if not isinstance(document, dict):

@@ -76,3 +76,11 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     huge = "value_maps:\n  m:\n" + "".join(f"    k{i}: value number {i}\n" for i in range(60_000))
     [problem] = problems(tmp_path, {"a.yaml": huge})
     assert problem == f"a.yaml: document: {len(huge)} bytes; a mappings file may hold 1048576 (1 MiB): split it"
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# flows moved to flows.yaml\n", "---\n"])
+def test_an_empty_file_is_an_error_not_a_file_without_flows(tmp_path: Path, text: str) -> None:
+    assert problems(tmp_path, {"a.yaml": text}) == [
+        "a.yaml: document: empty: no section (sources, targets, channels, value_maps, flows, lifecycle, chatops,"
+        " catalog); fill the file or remove it"
+    ]
