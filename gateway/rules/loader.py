@@ -362,6 +362,13 @@ class _Loader:
         sources = raw.get("source")
         if isinstance(sources, str):
             sources = [sources]
+        if sources is not None and not (
+            isinstance(sources, list) and sources and all(isinstance(s, str) for s in sources)
+        ):
+            # an empty list would match no event at all; a number or a nested list is no source's name
+            problem = f"{sources!r} is not a source name or a list of them (leave source out for every source)"
+            self.fail(file, f"{where}: field source", problem)
+            sources = []
         for source in sources or []:
             if source not in self.mappings.sources:
                 self.fail(file, f"{where}: field source", f"source {source!r} is not defined under sources:")

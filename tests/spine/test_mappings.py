@@ -119,6 +119,16 @@ CASES = [
         "not one of this action's targets",
     ),
     ("unknown trigger type", flow(trigger="sometimes"), "flow 'f1'", "trigger", "sometimes"),
+    *[
+        (
+            f"source: {source}",
+            flow().replace("    trigger:", f"    source: {source}\n    trigger:"),
+            "flow 'f1'",
+            "source",
+            f"{shown} is not a source name or a list of them (leave source out for every source)",
+        )
+        for source, shown in [("5", "5"), ("[[qualytics]]", "[['qualytics']]"), ("[]", "[]"), ("{q: 1}", "{'q': 1}")]
+    ],
     (
         "status value map with a non-state",
         flow(CREATE + "          status: \"{{ event.status | lookup('states') }}\"\n") + STATE_MAP,
