@@ -106,6 +106,14 @@ def _entry(section: str, name: Any) -> str:
     return f"{'catalog item' if section == 'catalog' else section[:-1].replace('_', ' ')} {name!r}"
 
 
+def _not_a_name(name: Any) -> str:
+    if isinstance(name, bool):
+        return f"{name!r} is not a name: YAML reads a bare yes/no/on/off as a boolean; quote the name"
+    if isinstance(name, int | float):
+        return f"{name!r} is not a name: names are text; quote it ('{name}') if that is the name"
+    return f"{name!r} is not a name"
+
+
 def _where(found: strict_yaml.YamlProblem) -> str:
     """A place in a file as the loader's other problems name it: `flow 'f1': field actions[0].notify`."""
     if not found.path:
@@ -205,6 +213,9 @@ class _Loader:
             return
         for name, value in body.items():
             where = _entry(section, name)
+            if not isinstance(name, str) or not name:  # `1:` or `yes:`: no URL, flow or chat command could name it
+                self.fail(file, where, _not_a_name(name))
+                continue
             if (section, name) in self.origin:
                 self.fail(file, where, f"defined twice (also in {self.origin[(section, name)]})")
                 continue
@@ -336,10 +347,13 @@ class _Loader:
             if not isinstance(raw, dict):
                 self.fail(file, f"flows[{index}]", "a flow is a mapping with name, trigger and actions")
                 continue
-            name = str(raw.get("name") or f"flows[{index}]")
+            given = raw.get("name")
+            name = str(given) if isinstance(given, str | int | float) and str(given) else f"flows[{index}]"
             where = f"flow {name!r}"
             if "name" not in raw:
                 self.fail(file, where, "field name is missing")
+            elif name == f"flows[{index}]":  # empty, a list or a mapping: executions and the log name flows by it
+                self.fail(file, f"{where}: field name", f"{given!r} is not a flow name")
             elif name in names:
                 self.fail(file, where, f"defined twice (also in {names[name]})")
                 continue

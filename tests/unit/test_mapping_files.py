@@ -84,3 +84,27 @@ def test_an_empty_file_is_an_error_not_a_file_without_flows(tmp_path: Path, text
         "a.yaml: document: empty: no section (sources, targets, channels, value_maps, flows, lifecycle, chatops,"
         " catalog); fill the file or remove it"
     ]
+
+
+def test_a_name_that_is_not_text_is_named_as_written(tmp_path: Path) -> None:
+    text = """
+sources:
+  1: {kind: qualytics, secret: a-long-qualytics-secret}
+targets:
+  2: {kind: local}
+  yes: {kind: local}
+flows:
+  - name: ""
+    trigger: {type: anomaly}
+    actions: [{create_ticket: {targets: [mirror]}}]
+  - name: [a, b]
+    trigger: {type: anomaly}
+    actions: [{create_ticket: {targets: [mirror]}}]
+"""
+    assert problems(tmp_path, {"a.yaml": text}) == [
+        "a.yaml: source 1: 1 is not a name: names are text; quote it ('1') if that is the name",
+        "a.yaml: target 2: 2 is not a name: names are text; quote it ('2') if that is the name",
+        "a.yaml: target True: True is not a name: YAML reads a bare yes/no/on/off as a boolean; quote the name",
+        "a.yaml: flow 'flows[0]': field name: '' is not a flow name",
+        "a.yaml: flow 'flows[1]': field name: ['a', 'b'] is not a flow name",
+    ]
