@@ -3,7 +3,7 @@ through `fail(file, where, problem)` so a load lists them all."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import msgspec
@@ -55,10 +55,13 @@ def check_ticket_fields(
     names: tuple[str, ...] = ("event", "ticket"),
     fields_at: str = "",
     owner: str = "create_ticket",
+    defined: Collection[str] | None = None,
 ) -> None:
     """Targets defined and present, the ten templates compile, a static status is a state, per_target sane.
 
     `action` has `targets` and `per_target`; the ten fields are its own unless `fields` holds them.
+    `defined`: every target name the mappings define, those that failed to load too (their own problem
+    says what is wrong; "not defined" here would send the reader looking for a missing definition).
     """
     targets: list[str] = action.targets
     per_target: dict[str, dict[str, str]] = action.per_target
@@ -66,7 +69,7 @@ def check_ticket_fields(
     if not targets:
         fail(file, f"{where}.targets", f"{owner} needs at least one target")
     for target in targets:
-        if target not in mappings.targets:
+        if target not in (mappings.targets if defined is None else defined):
             fail(file, f"{where}.targets", f"target {target!r} is not defined under targets:")
     for name in TICKET_FIELDS:
         check_template(fail, mappings, file, f"{where}.{fields_at}{name}", getattr(fields, name), names)
@@ -84,7 +87,9 @@ def check_ticket_fields(
                     check_state_template(fail, mappings, file, f"{where}.per_target.{target}.status", template)
 
 
-def check_catalog_item(fail: Fail, mappings: Mappings, file: str, where: str, item: CatalogItem) -> None:
+def check_catalog_item(
+    fail: Fail, mappings: Mappings, file: str, where: str, item: CatalogItem, defined: Collection[str] | None = None
+) -> None:
     """A catalog item: its fields as templates over `form`, its targets, and open fields that exist."""
     check_ticket_fields(
         fail,
@@ -96,6 +101,7 @@ def check_catalog_item(fail: Fail, mappings: Mappings, file: str, where: str, it
         names=("form",),
         fields_at="fields.",
         owner="catalog item",
+        defined=defined,
     )
     known = (*OPEN_ALIASES, *TICKET_FIELDS)
     for name in item.open:

@@ -141,6 +141,11 @@ class _Loader:
         self.chatops_file: str | None = None
         self.names: tuple[str, ...] = ("event", "ticket")  # what templates of the flow being read may name
 
+    def defined(self, section: str) -> list[str]:
+        """Names the files define under `section` in file order, those whose definition failed to load too: a
+        reference to one is no second problem (its definition's problem says what is wrong)."""
+        return [name for (kind, name) in self.origin if kind == section]
+
     def fail(self, file: str, where: str, problem: str) -> None:
         if (file, where) in self.unset_at:
             return  # an unset variable left a value empty: "must not be empty" after it says nothing new
@@ -384,7 +389,7 @@ class _Loader:
             self.fail(file, f"{where}: field source", problem)
             sources = []
         for source in sources or []:
-            if source not in self.mappings.sources:
+            if source not in self.defined("sources"):
                 self.fail(file, f"{where}: field source", f"source {source!r} is not defined under sources:")
         if raw.get("trigger") is None:
             self.fail(file, f"{where}: field trigger", "missing: say what fires the flow, e.g. {type: anomaly}")
@@ -432,17 +437,17 @@ class _Loader:
             return
         if isinstance(action, Notify):
             for channel in action.channels:
-                if channel not in self.mappings.channels:
+                if channel not in self.defined("channels"):
                     self.fail(file, f"{where}.channels", f"channel {channel!r} is not defined under channels:")
             return
         if isinstance(action, CreateTicket):
-            check_ticket_fields(self.fail, self.mappings, file, where, action)
+            check_ticket_fields(self.fail, self.mappings, file, where, action, defined=self.defined("targets"))
             check_template(self.fail, self.mappings, file, f"{where}.group_by", action.group_by, _FLOW_NAMES)
             if action.resolve_when is not None and not action.group_by:
                 self.fail(file, f"{where}.resolve_when", "resolve_when applies to grouped tickets: set group_by too")
             return
         for target in action.targets or []:
-            if target not in self.mappings.targets:
+            if target not in self.defined("targets"):
                 self.fail(file, f"{where}.targets", f"target {target!r} is not defined under targets:")
         check_template(self.fail, self.mappings, file, f"{where}.target_status", action.target_status, _FLOW_NAMES)
         check_template(self.fail, self.mappings, file, f"{where}.note", action.note, _FLOW_NAMES)
@@ -453,19 +458,22 @@ class _Loader:
         for file, where, name, raw in self.raw_catalog:
             item = self.convert(file, where, raw, CatalogItem)
             if item is not None:
-                check_catalog_item(self.fail, self.mappings, file, where, item)
+                check_catalog_item(self.fail, self.mappings, file, where, item, self.defined("targets"))
                 self.mappings.catalog[name] = item
 
     def finish(self) -> Mappings:
         self.read_lifecycle()
-        self.mappings.templates = Templates(self.mappings.value_maps)
+        maps = self.mappings.value_maps
+        # a map that failed to load is reported where it is defined, not again as missing at each lookup
+        broken: dict[str, dict[str, str]] = {name: {} for name in self.defined("value_maps") if name not in maps}
+        self.mappings.templates = Templates({**broken, **maps} if broken else maps)
         self.read_flows()
         self.read_catalog()
+        for where, problem in self.mappings.chat_user_problems(self.defined("targets")):
+            self.fail(self.chatops_file or "chatops", where, problem)
         if not self.errors:
             origins = {name: file for (section, name), file in self.origin.items() if section == "targets"}
             self.errors.extend(static_checks(self.mappings, origins))
-            for where, problem in self.mappings.chat_user_problems():
-                self.fail(self.chatops_file or "chatops", where, problem)
         if self.errors:
             raise MappingErrors(self.errors)
         return self.mappings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -196,14 +197,16 @@ class Mappings:
     def flow(self, name: str) -> Flow | None:
         return next((f for f in self.flows if f.name == name), None)
 
-    def chat_user_problems(self) -> list[tuple[str, str]]:
-        """(where, problem) for each target named under chatops.users that is not defined."""
-        known = ", ".join(self.targets) or "none"
+    def chat_user_problems(self, defined: Collection[str] | None = None) -> list[tuple[str, str]]:
+        """(where, problem) for each target named under chatops.users that is not defined (`defined`: every
+        target name the files define, loaded or not; default the loaded targets)."""
+        names = self.targets if defined is None else defined
+        known = ", ".join(names) or "none"
         return [
             (f"chatops: field users.{chat_id}.{target}", f"no target {target!r}; known: {known}")
             for chat_id, people in self.chatops.users.items()
             for target in people
-            if target not in self.targets
+            if target not in names
         ]
 
     def secrets(self) -> set[str]:

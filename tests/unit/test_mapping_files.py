@@ -108,3 +108,36 @@ flows:
         "a.yaml: flow 'flows[0]': field name: '' is not a flow name",
         "a.yaml: flow 'flows[1]': field name: ['a', 'b'] is not a flow name",
     ]
+
+
+def test_a_broken_definition_is_reported_once_where_it_is_and_chat_users_are_checked_beside_it(
+    tmp_path: Path,
+) -> None:
+    text = """
+sources:
+  q: {kind: qualytics}
+targets:
+  jira: {kind: local, colour: red}
+channels:
+  team: {kind: slack}
+value_maps:
+  sev: [high, low]
+chatops:
+  users: {U1: {snow: alice}, U2: {jira: bob}}
+flows:
+  - name: f
+    source: [q]
+    trigger: {type: anomaly}
+    actions:
+      - create_ticket: {targets: [jira], priority: "{{ event.severity | lookup('sev') }}"}
+      - notify: {channels: [team]}
+catalog:
+  broken-dashboard: {targets: [jira]}
+"""
+    assert problems(tmp_path, {"a.yaml": text}) == [
+        "a.yaml: source 'q': no authentication configured: set one of secret (or allow_unauthenticated: true)",
+        "a.yaml: target 'jira': field colour: unknown field",
+        "a.yaml: channel 'team': a slack channel needs webhook_url, or bot_token and channel",
+        "a.yaml: value map 'sev': a value map is a mapping of values to values",
+        "a.yaml: chatops: field users.U1.snow: no target 'snow'; known: jira, mirror",
+    ]
