@@ -285,6 +285,12 @@ def _run(args: argparse.Namespace) -> int:
             raise
         print(f"gateway: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        psycopg = sys.modules.get("psycopg")  # loaded only for a PostgreSQL mirror; then its errors are the user's
+        if psycopg is None or not isinstance(exc, psycopg.Error):
+            raise
+        print(f"gateway: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,9 @@ from gateway.rules.lifecycle import STATES, canonical_state
 log = logging.getLogger("gateway.run.cli")
 
 
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+
+
 class CliError(Exception):
     """A problem the user can fix, printed as one line (no traceback) with exit code 2."""
 
@@ -51,6 +54,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "database", None):
         url = args.database if "://" in args.database else f"sqlite:///{args.database}"
         settings = msgspec.structs.replace(settings, database_url=url)
+    if not settings.database_url.startswith(DATABASE_SCHEMES):  # the store would raise it deep in a traceback
+        from gateway.record.store import describe  # psycopg with it: only on this error path
+
+        given = "--database" if getattr(args, "database", None) else "GATEWAY_DATABASE_URL"
+        raise CliError(
+            f"{given}: {describe(settings.database_url)!r} is not a database: give a file, sqlite:///PATH or"
+            " postgresql://USER:PASS@HOST:PORT/DB"
+        )
     return settings
 
 

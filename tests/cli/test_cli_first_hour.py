@@ -13,14 +13,14 @@ ROOT = Path(__file__).parents[2]
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
 
 
-def gateway(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def gateway(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway.run.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "QUALYTICS_SECRET": QUALYTICS_SECRET},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "QUALYTICS_SECRET": QUALYTICS_SECRET, **(env or {})},
     )
 
 
@@ -133,3 +133,23 @@ def test_a_reader_that_leaves_early_gets_no_broken_pipe_noise(make_gateway: Make
     assert first.startswith(b"DQ-")
     assert errors == ""
     assert code == 141
+
+
+def test_a_database_url_that_is_none_or_a_server_that_is_down_is_one_line(tmp_path: Path) -> None:
+    directory = str(mappings(tmp_path / "m"))
+    for args, env in [
+        (["tickets", "--database", "mysql://db.example/gateway"], {}),
+        (["tickets"], {"GATEWAY_DATABASE_URL": "sqlite://var/gateway.db"}),
+    ]:
+        wrong = gateway("--mappings", directory, *args, cwd=tmp_path, env=env)
+        assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, wrong.stderr
+        given = "--database" if "--database" in args else "GATEWAY_DATABASE_URL"
+        assert wrong.stderr.startswith(f"gateway: {given}: "), wrong.stderr
+        assert "is not a database: give a file, sqlite:///PATH or postgresql://" in wrong.stderr
+    down = gateway(
+        "--mappings", directory, "executions", "--database", "postgresql://gw:s3cret@127.0.0.1:1/gw", cwd=tmp_path
+    )
+    assert down.returncode == 1 and "Traceback" not in down.stderr, down.stderr
+    [line] = down.stderr.splitlines()
+    assert line.startswith("gateway: OperationalError: connection failed") and "127.0.0.1" in line
+    assert "s3cret" not in line
