@@ -18,6 +18,7 @@ log = logging.getLogger("gateway.run.cli")
 
 
 DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class CliError(Exception):
@@ -62,6 +63,9 @@ def _settings(args: argparse.Namespace) -> Settings:
             f"{given}: {describe(settings.database_url)!r} is not a database: give a file, sqlite:///PATH or"
             " postgresql://USER:PASS@HOST:PORT/DB"
         )
+    if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):  # redis-py raises it at connect
+        scheme = settings.redis_url.partition("://")[0] if "://" in settings.redis_url else "no scheme"
+        raise CliError(f"REDIS_URL: must be redis://HOST:PORT, rediss://HOST:PORT or unix:///PATH, not {scheme!r}")
     return settings
 
 

@@ -153,3 +153,14 @@ def test_a_database_url_that_is_none_or_a_server_that_is_down_is_one_line(tmp_pa
     [line] = down.stderr.splitlines()
     assert line.startswith("gateway: OperationalError: connection failed") and "127.0.0.1" in line
     assert "s3cret" not in line
+
+
+def test_a_redis_url_redis_cannot_take_is_one_line(make_gateway: MakeHarness, tmp_path: Path) -> None:
+    harness = make_gateway()
+    where = ("--mappings", str(harness.settings.mappings), "--database", str(harness.settings.database_path))
+    for args in (["executions", *where], ["worker", "--burst", *where]):
+        result = gateway(*args, cwd=tmp_path, env={"REDIS_URL": "http://user:pw@cache.example:6379"})
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr == (
+            "gateway: REDIS_URL: must be redis://HOST:PORT, rediss://HOST:PORT or unix:///PATH, not 'http'\n"
+        )
