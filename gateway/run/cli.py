@@ -60,12 +60,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
 
 
+def _port(value: str) -> int:
+    """A TCP port; past 65535 uvicorn listened on the number modulo 65536 (99999: 34463) and the emulators crashed."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535)")
+    return port
+
+
 def _ports(value: str) -> dict[str, int]:
     """`9101,9102`: the sandbox Jira's and ServiceNow's first-choice ports."""
     try:
-        jira, servicenow = (int(part) for part in value.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected JIRA_PORT,SERVICENOW_PORT, not {value!r}") from None
+        jira, servicenow = (_port(part) for part in value.split(","))
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"expected JIRA_PORT,SERVICENOW_PORT (0-65535), not {value!r}") from None
     return {"jira": jira, "servicenow": servicenow}
 
 
@@ -186,7 +197,7 @@ def parser() -> argparse.ArgumentParser:
     about = f"run the web app, {DEFAULT_WORKERS} supervised workers and (unset REDIS_URL) an embedded Redis"
     serve = sub.add_parser("serve", parents=[common], help=about, description=about)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", type=_port, default=8080)
     serve.add_argument(
         "--workers", type=int, default=DEFAULT_WORKERS, help=f"worker processes (default {DEFAULT_WORKERS}; 0: none)"
     )
@@ -254,7 +265,7 @@ def parser() -> argparse.ArgumentParser:
     emulate = sub.add_parser("emulate", parents=[common], help="run a loopback tracker emulator")
     emulate.add_argument("kind", choices=["jira", "servicenow"])
     emulate.add_argument("--host", default="127.0.0.1")
-    emulate.add_argument("--port", type=int)
+    emulate.add_argument("--port", type=_port)
     emulate.set_defaults(func=cmd_emulate)
     return root
 

@@ -164,3 +164,16 @@ def test_a_redis_url_redis_cannot_take_is_one_line(make_gateway: MakeHarness, tm
         assert result.stderr == (
             "gateway: REDIS_URL: must be redis://HOST:PORT, rediss://HOST:PORT or unix:///PATH, not 'http'\n"
         )
+
+
+def test_a_port_out_of_range_is_refused_before_anything_listens(tmp_path: Path) -> None:
+    directory = str(mappings(tmp_path / "m"))
+    for args, error in [
+        (["serve", "--port", "99999"], "argument --port: 99999 is not a port (0-65535)"),
+        (["emulate", "jira", "--port", "-1"], "argument --port: -1 is not a port (0-65535)"),
+        (["serve", "--sandbox-ports", "9001,70000"], "expected JIRA_PORT,SERVICENOW_PORT (0-65535), not '9001,70000'"),
+    ]:
+        result = gateway("--mappings", directory, *args, cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert error in result.stderr, result.stderr
+    assert not (tmp_path / "var").exists()  # nothing started
