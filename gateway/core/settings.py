@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -54,9 +55,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if value is None:
                 return default
             try:
-                return float(value)
+                found = float(value)
             except ValueError:
                 raise ValueError(f"{name} must be a number, not {value!r}") from None
+            if not math.isfinite(found) or found < 0:  # every setting is a size, a count or a duration
+                raise ValueError(f"{name} must be a number, 0 or more, not {value!r}")
+            return found
 
         return cls(
             mappings=Path(text("GATEWAY_MAPPINGS") or "mappings"),

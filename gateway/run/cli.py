@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -69,6 +70,17 @@ def _port(value: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535)")
     return port
+
+
+def _days(value: str) -> float:
+    """`db prune --days`: a negative age put the cutoff in the future and pruned everything finished, even today."""
+    try:
+        days = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days") from None
+    if not math.isfinite(days) or days < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days (0 or more)")
+    return days
 
 
 def _ports(value: str) -> dict[str, int]:
@@ -239,7 +251,7 @@ def parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", parents=[common], help="the mirror database: upgrade (migrate) or prune (retention)")
     db.add_argument("verb", choices=["upgrade", "prune"])
-    db.add_argument("--days", type=float, help="prune what is older than this (default: $GATEWAY_RETENTION_DAYS or 90)")
+    db.add_argument("--days", type=_days, help="prune what is older than this (default: $GATEWAY_RETENTION_DAYS or 90)")
     db.set_defaults(func=cmd_db)
 
     preview = sub.add_parser(

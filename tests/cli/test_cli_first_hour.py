@@ -177,3 +177,16 @@ def test_a_port_out_of_range_is_refused_before_anything_listens(tmp_path: Path) 
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert error in result.stderr, result.stderr
     assert not (tmp_path / "var").exists()  # nothing started
+
+
+def test_a_retention_age_below_zero_prunes_nothing_and_says_so(make_gateway: MakeHarness, tmp_path: Path) -> None:
+    harness = make_gateway()
+    where = ("--mappings", str(harness.settings.mappings), "--database", str(harness.settings.database_path))
+    for days in ("-5", "nan", "inf"):
+        result = gateway("db", "prune", "--days", days, *where, cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert f"argument --days: '{days}' is not a number of days (0 or more)" in result.stderr
+        assert "pruned" not in result.stdout
+    result = gateway("db", "prune", *where, cwd=tmp_path, env={"GATEWAY_RETENTION_DAYS": "-1"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr == "gateway: GATEWAY_RETENTION_DAYS must be a number, 0 or more, not '-1'\n"
