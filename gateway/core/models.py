@@ -31,6 +31,7 @@ TicketEventKind = Literal[
 ]
 TICKET_EVENT_KINDS: tuple[TicketEventKind, ...] = typing.get_args(TicketEventKind)
 Origin = Literal["jira", "servicenow", "api", "chat", "console", "anomaly", "gateway"]
+ORIGINS: tuple[Origin, ...] = typing.get_args(Origin)
 # where a change came from inside the gateway; the timeline names only a tracker origin (the actor says the rest)
 OWN_ORIGINS: tuple[Origin, ...] = ("api", "chat", "console", "anomaly", "gateway")
 

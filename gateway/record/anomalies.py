@@ -31,9 +31,7 @@ class Anomalies(Store):
         """The row of the ticket the anomaly belongs to now, if any."""
         return self.ask(tx, active_anomaly_read(source, anomaly_id))
 
-    def anomalies(
-        self, ticket_id: int, tx: Tx | None = None, *, active_only: bool = True
-    ) -> list[AnomalyRow]:
+    def anomalies(self, ticket_id: int, tx: Tx | None = None, *, active_only: bool = True) -> list[AnomalyRow]:
         sql = "SELECT * FROM ticket_anomalies WHERE ticket_id = ?" + (" AND active = 1" if active_only else "")
         return [_anomaly(r) for r in self._all(sql + " ORDER BY first_seen, source, anomaly_id", (ticket_id,), tx=tx)]
 

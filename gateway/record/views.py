@@ -89,9 +89,7 @@ def ticket_view(
         "occurrences": ticket.occurrences,
         "targets": ticket.targets,
         "links": [link_view(link) for link in (rt.mirror.links(ticket.id) if links is None else links)],
-        "anomalies": [
-            anomaly_view(a) for a in (rt.mirror.anomalies(ticket.id) if anomalies is None else anomalies)
-        ],
+        "anomalies": [anomaly_view(a) for a in (rt.mirror.anomalies(ticket.id) if anomalies is None else anomalies)],
         "resolve_when": ticket.resolve_when,
         "sla": sla_view(rt, rt.mirror.sla(ticket.id) if sla is _LOOK_UP else sla),
         "created_at": iso(ticket.created_at),
@@ -155,7 +153,6 @@ def execution_view(rt: Runtime, execution: ExecutionRow, *, attempts: bool = Tru
             {**msgspec.structs.asdict(a), "started_at": iso(a.started_at)} for a in rt.mirror.attempts(execution.id)
         ]
     return view
-
 
 
 def next_after(rows: list[Any], limit: int, key: str) -> str | None:

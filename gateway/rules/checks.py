@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.core.models import TICKET_FIELDS
+from gateway.core.models import ORIGINS, TICKET_FIELDS
 from gateway.rules.lifecycle import STATES, canonical_state
 from gateway.rules.schema import (
     OPEN_ALIASES,
@@ -128,3 +128,9 @@ def check_flow_rules(fail: Fail, file: str, where: str, trigger: Trigger, action
     allowed = {"status", "origin"} if ticket_event else used - {"origin"}
     for key in sorted(used - allowed):
         fail(file, f"{where}: field trigger.where.{key}", f"not a filter of {trigger.type} triggers")
+    if ticket_event:  # matched without case against these names: anything else is a flow that never fires
+        for key, what, known in (("status", "a ticket state", STATES), ("origin", "an origin", ORIGINS)):
+            for value in getattr(trigger.where, key) or []:
+                if value.lower() not in {name.lower() for name in known}:
+                    problem = f"{value!r} is not {what}; one of {', '.join(known)}"
+                    fail(file, f"{where}: field trigger.where.{key}", problem)

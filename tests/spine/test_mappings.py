@@ -129,6 +129,23 @@ CASES = [
         )
         for source, shown in [("5", "5"), ("[[qualytics]]", "[['qualytics']]"), ("[]", "[]"), ("{q: 1}", "{'q': 1}")]
     ],
+    *[
+        (
+            f"ticket event where.{key}",
+            flow(
+                '      - webhook: {url: "https://hooks.example/dq"}\n',
+                trigger=f"ticket_status_changed, where: {{{key}: [{value}]}}",
+            ),
+            "flow 'f1'",
+            f"trigger.where.{key}",
+            problem,
+        )
+        for key, value, problem in [
+            ("status", "Reslved", "'Reslved' is not a ticket state; one of New, In Progress, On Hold, Resolved,"),
+            ("status", "in_progress", "'in_progress' is not a ticket state; one of New, In Progress,"),
+            ("origin", "snow", "'snow' is not an origin; one of jira, servicenow, api, chat, console, anomaly"),
+        ]
+    ],
     (
         "status value map with a non-state",
         flow(CREATE + "          status: \"{{ event.status | lookup('states') }}\"\n") + STATE_MAP,

@@ -29,9 +29,7 @@ def callback_url(ctx: Context, execution: ExecutionRow) -> str | None:
     return str(url) if url else None
 
 
-def plan_link_back(
-    ctx: Context, tx: Tx, execution: ExecutionRow, remote: RemoteTicket, now: float
-) -> None:
+def plan_link_back(ctx: Context, tx: Tx, execution: ExecutionRow, remote: RemoteTicket, now: float) -> None:
     """After a create: queue the post-back when the event asked for one and the ticket has a URL."""
     if not remote.url or callback_url(ctx, execution) is None:
         return

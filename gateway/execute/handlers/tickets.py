@@ -290,4 +290,3 @@ def _catch_up(
         due_at=now,
         params={"status": ticket.state, "note": "", "actor": "gateway"},
     )
-

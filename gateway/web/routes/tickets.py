@@ -55,8 +55,8 @@ class NewTicket(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         top = {name: value for name in TICKET_FIELDS if (value := getattr(self, name)) is not None}
         if top and (self.fields or self.catalog):
             raise InvalidPayload(
-                f"{', '.join(top)}: give the ticket's fields under \"fields\" or at the top level, not both "
-                "(a catalog item's form goes under \"fields\")",
+                f'{", ".join(top)}: give the ticket\'s fields under "fields" or at the top level, not both '
+                '(a catalog item\'s form goes under "fields")',
                 code="ambiguous_fields",
             )
         return top or self.fields
