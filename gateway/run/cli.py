@@ -147,8 +147,11 @@ def cmd_executions(args: argparse.Namespace) -> int:
 
     runtime, dispatcher = _runtime(args)
     try:
+        if args.verb == "show" and not args.id:
+            print("show needs an execution id (gateway executions lists them)", file=sys.stderr)
+            return 2
         if args.verb == "show":
-            execution = runtime.mirror.execution(args.id or "")
+            execution = runtime.mirror.execution(args.id)
             if execution is None:
                 print(f"no execution {args.id!r}", file=sys.stderr)
                 return 1

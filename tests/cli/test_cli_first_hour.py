@@ -190,3 +190,11 @@ def test_a_retention_age_below_zero_prunes_nothing_and_says_so(make_gateway: Mak
     result = gateway("db", "prune", *where, cwd=tmp_path, env={"GATEWAY_RETENTION_DAYS": "-1"})
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr == "gateway: GATEWAY_RETENTION_DAYS must be a number, 0 or more, not '-1'\n"
+
+
+def test_show_without_an_id_says_what_it_needs(make_gateway: MakeHarness, tmp_path: Path) -> None:
+    harness = make_gateway()
+    where = ("--mappings", str(harness.settings.mappings), "--database", str(harness.settings.database_path))
+    result = gateway("executions", "show", *where, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "show needs an execution id (gateway executions lists them)\n"
