@@ -21,6 +21,8 @@ log = logging.getLogger("gateway.run.cli")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.target is not None and not args.live:  # else the target is ignored and the check passes unasked
+        raise CliError(f"--target {args.target} applies to the live check: gateway check --live --target {args.target}")
     settings = _settings(args)
     try:
         mappings = load_mappings(settings.mappings)

@@ -290,3 +290,11 @@ def test_a_mapping_that_breaks_a_check_exits_2_naming_file_target_field_value_an
     line = next(line for line in err.splitlines() if message in line)
     assert line.startswith("error: ") and "targets.yaml: targets." in line
     assert "live problem(s)" in err
+
+
+def test_a_target_without_live_is_refused_not_ignored(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["check", "--mappings", str(SHIPPED), "--target", "jira"])
+    out = capsys.readouterr()
+    assert (done.value.code, out.out) == (2, "")
+    assert out.err == "gateway: --target jira applies to the live check: gateway check --live --target jira\n"
