@@ -1,10 +1,11 @@
 """Strict YAML for the mappings: what PyYAML accepts silently but a reviewer would not see is a problem.
 
 A key given twice in one mapping is one: PyYAML keeps the last and drops the first without a word,
-so a second `flows:` in a file would hide every flow above it. Anchors and aliases are refused: a
-few lines of aliases expand into billions of values (the loader copies each while it reads `${VAR}`),
-and mappings under review should say each thing where it applies. Nesting is bounded for the same
-reason: PyYAML composes recursively and a file of `[[[[...` ends in a RecursionError.
+so a second `flows:` in a file would hide every flow above it. Anchors and aliases are welcome (one
+`&defaults` shared by many flows), but a document they would expand past MAX_VALUES is refused: a few
+lines of aliases can stand for billions of values (the loader copies each while it reads `${VAR}`),
+and an alias inside its own anchor for an endless one. Nesting is bounded for the same reason:
+PyYAML composes recursively and a file of `[[[[...` ends in a RecursionError.
 """
 
 from __future__ import annotations
@@ -20,22 +21,18 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 
 MAX_DEPTH = 40  # the example mappings nest 7 deep
+MAX_VALUES = 100_000  # values of a document with its aliases written out; the examples hold a few hundred
 
 
 class Refused(yaml.YAMLError):
-    """YAML that is valid but not taken at all (an alias, nesting past MAX_DEPTH)."""
+    """YAML that is valid but not taken at all (aliases expanding too far or into themselves, deep nesting)."""
 
 
 class _Strict(yaml.SafeLoader):
     depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        line = event.start_mark.line + 1
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise Refused(
-                f"line {line}: anchors and aliases (&name, *name, <<: *name) are not allowed; write the value out"
-            )
+        line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
         if self.depth >= MAX_DEPTH:
             raise Refused(f"line {line}: nested more than {MAX_DEPTH} levels deep")
         self.depth += 1
@@ -60,10 +57,35 @@ def read(text: str) -> tuple[Any, list[YamlProblem]]:
         node = loader.get_single_node()
         if node is None:
             return None, []
+        _expanded(node, {}, set())
         problems = list(_duplicates(loader, node, ()))
         return loader.construct_document(node), problems
     finally:
         loader.dispose()
+
+
+def _expanded(node: Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """How many values `node` stands for once its aliases are written out (an alias is the same node again,
+    so each node is counted once and its size reused); Refused past MAX_VALUES or for an alias in itself."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in open_nodes:
+        raise Refused(f"line {node.start_mark.line + 1}: an alias refers to the value it is inside of")
+    open_nodes.add(id(node))
+    children: list[Node] = []
+    if isinstance(node, SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, MappingNode):
+        children = [part for pair in node.value for part in pair]
+    size = 1 + sum(_expanded(child, sizes, open_nodes) for child in children)
+    open_nodes.discard(id(node))
+    if size > MAX_VALUES:
+        raise Refused(
+            f"line {node.start_mark.line + 1}: its aliases expand to more than {MAX_VALUES} values; write less through"
+            " aliases"
+        )
+    sizes[id(node)] = size
+    return size
 
 
 def _name(node: Node) -> str | None:

@@ -53,18 +53,31 @@ flows:
     ]
 
 
-def test_aliases_are_refused_before_they_can_expand(tmp_path: Path) -> None:
+def test_aliases_that_would_expand_too_far_or_into_themselves_are_refused(tmp_path: Path) -> None:
     bomb = "value_maps:\n  a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"  {name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
         for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
     )  # nine to the ninth strings once expanded: the load never finished
     assert problems(tmp_path, {"a.yaml": bomb}) == [
-        "a.yaml: document: line 2: anchors and aliases (&name, *name, <<: *name) are not allowed; write the value out"
+        "a.yaml: document: line 7: its aliases expand to more than 100000 values; write less through aliases"
     ]
-    shared = "targets:\n  jira: &jira {kind: local}\n  snow: *jira\n"
-    assert problems(tmp_path, {"a.yaml": shared})[0].endswith(
-        "line 2: anchors and aliases (&name, *name, <<: *name) are not allowed; write the value out"
+    endless = "value_maps:\n  m: &m {k: [*m]}\n"
+    assert problems(tmp_path / "endless", {"a.yaml": endless}) == [
+        "a.yaml: document: line 2: an alias refers to the value it is inside of"
+    ]
+
+
+def test_an_anchor_shared_by_several_definitions_loads_as_if_written_out(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "targets:\n  jira: &local {kind: local}\n  snow: *local\n"
+        "flows:\n"
+        "  - name: open\n    trigger: {type: anomaly}\n    actions: &open [{create_ticket: {targets: [jira, snow]}}]\n"
+        "  - name: also\n    trigger: {type: anomaly_status_change}\n    actions: *open\n"
     )
+    mappings = load_mappings(tmp_path, {})
+    assert sorted(mappings.targets) == ["jira", "snow"] and mappings.targets["snow"].kind == "local"
+    assert [flow.name for flow in mappings.flows] == ["open", "also"]
+    assert mappings.flows[1].actions == mappings.flows[0].actions
 
 
 def test_nesting_past_any_mapping_is_an_error_not_a_recursion_error(tmp_path: Path) -> None:
