@@ -14,7 +14,7 @@ from gateway.core.models import Event
 from gateway.core.outbound import ConnectorError
 from gateway.core.redact import Redactor
 from gateway.decide.fields import create_fields, target_status
-from gateway.decide.ingest import check_event_count, source_config
+from gateway.decide.ingest import check_event_count, check_ids, source_config
 from gateway.receive.sources import ADAPTERS, Delivery
 from gateway.record.runtime import Runtime
 from gateway.rules.matching import matching_flows
@@ -29,6 +29,7 @@ def preview(rt: Runtime, source: str, headers: Mapping[str, str], body: bytes) -
     delivery = Delivery(source=source, headers=headers, body=body, received_at=time.time())
     parsed = ADAPTERS[config.kind].parse(config, delivery)
     check_event_count(parsed, rt.settings.max_events_per_delivery)
+    check_ids(parsed)
     redactor = rt.redactor()
     matches: list[dict[str, Any]] = []
     ignored: list[dict[str, Any]] = [{"reason": i.reason} for i in parsed.ignored]

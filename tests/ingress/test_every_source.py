@@ -301,3 +301,28 @@ def test_every_sample_previews_as_it_would_run(gateway: Harness, name: str) -> N
     response = send(gateway, kind, name)  # and the real delivery agrees with it
     assert response.status_code in (200, 202)
     assert len(response.json()["event_ids"]) == len(result["events"])
+
+
+BLANK_IDS = [
+    ("qualytics", "qualytics.json", ("context", "anomalies", 0, "id")),
+    ("soda", "soda_cloud.json", ("incident", "id")),
+    ("monte_carlo", "monte_carlo_incident.json", ("payload", "incident_id")),
+]
+
+
+@pytest.mark.parametrize(("kind", "name", "where"), BLANK_IDS, ids=[b[0] for b in BLANK_IDS])
+def test_an_anomaly_with_a_blank_id_is_refused_and_records_nothing(
+    gateway: Harness, kind: str, name: str, where: tuple[Any, ...]
+) -> None:
+    data = json.loads(payload(name))
+    node = data
+    for step in where[:-1]:
+        node = node[step]
+    node[where[-1]] = ""
+    body = json.dumps(data).encode()
+    refused = gateway.post(kind, body, headers=auth(kind, body))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == "invalid_payload" and "anomaly id" in refused.json()["detail"]
+    preview = gateway.client.post(f"/v1/preview/{kind}", content=body)
+    assert preview.status_code == 422 and preview.json()["error"] == "invalid_payload", preview.text
+    assert gateway.tickets() == [] and gateway.executions() == [] and events_recorded(gateway) == []
