@@ -51,6 +51,8 @@ class Tx(Protocol):
 
 
 DatabaseError: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+# the database refused a value it was given (PostgreSQL's text holds no NUL character): the request's fault
+ValueRefused: tuple[type[Exception], ...] = (sqlite3.DataError, psycopg.DataError)
 # another transaction got there first (a unique key, a deadlock): the whole unit of work may run again
 CONFLICTS = (
     sqlite3.IntegrityError,

@@ -16,7 +16,7 @@ from gateway.core.errors import GatewayError, error_body
 from gateway.decide.writer import IngestWriter
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
-from gateway.record.store import DatabaseError
+from gateway.record.store import DatabaseError, ValueRefused
 from gateway.web.access import access_check
 from gateway.web.limits import head_limit
 from gateway.web.metrics import Metrics, count_webhooks
@@ -53,6 +53,17 @@ def _database_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     return Response(
         error_body("database_unavailable", "the mirror database is unavailable; nothing was recorded"),
         status_code=503,
+        media_type=MediaType.JSON,
+    )
+
+
+def _value_refused(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """A value the database cannot hold (a NUL on PostgreSQL) is bad input, not an unavailable database:
+    a 503 would have the sending tool retry it forever. Nothing was recorded (its transaction rolled back)."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return Response(
+        error_body("invalid_value", f"a value of this request cannot be stored: {reason}"),
+        status_code=422,
         media_type=MediaType.JSON,
     )
 
@@ -116,6 +127,7 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
             GatewayError: _gateway_error,
             HTTPException: _http_error,
             **dict.fromkeys(DatabaseError, _database_error),
+            **dict.fromkeys(ValueRefused, _value_refused),
             Exception: _unexpected,
         },
         # outermost first: a 431 from head_limit is counted too

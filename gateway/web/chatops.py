@@ -26,6 +26,7 @@ from gateway.notify.messages import execution_problems, ticket_message
 from gateway.record.mirror import UNFINISHED
 from gateway.record.rows import TimelineRow
 from gateway.record.runtime import Runtime
+from gateway.record.store import ValueRefused
 from gateway.record.views import iso
 from gateway.rules.lifecycle import STATES, canonical_state
 from gateway.rules.schema import EVERY_TARGET
@@ -164,6 +165,9 @@ def run(rt: Runtime, dispatcher: Dispatcher | None, text: str, caller: Caller) -
         return Reply(f"{detail[:1].upper()}{detail[1:]}. {hint}")
     except GatewayError as exc:
         return Reply(f"Nothing changed: {caller.markup.escape(exc.detail)}.")
+    except ValueRefused as exc:  # a NUL typed on PostgreSQL: the person's fault, said like any refusal
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return Reply(f"Nothing changed: what was typed cannot be stored ({caller.markup.escape(reason)}).")
 
 
 def _show(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -> Reply:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gateway.web.replay import REPLAY_TEXT
+from tests import postgres
 from tests.chatops.support import teams_activity
 from tests.conftest import Harness, MakeHarness, payload
 from tests.ingress.test_every_source import SECRETS
@@ -210,3 +211,56 @@ def test_a_replayed_teams_message_is_answered_and_not_run_again(gateway: Harness
     replay = teams_signed(gateway, body)
     assert replay.status_code == 200 and replay.json()["text"] == REPLAY_TEXT
     assert len(_comments(gateway)) == 1
+
+
+@pytest.fixture
+def on_postgres(make_gateway: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """The security gateway with its mirror on PostgreSQL, whatever the run's database: its text has no NUL."""
+    monkeypatch.setenv(postgres.SWITCH, "postgresql")
+    gateway = security_gateway(make_gateway)
+    webhook(gateway, "generic", generic_events(1))
+    gateway.drain()
+    return gateway
+
+
+GENERIC_EVENT = {"event_id": "e-9", "event_type": "anomaly", "anomaly_id": "a-9", "severity": "high"}
+NUL_ANOMALY = {"source": "generic", "anomaly_id": "a-\u0000"}
+NUL_CASES: list[tuple[str, Attack]] = [
+    (
+        "generic anomaly id",
+        lambda g: webhook(g, "generic", json.dumps([{**GENERIC_EVENT, "anomaly_id": "a-\u0000"}]).encode()),
+    ),
+    (
+        "generic event id",
+        lambda g: webhook(g, "generic", json.dumps([{**GENERIC_EVENT, "event_id": "e-\u0000"}]).encode()),
+    ),
+    ("ticket search", lambda g: g.client.get("/v1/tickets?q=a%00b")),
+    ("execution filter", lambda g: g.client.get("/v1/executions?target=%00")),
+    ("execution id", lambda g: g.client.get("/v1/executions/a%00b")),
+    ("retry filter", lambda g: g.client.post("/v1/executions/retry?flow=%00")),
+    ("link an anomaly", lambda g: g.client.post("/v1/tickets/DQ-1/anomalies", json=NUL_ANOMALY)),
+]
+
+
+@pytest.mark.parametrize("attack", [c[1] for c in NUL_CASES], ids=[c[0] for c in NUL_CASES])
+def test_a_nul_character_postgresql_cannot_store_is_a_422(on_postgres: Harness, attack: Attack) -> None:
+    response = attack(on_postgres)
+    assert response.status_code == 422, response.text  # not 503 "database unavailable": the tool would retry it forever
+    assert response.json()["error"] == "invalid_value" and "NUL" in response.json()["detail"]
+    assert [t["number"] for t in on_postgres.tickets()] == ["DQ-1"]
+    assert [a["anomaly_id"] for a in on_postgres.ticket("DQ-1")["anomalies"]] == ["a-0"]
+    assert on_postgres.client.get("/readyz").json()["database"] == "ok"
+
+
+@pytest.mark.parametrize("chat", ["slack", "teams"])
+def test_a_nul_character_typed_in_chat_is_answered_as_a_refusal(on_postgres: Harness, chat: str) -> None:
+    text = "DQ-1 link generic:a-\u0000"
+    if chat == "slack":
+        body = urllib.parse.urlencode({"command": "/ticket", "text": text, "user_name": "steve"})
+        response = slack_signed(on_postgres, body)
+    else:
+        response = teams_signed(on_postgres, teams_activity(text))
+    assert response.status_code == 200, response.text
+    reply = response.json()["text"]
+    assert reply.startswith("Nothing changed: what was typed cannot be stored") and "NUL" in reply
+    assert [a["anomaly_id"] for a in on_postgres.ticket("DQ-1")["anomalies"]] == ["a-0"]
