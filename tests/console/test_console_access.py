@@ -250,3 +250,13 @@ def test_a_console_form_over_the_body_limit_is_a_413(make_gateway: MakeHarness) 
     data = {"csrf": csrf_of(form.text), "token": "x" * 10_000, "next_path": "/ui/tickets"}
     refused = gateway.client.post("/ui/login", data=data, follow_redirects=False)
     assert refused.status_code == 413 and "Request refused" in refused.text
+
+
+def test_a_filter_no_ticket_or_execution_can_match_is_named_not_shown_as_empty(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    tickets = gateway.client.get("/ui/tickets?state=Sideways")
+    assert tickets.status_code == 422 and "Sideways" in tickets.text and "On Hold" in tickets.text
+    runs = gateway.client.get("/ui/executions?status=faild")
+    assert runs.status_code == 422 and "faild" in runs.text and "succeeded" in runs.text
+    assert gateway.client.get("/ui/tickets?state=in+progress").status_code == 200
+    assert gateway.client.get("/ui/executions?status=failed&state=").status_code == 200

@@ -120,6 +120,10 @@ CASES += [
         "bad_signature",
     ),
     ("101 events in one delivery", lambda g: webhook(g, "generic", generic_events(101)), 413, "too_many_events"),
+    ("tickets of a made-up state", lambda g: g.client.get("/v1/tickets?state=Sideways"), 422, "invalid_query"),
+    ("executions of a made-up status", lambda g: g.client.get("/v1/executions?status=faild"), 422, "invalid_query"),
+    ("executions of a made-up action", lambda g: g.client.get("/v1/executions?action=create"), 422, "invalid_query"),
+    ("executions of a made-up error kind", lambda g: g.client.get("/v1/executions?error_kind=x"), 422, "invalid_query"),
 ]
 
 
@@ -130,6 +134,17 @@ def test_attack_gets_its_4xx(gateway: Harness, attack: Attack, status: int, code
     assert response.json()["error"] == code
     assert response.json()["detail"]
     assert gateway.tickets() == []
+
+
+def test_a_filter_that_could_match_nothing_names_what_it_takes(gateway: Harness) -> None:
+    webhook(gateway, "generic", generic_events(1))
+    gateway.drain()
+    refused = gateway.client.get("/v1/executions?status=faild").json()["detail"]
+    assert "faild" in refused and "queued, running, succeeded, failed, skipped" in refused
+    assert "Sideways" in gateway.client.get("/v1/tickets?state=Sideways").json()["detail"]
+    assert [t["number"] for t in gateway.tickets(state="new")] == ["DQ-1"]  # as the CLI and chat read states
+    assert gateway.tickets(state="in progress") == []
+    assert [e["status"] for e in gateway.executions(status="succeeded", action="create_ticket")] == ["succeeded"]
 
 
 def test_the_event_cap_is_named_and_a_full_batch_passes(gateway: Harness) -> None:

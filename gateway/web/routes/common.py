@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, TypeVar
@@ -16,6 +16,7 @@ from gateway.core.errors import ClientGone, InvalidPayload, PayloadTooLarge
 from gateway.core.jsonbody import decode_as
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
+from gateway.rules.lifecycle import STATES, canonical_state
 
 T = TypeVar("T")
 
@@ -92,6 +93,26 @@ def paging(limit: str | None, after: str | None, default: int) -> tuple[int, int
     if start is not None and not 0 <= start < 2**63:  # the databases' integers
         raise InvalidPayload("after is not a key a page ended at", code="invalid_query")
     return size, start
+
+
+def one_of(name: str, value: str | None, allowed: Sequence[str]) -> str | None:
+    """A filter over a closed set (`?status=`): anything else would list nothing, as if nothing were there."""
+    if not value:
+        return None
+    if value not in allowed:
+        raise InvalidPayload(f"{name}={value!r} is not one of {', '.join(allowed)}", code="invalid_query")
+    return value
+
+
+def state_of(value: str | None) -> str | None:
+    """`?state=` read as the CLI and chat read it ('in progress'); 422 naming the states for anything else."""
+    if not value:
+        return None
+    state = canonical_state(value)
+    if state is None:
+        problem = f"state={value!r} is not a ticket state; states: {', '.join(STATES)}"
+        raise InvalidPayload(problem, code="invalid_query")
+    return state
 
 
 def since_time(value: str | None) -> float | None:

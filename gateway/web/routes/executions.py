@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from litestar import Request, get, post
 
 from gateway.core.errors import NotFound
+from gateway.core.models import EXECUTION_STATUSES, ActionName
+from gateway.core.outbound import ErrorKind
 from gateway.decide import operations as actions
 from gateway.record.views import execution_view, execution_views, next_after
-from gateway.web.routes.common import DispatcherDep, RuntimeDep, paging, since_time
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, one_of, paging, since_time
 
 
 @get("/v1/executions", sync_to_thread=True)
@@ -27,11 +29,11 @@ def list_executions(
 ) -> dict[str, Any]:
     size, start = paging(limit, after, 500)
     found = rt.mirror.list_executions(
-        status=status,
+        status=one_of("status", status, EXECUTION_STATUSES),
         target=target,
         flow=flow,
-        action=action,
-        error_kind=error_kind,
+        action=one_of("action", action, get_args(ActionName)),
+        error_kind=one_of("error_kind", error_kind, get_args(ErrorKind)),
         since=since_time(since),
         limit=size,
         after=start,

@@ -16,7 +16,7 @@ from gateway.record.history import FORMATS, history_records
 from gateway.record.history import render as history_render
 from gateway.record.views import next_after, ticket_view, ticket_views
 from gateway.web.routes.bodies import documented_body
-from gateway.web.routes.common import DispatcherDep, RuntimeDep, decode, in_thread, paging, read_body
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, decode, in_thread, paging, read_body, state_of
 
 
 class StatusChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -99,7 +99,7 @@ def list_tickets(
     after: str | None = None,
 ) -> dict[str, Any]:
     size, start = paging(limit, after, 200)
-    tickets = rt.mirror.list_tickets(state=state_filter, source=source, q=q, limit=size, after=start)
+    tickets = rt.mirror.list_tickets(state=state_of(state_filter), source=source, q=q, limit=size, after=start)
     return {"tickets": ticket_views(rt, tickets), "next": next_after(tickets, size, "id")}
 
 

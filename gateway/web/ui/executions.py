@@ -13,7 +13,7 @@ from gateway.decide import operations
 from gateway.record import console_queries as queries
 from gateway.record.runtime import Runtime
 from gateway.record.views import execution_view
-from gateway.web.routes.common import DispatcherDep, RuntimeDep, in_thread, since_time
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, in_thread, one_of, since_time
 from gateway.web.ui import auth
 from gateway.web.ui.render import page, redirect
 from gateway.web.ui.tickets import PAGE_SIZE, UNFINISHED, executions, offset
@@ -38,7 +38,7 @@ def execution_list(
     when = since_time(since)
     found = queries.execution_page(
         rt.mirror,
-        status=status,
+        status=one_of("status", status, STATUSES),
         target=target,
         flow=flow,
         action=action,

@@ -14,7 +14,7 @@ from gateway.record import console_queries as queries
 from gateway.record.runtime import Runtime
 from gateway.record.views import execution_views, ticket_view
 from gateway.rules.lifecycle import STATES
-from gateway.web.routes.common import DispatcherDep, RuntimeDep, in_thread
+from gateway.web.routes.common import DispatcherDep, RuntimeDep, in_thread, state_of
 from gateway.web.ui import auth, chart
 from gateway.web.ui.render import page, redirect
 
@@ -67,7 +67,13 @@ def ticket_list(
 ) -> Response[str]:
     filters = {"state": state_filter, "source": source, "target": target, "q": q}
     found = queries.ticket_page(
-        rt.mirror, state=state_filter, source=source, target=target, q=q, offset=offset(page_number), limit=PAGE_SIZE
+        rt.mirror,
+        state=state_of(state_filter),
+        source=source,
+        target=target,
+        q=q,
+        offset=offset(page_number),
+        limit=PAGE_SIZE,
     )
     return page(
         request,
