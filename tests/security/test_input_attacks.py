@@ -75,6 +75,16 @@ CASES += [
         "bad_timestamp",
     ),
     (
+        "slack timestamp empty",
+        lambda g: g.client.post(
+            "/slack/commands",
+            content=b"command=%2Fticket&text=list",
+            headers={"x-slack-request-timestamp": "", "x-slack-signature": "v0=00"},
+        ),
+        401,
+        "bad_timestamp",
+    ),
+    (
         "slack timestamp of 5000 digits",
         lambda g: slack_signed(g, "command=%2Fticket&text=list", timestamp="9" * 5000),
         401,

@@ -193,8 +193,9 @@ async def slack_commands(request: Request[Any, Any, Any], rt: RuntimeDep, dispat
     if not secret:
         raise _not_configured("SLACK_SIGNING_SECRET")
     body = await read_body(request, rt.settings.max_body_bytes)
-    timestamp = request.headers.get("x-slack-request-timestamp", "")
-    if timestamp and not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):  # Bolt int()s it
+    timestamp = request.headers.get("x-slack-request-timestamp")
+    # Bolt int()s a timestamp it is given (an empty one too: its ValueError read as "not a slash command")
+    if timestamp is not None and not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         raise Unauthorized("X-Slack-Request-Timestamp is not a number of seconds", code="bad_timestamp")
     if _is_interactive(body):  # Bolt would json-parse it (any depth) before finding no listener for it
         raise _only_commands()
