@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import respx
 
@@ -19,6 +19,8 @@ from tests.chatops.support import (
     tracker_gateway,
 )
 from tests.conftest import Harness, MakeHarness, qualytics_delivery
+
+FORM = "application/x-www-form-urlencoded"
 
 
 def chat_gateway(make_gateway: MakeHarness, **files: str) -> Harness:
@@ -120,6 +122,29 @@ def test_forged_and_stale_signatures_are_refused_and_change_nothing(make_gateway
         assert refused.status_code == 401, refused.text
         assert refused.json()["error"] == "bad_signature"
         assert "detail" in refused.json()
+    assert ticket_state(gateway) == before
+
+
+def test_a_request_that_is_not_signed_is_refused_whatever_its_body(make_gateway: MakeHarness) -> None:
+    """The signature comes first: a forged button click or a body that is not a command is 401, not a hint."""
+    gateway = chat_gateway(make_gateway)
+    before = ticket_state(gateway)
+    bodies = {
+        "interactive": urlencode({"payload": json.dumps({"type": "block_actions", "actions": [{"value": "DQ-1"}]})}),
+        "payload not json": "payload=%7Bnot+json",
+        "not a form": "\x00\xff",
+        "empty": "",
+    }
+    for name, body in bodies.items():
+        for refused in (
+            slash(gateway, "", body=body, secret="not-the-signing-secret"),
+            slash(gateway, "", body=body, age=6 * 60),
+            gateway.client.post("/slack/commands", content=body.encode(), headers={"content-type": FORM}),
+        ):
+            assert refused.status_code == 401, (name, refused.text)
+            assert refused.json()["error"] == "bad_signature"
+    signed = slash(gateway, "", body=bodies["payload not json"])  # from Slack, but not a slash command
+    assert signed.status_code == 422 and signed.json()["error"] == "unsupported_slack_request"
     assert ticket_state(gateway) == before
 
 

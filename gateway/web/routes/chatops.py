@@ -167,6 +167,12 @@ def _seen(state: State, queue: Dispatcher | None) -> SeenRequests:
     return seen
 
 
+def _bad_signature() -> Unauthorized:
+    return Unauthorized(
+        "the Slack signature does not match, or its timestamp is over 5 minutes old", code="bad_signature"
+    )
+
+
 def _only_commands() -> InvalidPayload:
     return InvalidPayload("this endpoint takes Slack slash commands only", code="unsupported_slack_request")
 
@@ -197,19 +203,18 @@ async def slack_commands(request: Request[Any, Any, Any], rt: RuntimeDep, dispat
     # Bolt int()s a timestamp it is given (an empty one too: its ValueError read as "not a slash command")
     if timestamp is not None and not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         raise Unauthorized("X-Slack-Request-Timestamp is not a number of seconds", code="bad_timestamp")
+    signature = request.headers.get("x-slack-signature", "")
+    if not (timestamp and signature and SignatureVerifier(secret).is_valid(body, timestamp, signature)):
+        raise _bad_signature()  # before the body is looked at: an unsigned request learns nothing of it
     if _is_interactive(body):  # Bolt would json-parse it (any depth) before finding no listener for it
         raise _only_commands()
-    signature = request.headers.get("x-slack-signature", "")
-    verified = bool(timestamp and signature) and SignatureVerifier(secret).is_valid(body, timestamp, signature)
-    if verified and not _seen(request.app.state, dispatch).first_time("slack", signature, SLACK_WINDOW_S):
+    if not _seen(request.app.state, dispatch).first_time("slack", signature, SLACK_WINDOW_S):
         replay = {"response_type": "ephemeral", "text": REPLAY_TEXT}
         return Response(content=msgspec.json.encode(replay), media_type=MediaType.JSON)
     app = _slack(request.app.state, rt, dispatch, secret)
     answer = await in_thread(_dispatch, app, body, request.url.query, headers_of(request))
     if answer.status == 401:
-        raise Unauthorized(
-            "the Slack signature does not match, or its timestamp is over 5 minutes old", code="bad_signature"
-        )
+        raise _bad_signature()
     if answer.status != 200:  # 404: Bolt found no listener (events, shortcuts); 400: unreadable
         raise _only_commands()
     return Response(content=(answer.body or "").encode(), media_type=MediaType.JSON)
