@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from gateway.receive.security import hmac_b64
+from gateway.web.replay import REPLAY_TEXT
 from tests.chatops.support import CHAT_SETTINGS, TEAMS_SECRET, teams, teams_activity, ticket_state
 from tests.conftest import LOCAL_MAPPINGS, Harness, MakeHarness, qualytics_delivery
 
@@ -47,6 +48,20 @@ def test_a_bad_or_missing_hmac_is_refused_and_changes_nothing(make_gateway: Make
         assert refused.json()["error"] == "bad_signature"
     assert missing.status_code == 401 and missing.json()["error"] == "missing_signature"
     assert ticket_state(gateway) == before
+
+
+def test_a_captured_message_sent_again_with_its_header_rewritten_is_not_run_again(make_gateway: MakeHarness) -> None:
+    """Teams signs no timestamp: the signature is what was seen, however the header around it is written."""
+    gateway = chat_gateway(make_gateway)
+    body = teams_activity("DQ-1 comment once")
+    signature = hmac_b64(base64.b64decode(TEAMS_SECRET), body)
+    answers = [
+        gateway.client.post("/teams/messages", content=body, headers={"authorization": header}).json()["text"]
+        for header in (f"HMAC {signature}", f"hmac {signature}", f"HMAC  {signature}", f"Hmac {signature} ")
+    ]
+    assert answers[0] == "Comment added to DQ-1. 1 tracker update(s) queued."
+    assert answers[1:] == [REPLAY_TEXT] * 3
+    assert [e["kind"] for e in gateway.ticket("DQ-1")["timeline"]].count("comment") == 1
 
 
 def test_without_a_secret_the_endpoint_is_not_configured(make_gateway: MakeHarness) -> None:

@@ -235,8 +235,10 @@ class TeamsActivity(msgspec.Struct):
     recipient: TeamsUser | None = None  # the outgoing webhook itself: its name is what people @mention
 
 
-def check_teams_signature(headers: Mapping[str, str], body: bytes, secret: str) -> None:
-    """`Authorization: HMAC <base64 HMAC-SHA256(base64-decoded security token, raw body)>`."""
+def check_teams_signature(headers: Mapping[str, str], body: bytes, secret: str) -> str:
+    """`Authorization: HMAC <base64 HMAC-SHA256(base64-decoded security token, raw body)>`; the signature.
+
+    The replay check keys on the signature, not the header: `hmac <sig>` or `HMAC  <sig>` is the same request."""
     try:
         key = base64.b64decode(secret, validate=True)
     except binascii.Error:
@@ -248,6 +250,7 @@ def check_teams_signature(headers: Mapping[str, str], body: bytes, secret: str) 
         raise Unauthorized("missing Authorization: HMAC <signature> header", code="missing_signature")
     if not same(given.strip(), hmac_b64(key, body)):
         raise Unauthorized("the Teams HMAC signature does not match", code="bad_signature")
+    return given.strip()
 
 
 @post("/teams/messages", status_code=200, operation_class=documented_body())
@@ -258,8 +261,8 @@ async def teams_messages(request: Request[Any, Any, Any], rt: RuntimeDep, dispat
         raise _not_configured("TEAMS_OUTGOING_SECRET")
     body = await read_body(request, rt.settings.max_body_bytes)
     headers = headers_of(request)
-    check_teams_signature(headers, body, secret)
-    if not _seen(request.app.state, dispatch).first_time("teams", headers["authorization"], TEAMS_WINDOW_S):
+    signature = check_teams_signature(headers, body, secret)
+    if not _seen(request.app.state, dispatch).first_time("teams", signature, TEAMS_WINDOW_S):
         return {"type": "message", "text": REPLAY_TEXT}
     activity = decode(body, TeamsActivity)
     who = activity.sender.name or activity.sender.aad_object_id or "unknown"
