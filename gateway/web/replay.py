@@ -1,7 +1,8 @@
 """Chat requests seen recently, so a captured signed request replayed within its window runs nothing.
 
-Signatures are kept in Redis (`SET NX EX`), shared by every web process and kept across restarts;
-without Redis (or while it is away) in this process's memory, so replays are still refused.
+Signatures (Slack's trigger_id where a command has one: a retry is signed anew) are kept in Redis
+(`SET NX EX`), shared by every web process and kept across restarts; without Redis (or while it is
+away) in this process's memory, so replays are still refused.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import redis
 
 log = logging.getLogger("gateway.web.replay")
 SLACK_WINDOW_S = 300  # Slack refuses older timestamps itself; a signature cannot be replayed past that
+SLACK_TRIGGER_WINDOW_S = 3600  # Slack retries a request it got no answer to, signed anew, for minutes after
 TEAMS_WINDOW_S = 24 * 3600  # Teams signs no timestamp: remember its signatures for a day
 REPLAY_TEXT = "This request was already received; it was not run again."
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -29,9 +30,11 @@ CHAT_SETTINGS = {"slack_signing_secret": SIGNING_SECRET, "teams_outgoing_secret"
 
 # -- requests as Slack and Teams send them --------------------------------------------------
 def slack_form(text: str, **fields: str) -> str:
-    """Slack's documented slash-command body with this command text."""
+    """Slack's documented slash-command body with this command text, and a trigger_id of its own (as each
+    invocation has)."""
     form = dict(parse_qsl((SAMPLES / "slack_slash_command.txt").read_text()))
     form.update(command="/ticket", text=text, response_url=RESPONSE_URL, user_id="U2147483697", user_name="steve")
+    form.update(trigger_id=f"13345224609.738474920.{uuid.uuid4().hex}")
     form.update(fields)
     return urlencode(form)
 

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlencode
 
 import respx
 
+from gateway.web.replay import REPLAY_TEXT
 from tests.chatops.support import (
     CHAT_SETTINGS,
     RESPONSE_URL,
@@ -146,6 +147,27 @@ def test_a_request_that_is_not_signed_is_refused_whatever_its_body(make_gateway:
     signed = slash(gateway, "", body=bodies["payload not json"])  # from Slack, but not a slash command
     assert signed.status_code == 422 and signed.json()["error"] == "unsupported_slack_request"
     assert ticket_state(gateway) == before
+
+
+def test_slack_retrying_a_command_signed_anew_does_not_run_it_again(make_gateway: MakeHarness) -> None:
+    """A retry (X-Slack-Retry-Num) carries the invocation's trigger_id under a new timestamp and signature."""
+    gateway = chat_gateway(make_gateway)
+    body = slack_form("DQ-1 comment once")
+    with respx.mock() as slack:
+        slack.post(RESPONSE_URL).respond(200)
+        first = slash(gateway, "", body=body, age=3)
+        retried = gateway.client.post(
+            "/slack/commands",
+            content=body.encode(),
+            headers={**slash_headers(gateway, body), "x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"},
+        )
+        typed_again = slash(gateway, "DQ-1 comment once")  # the person sends it again: a new invocation
+        gateway.drain()
+        followups(gateway)
+    assert first.json()["text"].startswith("Comment added to DQ-1.")
+    assert retried.status_code == 200 and retried.json() == {"response_type": "ephemeral", "text": REPLAY_TEXT}
+    assert typed_again.json()["text"].startswith("Comment added to DQ-1.")
+    assert [e["kind"] for e in gateway.ticket("DQ-1")["timeline"]].count("comment") == 2
 
 
 def slash_headers(gateway: Harness, body: str) -> dict[str, str]:

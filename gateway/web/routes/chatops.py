@@ -33,7 +33,7 @@ from gateway.notify.markup import TEAMS
 from gateway.receive.security import hmac_b64, same
 from gateway.record.runtime import Runtime
 from gateway.web import chatops
-from gateway.web.replay import REPLAY_TEXT, SLACK_WINDOW_S, TEAMS_WINDOW_S, SeenRequests
+from gateway.web.replay import REPLAY_TEXT, SLACK_TRIGGER_WINDOW_S, SLACK_WINDOW_S, TEAMS_WINDOW_S, SeenRequests
 from gateway.web.routes.bodies import documented_body
 from gateway.web.routes.common import DispatcherDep, RuntimeDep, decode, headers_of, in_thread, read_body
 
@@ -177,13 +177,19 @@ def _only_commands() -> InvalidPayload:
     return InvalidPayload("this endpoint takes Slack slash commands only", code="unsupported_slack_request")
 
 
-def _is_interactive(body: bytes) -> bool:
-    """Interactive components and shortcuts come as a `payload=<json>` form field; commands never do."""
+def _form(body: bytes) -> dict[str, list[str]] | None:
+    """The form's fields; None for more fields than any slash command has."""
     try:
-        fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=200)
+        return urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=200)
     except ValueError:
-        return True  # more fields than any slash command has
-    return "payload" in fields
+        return None
+
+
+def _seen_key(form: dict[str, list[str]], signature: str) -> tuple[str, int]:
+    """What makes a command the same command: Slack's trigger_id names one invocation, and a retry of it
+    (X-Slack-Retry-Num) is signed again with a new timestamp; without one, the signature."""
+    trigger = (form.get("trigger_id") or [""])[0]
+    return (f"trigger:{trigger}", SLACK_TRIGGER_WINDOW_S) if trigger else (signature, SLACK_WINDOW_S)
 
 
 def _dispatch(app: App, body: bytes, query: str, headers: dict[str, str]) -> BoltResponse:
@@ -206,9 +212,10 @@ async def slack_commands(request: Request[Any, Any, Any], rt: RuntimeDep, dispat
     signature = request.headers.get("x-slack-signature", "")
     if not (timestamp and signature and SignatureVerifier(secret).is_valid(body, timestamp, signature)):
         raise _bad_signature()  # before the body is looked at: an unsigned request learns nothing of it
-    if _is_interactive(body):  # Bolt would json-parse it (any depth) before finding no listener for it
-        raise _only_commands()
-    if not _seen(request.app.state, dispatch).first_time("slack", signature, SLACK_WINDOW_S):
+    form = _form(body)
+    if form is None or "payload" in form:  # interactive components and shortcuts come as `payload=<json>`:
+        raise _only_commands()  # Bolt would json-parse it (any depth) before finding no listener for it
+    if not _seen(request.app.state, dispatch).first_time("slack", *_seen_key(form, signature)):
         replay = {"response_type": "ephemeral", "text": REPLAY_TEXT}
         return Response(content=msgspec.json.encode(replay), media_type=MediaType.JSON)
     app = _slack(request.app.state, rt, dispatch, secret)
