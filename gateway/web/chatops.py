@@ -171,9 +171,12 @@ def run(rt: Runtime, dispatcher: Dispatcher | None, text: str, caller: Caller) -
 
 
 def _show(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -> Reply:
+    """The ticket and its latest entries; a comment or note quoting a configured secret is masked, as in
+    notifications (a Teams reply is seen by the whole channel)."""
     ticket = actions.find_ticket(rt, command.reference)
     entries = rt.mirror.timeline(ticket.id)[-TIMELINE_SHOWN:]
-    latest = [f"• {caller.markup.escape(describe(e))}" for e in entries]
+    redact = rt.redactor()
+    latest = [f"• {caller.markup.escape(redact(describe(e)))}" for e in entries]
     lines = [plain_text(ticket_message(rt, ticket), caller.markup), "Latest:", *latest]
     return Reply("\n".join(lines), ticket_id=ticket.id)
 

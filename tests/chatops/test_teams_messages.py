@@ -6,8 +6,8 @@ import base64
 
 from gateway.receive.security import hmac_b64
 from gateway.web.replay import REPLAY_TEXT
-from tests.chatops.support import CHAT_SETTINGS, TEAMS_SECRET, teams, teams_activity, ticket_state
-from tests.conftest import LOCAL_MAPPINGS, Harness, MakeHarness, qualytics_delivery
+from tests.chatops.support import CHAT_SETTINGS, TEAMS_SECRET, slash, teams, teams_activity, ticket_state
+from tests.conftest import LOCAL_MAPPINGS, QUALYTICS_SECRET, Harness, MakeHarness, qualytics_delivery
 
 
 def chat_gateway(make_gateway: MakeHarness, **settings: str) -> Harness:
@@ -88,6 +88,16 @@ def test_show_uses_teams_markdown(make_gateway: MakeHarness) -> None:
     gateway = chat_gateway(make_gateway)
     text = teams(gateway, "/ticket DQ-1").json()["text"]
     assert text.startswith("**DQ-1: Amount Range Check failed on orders**\nState: New")
+
+
+def test_a_secret_someone_quoted_is_masked_when_the_ticket_is_shown(make_gateway: MakeHarness) -> None:
+    """A Teams reply is seen by the whole channel: a configured secret in a comment or note stays hidden."""
+    gateway = chat_gateway(make_gateway)
+    teams(gateway, f"DQ-1 comment the qualytics secret is {QUALYTICS_SECRET}, rotate it")
+    teams(gateway, f"DQ-1 on hold until {QUALYTICS_SECRET} is rotated")
+    for shown in (teams(gateway, "DQ-1").json()["text"], slash(gateway, "DQ-1").json()["text"]):
+        assert "comment by teams:Tim Jones: the qualytics secret is" in shown and "On Hold: until" in shown
+        assert QUALYTICS_SECRET not in shown
 
 
 def test_a_secret_that_is_not_base64_is_a_configuration_error(make_gateway: MakeHarness) -> None:
