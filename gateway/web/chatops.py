@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gateway.core.errors import GatewayError, NotFound
+from gateway.core.models import TICKET_ACTIONS
 from gateway.decide import operations as actions
 from gateway.decide import user_tickets
 from gateway.dispatch.queue import Dispatcher
@@ -209,6 +210,7 @@ def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
     chat_people = rt.mappings.chatops.users or rt.mappings.chatops.slack_users
     if ticket.state == "In Progress" and (taker or unassigned) and chat_people:
         text += _unmapped(ticket.targets, caller)
+    executions = _tracker_actions(rt, executions)
     return Reply(f"{text}. {_queued(executions)}", ticket_id=ticket.id, executions=executions)
 
 
@@ -227,6 +229,7 @@ def _comment(rt: Runtime, dispatcher: Dispatcher | None, command: Command, calle
         rt, dispatcher, command.reference, command.text, actor=caller.actor, origin="chat"
     )
     number = rt.number(ticket.id)
+    executions = _tracker_actions(rt, executions)
     return Reply(f"Comment added to {number}. {_queued(executions)}", ticket_id=ticket.id, executions=executions)
 
 
@@ -245,6 +248,7 @@ def _open(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
         rt, dispatcher, requester=caller.actor, fields={"title": command.text}, catalog=command.reference, origin="chat"
     )
     number = rt.number(ticket.id)
+    executions = _tracker_actions(rt, executions)
     title = caller.markup.escape(ticket.fields.get("short_description", ""))
     text = f"Opened {number} from {command.reference}: {title}. {len(executions)} tracker create(s) queued."
     return Reply(text, ticket_id=ticket.id, executions=executions)
@@ -258,6 +262,13 @@ _VERBS: dict[str, Callable[[Runtime, Dispatcher | None, Command, Caller], Reply]
     "unlink": _link,
     "open": _open,
 }
+
+
+def _tracker_actions(rt: Runtime, execution_ids: list[str]) -> list[str]:
+    """The executions that reach a tracker: what the reply counts and its outcome waits for. A ticket-event
+    flow's notify or webhook (or a PagerDuty resolve) runs too, but is no tracker update and may wait a minute."""
+    found = ((i, rt.mirror.execution(i)) for i in execution_ids)
+    return [i for i, execution in found if execution is not None and execution.action in TICKET_ACTIONS]
 
 
 def _queued(executions: list[str]) -> str:

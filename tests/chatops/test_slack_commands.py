@@ -9,8 +9,11 @@ import respx
 
 from gateway.web.replay import REPLAY_TEXT
 from tests.chatops.support import (
+    CHANNEL_ENV,
+    CHANNELS,
     CHAT_SETTINGS,
     RESPONSE_URL,
+    SLACK_WEBHOOK,
     Trackers,
     followups,
     slack_form,
@@ -19,7 +22,7 @@ from tests.chatops.support import (
     ticket_state,
     tracker_gateway,
 )
-from tests.conftest import Harness, MakeHarness, qualytics_delivery
+from tests.conftest import LOCAL_MAPPINGS, Harness, MakeHarness, qualytics_delivery
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -226,6 +229,30 @@ def test_a_comment_from_slack_is_on_the_timeline_with_its_author(make_gateway: M
     [comment] = [e for e in gateway.ticket("DQ-1")["timeline"] if e["kind"] == "comment"]
     assert comment["actor"] == "slack:steve"
     assert comment["data"] == {"text": "the <loader> & its retries"}
+
+
+def test_the_reply_counts_tracker_updates_not_the_notifications_a_change_sends(make_gateway: MakeHarness) -> None:
+    """A ticket-event flow tells a channel of the move and the comment; the person hears of their one tracker."""
+    flows = """
+flows:
+  - {name: tell-moves, trigger: {type: ticket_status_changed}, actions: [{notify: {channels: [dq-slack]}}]}
+  - {name: tell-comments, trigger: {type: ticket_comment_added}, actions: [{notify: {channels: [dq-slack]}}]}
+"""
+    gateway = make_gateway(
+        {**LOCAL_MAPPINGS, "channels.yaml": CHANNELS, "events.yaml": flows}, env=CHANNEL_ENV, **CHAT_SETTINGS
+    )
+    gateway.post("qualytics", qualytics_delivery(1))
+    gateway.drain()
+    with respx.mock() as slack:
+        slack.post(RESPONSE_URL).respond(200)
+        channel = slack.post(SLACK_WEBHOOK).respond(200, text="ok")
+        moved = slash(gateway, "DQ-1 in progress").json()["text"]
+        commented = slash(gateway, "DQ-1 comment on it").json()["text"]
+        gateway.drain()
+        followups(gateway)
+    assert moved.startswith("DQ-1 moved from New to In Progress. 1 tracker update(s) queued.")
+    assert commented.startswith("Comment added to DQ-1. 1 tracker update(s) queued.")
+    assert channel.call_count == 2  # the notifications still went
 
 
 def test_taking_a_ticket_assigns_the_mapped_tracker_user(make_gateway: MakeHarness) -> None:
