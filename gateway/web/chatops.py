@@ -10,6 +10,7 @@ included, is a line of helpful text for the person who typed the command.
 from __future__ import annotations
 
 import html
+import logging
 import re
 import threading
 import time
@@ -27,7 +28,7 @@ from gateway.notify.messages import execution_problems, ticket_message
 from gateway.record.mirror import UNFINISHED
 from gateway.record.rows import TimelineRow
 from gateway.record.runtime import Runtime
-from gateway.record.store import ValueRefused
+from gateway.record.store import DatabaseError, ValueRefused, unavailable
 from gateway.record.views import iso
 from gateway.rules.lifecycle import STATES, canonical_state
 from gateway.rules.schema import EVERY_TARGET
@@ -36,6 +37,7 @@ Verb = Literal["help", "show", "move", "comment", "link", "unlink", "open"]
 TIMELINE_SHOWN = 5
 _LONGEST_STATE = max(len(s.split()) for s in STATES)
 _HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
+log = logging.getLogger("gateway.web.chatops")
 
 
 class CommandError(Exception):
@@ -169,6 +171,12 @@ def run(rt: Runtime, dispatcher: Dispatcher | None, text: str, caller: Caller) -
     except ValueRefused as exc:  # a NUL typed on PostgreSQL: the person's fault, said like any refusal
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return Reply(f"Nothing changed: what was typed cannot be stored ({caller.markup.escape(reason)}).")
+    except Exception as exc:  # the API answers these 503 or 500; a chat shows only a reply (Teams: only a 200)
+        if isinstance(exc, DatabaseError) and unavailable(exc):
+            log.error("a chat command found the database unavailable: %s", type(exc).__name__)
+            return Reply("The gateway's database is unavailable right now (busy or unreachable); try again shortly.")
+        log.exception("a chat command failed unexpectedly", exc_info=exc)
+        return Reply("The gateway failed unexpectedly running this command; its log says why.")
 
 
 def _show(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -> Reply:

@@ -8,6 +8,7 @@ from gateway.receive.security import hmac_b64
 from gateway.web.replay import REPLAY_TEXT
 from tests.chatops.support import CHAT_SETTINGS, TEAMS_SECRET, slash, teams, teams_activity, ticket_state
 from tests.conftest import LOCAL_MAPPINGS, QUALYTICS_SECRET, Harness, MakeHarness, qualytics_delivery
+from tests.faults.conftest import database_held
 
 
 def chat_gateway(make_gateway: MakeHarness, **settings: str) -> Harness:
@@ -82,6 +83,18 @@ def test_command_errors_are_200_replies_teams_can_show(make_gateway: MakeHarness
     assert unknown.json()["text"].startswith("No ticket 'DQ-7'.")
     assert "cannot move to Closed" in forbidden.json()["text"]
     assert ticket_state(gateway) == before
+
+
+def test_a_command_while_the_database_is_unavailable_is_told_so_in_both_chats(make_gateway: MakeHarness) -> None:
+    """The API answers 503; Teams shows only 200 replies and Slack only its ack: the reason goes in the text."""
+    gateway = chat_gateway(make_gateway, db_busy_timeout_seconds=0.2)
+    with database_held(gateway):
+        answers = [teams(gateway, "DQ-1 resolved"), slash(gateway, "DQ-1 comment later")]
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["text"].startswith("The gateway's database is unavailable right now")
+    assert gateway.ticket("DQ-1")["state"] == "New"
+    assert teams(gateway, "DQ-1 resolved now").json()["text"].startswith("DQ-1 moved from New to Resolved.")
 
 
 def test_show_uses_teams_markdown(make_gateway: MakeHarness) -> None:
