@@ -141,9 +141,17 @@ def _after_words(text: str, count: int) -> str:
     return parts[count].strip() if len(parts) > count else ""
 
 
-def teams_text(raw: str) -> str:
-    """A Teams message's HTML text as typed: the bot's <at> mention and markup removed."""
-    text = re.sub(r"<at>.*?</at>", " ", raw, flags=re.IGNORECASE | re.DOTALL)
+_MENTION = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+
+
+def teams_text(raw: str, bot: str = "") -> str:
+    """A Teams message's HTML text as typed: the bot's <at> mention (the one naming `bot`, else the first)
+    and markup removed. Anyone else mentioned stays in the words as `@name`: `comment ask @Alice` is a comment
+    about Alice, not `ask`."""
+    found = list(_MENTION.finditer(raw))
+    names = [" ".join(html.unescape(m.group(1)).split()) for m in found]
+    ours = found[names.index(bot)] if bot in names else found[0] if found else None
+    text = _MENTION.sub(lambda m: " " if ours is not None and m.start() == ours.start() else f" @{m.group(1)} ", raw)
     text = re.sub(r"<[^>]+>", " ", text)
     return " ".join(html.unescape(text).replace("\xa0", " ").split())
 

@@ -59,6 +59,8 @@ def test_what_cannot_be_parsed_says_why(text: str, message: str) -> None:
 def test_teams_text_drops_the_mention_and_markup() -> None:
     assert teams_text("<at>DQ Gateway</at>&nbsp;DQ-1 resolved\n") == "DQ-1 resolved"
     assert teams_text("<div><at>DQ</at> DQ-1 comment a &amp; b</div>") == "DQ-1 comment a & b"
+    mentioned = "<at>Bob</at> <at>DQ Gateway</at> DQ-1 comment for <at>Bob</at>"
+    assert teams_text(mentioned, "DQ Gateway") == "@Bob DQ-1 comment for @Bob"
 
 
 def test_the_chatops_block_is_checked_when_mappings_load(tmp_path: object) -> None:

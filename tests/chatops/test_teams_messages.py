@@ -138,6 +138,15 @@ def test_what_a_person_typed_comes_back_as_text_not_markdown(make_gateway: MakeH
     assert "unlinked from DQ-1" in unlinked and "](https://evil.example)" not in unlinked
 
 
+def test_someone_mentioned_in_a_comment_stays_in_it(make_gateway: MakeHarness) -> None:
+    """Only the gateway's own @mention starts the command; a person mentioned in the text is part of what was said."""
+    gateway = chat_gateway(make_gateway)
+    answer = teams(gateway, "DQ-1 comment ask <at>Alice Smith</at> to check the loader").json()["text"]
+    assert answer == "Comment added to DQ-1. 1 tracker update(s) queued."
+    [comment] = [e for e in gateway.ticket("DQ-1")["timeline"] if e["kind"] == "comment"]
+    assert comment["data"]["text"] == "ask @Alice Smith to check the loader"
+
+
 def test_a_word_it_does_not_know_is_quoted_without_its_markup(make_gateway: MakeHarness) -> None:
     gateway = chat_gateway(make_gateway)
     text = teams(gateway, "DQ-1 x`[click](https://evil.example)`").json()["text"]

@@ -275,5 +275,5 @@ async def teams_messages(request: Request[Any, Any, Any], rt: RuntimeDep, dispat
     who = activity.sender.name or activity.sender.aad_object_id or "unknown"
     bot = (activity.recipient.name if activity.recipient else "") or "DQ Gateway"
     caller = chatops.caller(rt, f"teams:{who}", activity.sender.aad_object_id, TEAMS, invocation=f"@{bot}")
-    reply = await in_thread(chatops.run, rt, dispatch, chatops.teams_text(activity.text), caller)
+    reply = await in_thread(chatops.run, rt, dispatch, chatops.teams_text(activity.text, bot), caller)
     return {"type": "message", "text": reply.text}
