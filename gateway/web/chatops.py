@@ -108,6 +108,8 @@ def parse(text: str, command: str = "/ticket") -> Command:
         return Command("open", rest[0], text=title)
     if not rest:
         return Command("show", reference)
+    if rest[0].lower() in _HELP_WORDS:  # `/ticket DQ-42 help`: how to write what comes after the number
+        return Command("help")
     if rest[0].lower() == "comment":
         comment = _after_words(text, 2)
         if not comment:

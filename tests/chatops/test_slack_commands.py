@@ -216,6 +216,8 @@ def test_show_and_help(make_gateway: MakeHarness) -> None:
     helped = slash(gateway, "help").json()["text"]
     assert "`/ticket DQ-42 comment <text>`" in helped
     assert slash(gateway, "").json()["text"] == helped
+    assert slash(gateway, "DQ-1 help").json()["text"] == helped  # not "`help` is not a status"
+    assert "`/ticket DQ-42 link <source>:<anomaly id>`" in helped
 
 
 def test_a_comment_from_slack_is_on_the_timeline_with_its_author(make_gateway: MakeHarness) -> None:
