@@ -149,6 +149,39 @@ def test_unknown_ticket_and_execution_are_404(gateway: Harness) -> None:
     assert gateway.client.post("/v1/executions/nope/retry").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "query", "named"),
+    [
+        ("GET", "/v1/tickets", {"state": "Open"}, "New, In Progress, On Hold, Resolved, Closed, Canceled"),
+        ("GET", "/v1/executions", {"status": "Failed"}, "queued, running, succeeded, failed, skipped"),
+        ("GET", "/v1/executions", {"error_kind": "timeout"}, "transient, permanent, bug, auth"),
+        ("GET", "/v1/executions", {"action": "create"}, "create_ticket, update_ticket_status, comment"),
+        ("POST", "/v1/executions/retry", {"error_kind": "Transient"}, "transient, permanent, bug, auth"),
+    ],
+)
+def test_a_filter_value_no_row_can_hold_is_refused_naming_the_allowed_ones(
+    gateway: Harness, method: str, path: str, query: dict[str, str], named: str
+) -> None:
+    """A typo in a filter is not an empty list (nor a bulk retry that retries nothing): the CLI refuses it too."""
+    gateway.post("qualytics", payload("qualytics.json"))
+    gateway.drain()
+    response = gateway.client.request(method, path, params=query)
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert error["error"] == "invalid_query"
+    ((name, value),) = query.items()
+    assert f"{name}={value!r}" in error["detail"] and named in error["detail"]
+
+
+def test_a_state_filter_is_read_as_chat_and_the_cli_read_it(gateway: Harness) -> None:
+    gateway.post("qualytics", payload("qualytics.json"))
+    gateway.drain()
+    for spelling in ("New", "new", "NEW"):
+        assert [t["number"] for t in gateway.tickets(state=spelling)] == ["DQ-1"], spelling
+    assert gateway.tickets(state="in_progress") == []
+    assert [e["status"] for e in gateway.executions(status="succeeded", action="create_ticket")] == ["succeeded"]
+
+
 def test_write_endpoints_need_the_api_token_when_it_is_set(make_gateway: Any) -> None:
     gateway: Harness = make_gateway(api_token="admin-t0ken")
     gateway.post("qualytics", payload("qualytics.json"))

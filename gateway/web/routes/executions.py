@@ -67,6 +67,11 @@ def retry_failed(
     since: str | None = None,
 ) -> dict[str, Any]:
     retried = actions.retry_executions(
-        rt, dispatch, target=target, flow=flow, error_kind=error_kind, since=since_time(since)
+        rt,
+        dispatch,
+        target=target,
+        flow=flow,
+        error_kind=one_of("error_kind", error_kind, get_args(ErrorKind)),  # a typo retried nothing, said 202
+        since=since_time(since),
     )
     return {"retried": retried}
