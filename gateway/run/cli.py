@@ -324,7 +324,11 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> None:
     from gateway.run.logs import configure_logging
 
-    configure_logging()
+    try:
+        configure_logging()
+    except ValueError as exc:  # GATEWAY_LOG_LEVEL: one line, as every other setting a user can fix
+        print(f"gateway: {exc}", file=sys.stderr)
+        sys.exit(2)
     os.umask(0o077)  # whatever a command creates first (var/, the database, an export) is the owner's only
     args = parser().parse_args(argv)
     try:

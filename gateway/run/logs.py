@@ -82,6 +82,17 @@ class JsonFormatter(logging.Formatter):
         return _redacting.redact(json.dumps(line, default=str))
 
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # named in the error; logging's aliases (WARN) pass too
+
+
+def log_level(name: str) -> str:
+    """GATEWAY_LOG_LEVEL in any case (`debug`); a name logging does not know is a ValueError naming the levels."""
+    level = name.strip().upper() or "INFO"
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError(f"GATEWAY_LOG_LEVEL must be one of {', '.join(LEVELS)}, not {name!r}")
+    return level
+
+
 def configure_logging(level: str | None = None) -> None:
     root = logging.getLogger()
     json_lines = os.environ.get("GATEWAY_LOG_FORMAT", "text").strip().lower() == "json"
@@ -95,7 +106,7 @@ def configure_logging(level: str | None = None) -> None:
         handler._gateway = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.WARNING)
-    logging.getLogger("gateway").setLevel(level or os.environ.get("GATEWAY_LOG_LEVEL", "INFO"))
+    logging.getLogger("gateway").setLevel(log_level(level or os.environ.get("GATEWAY_LOG_LEVEL", "")))
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -188,8 +188,11 @@ def wait_for_redis(connection: redis.Redis, max_wait: float = 5.0) -> None:
 
 def _load(settings: Settings | None) -> Runtime:
     """What a worker and its companion start from: logging, settings, the runtime, the tracker clients."""
-    configure_logging()
-    settings = settings or Settings.from_env()
+    try:
+        configure_logging()
+        settings = settings or Settings.from_env()
+    except ValueError as exc:  # a setting the user can fix: one line, not a traceback
+        raise SystemExit(str(exc)) from None
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: a standalone worker needs the Redis the gateway uses")
     runtime = Runtime.load(settings)

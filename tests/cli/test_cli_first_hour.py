@@ -198,3 +198,26 @@ def test_show_without_an_id_says_what_it_needs(make_gateway: MakeHarness, tmp_pa
     result = gateway("executions", "show", *where, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr == "show needs an execution id (gateway executions lists them)\n"
+
+
+def test_the_log_level_is_read_in_any_case_and_a_wrong_one_is_one_line(tmp_path: Path) -> None:
+    good = mappings(tmp_path / "good")
+    for level in ("debug", "Warning", "ERROR"):
+        result = gateway("check", "--mappings", str(good), cwd=tmp_path, env={"GATEWAY_LOG_LEVEL": level})
+        assert result.returncode == 0, (level, result.stderr)
+        assert result.stdout.startswith("ok: 3 file(s)"), level
+    wrong = gateway("check", "--mappings", str(good), cwd=tmp_path, env={"GATEWAY_LOG_LEVEL": "verbose"})
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, wrong.stderr
+    assert wrong.stderr.strip() == (
+        "gateway: GATEWAY_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'verbose'"
+    )
+    worker = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "GATEWAY_LOG_LEVEL": "verbose"},
+    )
+    assert worker.returncode == 1 and "Traceback" not in worker.stderr, worker.stderr
+    assert "GATEWAY_LOG_LEVEL must be one of" in worker.stderr
