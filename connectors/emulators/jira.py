@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -949,11 +950,14 @@ def serve(
     users: dict[str, str] | None = None,
     deployment: Deployment = "Server",
     control_token: str | None = None,
+    ready: Callable[[int], None] | None = None,
 ) -> None:
-    """Run the sandbox Jira until interrupted (`gateway emulate jira`)."""
+    """Run the sandbox Jira until interrupted (`gateway emulate jira`); `ready` hears the port once it listens."""
     emulator = sandbox(users, deployment=deployment)
     emulator.control_token = control_token or emulator.control_token
     server = EmulatorHTTPServer(emulator, host, port)
+    if ready is not None:
+        ready(server.server_address[1])
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -499,12 +499,18 @@ def _int_arg(request: Request, name: str, default: int) -> int:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 9002, users: dict[str, str] | None = None, control_token: str | None = None
+    host: str = "127.0.0.1",
+    port: int = 9002,
+    users: dict[str, str] | None = None,
+    control_token: str | None = None,
+    ready: Callable[[int], None] | None = None,
 ) -> None:
-    """Run an instance until interrupted (`gateway emulate servicenow --port 9002`)."""
+    """Run an instance until interrupted (`gateway emulate servicenow --port 9002`); `ready` hears its port."""
     emulator = ServiceNowEmulator(users=users)
     emulator.control_token = control_token or emulator.control_token
     server = EmulatorHTTPServer(emulator, host, port)
+    if ready is not None:
+        ready(server.server_address[1])
     try:
         server.serve_forever()
     finally:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.run.cli_support import _print, _runtime, _settings
+from gateway.run.cli_support import CliError, _print, _runtime, _settings
 
 log = logging.getLogger("gateway.run.cli")
 
@@ -96,6 +97,19 @@ def cmd_emulate(args: argparse.Namespace) -> int:
 
     port = args.port or PORTS[args.kind]
     token = secrets.token_urlsafe(16)
-    print(f"{args.kind} emulator on http://{args.host}:{port} (control: X-Emulator-Token: {token})", flush=True)
-    module.serve(host=args.host, port=port, control_token=token)
+
+    def ready(listening: int) -> None:  # said once it listens: a taken port is an error, not a token for nothing
+        print(
+            f"{args.kind} emulator on http://{args.host}:{listening} (control: X-Emulator-Token: {token})", flush=True
+        )
+
+    try:
+        module.serve(host=args.host, port=port, control_token=token, ready=ready)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise CliError(
+            f"port {port} is taken (a running `gateway serve` has its sandbox {args.kind} there: its control token"
+            " is in var/sandbox/control-token); choose another with --port"
+        ) from None
     return 0

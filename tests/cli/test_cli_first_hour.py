@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,39 @@ def test_the_log_level_is_read_in_any_case_and_a_wrong_one_is_one_line(tmp_path:
     )
     assert worker.returncode == 1 and "Traceback" not in worker.stderr, worker.stderr
     assert "GATEWAY_LOG_LEVEL must be one of" in worker.stderr
+
+
+def test_emulate_on_a_taken_port_says_so_and_announces_no_emulator(tmp_path: Path) -> None:
+    """`make run`'s sandbox holds 9001/9002: `gateway emulate` there printed a URL and a token, then an OSError."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = gateway("emulate", "servicenow", "--port", str(port), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""  # no "emulator on ..." line and no control token for an emulator that never ran
+    assert result.stderr.strip().splitlines() == [
+        f"gateway: port {port} is taken (a running `gateway serve` has its sandbox servicenow there: its control token"
+        " is in var/sandbox/control-token); choose another with --port"
+    ]
+
+
+def test_emulate_announces_its_address_and_token_once_it_listens(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with subprocess.Popen(
+        [sys.executable, "-m", "gateway.run.cli", "emulate", "jira", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    ) as process:
+        assert process.stdout is not None
+        try:
+            first = process.stdout.readline().decode()
+            assert first.startswith(f"jira emulator on http://127.0.0.1:{port} (control: X-Emulator-Token: "), first
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass  # it listens by the time it says so
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
