@@ -24,7 +24,7 @@ from gateway.run.embedded_redis import EmbeddedRedis
 from gateway.run.heap import freeze_startup_heap
 from gateway.run.http import bounded_protocol
 from gateway.run.logs import redact_secrets_of
-from gateway.run.sandbox import Tracker, keep_used, mark_serving, start_sandbox
+from gateway.run.sandbox import VARIABLES, Tracker, keep_used, mark_serving, start_sandbox
 from gateway.run.supervisor import DEFAULT_WORKERS, Supervisor, child_env
 from gateway.web.app import create_app
 
@@ -104,6 +104,10 @@ def _weak_secrets_refused(runtime: Runtime, *, sandboxed: bool) -> bool:
     return refused
 
 
+def _target_urls(runtime: Runtime) -> list[str]:
+    return [str(getattr(target.config, "url", "")) for target in runtime.mappings.targets.values()]
+
+
 def serve(
     settings: Settings,
     *,
@@ -120,10 +124,24 @@ def serve(
     var_dir = Path(settings.var_dir).resolve()
     sandbox_env: dict[str, str] = {}
     trackers = start_sandbox(sandbox_env, var_dir, sandbox_ports) if sandbox else []
+    yours = {name: os.environ[name] for name in sandbox_env if name in os.environ}
     os.environ.update(sandbox_env)
     settings = msgspec.structs.replace(settings, mappings=settings.mappings.resolve())
     try:
         runtime = Runtime.load(settings)
+        used = keep_used(trackers, _target_urls(runtime))
+        if len(used) < len(trackers):
+            # No target points at that emulator: its user and token were not the sandbox's to set (a tracker of
+            # your own named in the mappings, JIRA_URL unset, gets your JIRA_USER / JIRA_API_TOKEN).
+            for tracker in trackers:
+                if tracker not in used:
+                    for name in VARIABLES[tracker.kind]:
+                        os.environ.pop(name, None)
+                        sandbox_env.pop(name, None)  # nor the workers'
+                        if name in yours:
+                            os.environ[name] = yours[name]
+            runtime = Runtime.load(settings)
+        trackers = used
     except MappingErrors as exc:
         for tracker in trackers:
             tracker.stop()
@@ -132,7 +150,6 @@ def serve(
         print("the gateway does not start with broken mappings (gateway check shows them)", file=sys.stderr)
         return 2
     redact_secrets_of(runtime)
-    trackers = keep_used(trackers, (str(getattr(t.config, "url", "")) for t in runtime.mappings.targets.values()))
     if _weak_secrets_refused(runtime, sandboxed=bool(trackers)):
         for tracker in trackers:
             tracker.stop()

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from connectors.emulators.base import EmulatorHTTPServer
+from connectors.emulators.jira import sandbox
 from tests.conftest import LOCAL_MAPPINGS, QUALYTICS_SECRET, payload, qualytics_delivery
 from tests.e2e.conftest import ROOT, Served, free_port
 
@@ -149,3 +151,30 @@ def test_no_emulator_starts_for_mappings_that_do_not_use_the_sandbox_and_json_lo
     assert (created["ticket"], created["target"], created["outcome"]) == ("DQ-1", "mirror", "succeeded")
     assert created["execution_id"] == response.json()["executions"][0]
     assert QUALYTICS_SECRET not in served.log()
+
+
+def test_a_tracker_of_your_own_keeps_your_credentials_when_the_sandbox_one_goes_unused(
+    sandboxed: Callable[..., Served],
+) -> None:
+    """Mappings naming their own Jira, JIRA_URL unset: the sandbox set JIRA_USER and JIRA_API_TOKEN to its own,
+    and the user's Jira refused them (`error_kind: auth`, "check the user and token under targets.jira")."""
+    own = EmulatorHTTPServer(sandbox({"ana": "ana-own-token-0123456789"}), "127.0.0.1", 0).start()
+    try:
+        targets = EXAMPLE["targets.yaml"].replace(
+            'url: "${JIRA_URL:-http://127.0.0.1:9001}"', f"url: http://127.0.0.1:{own.server_address[1]}"
+        )
+        targets = targets.replace('"${JIRA_USER:-sandbox}"', '"${JIRA_USER}"')
+        targets = targets.replace('"${JIRA_API_TOKEN:-sandbox-token}"', '"${JIRA_API_TOKEN}"')
+        assert "${JIRA_API_TOKEN}" in targets and "127.0.0.1:9001" not in targets
+        served = sandboxed(
+            files={**EXAMPLE, "targets.yaml": targets}, JIRA_USER="ana", JIRA_API_TOKEN="ana-own-token-0123456789"
+        )
+        assert set(sandbox_urls(served)) == {"ServiceNow"}  # the sandbox Jira is not used, so not kept
+        post(served, payload("qualytics.json"))
+        served.wait_for(lambda: settled(served))
+        created = {e["target"]: e for e in served.get("/v1/executions")["executions"]}
+        assert created["jira"]["status"] == "succeeded", created["jira"]["error"]
+        assert created["snow"]["status"] == "succeeded", created["snow"]["error"]
+        assert links(served, "DQ-1") == {"jira": "DQ-1", "snow": "INC0010001"}
+    finally:
+        own.stop()
