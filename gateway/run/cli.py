@@ -13,6 +13,7 @@ from typing import Any
 from gateway.core.models import EXECUTION_STATUSES
 from gateway.rules.lifecycle import STATES
 from gateway.rules.loader import MappingErrors, load_mappings
+from gateway.rules.strength import weak_secrets
 from gateway.run.cli_ops import cmd_db, cmd_emulate, cmd_export, cmd_preview, cmd_sync
 from gateway.run.cli_support import CliError, _print, _runtime, _settings, execution_status, ticket_state
 from gateway.run.supervisor import DEFAULT_WORKERS
@@ -42,6 +43,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  catalog item {name}: to {', '.join(item.targets)}; open: {', '.join(item.open_fields)}")
     for warning in mappings.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    # What `gateway serve` refuses to start with (a CI check may run on placeholders, so warnings, not errors)
+    weak = weak_secrets(mappings, settings)
+    for secret in weak:
+        if not secret.example:
+            print(f"warning: {secret.where} {secret.problem}: `gateway serve` does not start with it", file=sys.stderr)
+    examples = [secret.where for secret in weak if secret.example]
+    if examples:
+        print(
+            f"warning: example secrets (change-me-...) in {'; '.join(examples)}:"
+            " `gateway serve` takes them only while it runs the sandbox trackers",
+            file=sys.stderr,
+        )
     if not args.live:
         return 0
     from gateway.run.live_check import check_live
