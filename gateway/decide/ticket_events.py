@@ -28,7 +28,7 @@ def fire_ticket_event(
     """
     change = {"kind": kind, "status": ticket.state, "at": now, **data}
     queued: list[str] = []
-    for flow in ticket_event_flows(rt.mappings, kind, change.get("status"), change.get("origin")):
+    for flow in ticket_event_flows(rt.mappings, kind, change.get("status"), change.get("origin"), ticket.source):
         for index, (_, action) in enumerate(flow.actions):
             if isinstance(action, Notify):
                 targets = [(channel, "notify") for channel in action.channels]

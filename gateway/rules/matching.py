@@ -38,12 +38,16 @@ def matching_flows(mappings: Mappings, event: Event) -> list[Flow]:
     ]
 
 
-def ticket_event_flows(mappings: Mappings, kind: str, status: str | None, origin: str | None) -> list[Flow]:
-    """Flows a ticket event fires: its kind, and `where: {status, origin}` (the new status, who changed it)."""
+def ticket_event_flows(
+    mappings: Mappings, kind: str, status: str | None, origin: str | None, source: str
+) -> list[Flow]:
+    """Flows a ticket event fires: its kind, `where: {status, origin}` (the new status, who changed it) and the
+    flow's `source:` (the ticket's source: a flow about Qualytics tickets is not fired by a catalog ticket)."""
     return [
         flow
         for flow in mappings.flows
         if flow.trigger.type == kind
+        and (flow.sources is None or source in flow.sources)
         and _one_of(status, flow.trigger.where.status)
         and _one_of(origin, flow.trigger.where.origin)
     ]

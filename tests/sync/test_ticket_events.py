@@ -20,10 +20,10 @@ from tests.sync.conftest import SyncedFactory
 SECRET = "whsec_" + base64.b64encode(b"qualytics-receiver-key-32-bytes!").decode()
 
 
-def tell_qualytics(url: str) -> str:
+def tell_qualytics(url: str, source: str = "") -> str:
     return f"""
 flows:
-  - name: tell-qualytics-resolved
+  - name: tell-qualytics-resolved{f"{chr(10)}    source: {source}" if source else ""}
     trigger: {{type: ticket_status_changed, where: {{status: [Resolved], origin: [jira]}}}}
     actions:
       - webhook:
@@ -57,6 +57,20 @@ def test_a_status_change_flow_sends_a_signed_webhook_a_verifier_accepts(
     shown = json.dumps(world.gateway.execution(execution["id"]))
     assert "qualytics-api-token-value" not in shown and SECRET not in shown
     assert [e["data"]["status"] for e in world.timeline("webhook_sent")] == [200]
+
+
+@pytest.mark.parametrize(("source", "told"), [("qualytics", ["/api/anomalies/1"]), ("generic", [])])
+def test_a_flows_source_names_the_tickets_it_is_about(
+    synced: SyncedFactory, receiver: Receiver, source: str, told: list[str]
+) -> None:
+    """`source:` on a ticket-event flow is the ticket's source: a flow about Qualytics tickets is not fired by
+    another's (a catalog ticket has no Qualytics anomaly to tell about)."""
+    world = synced(extra=tell_qualytics(receiver.url, source=source))
+    world.in_jira(move_to="Done")  # DQ-1 came from qualytics
+    world.gateway.drain()
+    assert world.ticket()["state"] == "Resolved"
+    assert [r["path"] for r in receiver.received] == told
+    assert len([e for e in world.gateway.executions() if e["action"] == "webhook"]) == len(told)
 
 
 def test_a_tampered_body_fails_verification(synced: SyncedFactory, receiver: Receiver) -> None:
