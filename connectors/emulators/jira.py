@@ -376,6 +376,8 @@ class JiraEmulator(Emulator):
         if spec.type == "string":
             if isinstance(value, str) and spec.name == "Summary" and len(value) > 255:
                 return "Summary must be less than 255 characters."
+            if isinstance(value, str) and spec.name == "Summary" and ("\n" in value or "\r" in value):
+                return "The summary is invalid because it contains newline characters."
             return "" if isinstance(value, str) else f"Operation value must be a string ({spec.name})"
         if spec.type == "labels":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

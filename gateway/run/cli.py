@@ -137,7 +137,8 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     for ticket in runtime.mirror.list_tickets(state=args.state, source=args.source, q=args.q):
         view = ticket_view(runtime, ticket)
         links = " ".join(f"{link['target']}={link['external_key']}" for link in view["links"])
-        title, sla = view["fields"]["short_description"][:60], _sla_text(view["sla"])
+        title = " ".join(view["fields"]["short_description"].split())[:60]  # one row a ticket, however it was written
+        sla = _sla_text(view["sla"])
         print(f"{view['number']:<8} {view['state']:<12} {title:<60} {sla:<18} {links}")
     return 0
 

@@ -277,3 +277,13 @@ def test_check_names_the_weak_secrets_serve_refuses_to_start_with(tmp_path: Path
     assert "warning: example secrets (change-me-...) in sources.qualytics: field secret:" in example.stderr
     strong = gateway("check", "--mappings", str(good), cwd=tmp_path)
     assert "warning" not in strong.stderr, strong.stderr
+
+
+def test_a_ticket_whose_title_spans_lines_is_one_row_of_the_list(make_gateway: MakeHarness, tmp_path: Path) -> None:
+    harness = make_gateway()  # a Soda check defined over two lines names its tickets so
+    assert harness.post("qualytics", qualytics_delivery(7, container="orders\nand returns")).status_code == 202
+    where = ("--mappings", str(harness.settings.mappings), "--database", str(harness.settings.database_path))
+    listed = gateway("tickets", *where, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    [row] = listed.stdout.splitlines()
+    assert row.startswith("DQ-1     New") and "orders and returns" in row

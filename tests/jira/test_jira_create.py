@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
+from jira import JIRA, JIRAError
 
 from connectors.base import CommentRequest
 from connectors.emulators.base import Fault
@@ -217,6 +218,18 @@ def test_a_summary_past_255_characters_is_cut_with_an_ellipsis_and_the_cut_noted
     summary = issue["fields"]["summary"]
     assert len(summary) == 255 and summary.endswith("\u2026") and summary.startswith("row count dropped x")
     assert remote.notes == [f"summary cut from {len(long)} to 255 characters (Jira's limit)"]
+
+
+def test_a_summary_written_over_several_lines_is_sent_as_one(jira: Jira) -> None:
+    """Jira refuses a summary with a line break (a Soda check defined over two lines gives one)."""
+    remote = jira.connector().create(jira.create_request(short_description="row count\n  dropped\r\non orders"))
+
+    [issue] = jira.issues()
+    assert issue["fields"]["summary"] == "row count dropped on orders" and remote.notes == []
+    raw = {"project": {"key": "DQ"}, "issuetype": {"name": "Bug"}, "summary": "two\nlines"}
+    refused = JIRA(jira.url, basic_auth=(jira.user, jira.token)).create_issue  # the raw text, as Jira answers it
+    with pytest.raises(JIRAError, match="The summary is invalid because it contains newline characters"):
+        refused(fields=raw)
 
 
 def test_a_value_mapped_to_labels_is_sent_without_spaces(jira: Jira) -> None:
