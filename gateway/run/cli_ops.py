@@ -47,9 +47,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from gateway.decide.preview import preview
     from gateway.record.runtime import Runtime
 
+    try:
+        body = Path(args.file).read_bytes()
+    except OSError as exc:  # a mistyped path is the user's to fix: one line, as other bad arguments
+        raise CliError(f"{args.file}: {exc.strerror or exc}") from None
     runtime = Runtime.load(_settings(args))
     try:
-        _print(preview(runtime, args.source, {}, Path(args.file).read_bytes()))
+        _print(preview(runtime, args.source, {}, body))
     except GatewayError as exc:
         print(f"{exc.code}: {exc.detail}", file=sys.stderr)
         return 1

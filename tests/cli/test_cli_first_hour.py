@@ -287,3 +287,10 @@ def test_a_ticket_whose_title_spans_lines_is_one_row_of_the_list(make_gateway: M
     assert listed.returncode == 0, listed.stderr
     [row] = listed.stdout.splitlines()
     assert row.startswith("DQ-1     New") and "orders and returns" in row
+
+
+def test_preview_of_a_file_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    good = mappings(tmp_path / "good")
+    result = gateway("preview", "--mappings", str(good), "--source", "qualytics", "missing.json", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "gateway: missing.json: No such file or directory"
