@@ -263,16 +263,16 @@ def test_emulate_announces_its_address_and_token_once_it_listens(tmp_path: Path)
 def test_check_names_the_weak_secrets_serve_refuses_to_start_with(tmp_path: Path) -> None:
     """`gateway check` said a plain ok to a secret `gateway serve` then refused ("does not start with weak secrets")."""
     good = mappings(tmp_path / "good")
-    short = gateway("check", "--mappings", str(good), cwd=tmp_path, QUALYTICS_SECRET="abc12345")
+    short = gateway("check", "--mappings", str(good), cwd=tmp_path, env={"QUALYTICS_SECRET": "abc12345"})
     assert short.returncode == 0 and short.stdout.startswith("ok: 3 file(s)"), short.stderr
     assert (
         "warning: sources.qualytics: field secret is shorter than 16 characters: `gateway serve` does not start with it"
         in short.stderr
     )
     assert "abc12345" not in short.stderr
-    token = gateway("check", "--mappings", str(good), cwd=tmp_path, GATEWAY_API_TOKEN="tok")
+    token = gateway("check", "--mappings", str(good), cwd=tmp_path, env={"GATEWAY_API_TOKEN": "tok"})
     assert "warning: GATEWAY_API_TOKEN is shorter than 16 characters" in token.stderr
-    example = gateway("check", "--mappings", str(good), cwd=tmp_path, QUALYTICS_SECRET="change-me-qualytics")
+    example = gateway("check", "--mappings", str(good), cwd=tmp_path, env={"QUALYTICS_SECRET": "change-me-qualytics"})
     assert example.returncode == 0, example.stderr
     assert "warning: example secrets (change-me-...) in sources.qualytics: field secret:" in example.stderr
     strong = gateway("check", "--mappings", str(good), cwd=tmp_path)
