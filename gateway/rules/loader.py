@@ -54,7 +54,9 @@ _FLOW_NAMES = ("event", "ticket")
 # Far above any real mappings file (the examples are a few KiB): a data dump saved as .yaml would take the
 # pure-Python YAML reader minutes at start-up; refused before it is read.
 MAX_FILE_BYTES = 1024 * 1024
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+# `$${` first (a literal `${`), then a reference, then any other `${`: a typo (`${QS`, `${1QS}`) that was kept as
+# text, so a secret silently became the string `${QS`.
+_VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}|\$\{")
 
 
 class MappingErrors(Exception):
@@ -65,13 +67,28 @@ class MappingErrors(Exception):
         super().__init__("\n".join(str(e) for e in errors))
 
 
-def substitute(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
+def substitute(
+    value: Any, env: Mapping[str, str], missing: list[str], malformed: list[tuple[str, str]] | None = None
+) -> Any:
     """${VAR} and ${VAR:-default} in every string (as in a shell, the default also stands for an empty
-    variable); names of unset variables without a default go to `missing`."""
+    variable), `$${` for a literal `${`; names of unset variables without a default go to `missing`, and
+    each `${` that is no reference to `malformed` as (field path, the text written)."""
+    return _substitute(value, env, missing, [] if malformed is None else malformed, "")
+
+
+def _substitute(
+    value: Any, env: Mapping[str, str], missing: list[str], malformed: list[tuple[str, str]], at: str
+) -> Any:
     if isinstance(value, str):
 
         def replace(found: re.Match[str]) -> str:
             name, default = found.group(1), found.group(2)
+            if found.group(0) == "$${":
+                return "${"
+            if name is None:
+                head, brace, _ = value[found.start() :].partition("}")
+                malformed.append((at, head + brace if len(head) <= 30 else head[:30] + "..."))
+                return found.group(0)
             if default is not None and not env.get(name):
                 return default
             if name in env:
@@ -81,9 +98,9 @@ def substitute(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
 
         return _VAR.sub(replace, value)
     if isinstance(value, list):
-        return [substitute(v, env, missing) for v in value]
+        return [_substitute(v, env, missing, malformed, f"{at}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: substitute(v, env, missing) for k, v in value.items()}
+        return {k: _substitute(v, env, missing, malformed, f"{at}.{k}".lstrip(".")) for k, v in value.items()}
     return value
 
 
@@ -153,9 +170,17 @@ class _Loader:
 
     def expand(self, file: str, where: str, value: Any) -> Any:
         missing: list[str] = []
-        result = substitute(value, self.env, missing)
+        malformed: list[tuple[str, str]] = []
+        result = substitute(value, self.env, missing, malformed)
         for name in dict.fromkeys(missing):
             self.fail(file, where, f"environment variable {name} is not set and has no default (${{{name}:-...}})")
+        for field, written in malformed:
+            self.fail(
+                file,
+                f"{where}: field {field}" if field else where,
+                f"{written!r} is not a variable reference: write ${{NAME}} or ${{NAME:-default}} (NAME: letters, digits"
+                " and _, not starting with a digit); for a literal ${ write $${",
+            )
         if missing:
             self.unset_at.add((file, where))
         return result

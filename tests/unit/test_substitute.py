@@ -59,3 +59,31 @@ flows:
     assert problems[on].endswith("what fires a flow goes under trigger:")
     assert problems["flow 'f': field zzz"].startswith("unknown field")
     assert problems["flow 'f': field trigger"].startswith("missing: ")
+
+
+def test_a_dollar_brace_that_is_no_reference_is_named_and_a_doubled_dollar_is_a_literal(tmp_path: Path) -> None:
+    text = """
+sources:
+  q: {kind: qualytics, secret: "${QS"}
+  g: {kind: generic, hmac_secret: "${1GS}"}
+targets:
+  t: {kind: local}
+flows:
+  - name: f
+    trigger: {type: anomaly}
+    actions:
+      - create_ticket: {targets: [t], description: "costs $${{ event.weight }} ${COST-none}"}
+"""
+    fix = "write ${NAME} or ${NAME:-default} (NAME: letters, digits and _, not starting with a digit); for a literal"
+    assert _problems(tmp_path, text, {"QS": "a-long-qualytics-secret"}) == [
+        ("source 'q': field secret", f"'${{QS' is not a variable reference: {fix} ${{ write $${{"),
+        ("source 'g': field hmac_secret", f"'${{1GS}}' is not a variable reference: {fix} ${{ write $${{"),
+        (
+            "flow 'f': field actions[0].create_ticket.description",
+            f"'${{COST-none}}' is not a variable reference: {fix} ${{ write $${{",
+        ),
+    ]
+    fixed = text.replace('"${QS"', '"${QS}"').replace("${1GS}", "${GS:-x}").replace("-none", "")
+    (tmp_path / "a.yaml").write_text(fixed)
+    flow = load_mappings(tmp_path, {"QS": "a-long-qualytics-secret", "COST": "EUR"}).flows[0]
+    assert flow.actions[0][1].description == "costs ${{ event.weight }} EUR"  # type: ignore[union-attr]
