@@ -6,6 +6,7 @@ and all problems of a load are reported together.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -460,7 +461,11 @@ class _Loader:
                 field = f"{where}.{'headers.' if name not in ('url', 'body') else ''}{name}"
                 check_template(self.fail, self.mappings, file, field, source, self.names)
             return
-        if isinstance(action, Notify):
+        if isinstance(action, Notify):  # no channel or a wait before now: a notify that tells nobody, or at once
+            if not action.channels:
+                self.fail(file, f"{where}.channels", "notify needs at least one channel (or leave the action out)")
+            if action.wait is not None and not (math.isfinite(action.wait) and action.wait >= 0):
+                self.fail(file, f"{where}.wait", f"{action.wait!r} is not a wait: seconds, 0 (at once) or more")
             for channel in action.channels:
                 if channel not in self.defined("channels"):
                     self.fail(file, f"{where}.channels", f"channel {channel!r} is not defined under channels:")
@@ -471,6 +476,10 @@ class _Loader:
             if action.resolve_when is not None and not action.group_by:
                 self.fail(file, f"{where}.resolve_when", "resolve_when applies to grouped tickets: set group_by too")
             return
+        if action.targets == []:  # `targets: []` updates no tracker at all; left out, every linked one
+            self.fail(
+                file, f"{where}.targets", "update_ticket_status needs at least one target (leave targets out for all)"
+            )
         for target in action.targets or []:
             if target not in self.defined("targets"):
                 self.fail(file, f"{where}.targets", f"target {target!r} is not defined under targets:")

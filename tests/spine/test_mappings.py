@@ -105,6 +105,27 @@ CASES = [
         "channel 'nowhere' is not defined",
     ),
     (
+        "notify to no channel",
+        flow(CREATE + "      - notify: {channels: []}\n"),
+        "flow 'f1'",
+        "actions[1].notify.channels",
+        "notify needs at least one channel (or leave the action out)",
+    ),
+    (
+        "notify with a negative wait",
+        flow(CREATE + "      - notify: {channels: [c1], wait: -5}\n"),
+        "flow 'f1'",
+        "actions[1].notify.wait",
+        "-5.0 is not a wait: seconds, 0 (at once) or more",
+    ),
+    (
+        "status update to no target",
+        flow("      - update_ticket_status: {targets: []}\n", trigger="anomaly_status_change"),
+        "flow 'f1'",
+        "actions[0].update_ticket_status.targets",
+        "update_ticket_status needs at least one target (leave targets out for all)",
+    ),
+    (
         "bad static status",
         flow(CREATE + "          status: Sideways\n"),
         "flow 'f1'",
