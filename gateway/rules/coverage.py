@@ -17,9 +17,10 @@ def reachable_states(mappings: Mappings) -> list[str]:
     starts: set[str] = set()
     for flow in mappings.flows:
         for _, action in flow.actions:
-            if isinstance(action, CreateTicket):
-                static = canonical_state(action.status) if "{" not in action.status else None
-                starts.update([static] if static else STATES)  # a templated status may render to any state
+            if isinstance(action, CreateTicket) and "{" in action.status:
+                starts.update(STATES)  # a templated status may render to any state
+            elif isinstance(action, CreateTicket):  # a static one that is no state is reported as such
+                starts.update(filter(None, [canonical_state(action.status)]))
     seen: set[str] = set()
     todo = sorted(starts or {"New"})
     while todo:

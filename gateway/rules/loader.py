@@ -158,6 +158,7 @@ class _Loader:
         self.lifecycle_raw: tuple[str, Any] | None = None
         self.chatops_file: str | None = None
         self.names: tuple[str, ...] = ("event", "ticket")  # what templates of the flow being read may name
+        self.flows_whole = True  # every flow and action was built: the states tickets can reach are known
 
     def defined(self, section: str) -> list[str]:
         """Names the files define under `section` in file order, those whose definition failed to load too: a
@@ -377,6 +378,7 @@ class _Loader:
         for file, index, raw in self.raw_flows:
             if not isinstance(raw, dict):
                 self.fail(file, f"flows[{index}]", "a flow is a mapping with name, trigger and actions")
+                self.flows_whole = False
                 continue
             given = raw.get("name")
             name = str(given) if isinstance(given, str | int | float) and str(given) else f"flows[{index}]"
@@ -387,11 +389,14 @@ class _Loader:
                 self.fail(file, f"{where}: field name", f"{given!r} is not a flow name")
             elif name in names:
                 self.fail(file, where, f"defined twice (also in {names[name]})")
+                self.flows_whole = False
                 continue
             names[name] = file
             flow = self.read_flow(file, where, name, self.expand(file, where, raw))
             if flow is not None:
                 self.mappings.flows.append(flow)
+            else:
+                self.flows_whole = False
 
     def read_flow(self, file: str, where: str, name: str, raw: dict[str, Any]) -> Flow | None:
         unknown = set(raw) - {"name", "source", "trigger", "actions", "sla"}
@@ -432,6 +437,8 @@ class _Loader:
             action = self.read_action(file, f"{where}: field actions[{i}]", item)
             if action is not None:
                 actions.append(action)
+            else:
+                self.flows_whole = False
         if trigger is None:
             return None
         check_flow_rules(self.fail, file, where, trigger, actions)
@@ -505,9 +512,13 @@ class _Loader:
         self.read_catalog()
         for where, problem in self.mappings.chat_user_problems(self.defined("targets")):
             self.fail(self.chatops_file or "chatops", where, problem)
-        if not self.errors:
-            origins = {name: file for (section, name), file in self.origin.items() if section == "targets"}
-            self.errors.extend(static_checks(self.mappings, origins))
+        origins = {name: file for (section, name), file in self.origin.items() if section == "targets"}
+        coverage = static_checks(self.mappings, origins)
+        # The states tickets reach follow from the lifecycle and the flows' creates: when both loaded whole (a
+        # template typo changes neither), the statuses missing for them are told now, not in a second round.
+        lifecycle_whole = not any(error.where.startswith("lifecycle") for error in self.errors)
+        if not self.errors or (lifecycle_whole and self.flows_whole):
+            self.errors.extend(coverage)
         if self.errors:
             raise MappingErrors(self.errors)
         return self.mappings

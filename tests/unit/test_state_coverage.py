@@ -47,3 +47,27 @@ lifecycle:
 
 def test_the_shipped_example_mappings_pass(tmp_path: Path) -> None:
     load_mappings(Path(__file__).parents[2] / "mappings", {})
+
+
+def test_a_missing_status_is_told_with_the_other_problems_of_the_load(tmp_path: Path) -> None:
+    """One `gateway check` lists it beside a template typo, not in a second round after the typo is fixed."""
+    (tmp_path / "targets.yaml").write_text(
+        TARGET.format(statuses="statuses: {New: To Do}").replace('"x"', '"{{ event.chek }}"')
+    )
+    with pytest.raises(MappingErrors) as failed:
+        load_mappings(tmp_path, {})
+    assert [(error.where, error.problem) for error in failed.value.errors] == [
+        ("flow 'open': field actions[0].create_ticket.short_description", "event has no field 'chek'"),
+        (
+            "targets.jira: field statuses",
+            "tickets can reach 'On Hold' (lifecycle) but this target has no status for it",
+        ),
+    ]
+
+
+def test_a_lifecycle_that_did_not_load_tells_no_missing_status(tmp_path: Path) -> None:
+    """The default lifecycle would stand in for it and ask for statuses the written one never reaches."""
+    lifecycle = "lifecycle:\n  transitions: {New: [Resolved], Resolved: [Closed]}\n  reopen_window: soon\n"
+    with pytest.raises(MappingErrors) as failed:
+        load(tmp_path, "labels: []", lifecycle)
+    assert [error.where for error in failed.value.errors] == ["lifecycle: field reopen_window"]
