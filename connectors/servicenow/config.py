@@ -6,6 +6,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Mapping
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import jinja2
@@ -61,6 +62,9 @@ class ServiceNowTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     overrides `close_code` per canonical status; a `Canceled` entry makes cancelling send a
     close code and notes too (instances that want them on cancel).
     """
+
+    # Templates the loader checks as flows' are: field -> what `ticket` holds when it renders (`event` too).
+    TICKET_TEMPLATES: ClassVar[dict[str, tuple[str, ...]]] = {"close_notes": ("number", "status", "note")}
 
     kind: str = "servicenow"
     url: str

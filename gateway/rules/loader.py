@@ -48,8 +48,9 @@ from gateway.rules.schema import (
     Webhook,
 )
 from gateway.rules.sla import SlaTarget, sla_problems
-from gateway.rules.templates import Templates
+from gateway.rules.templates import TemplateProblem, Templates
 
+_TRACKER_TEMPLATES = Templates({})
 _SECTIONS = ("sources", "targets", "channels", "value_maps", "flows", "lifecycle", "chatops", "catalog")
 _FLOW_NAMES = ("event", "ticket")
 # Far above any real mappings file (the examples are a few KiB): a data dump saved as .yaml would take the
@@ -325,8 +326,16 @@ class _Loader:
             self.fail(file, f"{where}: field kind", f"unknown target kind {kind!r}; known: {', '.join(TARGET_KINDS)}")
             return
         config = self.convert(file, where, value, target_kind.config_type)
-        if config is not None:
-            self.mappings.targets[name] = Target(name=name, kind=str(kind), config=config)
+        if config is None:
+            return
+        # a tracker's own templates (ServiceNow close_notes) render with no value maps and a smaller `ticket`:
+        # a misspelt field there rendered empty in every closed record
+        for field, ticket in getattr(config, "TICKET_TEMPLATES", {}).items():
+            try:
+                _TRACKER_TEMPLATES.check(getattr(config, field), ("event", "ticket"), ticket=ticket, lookups=False)
+            except TemplateProblem as exc:
+                self.fail(file, f"{where}: field {field}", str(exc))
+        self.mappings.targets[name] = Target(name=name, kind=str(kind), config=config)
 
     def read_channel(self, file: str, where: str, name: str, value: Any) -> None:
         config = self.convert(file, where, value, ChannelConfig)

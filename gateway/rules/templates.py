@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -49,8 +49,19 @@ class Templates:
             return table["default"]
         raise RenderError(f"value {key!r} is not in value map {name!r}, and the map has no default")
 
-    def check(self, source: str, names: tuple[str, ...] = ("event", "ticket")) -> None:
-        """Compile now, and resolve every value map and event/ticket/form field the template names."""
+    def check(
+        self,
+        source: str,
+        names: tuple[str, ...] = ("event", "ticket"),
+        *,
+        ticket: Collection[str] | None = None,
+        lookups: bool = True,
+    ) -> None:
+        """Compile now, and resolve every value map, filter, test and event/ticket/form field the template names
+        (Jinja compiles an unknown filter or test inside an `if` and fails only when it renders).
+
+        `ticket`: the fields `ticket` holds where the template renders, when fewer than in flows; `lookups`:
+        whether `lookup` is there (tracker note templates have no value maps)."""
         if "{" not in source:
             return
         try:
@@ -59,14 +70,28 @@ class Templates:
         except TemplateError as exc:
             raise TemplateProblem(f"template does not compile: {exc}") from None
         for node in tree.find_all(nodes.Filter):
+            if node.name == "lookup" and not lookups:
+                raise TemplateProblem("lookup reads value maps in flows and catalog items; it is not available here")
             if node.name == "lookup":
-                if not node.args or not isinstance(node.args[0], nodes.Const):
-                    raise TemplateProblem("lookup needs the value map's name as a quoted string")
+                if len(node.args) != 1 or not isinstance(node.args[0], nodes.Const) or node.kwargs or node.dyn_args:
+                    raise TemplateProblem("lookup takes one argument, the value map's name as a quoted string")
                 if node.args[0].value not in self.value_maps:
                     raise TemplateProblem(f"value map {node.args[0].value!r} does not exist")
-        for attr in tree.find_all(nodes.Getattr):
-            if isinstance(attr.node, nodes.Name) and attr.attr not in _KNOWN_ATTRS.get(attr.node.name, {attr.attr}):
-                raise TemplateProblem(f"{attr.node.name} has no field {attr.attr!r}")
+            elif node.name not in self.env.filters:
+                raise TemplateProblem(f"no filter named {node.name!r}")
+        for test in tree.find_all(nodes.Test):
+            if test.name not in self.env.tests:
+                raise TemplateProblem(f"no test named {test.name!r}")
+        known = {**_KNOWN_ATTRS, "ticket": frozenset(ticket)} if ticket is not None else _KNOWN_ATTRS
+        for item in [*tree.find_all(nodes.Getattr), *tree.find_all(nodes.Getitem)]:
+            path = _field_path(item)
+            if path is None:
+                continue
+            (base, field), rest = path[:2], path[2:]
+            if field not in known.get(base, {field}):
+                raise TemplateProblem(f"{base} has no field {field!r}")
+            if base == "ticket" and field == "fields" and rest and rest[0] not in TICKET_FIELDS:
+                raise TemplateProblem(f"ticket.fields has no field {rest[0]!r}; fields: {', '.join(TICKET_FIELDS)}")
         for name in tree.find_all(nodes.Name):
             if name.ctx == "load" and name.name not in names:
                 raise TemplateProblem(f"unknown name {name.name!r}; templates see {' and '.join(names)}")
@@ -147,6 +172,22 @@ class Templates:
             raise
         except TemplateError as exc:
             raise RenderError(f"template failed: {exc}") from None
+
+
+def _field_path(node: nodes.Node) -> list[str] | None:
+    """`event.check`, `event['check']`, `ticket.fields.x` as [name, field, ...]; None past a computed key."""
+    keys: list[str] = []
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getattr):
+            keys.append(node.attr)
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            keys.append(node.arg.value)
+        else:
+            keys.clear()  # `event.tags[0]`, `x[i]`: what lies past it is not a field the loader knows
+        node = node.node
+    if not isinstance(node, nodes.Name) or len(keys) < 1:
+        return None
+    return [node.name, *reversed(keys)]
 
 
 def ticket_context(number: str = "", state: str = "", note: str = "", fields: Any = None) -> dict[str, Any]:

@@ -69,6 +69,27 @@ CASES = [
         "short_description",
         "event has no field 'chek'",
     ),
+    *[
+        (
+            f"template: {problem}",
+            flow(CREATE.replace("{{ event.check }}", template)),
+            "flow 'f1'",
+            "actions[0].create_ticket.short_description",
+            problem,
+        )
+        for template, problem in [
+            ("{{ event['chek'] }}", "event has no field 'chek'"),
+            ("{{ ticket.fields.nope }}", "ticket.fields has no field 'nope'; fields: short_description, description,"),
+            ("{{ ticket.fields['nope'] }}", "ticket.fields has no field 'nope'"),
+            ("{% if event.check is notatest %}x{% endif %}", "no test named 'notatest'"),
+            ("{% if event.check %}{{ event.check | nofilter }}{% endif %}", "no filter named 'nofilter'"),
+            (
+                "{{ event.severity | lookup('sev', 'x') }}",
+                "lookup takes one argument, the value map's name as a quoted",
+            ),
+            ("{{ event.severity | lookup(name='sev') }}", "lookup takes one argument"),
+        ]
+    ],
     (
         "ticketing under a manual trigger",
         flow(trigger="manual"),
@@ -255,6 +276,26 @@ def test_a_bad_flow_names_file_flow_and_field(tmp_path: Path, flows: str, where:
             "target 's'",
             "close_notes",
         ),
+        *[
+            (
+                {
+                    "a.yaml": "targets:\n  s: {kind: servicenow, url: 'http://127.0.0.1:1', user: u, password: p,"
+                    f" close_notes: '{notes}'}}\n"
+                },
+                "a.yaml",
+                "target 's': field close_notes",
+                problem,
+            )
+            for notes, problem in [
+                ("Closed as {{ ticket.numbr }}", "ticket has no field 'numbr'"),
+                ("Closed in {{ ticket.state }}", "ticket has no field 'state'"),  # flows have it; close notes do not
+                ("Seen in {{ event.sorce }}", "event has no field 'sorce'"),
+                (
+                    '{% if ticket.note %}{{ ticket.status | lookup("m") }}{% endif %}',
+                    "lookup reads value maps in flows and catalog items; it is not",
+                ),
+            ]
+        ],
     ],
 )
 def test_bad_definitions_name_file_and_field(
