@@ -133,6 +133,17 @@ def _not_a_name(name: Any) -> str:
     return f"{name!r} is not a name"
 
 
+def _not_text(value: Any, what: str) -> str:
+    """A value map's key or value YAML did not read as text: what it became, and what to write instead."""
+    if isinstance(value, bool):
+        read = "YAML reads a bare yes/no/on/off/true/false as a boolean"
+    elif value is None:
+        read = "YAML reads a bare ~ or null as nothing"
+    else:
+        read = f"YAML reads it as a {type(value).__name__}"
+    return f"{value!r} is not text: {read} (looked up as {str(value)!r}); quote the {what} as written"
+
+
 def _where(found: strict_yaml.YamlProblem) -> str:
     """A place in a file as the loader's other problems name it: `flow 'f1': field actions[0].notify`."""
     if not found.path:
@@ -346,6 +357,11 @@ class _Loader:
         if not isinstance(value, dict) or not all(isinstance(v, str | int | float) for v in value.values()):
             self.fail(file, where, "a value map is a mapping of values to values")
             return
+        for key, mapped in value.items():  # YAML reads a bare on/yes/~ as True/None: looked up as "True"/"None"
+            if not isinstance(key, str | int) or isinstance(key, bool):  # `1:` looks up "1": as written
+                self.fail(file, f"{where}: field {key!r}", _not_text(key, "key"))
+            elif isinstance(mapped, bool):
+                self.fail(file, f"{where}: field {key}", _not_text(mapped, "value"))
         self.mappings.value_maps[name] = {str(k): str(v) for k, v in value.items()}
 
     def read_chatops(self, file: str, body: Any) -> None:

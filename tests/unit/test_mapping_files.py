@@ -154,3 +154,21 @@ catalog:
         "a.yaml: value map 'sev': a value map is a mapping of values to values",
         "a.yaml: chatops: field users.U1.snow: no target 'snow'; known: jira, mirror",
     ]
+
+
+def test_a_value_map_key_or_value_yaml_does_not_read_as_text_says_to_quote_it(tmp_path: Path) -> None:
+    text = """
+value_maps:
+  answers: {on: Active, ~: Unknown, 1.50: Low, 2: Medium, "off": Closed, maybe: yes}
+"""
+    boolean = "YAML reads a bare yes/no/on/off/true/false as a boolean"
+    assert problems(tmp_path, {"a.yaml": text}) == [
+        f"a.yaml: value map 'answers': field True: True is not text: {boolean} (looked up as 'True'); quote the key"
+        " as written",
+        "a.yaml: value map 'answers': field None: None is not text: YAML reads a bare ~ or null as nothing (looked up"
+        " as 'None'); quote the key as written",
+        "a.yaml: value map 'answers': field 1.5: 1.5 is not text: YAML reads it as a float (looked up as '1.5'); quote"
+        " the key as written",
+        f"a.yaml: value map 'answers': field maybe: True is not text: {boolean} (looked up as 'True'); quote the value"
+        " as written",
+    ]
