@@ -87,6 +87,17 @@ def _port(value: str) -> int:
     return port
 
 
+def _workers(value: str) -> int:
+    """`serve --workers`: a count; below zero it was taken and the supervisor started none without a word."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"{count} is not a number of workers (0 or more; 0 runs only the web app)")
+    return count
+
+
 def _days(value: str) -> float:
     """`db prune --days`: a negative age put the cutoff in the future and pruned everything finished, even today."""
     try:
@@ -230,7 +241,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8080)
     serve.add_argument(
-        "--workers", type=int, default=DEFAULT_WORKERS, help=f"worker processes (default {DEFAULT_WORKERS}; 0: none)"
+        "--workers",
+        type=_workers,
+        default=DEFAULT_WORKERS,
+        help=f"worker processes (default {DEFAULT_WORKERS}; 0: none)",
     )
     serve.add_argument("--no-sandbox", action="store_true", help="never start the tracker emulators")
     serve.add_argument(

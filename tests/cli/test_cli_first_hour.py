@@ -294,3 +294,10 @@ def test_preview_of_a_file_that_is_not_there_is_one_line(tmp_path: Path) -> None
     result = gateway("preview", "--mappings", str(good), "--source", "qualytics", "missing.json", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == "gateway: missing.json: No such file or directory"
+
+
+def test_a_negative_worker_count_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    result = gateway("--mappings", str(mappings(tmp_path / "m")), "serve", "--workers", "-1", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "argument --workers: -1 is not a number of workers (0 or more; 0 runs only the web app)" in result.stderr
+    assert not (tmp_path / "var").exists()  # nothing started
