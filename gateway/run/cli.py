@@ -172,6 +172,10 @@ def cmd_executions(args: argparse.Namespace) -> int:
     from gateway.decide import operations as actions
     from gateway.record.views import execution_view, execution_views
 
+    if args.verb == "list" and args.id:  # else the id is dropped and every execution listed
+        raise CliError(f"executions list takes no id: gateway executions show {args.id}")
+    if args.verb == "retry" and args.id and args.all_failed:
+        raise CliError(f"retry takes an execution id or --all-failed, not both: gateway executions retry {args.id}")
     runtime, dispatcher = _runtime(args)
     try:
         if args.verb == "show" and not args.id:
@@ -275,8 +279,9 @@ def parser() -> argparse.ArgumentParser:
     executions = sub.add_parser("executions", parents=[common], help="the execution log: list, show, retry")
     executions.add_argument("verb", nargs="?", choices=["list", "show", "retry"], default="list")
     executions.add_argument("id", nargs="?")
-    executions.add_argument("--failed", action="store_true")
-    executions.add_argument("--status", type=execution_status, help=f"one of {', '.join(EXECUTION_STATUSES)}")
+    which = executions.add_mutually_exclusive_group()  # --failed is --status failed: both at once ignored one
+    which.add_argument("--failed", action="store_true", help="same as --status failed")
+    which.add_argument("--status", type=execution_status, help=f"one of {', '.join(EXECUTION_STATUSES)}")
     executions.add_argument("--target")
     executions.add_argument("--flow")
     executions.add_argument("--all-failed", action="store_true")

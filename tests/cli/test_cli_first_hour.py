@@ -301,3 +301,19 @@ def test_a_negative_worker_count_is_refused_before_anything_starts(tmp_path: Pat
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "argument --workers: -1 is not a number of workers (0 or more; 0 runs only the web app)" in result.stderr
     assert not (tmp_path / "var").exists()  # nothing started
+
+
+def test_executions_refuses_what_it_would_ignore(make_gateway: MakeHarness, tmp_path: Path) -> None:
+    harness = make_gateway()
+    where = ("--mappings", str(harness.settings.mappings), "--database", str(harness.settings.database_path))
+    both = gateway("executions", "--failed", "--status", "queued", *where, cwd=tmp_path)
+    assert both.returncode == 2 and "Traceback" not in both.stderr, both.stderr
+    assert "argument --status: not allowed with argument --failed" in both.stderr
+    listed = gateway("executions", "list", "abc123", *where, cwd=tmp_path)
+    assert listed.returncode == 2 and listed.stdout == "", listed.stdout
+    assert listed.stderr == "gateway: executions list takes no id: gateway executions show abc123\n"
+    retried = gateway("executions", "retry", "abc123", "--all-failed", *where, cwd=tmp_path)
+    assert retried.returncode == 2 and retried.stdout == "", retried.stdout
+    assert retried.stderr == (
+        "gateway: retry takes an execution id or --all-failed, not both: gateway executions retry abc123\n"
+    )
