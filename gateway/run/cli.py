@@ -122,6 +122,13 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from gateway.run.sandbox import reset
 
     settings = _settings(args)
+    if not settings.database_url.startswith("sqlite:///"):  # say which option named the server, not the variable
+        from gateway.record.store import describe
+
+        given = "--database" if getattr(args, "database", None) else "GATEWAY_DATABASE_URL"
+        raise CliError(
+            f"{given}: sandbox reset clears the sandbox's SQLite mirror, not {describe(settings.database_url)!r}"
+        )
     try:
         removed = reset(Path(settings.var_dir), settings.database_path)
     except (RuntimeError, ValueError) as exc:

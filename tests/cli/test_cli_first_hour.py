@@ -317,3 +317,18 @@ def test_executions_refuses_what_it_would_ignore(make_gateway: MakeHarness, tmp_
     assert retried.stderr == (
         "gateway: retry takes an execution id or --all-failed, not both: gateway executions retry abc123\n"
     )
+
+
+def test_sandbox_reset_of_a_server_database_names_where_it_was_given(tmp_path: Path) -> None:
+    directory = str(mappings(tmp_path / "m"))
+    server = "postgresql://gw:s3cret@db.example:5432/gw"
+    for args, env, given in [
+        (["--database", server], {}, "--database"),
+        ([], {"GATEWAY_DATABASE_URL": server}, "GATEWAY_DATABASE_URL"),
+    ]:
+        result = gateway("--mappings", directory, "sandbox", "reset", *args, cwd=tmp_path, env=env)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr == (
+            f"gateway: {given}: sandbox reset clears the sandbox's SQLite mirror, not"
+            " 'postgresql://gw:***@db.example:5432/gw'\n"
+        )
