@@ -50,7 +50,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             value = env.get(name, "").strip()
             return value or None
 
-        def number(name: str, default: float) -> float:
+        def number(name: str, default: float, *, zero: bool = True) -> float:
+            """`zero`: 0 means something (no wait, keep nothing); else 0 cannot work (a lease over at once, a
+            sweeper that never sleeps, every body too large) and is refused like a negative number."""
             value = text(name)
             if value is None:
                 return default
@@ -60,7 +62,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ValueError(f"{name} must be a number, not {value!r}") from None
             if not math.isfinite(found) or found < 0:  # every setting is a size, a count or a duration
                 raise ValueError(f"{name} must be a number, 0 or more, not {value!r}")
+            if found == 0 and not zero:
+                raise ValueError(f"{name} must be more than 0, not {value!r}")
             return found
+
+        def count(name: str, default: int) -> int:
+            found = number(name, default, zero=False)
+            if found < 1 or found != int(found):  # 0.5 bytes was 0: every body refused
+                raise ValueError(f"{name} must be a whole number, 1 or more, not {text(name)!r}")
+            return int(found)
 
         return cls(
             mappings=Path(text("GATEWAY_MAPPINGS") or "mappings"),
@@ -72,24 +82,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 h.strip().lower() for h in (text("GATEWAY_ALLOWED_HOSTS") or LOOPBACK_NAMES).split(",") if h.strip()
             ),
             ticket_prefix=text("GATEWAY_TICKET_PREFIX") or "DQ",
-            max_body_bytes=int(number("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)),
-            max_events_per_delivery=int(number("GATEWAY_MAX_EVENTS_PER_DELIVERY", 100)),
-            request_timeout_seconds=number("GATEWAY_REQUEST_TIMEOUT_SECONDS", 30.0),
-            keep_alive_seconds=number("GATEWAY_KEEP_ALIVE_SECONDS", 5.0),
+            max_body_bytes=count("GATEWAY_MAX_BODY_BYTES", 1024 * 1024),
+            max_events_per_delivery=count("GATEWAY_MAX_EVENTS_PER_DELIVERY", 100),
+            request_timeout_seconds=number("GATEWAY_REQUEST_TIMEOUT_SECONDS", 30.0, zero=False),
+            keep_alive_seconds=number("GATEWAY_KEEP_ALIVE_SECONDS", 5.0, zero=False),
             queue_name=text("GATEWAY_QUEUE") or "gateway",
-            lease_seconds=number("GATEWAY_LEASE_SECONDS", 90.0),
+            lease_seconds=number("GATEWAY_LEASE_SECONDS", 90.0, zero=False),
             retry_budget_seconds=number("GATEWAY_RETRY_BUDGET_SECONDS", 0.5),
-            retry_scale=number("GATEWAY_RETRY_SCALE", 1.0),
+            retry_scale=number("GATEWAY_RETRY_SCALE", 1.0, zero=False),
             notify_wait_seconds=number("GATEWAY_NOTIFY_WAIT_SECONDS", 60.0),
             group_comment_seconds=number("GATEWAY_GROUP_COMMENT_SECONDS", 60.0),
-            sweep_interval_seconds=number("GATEWAY_SWEEP_INTERVAL_SECONDS", 1.0),
-            db_busy_timeout_seconds=number("GATEWAY_DB_BUSY_TIMEOUT_SECONDS", 30.0),
+            sweep_interval_seconds=number("GATEWAY_SWEEP_INTERVAL_SECONDS", 1.0, zero=False),
+            db_busy_timeout_seconds=number("GATEWAY_DB_BUSY_TIMEOUT_SECONDS", 30.0, zero=False),
             retention_days=number("GATEWAY_RETENTION_DAYS", 90.0),
             worker_fork=(text("GATEWAY_WORKER_FORK") or "0").lower() in ("1", "true", "yes"),
             slack_signing_secret=text("SLACK_SIGNING_SECRET"),
             teams_outgoing_secret=text("TEAMS_OUTGOING_SECRET"),
             var_dir=Path(text("GATEWAY_VAR_DIR") or "var"),
-            ui_session_hours=number("GATEWAY_UI_SESSION_HOURS", 12.0),
+            ui_session_hours=number("GATEWAY_UI_SESSION_HOURS", 12.0, zero=False),
         )
 
     @property

@@ -332,3 +332,11 @@ def test_sandbox_reset_of_a_server_database_names_where_it_was_given(tmp_path: P
             f"gateway: {given}: sandbox reset clears the sandbox's SQLite mirror, not"
             " 'postgresql://gw:***@db.example:5432/gw'\n"
         )
+
+
+def test_a_setting_of_zero_that_cannot_work_is_one_line(tmp_path: Path) -> None:
+    result = gateway(
+        "check", "--mappings", str(mappings(tmp_path / "m")), cwd=tmp_path, env={"GATEWAY_LEASE_SECONDS": "0"}
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr == "gateway: GATEWAY_LEASE_SECONDS must be more than 0, not '0'\n"
