@@ -21,6 +21,7 @@ from gateway.web.access import access_check
 from gateway.web.limits import head_limit
 from gateway.web.metrics import Metrics, count_webhooks
 from gateway.web.routes import chatops, executions, health, preview, tickets, trackers, webhooks
+from gateway.web.ui import routes as console
 from gateway.web.ui.routes import router as console_router
 from gateway.web.ui.routes import schema_viewer
 
@@ -43,7 +44,10 @@ def _gateway_error(_: Request[Any, Any, Any], exc: GatewayError) -> Response[dic
     return Response(error_body(exc.code, exc.detail), status_code=exc.status_code, media_type=MediaType.JSON)
 
 
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """JSON, but a page for a console address no route matches (a browser shows it)."""
+    if console.owns(request.url.path):
+        return console.http_error(request, exc)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return Response(error_body(code, str(exc.detail)), status_code=exc.status_code, media_type=MediaType.JSON)
 

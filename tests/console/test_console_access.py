@@ -260,3 +260,21 @@ def test_a_filter_no_ticket_or_execution_can_match_is_named_not_shown_as_empty(m
     assert runs.status_code == 422 and "faild" in runs.text and "succeeded" in runs.text
     assert gateway.client.get("/ui/tickets?state=in+progress").status_code == 200
     assert gateway.client.get("/ui/executions?status=failed&state=").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "title"),
+    [("/ui/tickets/DQ-1/nope", 404, "Not found"), ("/ui/tickets/DQ-1/comments", 405, "Method not allowed")],
+)
+def test_a_console_address_no_page_answers_is_an_error_page_not_json(
+    make_gateway: MakeHarness, path: str, status: int, title: str
+) -> None:
+    gateway = signed_in(make_gateway)
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    answer = gateway.client.get(path)  # a mistyped address, or a form's address opened in the address bar
+    assert answer.status_code == status
+    assert answer.headers["content-type"].startswith("text/html")
+    assert f"<h1>{title}</h1>" in answer.text and "Back to the overview" in answer.text
+    assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+    api = gateway.client.get("/v1/nope")
+    assert api.status_code == 404 and api.json()["error"] == "not_found"  # the API still answers JSON

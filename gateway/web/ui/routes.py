@@ -17,6 +17,11 @@ from gateway.web.ui.render import HERE, SECURITY_HEADERS, page
 
 log = logging.getLogger("gateway.web.ui")
 STATIC = "/ui/static"
+# what a person reads for an address no console page answers (Litestar's details are the status's name)
+ROUTING = {
+    404: ("Not found", "No console page has this address."),
+    405: ("Method not allowed", "This address takes a form's submission; go back to the page the form is on."),
+}
 
 
 def _login_required(request: Request[Any, Any, Any], _: auth.LoginRequired) -> Response[Any]:
@@ -42,8 +47,15 @@ def _gateway_error(request: Request[Any, Any, Any], exc: GatewayError) -> Respon
     return _error_page(request, exc.status_code, exc.code.replace("_", " ").capitalize(), exc.detail)
 
 
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Also the app's answer for console addresses no route matches, so a browser never gets JSON."""
+    if exc.status_code in ROUTING:
+        return _error_page(request, exc.status_code, *ROUTING[exc.status_code])
     return _error_page(request, exc.status_code, "Request refused", str(exc.detail))
+
+
+def owns(path: str) -> bool:
+    return path == "/ui" or path.startswith("/ui/")
 
 
 def router() -> Router:
@@ -85,7 +97,7 @@ def router() -> Router:
             auth.LoginRequired: _login_required,
             auth.Forbidden: _forbidden,
             GatewayError: _gateway_error,
-            HTTPException: _http_error,
+            HTTPException: http_error,
         },
     )
 
