@@ -278,3 +278,18 @@ def test_a_console_address_no_page_answers_is_an_error_page_not_json(
     assert answer.headers["content-security-policy"].startswith("default-src 'self'")
     api = gateway.client.get("/v1/nope")
     assert api.status_code == 404 and api.json()["error"] == "not_found"  # the API still answers JSON
+
+
+def test_a_configured_secret_quoted_in_a_ticket_is_masked_on_every_page(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    delivery = qualytics_delivery(1, description=f"the check used {QUALYTICS_SECRET} & failed")
+    assert gateway.post("qualytics", delivery).status_code == 202
+    page = gateway.client.get("/ui/tickets/DQ-1").text
+    said = f"the key is {QUALYTICS_SECRET}"
+    commented = gateway.client.post("/ui/tickets/DQ-1/comments", data={"csrf": csrf_of(page), "text": said})
+    assert commented.status_code == 200
+    for path in ("/ui", "/ui/tickets", "/ui/tickets/DQ-1", "/ui/tickets?q=check"):
+        shown = gateway.client.get(path).text
+        assert QUALYTICS_SECRET not in shown, path
+    shown = gateway.client.get("/ui/tickets/DQ-1").text
+    assert "the check used *** &amp; failed" in shown and "the key is ***" in shown

@@ -12,6 +12,7 @@ from litestar import MediaType, Request, Response
 from litestar.response import Redirect
 from markupsafe import Markup, escape
 
+from gateway.core.redact import MASK
 from gateway.web.ui import auth
 
 HERE = Path(__file__).parent
@@ -90,6 +91,14 @@ def _finish(request: Request[Any, Any, Any], response: Response[Any]) -> Respons
     return response
 
 
+def masked(request: Request[Any, Any, Any], html: str) -> str:
+    """Every configured secret masked wherever a page shows it (a ticket's description, a comment, a note
+    quoting one), as notifications and chat replies mask them; also as the page escapes it."""
+    for secret in request.app.state.runtime.redactor().secrets:
+        html = html.replace(secret, MASK).replace(str(escape(secret)), MASK)
+    return html
+
+
 def page(request: Request[Any, Any, Any], template: str, status: int = 200, **context: Any) -> Response[str]:
     session = auth.current(request)
     html = ENV.get_template(template).render(
@@ -99,7 +108,7 @@ def page(request: Request[Any, Any, Any], template: str, status: int = 200, **co
         path=request.url.path,
         **context,
     )
-    return _finish(request, Response(html, status_code=status, media_type=MediaType.HTML))
+    return _finish(request, Response(masked(request, html), status_code=status, media_type=MediaType.HTML))
 
 
 def redirect(request: Request[Any, Any, Any], to: str) -> Response[Any]:
