@@ -243,3 +243,31 @@ def test_the_mappings_page_checks_the_mappings_against_the_trackers(
     assert "validation (Validation)" in rows[0][4]
     assert browser.text("[role=alert]") == "1 live problem(s)"
     assert browser.foreign_requests(served.url) == []
+
+
+def test_back_and_submit_again_does_not_comment_or_open_a_ticket_twice(
+    serve: Callable[..., Served], trackers: Trackers, browser: Browser
+) -> None:
+    catalog = (Path(__file__).parents[2] / "mappings" / "catalog.yaml").read_text()
+    served = serve({**trackers.mappings(), "catalog.yaml": catalog}, GATEWAY_API_TOKEN=TOKEN)
+    sign_in(browser, served)
+    webhook(served, 6)
+    browser.open(f"{served.url}/ui/tickets/DQ-1")
+    browser.find("#comment-text").send_keys("rerun scheduled")
+    browser.click("Add comment")
+    browser.wait_for(lambda: "rerun scheduled" in browser.text(".timeline"), "the comment")
+    browser.driver.back()  # the page with the form again, as a person might go back to check
+    browser.wait_for(lambda: browser.all("#comment-text"), "the ticket page again")
+    browser.click("Add comment")
+    browser.open(f"{served.url}/ui/tickets/DQ-1")
+    assert browser.text(".timeline").count("rerun scheduled") == 1
+
+    browser.open(f"{served.url}/ui/new/broken-dashboard")
+    browser.find("#field-short_description").send_keys("sales dashboard doubled")
+    browser.click("Open ticket")
+    browser.wait_for(lambda: browser.find("h1").text.startswith("DQ-2"), "the new ticket's page")
+    browser.driver.back()
+    browser.wait_for(lambda: browser.all("#field-short_description"), "the catalog form again")
+    browser.click("Open ticket")
+    browser.open(f"{served.url}/ui/tickets?q=sales+dashboard")
+    assert "1 ticket(s)" in browser.text(".pager")

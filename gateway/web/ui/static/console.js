@@ -14,4 +14,8 @@
   }
   document.addEventListener("DOMContentLoaded", function () { localize(document); });
   document.addEventListener("htmx:afterSettle", function () { localize(document); });
+  // Back to a page kept whole in the back/forward cache: it is stale, and a form already sent would still
+  // hold what was typed, one click from being sent twice. Ask the gateway again (forms that send something
+  // are autocomplete="off", so they come back empty).
+  window.addEventListener("pageshow", function (event) { if (event.persisted) { location.reload(); } });
 })();
