@@ -11,6 +11,7 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
+from connectors.emulators.base import Fault
 from tests.conftest import QUALYTICS_SECRET, Trackers, qualytics_delivery
 from tests.e2e.browser import Browser, start_browser
 from tests.e2e.conftest import Served
@@ -271,3 +272,21 @@ def test_back_and_submit_again_does_not_comment_or_open_a_ticket_twice(
     browser.click("Open ticket")
     browser.open(f"{served.url}/ui/tickets?q=sales+dashboard")
     assert "1 ticket(s)" in browser.text(".pager")
+
+
+def test_what_a_person_types_on_a_ticket_page_survives_its_live_refresh(
+    serve: Callable[..., Served], trackers: Trackers, browser: Browser
+) -> None:
+    served = serve(GATEWAY_API_TOKEN=TOKEN)
+    sign_in(browser, served)
+    trackers.jira.inject(Fault(kind="slow", delay=1.5, count=3))  # the ticket's executions run for seconds
+    webhook(served, 8)
+    browser.open(f"{served.url}/ui/tickets/DQ-1")
+    assert browser.find("#live").get_attribute("hx-get")  # queued or running work: the page refreshes itself
+    browser.driver.execute_script("document.addEventListener('htmx:afterSettle', () => { window.refreshed = 1; })")
+    browser.find(".moves input[name=note]").send_keys("waiting on the load")
+    browser.find("#comment-text").send_keys("half a tho")
+    browser.wait_for(lambda: browser.driver.execute_script("return window.refreshed"), "a live refresh")
+    browser.driver.switch_to.active_element.send_keys("ught")  # typing on, where the cursor was
+    assert browser.find("#comment-text").get_attribute("value") == "half a thought"
+    assert browser.find(".moves input[name=note]").get_attribute("value") == "waiting on the load"
