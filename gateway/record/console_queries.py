@@ -123,11 +123,13 @@ def ticket_states(mirror: Mirror) -> dict[str, int]:
 
 
 def executions_per_hour(mirror: Mirror, now: float, hours: int = 24) -> list[tuple[float, dict[str, int]]]:
-    """(hour start, {status: count}) for the last `hours` hours, oldest first, empty hours included."""
+    """(hour start, {status: count}) for the last `hours` hours, oldest first, empty hours included.
+    PostgreSQL's CAST rounds (an execution at 10:40 would count at 11:00), SQLite's truncates: floor it."""
     current = int(now // HOUR) * HOUR
     first = current - (hours - 1) * HOUR
+    bucket = "floor(created_at / ?)" if mirror.postgres else "CAST(created_at / ? AS INTEGER)"
     rows = mirror.connection().execute(
-        "SELECT CAST(created_at / ? AS INTEGER) * ? AS hour, status, count(*) FROM executions"
+        f"SELECT {bucket} * ? AS hour, status, count(*) FROM executions"
         " WHERE created_at >= ? GROUP BY hour, status",
         (HOUR, HOUR, first),
     )

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.web.ui import auth
+from tests import postgres
 from tests.conftest import LOCAL_MAPPINGS, QUALYTICS_SECRET, Harness, MakeHarness, qualytics_delivery
 from tests.receiver import Receiver
 
@@ -293,3 +294,20 @@ def test_a_configured_secret_quoted_in_a_ticket_is_masked_on_every_page(make_gat
         assert QUALYTICS_SECRET not in shown, path
     shown = gateway.client.get("/ui/tickets/DQ-1").text
     assert "the check used *** &amp; failed" in shown and "the key is ***" in shown
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_chart_puts_an_execution_in_the_hour_it_was_created(
+    make_gateway: MakeHarness, monkeypatch: pytest.MonkeyPatch, database: str
+) -> None:
+    monkeypatch.setenv(postgres.SWITCH, database)
+    gateway = signed_in(make_gateway)
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    gateway.drain()
+    hour = int(time.time() // 3600) * 3600
+    with gateway.runtime.mirror.transaction() as tx:  # created 40 minutes into the hour before this one
+        tx.execute("UPDATE executions SET created_at = ?", (hour - 1200,))
+    page = gateway.client.get("/ui").text
+    assert 'aria-label="1 executions in the last 24 hours, by outcome"' in page
+    bars = re.findall(r"<title>(\d+) execution\(s\)", page)
+    assert bars[-2:] == ["1", "0"]  # the hour before, not the current one
