@@ -311,3 +311,22 @@ def test_the_chart_puts_an_execution_in_the_hour_it_was_created(
     assert 'aria-label="1 executions in the last 24 hours, by outcome"' in page
     bars = re.findall(r"<title>(\d+) execution\(s\)", page)
     assert bars[-2:] == ["1", "0"]  # the hour before, not the current one
+
+
+def test_a_form_sent_after_the_session_ended_signs_in_back_to_its_page(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    csrf = csrf_of(gateway.client.get("/ui/tickets/DQ-1").text)
+    gateway.client.cookies.clear()  # the session ran out while the page was open
+    sent = gateway.client.post("/ui/tickets/DQ-1/comments", data={"csrf": csrf, "text": "late"}, follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/ui/login")
+    form = gateway.client.get(sent.headers["location"])
+    again = gateway.client.post(
+        "/ui/login",
+        data={
+            "csrf": csrf_of(form.text),
+            "token": TOKEN,
+            "next_path": re.findall(r'name="next_path" value="([^"]*)"', form.text)[0],
+        },
+    )
+    assert again.status_code == 200 and "<h1>DQ-1 " in again.text  # the ticket, not "Method not allowed"

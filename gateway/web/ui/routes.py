@@ -25,7 +25,12 @@ ROUTING = {
 
 
 def _login_required(request: Request[Any, Any, Any], _: auth.LoginRequired) -> Response[Any]:
-    target = "/ui/login?next_path=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    """To the login, then back here; a form's address takes POSTs only, so back to its page (one step up:
+    /ui/tickets/DQ-1/comments -> /ui/tickets/DQ-1), not to a 405 after signing in."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        here = request.url.path.rsplit("/", 1)[0]
+    target = "/ui/login?next_path=" + quote(here)
     if request.headers.get("hx-request"):  # a live refresh after the session ended: the whole page goes
         return Response("", status_code=401, headers={"hx-redirect": target})
     return Response("", status_code=303, headers={"location": target})
