@@ -13,6 +13,7 @@ import pytest
 from gateway.web.ui import auth
 from tests import postgres
 from tests.conftest import LOCAL_MAPPINGS, QUALYTICS_SECRET, Harness, MakeHarness, qualytics_delivery
+from tests.faults.conftest import database_held
 from tests.receiver import Receiver
 
 TOKEN = "console-unit-token-0123456789"
@@ -330,3 +331,14 @@ def test_a_form_sent_after_the_session_ended_signs_in_back_to_its_page(make_gate
         },
     )
     assert again.status_code == 200 and "<h1>DQ-1 " in again.text  # the ticket, not "Method not allowed"
+
+
+def test_a_database_that_cannot_take_a_form_now_is_an_error_page_not_json(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway, db_busy_timeout_seconds=0.2)
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    csrf = csrf_of(gateway.client.get("/ui/tickets/DQ-1").text)
+    with database_held(gateway):
+        sent = gateway.client.post("/ui/tickets/DQ-1/comments", data={"csrf": csrf, "text": "on it"})
+    assert sent.status_code == 503 and sent.headers["content-type"].startswith("text/html")
+    assert "<h1>Database unavailable</h1>" in sent.text and "nothing was recorded" in sent.text
+    assert gateway.client.get("/ui/tickets/DQ-1").text.count("on it") == 0

@@ -12,6 +12,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from gateway.core.errors import GatewayError
+from gateway.record.store import DatabaseError, ValueRefused
 from gateway.web.ui import auth, events, executions, login, new_ticket, tickets
 from gateway.web.ui.render import HERE, SECURITY_HEADERS, page
 
@@ -59,6 +60,23 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     return _error_page(request, exc.status_code, "Request refused", str(exc.detail))
 
 
+def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The API's 503, as a page: a lock held past the busy timeout, PostgreSQL away."""
+    log.error("database error: %s", type(exc).__name__)
+    detail = "The mirror database is unavailable right now; nothing was recorded. Try again in a moment."
+    return _error_page(request, 503, "Database unavailable", detail)
+
+
+def _value_refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return _error_page(request, 422, "Invalid value", f"A value you sent cannot be stored: {reason}")
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("the console failed unexpectedly", exc_info=exc)
+    return _error_page(request, 500, "Internal error", "The gateway failed unexpectedly; its log says why.")
+
+
 def owns(path: str) -> bool:
     return path == "/ui" or path.startswith("/ui/")
 
@@ -103,6 +121,9 @@ def router() -> Router:
             auth.Forbidden: _forbidden,
             GatewayError: _gateway_error,
             HTTPException: http_error,
+            **dict.fromkeys(DatabaseError, _database_error),
+            **dict.fromkeys(ValueRefused, _value_refused),
+            Exception: _unexpected,
         },
     )
 
