@@ -342,3 +342,25 @@ def test_a_database_that_cannot_take_a_form_now_is_an_error_page_not_json(make_g
     assert sent.status_code == 503 and sent.headers["content-type"].startswith("text/html")
     assert "<h1>Database unavailable</h1>" in sent.text and "nothing was recorded" in sent.text
     assert gateway.client.get("/ui/tickets/DQ-1").text.count("on it") == 0
+
+
+def test_retry_all_failed_comes_back_to_the_list_as_it_was_filtered(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    gateway.drain()
+    with gateway.runtime.mirror.transaction() as tx:
+        tx.execute("UPDATE executions SET status = 'failed', error_kind = 'http_5xx'")
+    listed = gateway.client.get("/ui/executions?status=failed&error_kind=http_5xx").text
+    bulk = listed.split('class="bulk"', 1)[1].split("</form>", 1)[0]
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', bulk))
+    asked = gateway.client.post("/ui/executions/retry", data=fields)
+    assert "Retry <strong>1</strong> failed execution(s) where error kind is http_5xx?" in asked.text
+    assert 'href="/ui/executions?status=failed&amp;error_kind=http_5xx">Cancel' in asked.text
+    confirm = asked.text.split('action="/ui/executions/retry"', 1)[1].split("</form>", 1)[0]
+    done = gateway.client.post(
+        "/ui/executions/retry",
+        data=dict(re.findall(r'name="([^"]+)" value="([^"]*)"', confirm)),
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == "/ui/executions?status=failed&error_kind=http_5xx"

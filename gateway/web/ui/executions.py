@@ -102,14 +102,16 @@ async def retry(
 
 @post("/executions/retry")
 async def retry_all(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> Response[Any]:
-    """Without `confirm`: a page saying how many would be retried; with it, retry them."""
+    """Without `confirm`: a page saying how many would be retried; with it, retry them. Either way back to
+    the list as it was filtered (its `status` too, which only narrows what is shown: failed ones are retried)."""
     form = await auth.checked_form(request)
     filters = {k: form.get(k, "") for k in RETRY_FILTERS}
     since = since_time(filters["since"])
     narrowed = {k: v or None for k, v in filters.items() if k != "since"}
-    back = "/ui/executions?" + urlencode({k: v for k, v in filters.items() if v})
+    status = one_of("status", form.get("status"), STATUSES) or ""
+    back = "/ui/executions?" + urlencode({k: v for k, v in {"status": status, **filters}.items() if v})
     if form.get("confirm") != "yes":
         count = await in_thread(_failed_count, rt, narrowed, since)
-        return page(request, "retry_confirm.html", count=count, filters=filters, back=back)
+        return page(request, "retry_confirm.html", count=count, filters=filters, shown_status=status, back=back)
     await in_thread(operations.retry_executions, rt, dispatch, since=since, **narrowed)
     return redirect(request, back.rstrip("?"))
