@@ -297,6 +297,19 @@ def test_a_configured_secret_quoted_in_a_ticket_is_masked_on_every_page(make_gat
     assert "the check used *** &amp; failed" in shown and "the key is ***" in shown
 
 
+def test_a_secret_that_is_also_a_word_of_html_is_masked_in_what_is_shown_not_in_the_page(
+    make_gateway: MakeHarness,
+) -> None:
+    gateway = signed_in(make_gateway, env={"GENERIC_HMAC_SECRET": "form"})  # short, but a configured secret
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    page = gateway.client.get("/ui/tickets/DQ-1").text
+    assert '<form method="post" action="/ui/tickets/DQ-1/comments" autocomplete="off">' in page  # as written
+    said = {"csrf": csrf_of(page), "text": "the form failed"}
+    assert gateway.client.post("/ui/tickets/DQ-1/comments", data=said).status_code == 200
+    shown = gateway.client.get("/ui/tickets/DQ-1").text
+    assert "the *** failed" in shown and "the form failed" not in shown
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_the_chart_puts_an_execution_in_the_hour_it_was_created(
     make_gateway: MakeHarness, monkeypatch: pytest.MonkeyPatch, database: str

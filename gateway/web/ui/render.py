@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from litestar import MediaType, Request, Response
 from litestar.response import Redirect
 from markupsafe import Markup, escape
 
-from gateway.core.redact import MASK
 from gateway.web.ui import auth
 
 HERE = Path(__file__).parent
@@ -73,12 +73,24 @@ def query(values: dict[str, Any], **changes: Any) -> str:
     return urlencode({k: v for k, v in merged.items() if v is not None and v != ""})
 
 
+@pass_context
+def shown(context: Context, value: Any) -> Any:
+    """What every `{{ }}` prints: text from the mirror with a configured secret masked (a description, comment
+    or note quoting one), as notifications and chat replies mask it. Only values: the page's own markup, and
+    what our filters build as markup from times, is never touched (a short secret may be a word of HTML)."""
+    redact = context.get("redact")
+    if redact is None or not isinstance(value, str) or isinstance(value, Markup):
+        return value
+    return redact(value)
+
+
 ENV = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=shown,
 )
 ENV.filters.update(when=when, duration=duration, between=between, hour_utc=hour_utc)
 ENV.globals.update(query=query, escape=escape)
@@ -91,14 +103,6 @@ def _finish(request: Request[Any, Any, Any], response: Response[Any]) -> Respons
     return response
 
 
-def masked(request: Request[Any, Any, Any], html: str) -> str:
-    """Every configured secret masked wherever a page shows it (a ticket's description, a comment, a note
-    quoting one), as notifications and chat replies mask them; also as the page escapes it."""
-    for secret in request.app.state.runtime.redactor().secrets:
-        html = html.replace(secret, MASK).replace(str(escape(secret)), MASK)
-    return html
-
-
 def page(request: Request[Any, Any, Any], template: str, status: int = 200, **context: Any) -> Response[str]:
     session = auth.current(request)
     html = ENV.get_template(template).render(
@@ -106,9 +110,10 @@ def page(request: Request[Any, Any, Any], template: str, status: int = 200, **co
         signed_in=auth.token_required(request) and session.signed_in,
         here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         path=request.url.path,
+        redact=request.app.state.runtime.redactor(),  # for `shown`: every value printed
         **context,
     )
-    return _finish(request, Response(masked(request, html), status_code=status, media_type=MediaType.HTML))
+    return _finish(request, Response(html, status_code=status, media_type=MediaType.HTML))
 
 
 def redirect(request: Request[Any, Any, Any], to: str) -> Response[Any]:
