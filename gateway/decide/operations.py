@@ -10,7 +10,7 @@ from gateway.core.models import Origin
 from gateway.decide import anomalies
 from gateway.decide.planner import Outcome, Planner
 from gateway.dispatch.queue import Dispatcher
-from gateway.record.rows import ExecutionRow, TicketRow
+from gateway.record.rows import ExecutionRow, TicketRow, TimelineRow
 from gateway.record.runtime import Runtime
 from gateway.record.store import BULK_CHUNK
 from gateway.rules.lifecycle import STATES, canonical_state
@@ -24,17 +24,31 @@ def find_ticket(rt: Runtime, reference: str) -> TicketRow:
     return ticket
 
 
-def actor_roles(rt: Runtime, ticket: TicketRow, identities: set[str], *, taking: bool = False) -> frozenset[str]:
-    """The lifecycle roles a person holds on a ticket: its assignee (or who takes it now), its requester."""
+def actor_roles(
+    rt: Runtime, ticket: TicketRow, identities: set[str], *, taking: bool = False, chat_id: str = ""
+) -> frozenset[str]:
+    """The lifecycle roles a person holds on a ticket: its assignee (or who takes it now), its requester.
+
+    `chat_id`: a chat caller's user id. Where the chat recorded who took or opened the ticket, that id decides,
+    not the name: two Teams users may show the same display name, and a Slack user name can change."""
     roles = {"any"}
+    timeline = rt.mirror.timeline(ticket.id)
     assignee = ticket.fields.get("assigned_to", "")
-    if (assignee and assignee in identities) or (taking and not assignee):
+    changes = (e for e in reversed(timeline) if e.kind == "field_changed" and e.data.get("field") == "assigned_to")
+    assigned = next((e for e in changes if e.data.get("to") == assignee), None)
+    if (assignee and _proven(assignee in identities, assigned, chat_id)) or (taking and not assignee):
         roles.add("assignee")
-    opened = next((e for e in rt.mirror.timeline(ticket.id) if e.kind == "opened"), None)
+    opened = next((e for e in timeline if e.kind == "opened"), None)
     requesters = {ticket.source} | ({opened.actor} if opened and opened.actor != "gateway" else set())
-    if requesters & identities:
+    if _proven(bool(requesters & identities), opened, chat_id):
         roles.add("requester")
     return frozenset(roles)
+
+
+def _proven(named: bool, entry: TimelineRow | None, chat_id: str) -> bool:
+    """A chat caller holds what the entry gave to a chat user only when the entry names their id."""
+    recorded = str(entry.data.get("chat_id") or "") if entry is not None else ""
+    return recorded == chat_id if chat_id and recorded else named
 
 
 def move_ticket(
@@ -48,6 +62,7 @@ def move_ticket(
     person: str | None = None,
     taking: bool = False,
     origin: Origin = "api",
+    chat_id: str = "",
 ) -> tuple[TicketRow, list[str]]:
     """Move a ticket through the state machine (409 when not declared, 403 when the mover lacks the role)
     and push it to its targets. `person` is the mover's tracker identity; `taking` when they take it."""
@@ -63,7 +78,7 @@ def move_ticket(
             raise Conflict(f"{rt.number(ticket.id)} is already {state}", code="already_in_state")
         outcome = Outcome(event_id=None)
         planner = Planner(rt, tx, rt.clock())
-        roles = actor_roles(rt, current, {actor, person or actor}, taking=taking)
+        roles = actor_roles(rt, current, {actor, person or actor}, taking=taking, chat_id=chat_id)
         planner.move(current, state, actor=actor, note=note, flow="manual", outcome=outcome, roles=roles, origin=origin)
     _enqueue(dispatcher, outcome.queued)
     return rt.mirror.ticket(ticket.id) or ticket, outcome.executions
@@ -98,6 +113,7 @@ def assign_ticket(
     actor: str = "api",
     people: Mapping[str, str] | None = None,
     origin: Origin = "api",
+    chat_id: str = "",
 ) -> tuple[TicketRow, list[str]]:
     """Someone takes the ticket: the mirror's assignee now, each linked tracker's through an execution
     (`people`: their user per target, see Planner.assign)."""
@@ -106,7 +122,8 @@ def assign_ticket(
     with rt.mirror.transaction() as tx:
         current = rt.mirror.ticket(ticket.id, tx) or ticket
         planner = Planner(rt, tx, rt.clock())
-        planner.assign(current, assignee, actor=actor, flow="manual", outcome=outcome, people=people, origin=origin)
+        planner.assign(current, assignee, actor=actor, flow="manual", outcome=outcome, people=people,
+                       origin=origin, chat_id=chat_id)  # fmt: skip
     _enqueue(dispatcher, outcome.queued)
     return rt.mirror.ticket(ticket.id) or ticket, outcome.executions
 

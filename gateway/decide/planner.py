@@ -407,16 +407,18 @@ class Planner:
         outcome: Outcome,
         people: People = None,
         origin: Origin = "api",
+        chat_id: str = "",
     ) -> bool:
         """Give the ticket to someone, in the mirror now and in every linked tracker; False when already theirs.
 
-        `people`: their user per target (EVERY_TARGET for all); a linked target without one is not assigned."""
+        `people`: their user per target (EVERY_TARGET for all); a linked target without one is not assigned.
+        `chat_id`: the chat user taking it, recorded so that their id, not a display name, proves them its assignee."""
         previous = ticket.fields.get("assigned_to", "")
         if previous == assignee:
             return False
         self.mirror.update_ticket(self.tx, ticket.id, self.now, fields={**ticket.fields, "assigned_to": assignee})
         self.mirror.sla_responded(self.tx, ticket.id, self.now)
-        change = {"field": "assigned_to", "from": previous, "to": assignee}
+        change = {"field": "assigned_to", "from": previous, "to": assignee, **({"chat_id": chat_id} if chat_id else {})}
         self.mirror.add_timeline(self.tx, ticket.id, "field_changed", actor, change, self.now)
         event = {**change, "assignee": assignee, "origin": origin, "actor": actor}
         self.fire(ticket.id, "ticket_assigned", event, outcome)

@@ -50,8 +50,10 @@ def open_ticket(
     catalog: str | None = None,
     targets: list[str] | None = None,
     origin: Origin = "api",
+    chat_id: str = "",
 ) -> tuple[TicketRow, list[str]]:
-    """Open a ticket for `requester` (422 naming what is wrong, nothing written); the ticket and its creates."""
+    """Open a ticket for `requester` (422 naming what is wrong, nothing written); the ticket and its creates.
+    `chat_id`: the chat user opening it, on the `opened` entry (their id, not a name, makes them its requester)."""
     who = " ".join(requester.split())[:MAX_REQUESTER] or "api"
     values = _named(fields)
     if catalog is not None:
@@ -90,7 +92,7 @@ def open_ticket(
             anomaly_id=None,
             now=now,
             requester=who,
-            opened={"catalog": catalog} if catalog else {"ad_hoc": True},
+            opened=({"catalog": catalog} if catalog else {"ad_hoc": True}) | ({"chat_id": chat_id} if chat_id else {}),
         ).id
         outcome.ticket_id = ticket_id
         timers = sla_seconds(base.priority, rt.mappings.lifecycle.sla)

@@ -213,6 +213,7 @@ def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
         person=caller.assignee,
         taking=taking,
         origin="chat",
+        chat_id=caller.chat_id,
     )
     number = rt.number(ticket.id)
     text = f"{number} moved from {before} to {ticket.state}"
@@ -220,7 +221,8 @@ def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
     unassigned = not ticket.fields.get("assigned_to")
     if taker and ticket.state == "In Progress" and ticket.fields.get("assigned_to") != taker:
         ticket, assigned = actions.assign_ticket(
-            rt, dispatcher, command.reference, taker, actor=caller.actor, people=people, origin="chat"
+            rt, dispatcher, command.reference, taker, actor=caller.actor, people=people, origin="chat",
+            chat_id=caller.chat_id,
         )
         executions = [*executions, *assigned]
         each = [f"{t}: {people[t]}" for t in ticket.targets if t in people]
@@ -263,7 +265,13 @@ def _link(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -
 
 def _open(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
     ticket, executions = user_tickets.open_ticket(
-        rt, dispatcher, requester=caller.actor, fields={"title": command.text}, catalog=command.reference, origin="chat"
+        rt,
+        dispatcher,
+        requester=caller.actor,
+        fields={"title": command.text},
+        catalog=command.reference,
+        origin="chat",
+        chat_id=caller.chat_id,
     )
     number = rt.number(ticket.id)
     executions = _tracker_actions(rt, executions)

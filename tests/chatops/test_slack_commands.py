@@ -270,7 +270,7 @@ def test_taking_a_ticket_assigns_the_mapped_tracker_user(make_gateway: MakeHarne
     assert ticket["fields"]["assigned_to"] == "alice.smith"
     [change] = [e for e in ticket["timeline"] if e["kind"] == "field_changed"]
     assert change["actor"] == "slack:steve"
-    assert change["data"] == {"field": "assigned_to", "from": "", "to": "alice.smith"}
+    assert change["data"] == {"field": "assigned_to", "from": "", "to": "alice.smith", "chat_id": "U2147483697"}
 
 
 def test_taking_a_ticket_assigns_it_in_jira_and_servicenow(make_gateway: MakeHarness, emulators: Trackers) -> None:

@@ -98,3 +98,49 @@ def test_bad_rules_fail_at_load(tmp_path: Any, rule: str, problem: str) -> None:
     with pytest.raises(MappingErrors) as raised:
         load_mappings(tmp_path, {"QUALYTICS_SECRET": "x"})
     assert "lifecycle.yaml: lifecycle" in str(raised.value) and problem in str(raised.value)
+
+
+def test_in_teams_the_assignee_and_requester_are_known_by_their_id_not_their_display_name(
+    make_gateway: MakeHarness,
+) -> None:
+    """Two Teams users may show the same name: only the one who took (or opened) the ticket holds its role."""
+    import base64
+
+    import msgspec
+
+    from gateway.receive.security import hmac_b64
+    from tests.chatops.support import CHAT_SETTINGS, TEAMS_SECRET, teams_activity
+
+    tim, namesake = "f46a8a6e-5e73-4d2a-9d3c-0f4b8f5f6b11", "0b1c2d3e-0000-4000-8000-00000000beef"
+    lifecycle = """
+lifecycle:
+  transitions:
+    - {from: New, to: In Progress, role: assignee}
+    - {from: In Progress, to: Resolved, role: assignee}
+    - {from: In Progress, to: On Hold, role: requester}
+"""
+    chatops = f"chatops:\n  users:\n    {tim}: {{mirror: tim.jones}}\n"
+    catalog = "catalog:\n  report: {targets: [mirror], open: [title], fields: {short_description: '{{ form.title }}'}}"
+    gateway = role_gateway(make_gateway, assigned_to="", **CHAT_SETTINGS)
+    gateway.reload({"chatops.yaml": chatops, "lifecycle.yaml": lifecycle, "catalog.yaml": catalog})
+
+    def say(text: str, aad_id: str) -> str:
+        activity = msgspec.json.decode(teams_activity(text))  # both show as "Tim Jones"
+        activity["from"]["aadObjectId"] = aad_id
+        body = msgspec.json.encode(activity)
+        signed = hmac_b64(base64.b64decode(TEAMS_SECRET), body)
+        headers = {"content-type": "application/json", "authorization": f"HMAC {signed}"}
+        answer: str = gateway.client.post("/teams/messages", content=body, headers=headers).json()["text"]
+        return answer
+
+    assert say("DQ-1 in progress", tim).startswith("DQ-1 moved from New to In Progress and assigned to teams:Tim")
+    refused = say("DQ-1 resolved", namesake)
+    assert refused.startswith("Nothing changed: only the assignee may move a ticket from In Progress to Resolved")
+    assert gateway.ticket("DQ-1")["state"] == "In Progress"
+    assert say("DQ-1 resolved", tim).startswith("DQ-1 moved from In Progress to Resolved")
+
+    assert say("open report the export is stuck", tim).startswith("Opened DQ-2 from report")
+    assert say("DQ-2 in progress", tim).startswith("DQ-2 moved from New to In Progress")
+    refused = say("DQ-2 on hold", namesake)
+    assert refused.startswith("Nothing changed: only the requester may move a ticket from In Progress to On Hold")
+    assert say("DQ-2 on hold", tim).startswith("DQ-2 moved from In Progress to On Hold")
