@@ -63,9 +63,12 @@ def move_ticket(
     taking: bool = False,
     origin: Origin = "api",
     chat_id: str = "",
+    people: Mapping[str, str] | None = None,
 ) -> tuple[TicketRow, list[str]]:
     """Move a ticket through the state machine (409 when not declared, 403 when the mover lacks the role)
-    and push it to its targets. `person` is the mover's tracker identity; `taking` when they take it."""
+    and push it to its targets. `person` is the mover's tracker identity; `taking` when they take it: moved
+    to In Progress, it is theirs in the same transaction (`people`: their user per target, see Planner.assign),
+    so a failure between the two cannot leave it moved but unassigned."""
     state = canonical_state(status)
     if state is None:
         raise InvalidPayload(
@@ -80,6 +83,10 @@ def move_ticket(
         planner = Planner(rt, tx, rt.clock())
         roles = actor_roles(rt, current, {actor, person or actor}, taking=taking, chat_id=chat_id)
         planner.move(current, state, actor=actor, note=note, flow="manual", outcome=outcome, roles=roles, origin=origin)
+        if taking and person and state == "In Progress":
+            moved = rt.mirror.ticket(ticket.id, tx) or current
+            planner.assign(moved, person, actor=actor, flow="manual", outcome=outcome, people=people, origin=origin,
+                           chat_id=chat_id)  # fmt: skip
     _enqueue(dispatcher, outcome.queued)
     return rt.mirror.ticket(ticket.id) or ticket, outcome.executions
 

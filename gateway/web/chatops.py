@@ -201,7 +201,8 @@ def _show(rt: Runtime, _: Dispatcher | None, command: Command, caller: Caller) -
 
 
 def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: Caller) -> Reply:
-    before = actions.find_ticket(rt, command.reference).state
+    found = actions.find_ticket(rt, command.reference)
+    before, assigned_before = found.state, found.fields.get("assigned_to", "")
     taking = bool(caller.assignee) and command.status == "In Progress"
     ticket, executions = actions.move_ticket(
         rt,
@@ -214,17 +215,13 @@ def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
         taking=taking,
         origin="chat",
         chat_id=caller.chat_id,
+        people=caller.people,
     )
     number = rt.number(ticket.id)
     text = f"{number} moved from {before} to {ticket.state}"
     taker, people = caller.assignee, caller.people
     unassigned = not ticket.fields.get("assigned_to")
-    if taker and ticket.state == "In Progress" and ticket.fields.get("assigned_to") != taker:
-        ticket, assigned = actions.assign_ticket(
-            rt, dispatcher, command.reference, taker, actor=caller.actor, people=people, origin="chat",
-            chat_id=caller.chat_id,
-        )
-        executions = [*executions, *assigned]
+    if taker and ticket.fields.get("assigned_to") == taker != assigned_before:  # taken with the move
         each = [f"{t}: {people[t]}" for t in ticket.targets if t in people]
         text += f" and assigned to {caller.markup.escape(taker)}" + (f" ({', '.join(each)})" if each else "")
     chat_people = rt.mappings.chatops.users or rt.mappings.chatops.slack_users

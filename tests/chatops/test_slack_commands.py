@@ -273,6 +273,32 @@ def test_taking_a_ticket_assigns_the_mapped_tracker_user(make_gateway: MakeHarne
     assert change["data"] == {"field": "assigned_to", "from": "", "to": "alice.smith", "chat_id": "U2147483697"}
 
 
+def test_taking_a_ticket_moves_and_assigns_it_in_one_transaction(make_gateway: MakeHarness) -> None:
+    """The database refusing the assignment leaves the ticket as it was, not moved but nobody's."""
+    chatops = "chatops:\n  slack_users: {U2147483697: alice.smith}\n  response_wait: 5\n"
+    gateway = chat_gateway(make_gateway, **{"chatops.yaml": chatops})
+    with gateway.runtime.mirror.transaction() as tx:
+        if gateway.runtime.mirror.postgres:
+            tx.execute(
+                "CREATE FUNCTION refuse_assignment() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$"
+            )
+            tx.execute(
+                "CREATE TRIGGER refuse_assignment BEFORE INSERT ON timeline FOR EACH ROW"
+                " WHEN (NEW.kind = 'field_changed') EXECUTE FUNCTION refuse_assignment()"
+            )
+        else:
+            tx.execute(
+                "CREATE TRIGGER refuse_assignment BEFORE INSERT ON timeline WHEN NEW.kind = 'field_changed'"
+                " BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
+            )
+    answer = slash(gateway, "DQ-1 in progress").json()["text"]
+    assert answer == "The gateway failed unexpectedly running this command; its log says why."
+    ticket = gateway.ticket("DQ-1")
+    assert ticket["state"] == "New" and not ticket["fields"]["assigned_to"]
+    assert [e["kind"] for e in ticket["timeline"] if e["kind"] in ("status_changed", "field_changed")] == []
+
+
 def test_taking_a_ticket_assigns_it_in_jira_and_servicenow(make_gateway: MakeHarness, emulators: Trackers) -> None:
     chatops = "chatops:\n  slack_users: {U2147483697: alice}\n  response_wait: 5\n"
     gateway, answer = taken_from_slack(make_gateway, emulators, chatops)
