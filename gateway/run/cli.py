@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,37 +77,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
 
 
-def _port(value: str) -> int:
-    """A TCP port; past 65535 uvicorn listened on the number modulo 65536 (99999: 34463) and the emulators crashed."""
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535)")
-    return port
+def _number(what: str, convert: Callable[[str], Any], low: float, high: float = math.inf, hint: str = "") -> Any:
+    """An argument type: the value `convert`ed, finite and from `low` to `high`, else one line saying what it is
+    not. Unchecked, `serve --port 99999` listened on 34463 (modulo 65536), `--workers -1` started no worker
+    without a word, and `db prune --days -5` put the cutoff in the future and pruned everything finished."""
+
+    def parse(value: str) -> Any:
+        try:
+            number = convert(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {what}") from None
+        if not (math.isfinite(number) and low <= number <= high):
+            raise argparse.ArgumentTypeError(f"{value!r} is not {what} ({hint})")
+        return number
+
+    return parse
 
 
-def _workers(value: str) -> int:
-    """`serve --workers`: a count; below zero it was taken and the supervisor started none without a word."""
-    try:
-        count = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers") from None
-    if count < 0:
-        raise argparse.ArgumentTypeError(f"{count} is not a number of workers (0 or more; 0 runs only the web app)")
-    return count
-
-
-def _days(value: str) -> float:
-    """`db prune --days`: a negative age put the cutoff in the future and pruned everything finished, even today."""
-    try:
-        days = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days") from None
-    if not math.isfinite(days) or days < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days (0 or more)")
-    return days
+_port = _number("a port", int, 0, 65535, "0-65535")
+_workers = _number("a number of workers", int, 0, hint="0 or more; 0 runs only the web app")
+_days = _number("a number of days", float, 0, hint="0 or more")
 
 
 def _ports(value: str) -> dict[str, int]:

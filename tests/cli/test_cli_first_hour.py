@@ -170,8 +170,8 @@ def test_a_redis_url_redis_cannot_take_is_one_line(make_gateway: MakeHarness, tm
 def test_a_port_out_of_range_is_refused_before_anything_listens(tmp_path: Path) -> None:
     directory = str(mappings(tmp_path / "m"))
     for args, error in [
-        (["serve", "--port", "99999"], "argument --port: 99999 is not a port (0-65535)"),
-        (["emulate", "jira", "--port", "-1"], "argument --port: -1 is not a port (0-65535)"),
+        (["serve", "--port", "99999"], "argument --port: '99999' is not a port (0-65535)"),
+        (["emulate", "jira", "--port", "-1"], "argument --port: '-1' is not a port (0-65535)"),
         (["serve", "--sandbox-ports", "9001,70000"], "expected JIRA_PORT,SERVICENOW_PORT (0-65535), not '9001,70000'"),
     ]:
         result = gateway("--mappings", directory, *args, cwd=tmp_path)
@@ -299,7 +299,7 @@ def test_preview_of_a_file_that_is_not_there_is_one_line(tmp_path: Path) -> None
 def test_a_negative_worker_count_is_refused_before_anything_starts(tmp_path: Path) -> None:
     result = gateway("--mappings", str(mappings(tmp_path / "m")), "serve", "--workers", "-1", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert "argument --workers: -1 is not a number of workers (0 or more; 0 runs only the web app)" in result.stderr
+    assert "argument --workers: '-1' is not a number of workers (0 or more; 0 runs only the web app)" in result.stderr
     assert not (tmp_path / "var").exists()  # nothing started
 
 
