@@ -50,6 +50,31 @@ def test_a_status_change(payload: Callable[[str], bytes], parse: Callable[..., P
     )
 
 
+@pytest.mark.parametrize(
+    ("sent", "status"), [("resolved", "Resolved"), ("ACKNOWLEDGED", "Acknowledged"), ("invalid", "Invalid")]
+)
+def test_a_status_in_another_case_is_the_gateway_s_status(
+    sent: str, status: str, payload: Callable[[str], bytes], parse: Callable[..., Parsed]
+) -> None:
+    """Flows look `event.status` up in value maps (`anomaly_to_ticket`): 'resolved' failed the ticket's update."""
+    data = json.loads(payload("qualytics"))
+    data["trigger"]["type"] = "Anomaly Status Change"
+    data["context"]["anomalies"][0].update(status=sent, previous_status="active")
+    (event,) = parse("qualytics", data).events
+    assert (event.status, event.previous_status, event.attributes["raw_status"]) == (status, "Active", sent)
+
+
+def test_an_unknown_status_is_ignored_naming_it(payload: Callable[[str], bytes], parse: Callable[..., Parsed]) -> None:
+    data = json.loads(payload("qualytics"))
+    data["trigger"]["type"] = "Anomaly Status Change"
+    data["context"]["anomalies"][0]["status"] = "Discarded"
+    parsed = parse("qualytics", data)
+    assert parsed.events == []
+    [ignored] = parsed.ignored
+    assert ignored.reason == "qualytics anomaly 1: status 'Discarded' is not known"
+    assert ignored.event_id
+
+
 def test_a_status_change_without_status_is_a_422(
     payload: Callable[[str], bytes], parse: Callable[..., Parsed]
 ) -> None:

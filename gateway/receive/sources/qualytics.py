@@ -14,10 +14,19 @@ from gateway.receive.sources.base import (
     body_hash,
     convert,
     decode_json,
+    lookup_word,
     normalise_severity,
 )
 
 TRIGGERS: dict[str, EventType] = {"anomaly": "anomaly", "anomaly status change": "anomaly_status_change"}
+# Qualytics' anomaly statuses, folded by `word`: flows look the canonical spelling up in value maps.
+STATUSES = {
+    "active": "Active",
+    "acknowledged": "Acknowledged",
+    "resolved": "Resolved",
+    "invalid": "Invalid",
+    "duplicate": "Duplicate",
+}
 
 
 class _Named(msgspec.Struct, kw_only=True):
@@ -93,20 +102,27 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     if event_type is None:
         return Parsed(ignored=[Ignored(reason=f"qualytics trigger type {payload.trigger.type!r} is not ticketed")])
     raw_anomalies = raw["context"]["anomalies"]
-    events = []
+    parsed = Parsed()
     names = _check_names(payload.context.quality_checks)
     for anomaly, raw_anomaly in zip(payload.context.anomalies, raw_anomalies, strict=True):
         anomaly_id = str(anomaly.id)
+        event_id = body_hash(delivery.body, anomaly_id)
         if event_type == "anomaly_status_change" and not anomaly.status:
             raise InvalidPayload(f"anomaly {anomaly_id}: an 'Anomaly Status Change' needs the anomaly's status")
-        events.append(
+        # Flows look the status up in value maps by the canonical spelling, so 'resolved' must become 'Resolved'.
+        status = lookup_word(anomaly.status, STATUSES)
+        if status is None and event_type == "anomaly_status_change":
+            reason = f"qualytics anomaly {anomaly_id}: status {anomaly.status!r} is not known"
+            parsed.ignored.append(Ignored(reason=reason, event_id=event_id))
+            continue
+        parsed.events.append(
             Event(
-                event_id=body_hash(delivery.body, anomaly_id),
+                event_id=event_id,
                 event_type=event_type,
                 anomaly_id=anomaly_id,
                 source=delivery.source,
-                status=anomaly.status or ("Active" if event_type == "anomaly" else None),
-                previous_status=anomaly.previous_status,
+                status=status or "Active",
+                previous_status=lookup_word(anomaly.previous_status, STATUSES) or anomaly.previous_status,
                 severity=normalise_severity(anomaly.severity, {}, config.defaults.severity),
                 raw_severity=anomaly.severity,
                 title=anomaly.description or anomaly.type,
@@ -119,11 +135,11 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
                 weight=anomaly.weight,
                 occurred_at=anomaly.created_at or payload.trigger.timestamp,
                 tags=anomaly.tags,
-                attributes={"anomaly_type": anomaly.type, "flow": payload.flow.name},
+                attributes={"raw_status": anomaly.status, "anomaly_type": anomaly.type, "flow": payload.flow.name},
                 raw=raw_anomaly,
             )
         )
-    return Parsed(events=events)
+    return parsed
 
 
 ADAPTER = SourceAdapter(kind="qualytics", auth_keys=("secret",), verify=verify, parse=parse)
