@@ -326,3 +326,12 @@ def test_an_anomaly_with_a_blank_id_is_refused_and_records_nothing(
     preview = gateway.client.post(f"/v1/preview/{kind}", content=body)
     assert preview.status_code == 422 and preview.json()["error"] == "invalid_payload", preview.text
     assert gateway.tickets() == [] and gateway.executions() == [] and events_recorded(gateway) == []
+
+
+def test_an_empty_batch_is_answered_202_and_recorded_as_ignored(gateway: Harness) -> None:
+    body = json.dumps({"event": "checkEvaluation", "checkResults": []}).encode()
+    response = gateway.post("soda", body, headers=auth("soda", body))
+    assert response.status_code == 202
+    [ignored] = response.json()["ignored"]
+    assert ignored["reason"] == "soda checkEvaluation carries no check results" and ignored["event_id"]
+    assert events_recorded(gateway) == [("ignored", "soda checkEvaluation carries no check results")]

@@ -109,3 +109,27 @@ def test_every_sample_payload_is_exercised_and_described() -> None:
     for sample in sorted(PAYLOADS.glob("*.json")):
         if sample.stem not in REFERENCE_SAMPLES:
             assert f"`{sample.name}`" in described, f"{sample.name} has no line in SOURCE.md"
+
+
+EMPTY_BATCHES: list[tuple[str, Any, str]] = [
+    ("generic", [], "generic delivery holds no events"),
+    (
+        "qualytics",
+        {"trigger": {"type": "Anomaly"}, "context": {"anomalies": []}},
+        "qualytics posted no anomalies",
+    ),
+    ("soda", {"event": "checkEvaluation", "checkResults": []}, "soda checkEvaluation carries no check results"),
+    ("great_expectations", {"test_suite_name": "s", "validation_results": []}, "great expectations posted no"),
+    ("alertmanager", {"alerts": []}, "alertmanager group has no alerts"),
+]
+
+
+@pytest.mark.parametrize(("kind", "body", "reason"), EMPTY_BATCHES, ids=[b[0] for b in EMPTY_BATCHES])
+def test_a_batch_of_nothing_is_ignored_with_a_reason(
+    kind: str, body: Any, reason: str, parse: Callable[..., Parsed]
+) -> None:
+    """An empty batch made no event and no ignored item: a 200 that said nothing and recorded nothing."""
+    parsed = parse(kind, body)
+    assert parsed.events == []
+    [ignored] = parsed.ignored
+    assert ignored.reason.startswith(reason) and not ignored.ping

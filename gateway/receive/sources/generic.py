@@ -4,7 +4,7 @@ without `event_id` gets one from the raw body, its anomaly id and its place in t
 from __future__ import annotations
 
 from gateway.core.errors import Unauthorized
-from gateway.core.models import Event, Parsed
+from gateway.core.models import Event, Ignored, Parsed
 from gateway.receive.security import check_timestamp, hmac_hex, require_header, same
 from gateway.receive.sources.base import (
     Delivery,
@@ -45,6 +45,8 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
         event.source = delivery.source
         event.raw = item
         events.append(event)
+    if not items:  # an empty list: answered, recorded and said, not a silent empty 200
+        return Parsed(ignored=[Ignored(reason="generic delivery holds no events")])
     return Parsed(events=events)
 
 

@@ -139,6 +139,8 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
                 raw=raw_anomaly,
             )
         )
+    if not payload.context.anomalies:  # answered, recorded and said, not a silent empty 200
+        parsed.ignored.append(Ignored(reason="qualytics posted no anomalies"))
     return parsed
 
 

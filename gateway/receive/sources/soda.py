@@ -203,6 +203,8 @@ def _evaluation(config: SourceConfig, delivery: Delivery, raw: dict[str, Any]) -
             parsed.events.append(item)
         else:
             parsed.ignored.append(item)
+    if not body.checkResults:  # answered, recorded and said, not a silent empty 200
+        parsed.ignored.append(Ignored(reason="soda checkEvaluation carries no check results"))
     return parsed
 
 
