@@ -335,3 +335,17 @@ def test_an_empty_batch_is_answered_202_and_recorded_as_ignored(gateway: Harness
     [ignored] = response.json()["ignored"]
     assert ignored["reason"] == "soda checkEvaluation carries no check results" and ignored["event_id"]
     assert events_recorded(gateway) == [("ignored", "soda checkEvaluation carries no check results")]
+
+
+def test_a_gx_failure_listed_after_a_pass_of_the_same_anomaly_opens_its_ticket(gateway: Harness) -> None:
+    def between(success: bool, low: int) -> dict[str, Any]:
+        config = {"type": "expect_column_values_to_be_between", "kwargs": {"column": "amount", "min_value": low}}
+        return {"success": success, "expectation_config": config, "result": {}}
+
+    results = [between(True, 0), between(False, 10)]
+    note = {"test_suite_name": "s", "data_asset_name": "orders", "validation_results": results}
+    body = json.dumps([note]).encode()
+    assert gateway.post("great_expectations", body, headers=auth("great_expectations", body)).status_code == 202
+    gateway.drain()
+    [ticket] = gateway.tickets()
+    assert ticket["correlation_key"] == "great_expectations:s:orders:expect_column_values_to_be_between:amount"

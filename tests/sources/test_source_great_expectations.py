@@ -158,3 +158,21 @@ def test_gateway_action_bodies_name_the_asset_and_an_anomaly_id_template_chooses
     config = SourceConfig(kind="great_expectations", anomaly_id="{datasource}/{batch}/{expectation}/{column}")
     (per_batch,) = parse("great_expectations", body, config).events
     assert per_batch.anomaly_id == "warehouse/warehouse-orders-year_2026-month_01/expect_not_null/id"
+
+
+def _between(success: bool, low: int) -> dict[str, object]:
+    kwargs = {"column": "amount", "min_value": low}
+    return {"success": success, "expectation_config": {"type": "expect_column_values_to_be_between", "kwargs": kwargs}}
+
+
+@pytest.mark.parametrize("order", ["pass first", "fail first"])
+def test_a_failure_sharing_its_anomaly_id_with_a_pass_is_the_event(order: str, parse: Callable[..., Parsed]) -> None:
+    """Both results are `s:orders:expect_column_values_to_be_between:amount`: the pass listed first took the event
+    id and the failure was dropped as its duplicate, so no ticket opened for a failing expectation."""
+    results = [_between(True, 0), _between(False, 10)]
+    if order == "fail first":
+        results.reverse()
+    body = {"test_suite_name": "s", "data_asset_name": "orders", "validation_results": results}
+    [event] = parse("great_expectations", body).events
+    assert (event.event_type, event.status) == ("anomaly", "Active")
+    assert event.attributes["kwargs"]["min_value"] == 10

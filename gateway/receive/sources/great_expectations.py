@@ -173,6 +173,18 @@ def _notification(config: SourceConfig, delivery: Delivery, raw: Any, where: str
     return [_event(config, delivery, note, r, raw_r) for r, raw_r in zip(results, raw_results, strict=True)]
 
 
+def _one_per_anomaly(events: list[Event]) -> list[Event]:
+    """Results sharing an anomaly id in one delivery share its event id (body + anomaly id), so they are one
+    event, and a failure wins: a passing sibling listed first (the same expectation type on the same column
+    with other arguments, or another partition) took the id and the failure was dropped as its duplicate."""
+    chosen: dict[str, Event] = {}
+    for event in events:
+        kept = chosen.get(event.anomaly_id)
+        if kept is None or (kept.event_type != "anomaly" and event.event_type == "anomaly"):
+            chosen[event.anomaly_id] = event
+    return list(chosen.values())
+
+
 def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     raw = decode_json(delivery.body)
     notes = raw if isinstance(raw, list) else [raw]
@@ -180,6 +192,7 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     for index, note in enumerate(notes):
         where = "great expectations notification" + (f" {index}" if isinstance(raw, list) else "")
         parsed.events.extend(_notification(config, delivery, note, where))
+    parsed.events = _one_per_anomaly(parsed.events)
     if not parsed.events:
         parsed.ignored.append(Ignored(reason="great expectations posted no expectation results"))
     return parsed
