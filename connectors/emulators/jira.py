@@ -628,8 +628,9 @@ class JiraEmulator(Emulator):
         before = issue["status"]
         issue["status"] = chosen.to
         issue["history"].append(chosen.to)
-        done = self.workflow.statuses[chosen.to][1] == "done"
-        was, issue["resolution"] = issue["resolution"], resolution if done else None
+        # The resolution is what the transition's screen set, whatever the status's category: Jira keeps a
+        # resolution given on the way to a status that is not done (the issue then reads as resolved there).
+        was, issue["resolution"] = issue["resolution"], resolution or None
         item = {"field": "status", "fieldtype": "jira", "fromString": before, "toString": chosen.to}
         item.update({"from": self.workflow.statuses[before][0], "to": self.workflow.statuses[chosen.to][0]})
         items = [item]
@@ -811,8 +812,9 @@ def act(jira: JiraEmulator, payload: dict[str, Any]) -> Response:
         route = _route(jira.workflow, issue["status"], str(payload["move_to"]))
         if route is None:
             return jira_error(400, [f"no way from {issue['status']} to {payload['move_to']}"])
-        for transition in route:
-            jira.move(issue, transition, str(payload.get("resolution", "Done")), user)
+        for transition in route:  # a person fills the resolution on the way to a done status only
+            done = jira.workflow.statuses[transition.to][1] == "done"
+            jira.move(issue, transition, str(payload.get("resolution", "Done")) if done else None, user)
     if "assign" in payload:
         before, name = issue["fields"].get("assignee") or {}, payload["assign"]
         issue["fields"]["assignee"] = {"name": name} if name else None

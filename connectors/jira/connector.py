@@ -302,12 +302,16 @@ class JiraConnector:
         return msgspec.structs.replace(self._ticket(issue), remote_status=current)
 
     def _transition_fields(self, transition: dict[str, Any], canonical: str) -> dict[str, Any]:
-        """Fill what the transition's screen requires; resolution from resolutions/resolution."""
+        """Fill what the transition's screen requires; resolution from resolutions/resolution, and only where the
+        screen requires it or the transition ends in a done status: Jira keeps a resolution given on the way to
+        any other status, and the issue reads as resolved there."""
         screen = transition.get("fields") or {}
         payload: dict[str, Any] = {}
+        done = ((transition.get("to") or {}).get("statusCategory") or {}).get("key") == "done"
         for field_id, meta in screen.items():
             if field_id == "resolution":
-                payload["resolution"] = {"name": self._resolution(canonical, meta)}
+                if meta.get("required") or done:
+                    payload["resolution"] = {"name": self._resolution(canonical, meta)}
             elif meta.get("required") and not meta.get("hasDefaultValue"):
                 raise PermanentError(
                     f"transition {transition.get('name')!r} requires field {field_id} "

@@ -96,6 +96,29 @@ def test_reopen_takes_the_issue_back_and_clears_the_resolution(jira: Jira) -> No
     assert (issue["status"], issue["resolution"]) == ("In Progress", None)
 
 
+def test_an_optional_resolution_is_left_empty_on_the_way_to_a_status_that_is_not_done(
+    make_jira: Callable[..., Jira],
+) -> None:
+    """A screen that offers resolution on Start progress: filling it would leave the issue In Progress yet
+    resolved (struck through, gone from every 'resolution = Unresolved' board and filter)."""
+    workflow = Workflow(
+        statuses={"To Do": ("10000", "new"), "In Progress": ("3", "indeterminate"), "Done": ("10001", "done")},
+        transitions=[
+            Transition("11", "Start progress", "In Progress", ["To Do"], on_screen=["resolution"]),
+            Transition("31", "Resolve", "Done", ["In Progress"], on_screen=["resolution"]),
+        ],
+    )
+    jira = make_jira(workflow=workflow)
+    connector = jira.connector()
+    remote = connector.create(jira.create_request())
+
+    connector.set_status(jira.status_request(remote, "In Progress"))
+    assert (jira.issues()[0]["status"], jira.issues()[0]["resolution"]) == ("In Progress", None)
+
+    connector.set_status(jira.status_request(remote, "Resolved"))
+    assert (jira.issues()[0]["status"], jira.issues()[0]["resolution"]) == ("Done", "Done")
+
+
 def test_a_note_becomes_a_comment(jira: Jira) -> None:
     connector = jira.connector()
     remote = connector.create(jira.create_request())
