@@ -93,7 +93,8 @@ class ServiceNowConnector:
         sys_id = _sys_id(request.link)
         current = self._read(sys_id)
         if str(current.get("state")) != str(code):
-            current = self._patch("update status", sys_id, {"state": str(code), **self._closing(request)})
+            closing = self._closing(request.status, request.number, request.note, request.event)
+            current = self._patch("update status", sys_id, {"state": str(code), **closing})
         note = CommentRequest(number=request.number, link=request.link, text=request.note)
         self.comment(msgspec.structs.replace(note, first_try=request.first_try, since=request.since))
         return self._remote(current)
@@ -168,6 +169,7 @@ class ServiceNowConnector:
     def _incident(self, request: CreateRequest, key: str) -> dict[str, str]:
         """The create body; empty values are left out and priority is the instance's to derive."""
         fields = request.fields
+        status = fields.status or "New"
         urgency, impact = self._urgency_impact(fields.urgency, fields.impact, fields.priority)
         payload = {
             "short_description": fields.short_description,
@@ -179,9 +181,11 @@ class ServiceNowConnector:
             "assignment_group": fields.assignment_group,
             "assigned_to": fields.assigned_to,
             "caller_id": self.config.caller,
-            "state": str(self._state(fields.status or "New")),
+            "state": str(self._state(status)),
             "correlation_id": key,
             "correlation_display": request.number,
+            # the data policy holds on insert too: a ticket created On Hold or Resolved carries what that asks
+            **self._closing(status, request.number, "", request.event),
         }
         return {name: value for name, value in payload.items() if value}
 
@@ -211,18 +215,19 @@ class ServiceNowConnector:
             raise PermanentError(f"status {status!r} has no ServiceNow state (known: {', '.join(self.states)})")
         return code
 
-    def _closing(self, request: StatusRequest) -> dict[str, str]:
-        """What the instance's rules ask for with this state: close code + notes, hold reason."""
-        if request.status == "On Hold":
+    def _closing(self, status: str, number: str, note: str, event: Mapping[str, Any]) -> dict[str, str]:
+        """What the instance's rules ask for with this state, on a move or a create: close code + notes, hold
+        reason."""
+        if status == "On Hold":
             return {"hold_reason": str(self.config.hold_reason)}
-        if request.status not in CLOSING and request.status not in self.config.close_codes:
+        if status not in CLOSING and status not in self.config.close_codes:
             return {}
-        ticket = {"number": request.number, "status": request.status, "note": request.note}
+        ticket = {"number": number, "status": status, "note": note}
         try:
-            notes = self.close_notes.render(event=request.event, ticket=ticket)
+            notes = self.close_notes.render(event=event, ticket=ticket)
         except jinja2.TemplateError as exc:
             raise PermanentError(f"close_notes template failed: {exc}") from None
-        code = self.config.close_codes.get(request.status, self.config.close_code)
+        code = self.config.close_codes.get(status, self.config.close_code)
         return {"close_code": code, "close_notes": notes}
 
     def _remote(self, record: Mapping[str, Any]) -> RemoteTicket:

@@ -60,6 +60,20 @@ def test_a_priority_alone_becomes_urgency_and_impact(
     assert ticket.remote_priority == "1"
 
 
+def test_a_ticket_created_on_hold_or_resolved_carries_what_the_instance_asks_for_that_state(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: NewRequest
+) -> None:
+    """The data policy holds on insert as on update: a create straight into On Hold needs its reason, one into
+    Resolved its close code and notes (DESIGN.md's create_ticket takes any status; Jira walks to it)."""
+    held = connector.create(new_request(key="qualytics:1", status="On Hold"))
+    resolved = connector.create(new_request(key="qualytics:2", number="DQ-2", status="Resolved"))
+
+    assert (held.remote_status, resolved.remote_status) == ("3", "6")
+    on_hold, done = emulator.incidents()
+    assert on_hold["hold_reason"] == "1"
+    assert done["close_code"] == "Solution provided" and done["close_notes"].endswith("(DQ-2)")
+
+
 def test_empty_fields_are_not_sent(
     connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: NewRequest
 ) -> None:
