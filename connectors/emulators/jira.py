@@ -196,6 +196,12 @@ class JiraEmulator(Emulator):
         self.route("GET", api + "/user/search", self.user_search)
 
     # -- base hooks --------------------------------------------------------------------
+    def dispatch(self, request: Request) -> Response:
+        """Server and Data Center speak REST api/2 only: every /rest/api/3 path is unknown there."""
+        if self.deployment != "Cloud" and request.path.startswith("/rest/api/3/"):
+            return self.not_found(request)
+        return super().dispatch(request)
+
     def unauthenticated(self) -> Response:
         return jira_error(401, ["You are not authenticated. Authentication required to perform this operation."])
 

@@ -95,6 +95,8 @@ def _check_basics(config: JiraTarget) -> None:
         raise ValueError("issue_write_interval_ms: must be between 0 (no spacing) and 60000 milliseconds")
     if config.api not in (2, 3):
         raise ValueError(f"api: {config.api!r} is not a Jira REST API version the gateway speaks (2 or 3)")
+    if config.api == 3 and config.deployment == "server":
+        raise ValueError("api: 3 is Jira Cloud's REST API; Server/Data Center has only api 2 (remove api: 3)")
     if config.api == 3 and config.trusted_markup:
         raise ValueError("trusted_markup: api 3 sends Atlassian Document Format, not wiki markup; remove one of them")
 

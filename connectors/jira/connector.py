@@ -52,6 +52,7 @@ class JiraConnector:
     # -- Connector protocol --------------------------------------------------------------
     def create(self, request: CreateRequest) -> RemoteTicket:
         with self._edge("create"):
+            self._check_api()
             return self._create(request)
 
     def preview(self, request: CreateRequest) -> dict[str, Any]:
@@ -61,6 +62,7 @@ class JiraConnector:
 
     def set_status(self, request: StatusRequest) -> RemoteTicket:
         with self._edge("set status"):
+            self._check_api()
             return self._set_status(request)
 
     def comment(self, request: CommentRequest) -> None:
@@ -72,6 +74,7 @@ class JiraConnector:
 
     def edit_comment(self, request: CommentRequest, comment_id: str) -> None:
         key = _address(request.link)
+        self._call("check api", self._check_api)
         self._pace(key)
         self._call("edit comment", self.api.edit_comment, key, comment_id, self._text("comment", request.text))
 
@@ -138,6 +141,7 @@ class JiraConnector:
 
     def _comment(self, key: str, text: str, first_try: bool, since: float) -> str:
         """Post `text` as a comment, its id; a retry takes the comment an earlier try posted, when it is there."""
+        self._call("check api", self._check_api)
         body = self._text("comment", text)
         posted = "" if first_try else self._posted(key, body, since)
         if posted:
@@ -164,6 +168,14 @@ class JiraConnector:
         if not status:
             raise PermanentError(f"{action}: ticket status {canonical!r} has no Jira status under statuses:")
         return status
+
+    def _check_api(self) -> None:
+        """api 3 is Jira Cloud's: Server/Data Center answers every /rest/api/3 write with a bare 404."""
+        if self.config.api == 3 and not self._cloud():
+            raise PermanentError(
+                f"api: 3 is Jira Cloud's REST API, and {self.api.server} is Jira Server/Data Center, which has only"
+                " api 2: remove api: 3 from the target (descriptions and comments then go as wiki text)"
+            )
 
     def _cloud(self) -> bool:
         if self._deployment is None:

@@ -11,6 +11,7 @@ import requests
 from connectors.base import CommentRequest
 from connectors.emulators.adf import NOT_A_DOCUMENT
 from connectors.jira.adf import document
+from gateway.core.outbound import PermanentError
 
 if TYPE_CHECKING:
     from conftest import Jira
@@ -31,6 +32,20 @@ def test_api_3_creates_and_comments_with_adf_documents(make_jira: Callable[..., 
     assert not jira.requests("POST", r"^/rest/api/2/")
 
 
+def test_api_3_against_server_or_data_center_says_to_use_api_2_and_sends_nothing(
+    make_jira: Callable[..., Jira],
+) -> None:
+    """Server and Data Center have no /rest/api/3: every write there would be a bare 404 'no such resource'."""
+    jira = make_jira()  # Server
+    connector = jira.connector(api=3)
+
+    with pytest.raises(PermanentError) as failure:
+        connector.create(jira.create_request(description=DESCRIPTION))
+
+    assert "api: 3" in failure.value.message and "Server/Data Center" in failure.value.message
+    assert not jira.issues() and not jira.requests("POST", r"")
+
+
 def test_api_2_is_unchanged_wiki_text(make_jira: Callable[..., Jira]) -> None:
     jira = make_jira(deployment="Cloud")
     connector = jira.connector()
@@ -43,7 +58,8 @@ def test_api_2_is_unchanged_wiki_text(make_jira: Callable[..., Jira]) -> None:
 
 
 @pytest.mark.parametrize("body", ["plain text", {"type": "doc", "version": 1, "content": [{"type": "text"}]}])
-def test_the_emulator_refuses_what_is_not_a_document_on_api_3(jira: Jira, body: object) -> None:
+def test_the_emulator_refuses_what_is_not_a_document_on_api_3(make_jira: Callable[..., Jira], body: object) -> None:
+    jira = make_jira(deployment="Cloud")  # api 3 is Cloud's: Server answers 404 there
     auth = (jira.user, jira.token)
     fields = {"project": {"key": "DQ"}, "issuetype": {"name": "Bug"}, "summary": "s", "description": body}
     created = requests.post(f"{jira.url}/rest/api/3/issue", json={"fields": fields}, auth=auth, timeout=5)

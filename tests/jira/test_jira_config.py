@@ -94,6 +94,7 @@ def test_status_entries_override_the_defaults_one_by_one() -> None:
         ({"issue_write_interval_ms": -1}, "issue_write_interval_ms"),
         ({"api": "3"}, "api"),
         ({"api": 3, "trusted_markup": ["comment"]}, "trusted_markup"),
+        ({"api": 3, "deployment": "server"}, "api"),
     ],
 )
 def test_mistakes_are_refused_naming_the_key(changes: dict[str, Any], named: str) -> None:
