@@ -124,8 +124,8 @@ def check_ids(parsed: Parsed) -> None:
     """422 for an event with a blank id: adapters build Events without msgspec's checks, and the worker's
     decode of one would fail the ticket's create as a bug after the 202 (a tool's `"id": ""`)."""
     for index, event in enumerate(parsed.events, 1):
-        if not event.anomaly_id or not event.event_id:
-            missing = "anomaly id" if not event.anomaly_id else "event id"
+        if not event.anomaly_id.strip() or not event.event_id.strip():  # " " names no anomaly either
+            missing = "anomaly id" if not event.anomaly_id.strip() else "event id"
             raise InvalidPayload(f"event {index} of the delivery has an empty {missing}")
 
 

@@ -314,18 +314,19 @@ BLANK_IDS = [
 def test_an_anomaly_with_a_blank_id_is_refused_and_records_nothing(
     gateway: Harness, kind: str, name: str, where: tuple[Any, ...]
 ) -> None:
-    data = json.loads(payload(name))
-    node = data
-    for step in where[:-1]:
-        node = node[step]
-    node[where[-1]] = ""
-    body = json.dumps(data).encode()
-    refused = gateway.post(kind, body, headers=auth(kind, body))
-    assert refused.status_code == 422, refused.text
-    assert refused.json()["error"] == "invalid_payload" and "anomaly id" in refused.json()["detail"]
-    preview = gateway.client.post(f"/v1/preview/{kind}", content=body)
-    assert preview.status_code == 422 and preview.json()["error"] == "invalid_payload", preview.text
-    assert gateway.tickets() == [] and gateway.executions() == [] and events_recorded(gateway) == []
+    for blank in ("", "  "):
+        data = json.loads(payload(name))
+        node = data
+        for step in where[:-1]:
+            node = node[step]
+        node[where[-1]] = blank
+        body = json.dumps(data).encode()
+        refused = gateway.post(kind, body, headers=auth(kind, body))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"] == "invalid_payload" and "anomaly id" in refused.json()["detail"]
+        preview = gateway.client.post(f"/v1/preview/{kind}", content=body)
+        assert preview.status_code == 422 and preview.json()["error"] == "invalid_payload", preview.text
+        assert gateway.tickets() == [] and gateway.executions() == [] and events_recorded(gateway) == []
 
 
 def test_an_empty_batch_is_answered_202_and_recorded_as_ignored(gateway: Harness) -> None:
