@@ -117,6 +117,18 @@ def test_an_incident_without_severity_takes_the_default(
     assert (event.severity, event.raw_severity) == ("critical", None)
 
 
+def test_an_incident_without_title_or_number_is_named_by_its_id(
+    payload: Callable[[str], bytes], parse: Callable[..., Parsed]
+) -> None:
+    data = json.loads(payload("soda_cloud"))
+    data["incident"].pop("title", None)
+    (event,) = parse("soda", data).events
+    assert event.title == f"Soda incident #{data['incident']['number']}"
+    data["incident"].pop("number", None)
+    (event,) = parse("soda", data).events
+    assert event.title == f"Soda incident {data['incident']['id']}"  # not "#None"
+
+
 def test_check_evaluation(payload: Callable[[str], bytes], parse: Callable[..., Parsed]) -> None:
     body = payload("soda_cloud_check_evaluation")
     raw_checks = json.loads(body)["checkResults"]

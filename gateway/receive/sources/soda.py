@@ -156,7 +156,7 @@ def _incident_event(config: SourceConfig, delivery: Delivery, kind: str, raw: di
         status=status,
         severity=normalise_severity(incident.severity, SEVERITIES, config.defaults.severity),
         raw_severity=incident.severity,
-        title=incident.title or f"Soda incident #{incident.number}",
+        title=incident.title or f"Soda incident {f'#{incident.number}' if incident.number else incident.id}",
         description=incident.description,
         url=incident.sodaCloudUrl,
         occurred_at=incident.createdTimestamp if created else incident.lastUpdatedTimestamp,
