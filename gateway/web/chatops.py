@@ -227,7 +227,7 @@ def _move(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
     chat_people = rt.mappings.chatops.users or rt.mappings.chatops.slack_users
     if ticket.state == "In Progress" and (taker or unassigned) and chat_people:
         text += _unmapped(ticket.targets, caller)
-    executions = _tracker_actions(rt, executions)
+    executions = _tracker_actions(rt, ticket.id, executions)
     return Reply(f"{text}. {_queued(executions)}", ticket_id=ticket.id, executions=executions)
 
 
@@ -246,7 +246,7 @@ def _comment(rt: Runtime, dispatcher: Dispatcher | None, command: Command, calle
         rt, dispatcher, command.reference, command.text, actor=caller.actor, origin="chat"
     )
     number = rt.number(ticket.id)
-    executions = _tracker_actions(rt, executions)
+    executions = _tracker_actions(rt, ticket.id, executions)
     return Reply(f"Comment added to {number}. {_queued(executions)}", ticket_id=ticket.id, executions=executions)
 
 
@@ -271,7 +271,7 @@ def _open(rt: Runtime, dispatcher: Dispatcher | None, command: Command, caller: 
         chat_id=caller.chat_id,
     )
     number = rt.number(ticket.id)
-    executions = _tracker_actions(rt, executions)
+    executions = _tracker_actions(rt, ticket.id, executions)
     title = caller.markup.escape(ticket.fields.get("short_description", ""))
     text = f"Opened {number} from {command.reference}: {title}. {len(executions)} tracker create(s) queued."
     return Reply(text, ticket_id=ticket.id, executions=executions)
@@ -287,11 +287,12 @@ _VERBS: dict[str, Callable[[Runtime, Dispatcher | None, Command, Caller], Reply]
 }
 
 
-def _tracker_actions(rt: Runtime, execution_ids: list[str]) -> list[str]:
+def _tracker_actions(rt: Runtime, ticket_id: int, execution_ids: list[str]) -> list[str]:
     """The executions that reach a tracker: what the reply counts and its outcome waits for. A ticket-event
-    flow's notify or webhook (or a PagerDuty resolve) runs too, but is no tracker update and may wait a minute."""
-    found = ((i, rt.mirror.execution(i)) for i in execution_ids)
-    return [i for i, execution in found if execution is not None and execution.action in TICKET_ACTIONS]
+    flow's notify or webhook (or a PagerDuty resolve) runs too, but is no tracker update and may wait a minute.
+    The ticket's newest executions, read once (the command just planned them)."""
+    tracker = {e.id for e in rt.mirror.list_executions(ticket_id=ticket_id) if e.action in TICKET_ACTIONS}
+    return [i for i in execution_ids if i in tracker]
 
 
 def _queued(executions: list[str]) -> str:

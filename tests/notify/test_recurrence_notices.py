@@ -30,6 +30,20 @@ def post_at(gateway: Harness, timestamp: str, anomaly: int = 1, **delivery: str)
     gateway.drain()
 
 
+def told_once_then_quiet(gateway: Harness, inbox: Inbox, pagerduty: EmulatorHTTPServer, reason: str) -> None:
+    """Only the opening reached each channel; the two later deliveries were skipped for both, saying `reason`."""
+    assert len(inbox.messages) == 1 and len(events(pagerduty)) == 1  # the opening only
+    quiet = [e for e in notifies(gateway) if e["status"] == "skipped"]
+    assert sorted(e["target"] for e in quiet) == ["oncall", "oncall", "ops-mail", "ops-mail"]
+    assert quiet[-1]["error"].startswith(reason)
+    assert "was told about DQ-1 within the hour" in quiet[-1]["error"]
+
+
+def an_hour_passes(gateway: Harness) -> None:
+    with gateway.runtime.mirror.transaction() as tx:
+        tx.execute("UPDATE executions SET created_at = created_at - 3601 WHERE action = 'notify'")
+
+
 def test_a_recurrence_notifies_each_channel_at_most_once_an_hour(
     make_gateway: MakeHarness, emulators: Trackers, smtp: tuple[Inbox, int], pagerduty: EmulatorHTTPServer
 ) -> None:
@@ -41,16 +55,11 @@ def test_a_recurrence_notifies_each_channel_at_most_once_an_hour(
 
     ticket = gateway.ticket("DQ-1")
     assert ticket["occurrences"] == 3 and ticket["state"] == "New"
-    assert len(inbox.messages) == 1 and len(events(pagerduty)) == 1  # the opening only
-    quiet = [e for e in notifies(gateway) if e["status"] == "skipped"]
-    assert sorted(e["target"] for e in quiet) == ["oncall", "oncall", "ops-mail", "ops-mail"]
-    assert quiet[-1]["error"].startswith("the anomaly occurred again (occurrence 3);")
-    assert "was told about DQ-1 within the hour" in quiet[-1]["error"]
+    told_once_then_quiet(gateway, inbox, pagerduty, "the anomaly occurred again (occurrence 3);")
     comments = gateway.executions(action="comment")  # the trackers still hear of every recurrence
     assert {e["target"] for e in comments} == {"jira", "snow"}
 
-    with gateway.runtime.mirror.transaction() as tx:  # an hour passes
-        tx.execute("UPDATE executions SET created_at = created_at - 3601 WHERE action = 'notify'")
+    an_hour_passes(gateway)
     post_at(gateway, "2026-01-25T13:10:00Z")
     post_at(gateway, "2026-01-25T13:15:00Z")
 
@@ -91,14 +100,9 @@ def test_anomalies_joining_a_grouped_ticket_notify_each_channel_at_most_once_an_
 
     [ticket] = gateway.tickets()
     assert [a["anomaly_id"] for a in ticket["anomalies"]] == ["1", "2", "3"]
-    assert len(inbox.messages) == 1 and len(events(pagerduty)) == 1  # the opening only
-    quiet = [e for e in notifies(gateway) if e["status"] == "skipped"]
-    assert sorted(e["target"] for e in quiet) == ["oncall", "oncall", "ops-mail", "ops-mail"]
-    assert quiet[-1]["error"].startswith("anomaly qualytics:3 joined DQ-1; ")
-    assert "was told about DQ-1 within the hour" in quiet[-1]["error"]
+    told_once_then_quiet(gateway, inbox, pagerduty, "anomaly qualytics:3 joined DQ-1; ")
 
-    with gateway.runtime.mirror.transaction() as tx:  # an hour passes
-        tx.execute("UPDATE executions SET created_at = created_at - 3601 WHERE action = 'notify'")
+    an_hour_passes(gateway)
     post_at(gateway, "2026-01-25T13:10:00Z", anomaly=4)
 
     assert len(inbox.messages) == 2
