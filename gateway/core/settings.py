@@ -37,6 +37,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_busy_timeout_seconds: float = 30.0
     retention_days: float = 90.0
     worker_fork: bool = False
+    ingest_process: bool = True  # `gateway serve` plans deliveries in a writer process of its own
     slack_signing_secret: Secret | None = None
     teams_outgoing_secret: Secret | None = None
     var_dir: Path = Path("var")
@@ -96,6 +97,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             db_busy_timeout_seconds=number("GATEWAY_DB_BUSY_TIMEOUT_SECONDS", 30.0, zero=False),
             retention_days=number("GATEWAY_RETENTION_DAYS", 90.0),
             worker_fork=(text("GATEWAY_WORKER_FORK") or "0").lower() in ("1", "true", "yes"),
+            ingest_process=(text("GATEWAY_INGEST_PROCESS") or "1").lower() not in ("0", "false", "no"),
             slack_signing_secret=text("SLACK_SIGNING_SECRET"),
             teams_outgoing_secret=text("TEAMS_OUTGOING_SECRET"),
             var_dir=Path(text("GATEWAY_VAR_DIR") or "var"),

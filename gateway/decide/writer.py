@@ -14,12 +14,21 @@ event outcome) goes with the next statement that is read; a new delivery waits f
 from __future__ import annotations
 
 import logging
+import pickle
+import socket
+import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from queue import Empty, SimpleQueue
+from typing import Any, Generic, TypeVar
 
-from gateway.decide.ingest import Received, Recorded, record, record_alone
+import msgspec
+
+from gateway.core.errors import GatewayError
+from gateway.core.models import Parsed
+from gateway.decide.ingest import Received, Recorded, answer, record, record_alone
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
 from gateway.record.store import CONFLICTS
@@ -137,3 +146,105 @@ def _settle(pending: Pending, result: Recorded | BaseException) -> None:
         pending.settle(result)
     except Exception:  # the request went away; its delivery is recorded all the same
         log.debug("could not answer a delivery", exc_info=True)
+
+
+# The writer in a process of its own (`gateway serve`): the web process verifies and parses, the writer
+# process plans and commits, so the two share the machine's cores instead of one interpreter's lock.
+# Frames on a socket pair: a 4-byte length, then a msgpack Struct.
+
+_LENGTH = struct.Struct(">I")
+READ_BYTES = 1 << 20
+T = TypeVar("T")
+
+
+class Submitted(msgspec.Struct, array_like=True):
+    """A verified, parsed delivery on its way to the writer process."""
+
+    seq: int
+    source: str
+    body: bytes
+    parsed: Parsed
+
+
+class Answered(msgspec.Struct, array_like=True):
+    """The writer process's answer: the 202's body and status, or the exception that planning raised.
+    Its first message, `READY`, says it has loaded and takes deliveries."""
+
+    seq: int
+    status: int = 0
+    result: dict[str, Any] | None = None
+    error: bytes | None = None  # pickled: the two ends are one program, parent and child
+
+
+READY = 0  # the seq of the writer process's first message; deliveries count from 1
+_encoder = msgspec.msgpack.Encoder()
+
+
+def frame(message: Submitted | Answered) -> bytes:
+    payload = _encoder.encode(message)
+    return _LENGTH.pack(len(payload)) + payload
+
+
+class Frames(Generic[T]):
+    """Reassembles frames from a stream's reads (a read may end inside a frame)."""
+
+    def __init__(self, kind: type[T]) -> None:
+        self._decoder = msgspec.msgpack.Decoder(kind)
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[T]:
+        buffer = self._buffer + data if self._buffer else data
+        messages: list[T] = []
+        start = 0
+        while len(buffer) - start >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(buffer, start)
+            end = start + _LENGTH.size + length
+            if end > len(buffer):
+                break
+            messages.append(self._decoder.decode(buffer[start + _LENGTH.size : end]))
+            start = end
+        self._buffer = buffer[start:]
+        return messages
+
+
+def raised(error: bytes) -> BaseException:
+    """The exception an `Answered` carries, as the web process's handlers expect it."""
+    try:
+        found = pickle.loads(error)
+    except Exception as exc:  # an exception type that does not round-trip: still a failure, named
+        return RuntimeError(f"the ingress writer failed and its error could not be read: {exc}")
+    return found if isinstance(found, BaseException) else RuntimeError(repr(found))
+
+
+def _answered(seq: int, received: Received, result: Recorded | BaseException) -> Answered:
+    if not isinstance(result, BaseException):
+        body, status = answer(received, result)
+        return Answered(seq, status, body)
+    if not isinstance(result, GatewayError):  # a bug or an outage: its traceback stays in this process's log
+        log.error("planning a %s delivery failed", received.source, exc_info=result)
+    try:
+        return Answered(seq, error=pickle.dumps(result))
+    except Exception:
+        return Answered(seq, error=pickle.dumps(RuntimeError(f"{type(result).__name__}: {result}")))
+
+
+def _reply(answers: list[bytes], seq: int, received: Received, result: Recorded | BaseException) -> None:
+    answers.append(frame(_answered(seq, received, result)))
+
+
+def serve_link(link: socket.socket, writer: IngestWriter) -> None:
+    """The writer process's loop: what waits on the socket is planned in batches, the answers sent in one write.
+    Ends when the web process closes its end (or exits)."""
+    frames = Frames(Submitted)
+    link.sendall(frame(Answered(READY)))
+    while data := link.recv(READ_BYTES):
+        submitted = frames.feed(data)
+        answers: list[bytes] = []
+        for start in range(0, len(submitted), BATCH):
+            batch = []
+            for item in submitted[start : start + BATCH]:
+                received = Received(item.source, item.body, item.parsed)
+                batch.append(Pending(received, partial(_reply, answers, item.seq, received)))
+            writer.write(batch)
+        if answers:
+            link.sendall(b"".join(answers))

@@ -21,10 +21,13 @@ class Runtime:
     clock: Callable[[], float] = field(default_factory=lambda: time.time)  # tests inject one (SLA timers, breaches)
 
     @classmethod
-    def load(cls, settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Runtime:
+    def load(
+        cls, settings: Settings | None = None, env: Mapping[str, str] | None = None, *, migrate: bool = True
+    ) -> Runtime:
+        """`migrate=False` for a process whose parent migrated the database already (no write at start)."""
         settings = settings or Settings.from_env()
         mappings = load_mappings(settings.mappings, env)
-        mirror = Mirror(settings.database_url, settings.db_busy_timeout_seconds)
+        mirror = Mirror(settings.database_url, settings.db_busy_timeout_seconds, migrate=migrate)
         return cls(settings=settings, mappings=mappings, mirror=mirror)
 
     _redactor: tuple[object, object, Redactor] | None = field(default=None, init=False, repr=False)

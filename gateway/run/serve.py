@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,12 @@ def serve(
             tracker.stop()
         serving.unlink(missing_ok=True)
 
-    app = create_app(runtime, dispatcher)
+    def writer_process(end: socket.socket) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "gateway.run.ingest_writer", str(end.fileno())]
+        # its own session, as the workers: the web process closes its link once its requests are answered
+        return subprocess.Popen(command, env=env, pass_fds=[end.fileno()], start_new_session=True)
+
+    app = create_app(runtime, dispatcher, writer_process=writer_process if settings.ingest_process else None)
     app.on_shutdown.append(shutdown)
     log.info(
         "gateway on http://%s:%s (mappings %s, database %s)",

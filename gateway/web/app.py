@@ -24,6 +24,7 @@ from gateway.web.routes import chatops, executions, health, preview, tickets, tr
 from gateway.web.ui import routes as console
 from gateway.web.ui.routes import router as console_router
 from gateway.web.ui.routes import schema_viewer
+from gateway.web.writer_link import Spawn, WriterLink
 
 log = logging.getLogger("gateway.web.app")
 
@@ -101,7 +102,9 @@ def _stop_followups(state: State) -> None:
         followups.stopped.set()
 
 
-def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
+def create_app(runtime: Runtime, dispatcher: Dispatcher | None, *, writer_process: Spawn | None = None) -> Litestar:
+    """`writer_process` starts the ingress writer in a process of its own (`gateway serve`); without it
+    deliveries are planned by a thread of this process."""
     app = Litestar(
         route_handlers=[
             webhooks.receive_webhook,
@@ -156,6 +159,10 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None) -> Litestar:
     app.state.dispatcher = dispatcher
     app.state.metrics = Metrics(runtime, lambda: app.state.dispatcher)  # tests swap the dispatcher
     writer = app.state.writer = IngestWriter(runtime, lambda: app.state.dispatcher)
+    link = app.state.writer_link = WriterLink(writer_process, writer) if writer_process is not None else None
+    if link is not None:
+        app.on_startup.append(link.start)
+        app.on_shutdown.append(link.stop)
     app.on_shutdown.append(lambda: writer.stop())
     app.on_shutdown.append(lambda: _stop_followups(app.state))
     return app

@@ -85,7 +85,11 @@ class Served:
         return self.log_path.read_text(errors="replace")
 
     def pids(self, what: str) -> list[int]:
-        pattern = {"worker": r"worker started, pid (\d+)", "redis": r"embedded redis-server pid (\d+)"}[what]
+        pattern = {
+            "worker": r"worker started, pid (\d+)",
+            "redis": r"embedded redis-server pid (\d+)",
+            "writer": r"ingress writer process ready, pid (\d+)",
+        }[what]
         return [int(p) for p in re.findall(pattern, self.log())]
 
     def stop(self, sig: int = signal.SIGTERM) -> int:

@@ -46,6 +46,7 @@ def test_a_webhook_becomes_tickets_in_both_trackers_through_the_worker_process(
         "status": "ok",
         "database": "ok",
         "redis": "ok",
+        "ingress_writer": "ok",
         "targets": {"jira": "ok", "snow": "ok"},
         "degraded": [],
     }

@@ -99,10 +99,14 @@ def drain_for_real(gateway: Harness, timeout: float = 20.0) -> None:
     raise AssertionError(f"executions still unfinished after {timeout} s: {gateway.runtime.mirror.counts()}")
 
 
-@contextlib.contextmanager
-def database_held(gateway: Harness) -> Iterator[None]:
+def database_held(gateway: Harness) -> contextlib.AbstractContextManager[None]:
     """Another process holds the whole database: no write can get in."""
-    store = Store(gateway.settings.database_url, migrate=False)
+    return database_url_held(gateway.settings.database_url)
+
+
+@contextlib.contextmanager
+def database_url_held(database_url: str) -> Iterator[None]:
+    store = Store(database_url, migrate=False)
     conn = store.connection()
     if store.postgres:
         conn.execute("BEGIN")
@@ -143,8 +147,14 @@ class FaultServed(Served):
             store.close()
 
     def executions(self) -> list[dict[str, Any]]:
-        executions: list[dict[str, Any]] = self.get("/v1/executions")["executions"]
-        return executions
+        executions: list[dict[str, Any]] = []
+        after = ""
+        while True:  # every page, by keyset
+            page = self.get("/v1/executions", params={"limit": "500", "after": after})
+            executions += page["executions"]
+            if not page.get("next"):
+                return executions
+            after = page["next"]
 
     def accounting(self, event_ids: Iterable[str]) -> list[dict[str, Any]]:
         with self.db() as conn:

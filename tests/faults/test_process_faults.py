@@ -140,6 +140,7 @@ def test_redis_stopped_and_restarted_under_traffic(
                 "status": "degraded",
                 "database": "ok",
                 "redis": "unavailable",
+                "ingress_writer": "ok",
                 "targets": {"jira": "ok", "snow": "ok"},
                 "degraded": ["redis"],
             }

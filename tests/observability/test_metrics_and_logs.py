@@ -71,6 +71,7 @@ def test_readyz_names_a_target_whose_credentials_are_refused(make_gateway: MakeH
         "status": "degraded",
         "database": "ok",
         "redis": "ok",
+        "ingress_writer": "in process",
         "targets": {"jira": "ok", "snow": "credentials refused (HTTP 401)"},
         "degraded": ["target snow"],
     }

@@ -19,8 +19,9 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", sync_to_thread=True)
 def readyz(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> Response[dict[str, Any]]:
-    """Which part is degraded: the database must take a write (503 otherwise); Redis away or a
-    target refusing the gateway's credentials is 'degraded' (webhooks are still accepted and kept).
+    """Which part is degraded: the database must take a write (503 otherwise); Redis away, the ingress
+    writer process not ready or a target refusing the gateway's credentials is 'degraded' (webhooks
+    are still accepted and kept).
 
     A target's credentials are judged by its latest answer in the execution log (401/403), so
     /readyz never calls a tracker itself.
@@ -36,10 +37,20 @@ def readyz(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: Dispatcher
         for name, answer in measures.latest_answers(rt.mirror).items():
             if name in targets and answer in (401, 403):
                 targets[name] = f"credentials refused (HTTP {answer})"
+    link = request.app.state.writer_link
+    writer = "in process" if link is None else link.state  # restarting: planned in the web process meanwhile
     degraded = [part for part, state in (("database", database), ("redis", redis)) if state != "ok"]
+    degraded += ["ingress writer"] if writer in ("starting", "restarting") else []
     degraded += [f"target {name}" for name, state in targets.items() if state != "ok"]
     status = "unavailable" if database != "ok" else ("degraded" if degraded else "ok")
-    body = {"status": status, "database": database, "redis": redis, "targets": targets, "degraded": degraded}
+    body = {
+        "status": status,
+        "database": database,
+        "redis": redis,
+        "ingress_writer": writer,
+        "targets": targets,
+        "degraded": degraded,
+    }
     return Response(body, status_code=503 if database != "ok" else 200)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -12,12 +11,12 @@ from litestar import Request, post
 from litestar.openapi import ResponseSpec
 from litestar.types import ASGIApp
 
-from gateway.decide.ingest import Received, Recorded, answer, receive, source_config
-from gateway.decide.writer import IngestWriter
+from gateway.decide.ingest import answer, receive, source_config
 from gateway.record.runtime import Runtime
 from gateway.web.limits import json_answer
 from gateway.web.routes.bodies import documented_body
 from gateway.web.routes.common import in_thread, raw_headers, receive_body
+from gateway.web.writer_link import WriterLink, planned
 
 log = logging.getLogger("gateway.web")
 INLINE_BYTES = 64 * 1024  # verify and parse a small body on the event loop; a larger one in a thread
@@ -57,8 +56,11 @@ async def receive_webhook(request: Request[Any, Any, Any]) -> ASGIApp:
         received = receive(rt, source, headers, body)
     else:
         received = await in_thread(receive, rt, source, headers, body)
-    recorded = await planned(request.app.state.writer, received)
-    result, status = answer(received, recorded)
+    link: WriterLink | None = request.app.state.writer_link
+    if link is not None:
+        result, status = await link.plan(received)
+    else:
+        result, status = answer(received, await planned(request.app.state.writer, received))
     took = round((time.monotonic() - started) * 1000, 1)
     if log.isEnabledFor(logging.INFO):
         log.info(
@@ -77,24 +79,3 @@ async def receive_webhook(request: Request[Any, Any, Any]) -> ASGIApp:
             },
         )
     return json_answer(result, status)
-
-
-async def planned(writer: IngestWriter, received: Received) -> Recorded:
-    """Hand the delivery to the ingress writer and wait for its batch to commit."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Recorded] = loop.create_future()
-
-    def settle(result: Recorded | BaseException) -> None:
-        loop.call_soon_threadsafe(_resolve, future, result)
-
-    writer.submit(received, settle)
-    return await future
-
-
-def _resolve(future: asyncio.Future[Recorded], result: Recorded | BaseException) -> None:
-    if future.done():
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
