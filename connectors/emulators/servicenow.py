@@ -4,9 +4,10 @@ What it enforces, as a real instance does: basic auth; `{"result": ...}` wrappin
 `{"error": {...}, "status": "failure"}` shape; priority derived from urgency x impact (the
 lookup table is configurable) and never writable (the default ACL drops it silently, as it
 drops unknown fields); Resolved/Closed need `close_code` + `close_notes` and On Hold needs
-`hold_reason`, answered like a data policy does (403 "Operation Failed" / "Data Policy
-Exception"); work notes and comments go to a journal; a reference field takes a sys_id, or a
-name only with `sysparm_input_display_value=true` (else the name is stored, a broken reference).
+`hold_reason` (an admin's data policy may ask more: `mandatory`), answered like a data policy does
+(403 "Operation Failed" / "Data Policy Exception"); work notes and comments go to a journal; a
+reference field takes a sys_id, or a name only with `sysparm_input_display_value=true` (else the
+name is stored, a broken reference).
 Encoded queries support `=`, `!=`, `LIKE`, `STARTSWITH`, `ISEMPTY`, `ISNOTEMPTY`, `ORDERBY`/`ORDERBYDESC`;
 as on a real instance (glide.invalid_query.returns_no_rows=false), a condition on an unknown field is ignored.
 """
@@ -85,7 +86,18 @@ TABLE_FIELDS: dict[str, tuple[str, ...]] = {
     "sys_choice": ("sys_id", "name", "element", "value", "label", "dependent_value", "inactive"),
 }
 DISPLAY = {"sys_user_group": ("name",), "sys_user": ("user_name", "name")}
-LABELS = {"close_code": "Resolution code", "close_notes": "Resolution notes", "hold_reason": "On hold reason"}
+LABELS = {
+    "close_code": "Resolution code",
+    "close_notes": "Resolution notes",
+    "hold_reason": "On hold reason",
+    "assigned_to": "Assigned to",
+    "assignment_group": "Assignment group",
+    "category": "Category",
+    "subcategory": "Subcategory",
+    "description": "Description",
+}
+# The data policy the baseline incident ships with: state -> the fields it makes mandatory. An instance's
+# admin may add more (many make Assigned to mandatory on Resolved): `ServiceNowEmulator.mandatory`.
 MANDATORY = {"6": ("close_code", "close_notes"), "7": ("close_code", "close_notes"), "3": ("hold_reason",)}
 SEED: dict[str, list[Record]] = {
     "sys_user_group": [
@@ -190,6 +202,7 @@ class ServiceNowEmulator(Emulator):
                 self.tables[name].append({"sys_id": new_sys_id(), "active": "true", **row})
         self.journal = {}
         self.next_number = 10001
+        self.mandatory: dict[str, tuple[str, ...]] = dict(MANDATORY)
 
     def reset(self) -> None:
         with self.lock:
@@ -239,7 +252,7 @@ class ServiceNowEmulator(Emulator):
             record = next((r for r in self.tables["incident"] if ref in (r["sys_id"], r["number"])), None)
             if record is None:
                 return failure(404, "No Record found", ref)
-            if str(changes.get("state")) in MANDATORY and str(changes.get("state")) != "3":
+            if str(changes.get("state")) in ("6", "7"):
                 changes.setdefault("close_code", "Solution provided")
                 changes.setdefault("close_notes", f"Closed by {user}")
             if str(changes.get("state")) == "3":
@@ -354,7 +367,7 @@ class ServiceNowEmulator(Emulator):
         record.update({name: value for name, value in changes.items() if name not in JOURNAL_FIELDS})
         if table != "incident":
             return
-        missing = [LABELS[name] for name in MANDATORY.get(record["state"], ()) if not record.get(name)]
+        missing = [LABELS.get(name, name) for name in self.mandatory.get(record["state"], ()) if not record.get(name)]
         if missing:
             detail = "Data Policy Exception: \n\tThe following fields are mandatory: " + ", ".join(missing) + "\n"
             raise Rejected(failure(403, "Operation Failed", detail))

@@ -49,6 +49,7 @@ REFERENCES = ("assignment_group", "assigned_to", "caller_id")
 SYS_ID = re.compile(r"[0-9a-f]{32}")
 # The gateway's newest journal entries a retried note is looked for among (a retry after a lost answer).
 RECENT_NOTES = 20
+EMPTY_CLOSE_NOTES = "close_notes rendered empty: the gateway's default resolution notes were sent"
 POLL_IDS = 100  # sys_ids per poll request: about 3.3 KB of query, well inside an instance's URL limit
 
 
@@ -75,12 +76,11 @@ class ServiceNowConnector:
             raise PermanentError("ServiceNow create refused: empty correlation key (cannot stay idempotent)")
         key = correlation_id(request.correlation_key)
         found = None if request.first_try else self._find(key)
-        if found is not None:
-            return self._remote(found)
-        payload = self._incident(request, key)
-        resource = self._resource(names=_names(payload))
-        created = self._call("create", lambda: resource.create(payload=payload).one())
-        return self._remote(created)
+        if found is None:
+            payload = self._incident(request, key)
+            resource = self._resource(names=_names(payload))
+            found = self._call("create", lambda: resource.create(payload=payload).one())
+        return msgspec.structs.replace(self._remote(found), notes=self._create_notes(request))
 
     def preview(self, request: CreateRequest) -> dict[str, Any]:
         return dict(self._incident(request, correlation_id(request.correlation_key)))
@@ -92,12 +92,13 @@ class ServiceNowConnector:
         code = self._state(request.status)
         sys_id = _sys_id(request.link)
         current = self._read(sys_id)
+        notes: list[str] = []
         if str(current.get("state")) != str(code):
-            closing = self._closing(request.status, request.number, request.note, request.event)
+            closing, notes = self._closing(request.status, request.number, request.note, request.event)
             current = self._patch("update status", sys_id, {"state": str(code), **closing})
         note = CommentRequest(number=request.number, link=request.link, text=request.note)
         self.comment(msgspec.structs.replace(note, first_try=request.first_try, since=request.since))
-        return self._remote(current)
+        return msgspec.structs.replace(self._remote(current), notes=notes)
 
     def comment(self, request: CommentRequest) -> None:
         """A work note; a retry (not `first_try`) writes it only when an earlier try's is not in the journal."""
@@ -185,9 +186,13 @@ class ServiceNowConnector:
             "correlation_id": key,
             "correlation_display": request.number,
             # the data policy holds on insert too: a ticket created On Hold or Resolved carries what that asks
-            **self._closing(status, request.number, "", request.event),
+            **self._closing(status, request.number, "", request.event)[0],
         }
         return {name: value for name, value in payload.items() if value}
+
+    def _create_notes(self, request: CreateRequest) -> list[str]:
+        """What the gateway filled in or changed in a create, for the execution's result."""
+        return self._closing(request.fields.status or "New", request.number, "", request.event)[1]
 
     def _urgency_impact(self, urgency: str, impact: str, priority: str) -> tuple[str, str]:
         """Explicit urgency/impact win; a priority alone fills whichever is missing."""
@@ -215,20 +220,27 @@ class ServiceNowConnector:
             raise PermanentError(f"status {status!r} has no ServiceNow state (known: {', '.join(self.states)})")
         return code
 
-    def _closing(self, status: str, number: str, note: str, event: Mapping[str, Any]) -> dict[str, str]:
+    def _closing(
+        self, status: str, number: str, note: str, event: Mapping[str, Any]
+    ) -> tuple[dict[str, str], list[str]]:
         """What the instance's rules ask for with this state, on a move or a create: close code + notes, hold
-        reason."""
+        reason; and what the gateway had to fill in itself, for the execution's result. Close notes that render
+        blank (a template on a field the event lacks: a move from chat has no anomaly URL) would be refused by
+        the data policy, so the gateway's own text goes instead, naming the ticket and its close code."""
         if status == "On Hold":
-            return {"hold_reason": str(self.config.hold_reason)}
+            return {"hold_reason": str(self.config.hold_reason)}, []
         if status not in CLOSING and status not in self.config.close_codes:
-            return {}
+            return {}, []
         ticket = {"number": number, "status": status, "note": note}
         try:
             notes = self.close_notes.render(event=event, ticket=ticket)
         except jinja2.TemplateError as exc:
             raise PermanentError(f"close_notes template failed: {exc}") from None
         code = self.config.close_codes.get(status, self.config.close_code)
-        return {"close_code": code, "close_notes": notes}
+        if notes.strip():
+            return {"close_code": code, "close_notes": notes}, []
+        fallback = f"{number} {status} by the data-quality gateway ({code})." + (f" Note: {note}" if note else "")
+        return {"close_code": code, "close_notes": fallback}, [EMPTY_CLOSE_NOTES]
 
     def _remote(self, record: Mapping[str, Any]) -> RemoteTicket:
         sys_id = str(record.get("sys_id", ""))

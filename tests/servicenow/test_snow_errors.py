@@ -70,15 +70,16 @@ def test_a_dropped_connection_is_retryable(
 
 
 def test_a_rejected_update_is_permanent_with_servicenows_message(
-    connect: Connect, emulator: ServiceNowEmulator, new_request: NewRequest
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: NewRequest
 ) -> None:
-    connector = connect(close_notes="{{ event.missing }}")  # renders empty: the data policy refuses
+    # the instance's admin made Assigned to mandatory on Resolved; the incident has nobody: the data policy refuses
+    emulator.mandatory["6"] = (*emulator.mandatory["6"], "assigned_to")
     link = connector.create(new_request())
     with pytest.raises(PermanentError) as caught:
         connector.set_status(resolve(link))
     assert caught.value.http_status == 403
     assert "Operation Failed" in caught.value.message
-    assert "Data Policy Exception" in caught.value.message and "Resolution notes" in caught.value.message
+    assert "Data Policy Exception" in caught.value.message and "Assigned to" in caught.value.message
     assert emulator.incidents()[0]["state"] == "1"
 
 

@@ -150,3 +150,24 @@ def test_a_poll_over_many_open_incidents_asks_in_bounded_requests_and_misses_non
     notes = [i.changes[0] for i in inbounds[1:]]
     assert sorted(n.external_id for n in notes) == sorted(link.external_id for link in moved)
     assert cursor >= since
+
+
+def test_close_notes_that_render_empty_fall_back_to_the_gateways_text_and_the_incident_resolves(
+    connect: Connect, emulator: ServiceNowEmulator, new_request: Callable[..., CreateRequest]
+) -> None:
+    """A template on a field the event lacks (a move from chat or the API has no anomaly URL) renders nothing:
+    the instance's data policy would refuse the resolve. The gateway's own text names it and the resolution."""
+    connector = connect(close_notes="{{ event.anomaly_url }}")
+    link = connector.create(new_request())
+    moved = connector.set_status(move(link, "Resolved", note="fixed upstream"))
+    [record] = emulator.incidents()
+    assert record["state"] == "6" and moved.remote_status == "6"
+    assert record["close_code"] == "Solution provided"
+    assert record["close_notes"] == (
+        "DQ-1 Resolved by the data-quality gateway (Solution provided). Note: fixed upstream"
+    )
+    assert moved.notes == ["close_notes rendered empty: the gateway's default resolution notes were sent"]
+    created = connector.create(new_request(key="qualytics:2", number="DQ-2", status="Resolved"))  # the insert too
+    assert created.remote_status == "6" and created.notes == moved.notes
+    assert emulator.incidents()[1]["close_notes"] == "DQ-2 Resolved by the data-quality gateway (Solution provided)."
+    assert all(entry.status < 400 for entry in emulator.log)
