@@ -7,7 +7,8 @@ drops unknown fields); Resolved/Closed need `close_code` + `close_notes` and On 
 `hold_reason` (an admin's data policy may ask more: `mandatory`), answered like a data policy does
 (403 "Operation Failed" / "Data Policy Exception"); work notes and comments go to a journal; a
 reference field takes a sys_id, or a name only with `sysparm_input_display_value=true` (else the
-name is stored, a broken reference).
+name is stored, a broken reference). A string longer than its column (short_description 160,
+correlation_id 100) is stored cut to it, without an error, as the instance's database does.
 Encoded queries support `=`, `!=`, `LIKE`, `STARTSWITH`, `ISEMPTY`, `ISNOTEMPTY`, `ORDERBY`/`ORDERBYDESC`;
 as on a real instance (glide.invalid_query.returns_no_rows=false), a condition on an unknown field is ignored.
 """
@@ -70,6 +71,10 @@ SYSTEM_FIELDS = (
     "sys_updated_by",
     "sys_mod_count",
 )
+# The incident's string columns with their dictionary max_length. The platform does not refuse a longer value
+# (KB0685779: max_length is the database column's size, not a check): the column keeps what fits, the rest is
+# lost without a word.
+MAX_LENGTHS = {"short_description": 160, "correlation_id": 100}
 READ_ONLY = {*SYSTEM_FIELDS, "priority", "active", "opened_at", "resolved_at", "resolved_by", "closed_at"}
 JOURNAL_FIELDS = ("work_notes", "comments")
 REFERENCES = {
@@ -351,6 +356,10 @@ class ServiceNowEmulator(Emulator):
         and a choice label to its value, a value that is neither kept as is."""
         fields = TABLE_FIELDS[table]
         changes = {name: _text(value) for name, value in body.items() if name in fields and name not in READ_ONLY}
+        if table == "incident":
+            for name, length in MAX_LENGTHS.items():
+                if name in changes:
+                    changes[name] = changes[name][:length]
         if not display:
             return changes
         for name, ref_table in REFERENCES.items():

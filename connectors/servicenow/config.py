@@ -31,6 +31,9 @@ PRIORITY_TO_URGENCY_IMPACT: dict[str, tuple[int, int]] = {
 }
 DEFAULT_CLOSE_NOTES = "Resolved by the data-quality gateway ({{ ticket.number }})"
 MAX_CORRELATION_ID = 100
+# The incident's short_description column: a longer value is not refused, the instance keeps the first 160
+# characters (mid-word, mid-character) and drops the rest, so the connector cuts it first.
+SHORT_DESCRIPTION_LIMIT = 160
 RECORD_FIELDS = ["sys_id", "number", "state", "priority"]
 _TABLE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ from connectors.base import (
 from connectors.servicenow.config import (
     CLOSING,
     RECORD_FIELDS,
+    SHORT_DESCRIPTION_LIMIT,
     STATES,
     ServiceNowTarget,
     _template,
@@ -173,7 +175,7 @@ class ServiceNowConnector:
         status = fields.status or "New"
         urgency, impact = self._urgency_impact(fields.urgency, fields.impact, fields.priority)
         payload = {
-            "short_description": fields.short_description,
+            "short_description": cut(fields.short_description, SHORT_DESCRIPTION_LIMIT),
             "description": fields.description,
             "urgency": urgency,
             "impact": impact,
@@ -192,7 +194,14 @@ class ServiceNowConnector:
 
     def _create_notes(self, request: CreateRequest) -> list[str]:
         """What the gateway filled in or changed in a create, for the execution's result."""
-        return self._closing(request.fields.status or "New", request.number, "", request.event)[1]
+        notes = []
+        summary = request.fields.short_description
+        if len(summary) > SHORT_DESCRIPTION_LIMIT:
+            notes.append(
+                f"short_description cut from {len(summary)} to {SHORT_DESCRIPTION_LIMIT} characters (the incident's"
+                " limit)"
+            )
+        return notes + self._closing(request.fields.status or "New", request.number, "", request.event)[1]
 
     def _urgency_impact(self, urgency: str, impact: str, priority: str) -> tuple[str, str]:
         """Explicit urgency/impact win; a priority alone fills whichever is missing."""
@@ -355,6 +364,25 @@ def _sys_id(link: RemoteTicket) -> str:
 
 def build(config: ServiceNowTarget) -> ServiceNowConnector:
     return ServiceNowConnector(config)
+
+
+_JOINER = "\u200d"  # zero-width joiner: the characters either side of it are one emoji
+
+
+def _joins_previous(char: str) -> bool:
+    """Is this character part of the one before it (a combining accent, a variation selector, a skin tone)?"""
+    return unicodedata.category(char).startswith("M") or char == _JOINER or "\U0001f3fb" <= char <= "\U0001f3ff"
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters: a longer one ends with an ellipsis after a whole character (a letter
+    keeps its accent, an emoji sequence is kept or left out whole) and no trailing blank."""
+    if len(text) <= limit:
+        return text
+    end = limit - 1
+    while end > 0 and (_joins_previous(text[end]) or text[end - 1] == _JOINER):
+        end -= 1
+    return text[:end].rstrip() + "\u2026"
 
 
 _CODE_TAG = re.compile(r"\[(/?code)\]", re.IGNORECASE)

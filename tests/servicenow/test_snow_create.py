@@ -74,6 +74,28 @@ def test_a_ticket_created_on_hold_or_resolved_carries_what_the_instance_asks_for
     assert done["close_code"] == "Solution provided" and done["close_notes"].endswith("(DQ-2)")
 
 
+def test_a_summary_longer_than_the_incidents_160_characters_is_cut_with_an_ellipsis_before_it_is_sent(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: NewRequest
+) -> None:
+    """The instance would keep the first 160 characters and drop the rest without a word, mid-word or between
+    a letter and its accent; the connector cuts at a whole character, ends with an ellipsis and says so."""
+    accented = "Row count check failed on db " + "orders_" * 18 + "cafe\u0301 and more"  # é: e + combining accent
+    assert accented[158:160] == "e\u0301"  # 159 characters and the ellipsis would part them
+    ticket = connector.create(new_request(short_description=accented))
+    coder = "\N{WOMAN}\u200d\N{PERSONAL COMPUTER}"  # one emoji: woman, zero-width joiner, computer
+    joined = "Freshness check failed, on call: " + "x" * 124 + coder + " and the rest"
+    assert joined[157:160] == coder
+    connector.create(new_request(key="qualytics:2", number="DQ-2", short_description=joined))
+    short = connector.create(new_request(key="qualytics:3", number="DQ-3", short_description="y" * 160))
+
+    first, second, third = (record["short_description"] for record in emulator.incidents())
+    assert first == accented[:158] + "\u2026"  # the e goes with its accent
+    assert second == joined[:157] + "\u2026"  # the emoji goes whole
+    assert third == "y" * 160  # what fits is sent as it is
+    assert ticket.notes == [f"short_description cut from {len(accented)} to 160 characters (the incident's limit)"]
+    assert short.notes == []
+
+
 def test_empty_fields_are_not_sent(
     connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: NewRequest
 ) -> None:

@@ -72,6 +72,17 @@ def test_resolving_without_close_code_and_notes_is_refused(api: requests.Session
     assert accepted.json()["result"]["state"] == "6"
 
 
+def test_a_short_description_longer_than_its_column_is_stored_cut_as_the_instance_does(
+    api: requests.Session, server: EmulatorHTTPServer
+) -> None:
+    """max_length is the database column's size (KB0685779): the rest of a longer value is lost without a word."""
+    long = "x" * 150 + "0123456789abcdef"
+    record = create(api, server, short_description=long)
+    assert record["short_description"] == long[:160]
+    patched = api.patch(table(server, sys_id=record["sys_id"]), json={"short_description": "y" * 170}).json()
+    assert patched["result"]["short_description"] == "y" * 160
+
+
 def test_closing_is_refused_the_same_way(api: requests.Session, server: EmulatorHTTPServer) -> None:
     record = create(api, server)
     assert api.put(table(server, sys_id=record["sys_id"]), json={"state": "7"}).status_code == 403
