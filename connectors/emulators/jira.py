@@ -388,8 +388,7 @@ class JiraEmulator(Emulator):
         if spec.type == "labels":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 return "Labels must be a list of strings"
-            bad = next((v for v in value if " " in v or len(v) > 255), None)
-            return "" if bad is None else f"The label '{bad}' contains spaces or is too long, which is invalid."
+            return self._check_labels(value)
         if spec.type == "components":
             if not isinstance(value, list) or not all(isinstance(v, dict) and "name" in v for v in value):
                 return "Could not find valid 'id' or 'name' in component object."
@@ -411,6 +410,18 @@ class JiraEmulator(Emulator):
         if spec.type == "date":
             valid = isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None
             return "" if valid else f"{spec.name}: Date value '{value}' is invalid: use the format yyyy-MM-dd"
+        return ""
+
+    def _check_labels(self, labels: list[str]) -> str:
+        """Labels, the built-in field's or a labels custom field's: no whitespace, at most 255 characters; Server
+        and Cloud word the refusal differently."""
+        for label in labels:
+            if any(char.isspace() for char in label):
+                if self.deployment == "Cloud":
+                    return f"The label '{label}' can't contain spaces."
+                return f"The label '{label}' contains spaces which is invalid."
+            if len(label) > 255:
+                return f"The label '{label}' exceeds the maximum length for a single label of 255 characters."
         return ""
 
     def _check_user(self, value: Any) -> str:

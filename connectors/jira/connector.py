@@ -24,6 +24,7 @@ from gateway.core.redact import Redactor, secret_values
 
 T = TypeVar("T")
 SUMMARY_LIMIT = JiraTarget.SUMMARY_LIMIT
+LABELS_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:labels"  # a custom field holding Jira labels
 RECENT_COMMENTS = 20  # the issue's newest comments a retried comment is looked for among
 
 
@@ -122,9 +123,11 @@ class JiraConnector:
         notes = []
         if len(summary) > SUMMARY_LIMIT:
             notes.append(f"summary cut from {len(summary)} to {SUMMARY_LIMIT} characters (Jira's limit)")
+        meta = cached_meta(self._meta_key) or {}  # read for the create; a retry that found its issue may lack it
         for name, field_id in self.config.fields.items():
             value = getattr(ticket, name)
-            if field_id == "labels" and _label(value) != value:
+            takes_labels = field_id == "labels" or _is_labels(meta.get(field_id, {}).get("schema") or {})
+            if takes_labels and value and _label(value) != value:
                 notes.append(f"{name}: label {_label(value)!r} sent (Jira labels: no spaces, 255 characters at most)")
         return notes
 
@@ -226,6 +229,8 @@ class JiraConnector:
             return self._user(value)
         if kind == "option":
             return {"value": value}
+        if _is_labels(schema):  # a labels custom field: Jira refuses a label with a space as in `labels`
+            return [_label(value)]
         if kind == "array":
             if items == "user":
                 return [self._user(value)]
@@ -380,6 +385,11 @@ def _one_line(text: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+def _is_labels(schema: dict[str, Any]) -> bool:
+    """Does this createmeta schema describe a custom field of the labels type?"""
+    return schema.get("custom") == LABELS_TYPE
 
 
 def _label(value: str) -> str:

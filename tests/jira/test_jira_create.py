@@ -240,3 +240,43 @@ def test_a_value_mapped_to_labels_is_sent_without_spaces(jira: Jira) -> None:
     [issue] = jira.issues()
     assert "Data-Quality" in issue["fields"]["labels"]
     assert remote.notes == ["category: label 'Data-Quality' sent (Jira labels: no spaces, 255 characters at most)"]
+
+
+LABELS_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:labels"
+
+
+def test_a_value_mapped_to_a_labels_custom_field_is_sent_without_spaces(make_jira: Callable[..., Jira]) -> None:
+    """A custom field of the labels type takes Jira labels as the built-in one does: no spaces."""
+    jira = make_jira(
+        screen={**default_screen(), "customfield_10200": ScreenField("Checks", "labels", custom=LABELS_TYPE)}
+    )
+    mapping = {"urgency": "customfield_10101", "subcategory": "customfield_10200"}
+
+    remote = jira.connector(fields=mapping).create(jira.create_request(subcategory="Validation  Error"))
+
+    [issue] = jira.issues()
+    assert issue["fields"]["customfield_10200"] == ["Validation-Error"]
+    assert remote.notes == [
+        "subcategory: label 'Validation-Error' sent (Jira labels: no spaces, 255 characters at most)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("deployment", "message"),
+    [
+        ("Server", "The label 'two words' contains spaces which is invalid."),
+        ("Cloud", "The label 'two words' can't contain spaces."),
+    ],
+)
+def test_jira_refuses_a_label_with_a_space_in_a_labels_custom_field(
+    make_jira: Callable[..., Jira], deployment: str, message: str
+) -> None:
+    screen = {**default_screen(), "customfield_10200": ScreenField("Checks", "labels", custom=LABELS_TYPE)}
+    jira = make_jira(screen=screen, deployment=deployment)
+    raw = {"project": {"key": "DQ"}, "issuetype": {"name": "Bug"}, "summary": "s", "customfield_10200": ["two words"]}
+    client = JIRA(jira.url, basic_auth=(jira.user, jira.token), get_server_info=False)
+    with pytest.raises(JIRAError) as refused:
+        client.create_issue(fields=raw)
+    assert refused.value.status_code == 400
+    assert refused.value.response.json()["errors"] == {"customfield_10200": message}
+    assert jira.issues() == []
