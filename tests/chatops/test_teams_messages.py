@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 
+import msgspec
+import pytest
+
 from gateway.receive.security import hmac_b64
 from gateway.web.replay import REPLAY_TEXT
 from tests.chatops.support import CHAT_SETTINGS, TEAMS_SECRET, slash, teams, teams_activity, ticket_state
@@ -33,6 +36,26 @@ def test_a_message_with_a_valid_hmac_moves_the_ticket(make_gateway: MakeHarness)
     assert moved["actor"] == "teams:Tim Jones"
     assert moved["data"]["note"] == "waiting for the vendor"
     assert ticket["links"][0]["remote_status"] == "On Hold"
+
+
+@pytest.mark.parametrize("kind", ["conversationUpdate", "messageReaction", "invoke", "event", "typing"])
+def test_an_activity_that_is_not_a_message_is_acknowledged_and_runs_nothing(
+    make_gateway: MakeHarness, kind: str
+) -> None:
+    """Only a message is someone asking: a member added, a reaction or a card's invoke may carry the message's
+    text along, and must not move the ticket again."""
+    gateway = chat_gateway(make_gateway)
+    before = ticket_state(gateway)
+    activity = msgspec.json.decode(teams_activity("DQ-1 resolved"))
+    activity["type"] = kind
+    body = msgspec.json.encode(activity)
+    signature = hmac_b64(base64.b64decode(TEAMS_SECRET), body)
+    response = gateway.client.post("/teams/messages", content=body, headers={"authorization": f"HMAC {signature}"})
+    assert response.status_code == 200, response.text
+    gateway.drain()
+    assert ticket_state(gateway) == before
+    assert response.json() == {}  # nothing for Teams to post in the channel
+    assert teams(gateway, "DQ-1 resolved").json()["text"].startswith("DQ-1 moved from New to Resolved.")
 
 
 def test_a_bad_or_missing_hmac_is_refused_and_changes_nothing(make_gateway: MakeHarness) -> None:

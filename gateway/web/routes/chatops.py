@@ -262,7 +262,9 @@ def check_teams_signature(headers: Mapping[str, str], body: bytes, secret: str) 
 
 @post("/teams/messages", status_code=200, operation_class=documented_body())
 async def teams_messages(request: Request[Any, Any, Any], rt: RuntimeDep, dispatch: DispatcherDep) -> dict[str, str]:
-    """A Teams @mention: the signature first, then the command; the reply is in the response body."""
+    """A Teams @mention: the signature first, then the command; the reply is in the response body. Only a
+    `message` activity runs a command: any other type (conversationUpdate, messageReaction, invoke) is answered
+    200 with nothing to post, whatever text it carries."""
     secret = rt.settings.teams_outgoing_secret
     if not secret:
         raise _not_configured("TEAMS_OUTGOING_SECRET")
@@ -272,6 +274,8 @@ async def teams_messages(request: Request[Any, Any, Any], rt: RuntimeDep, dispat
     if not _seen(request.app.state, dispatch).first_time("teams", signature, TEAMS_WINDOW_S):
         return {"type": "message", "text": REPLAY_TEXT}
     activity = decode(body, TeamsActivity)
+    if activity.type != "message":  # a member added, a reaction, a card's invoke: acknowledged, nobody asked
+        return {}
     who = activity.sender.name or activity.sender.aad_object_id or "unknown"
     bot = (activity.recipient.name if activity.recipient else "") or "DQ Gateway"
     caller = chatops.caller(rt, f"teams:{who}", activity.sender.aad_object_id, TEAMS, invocation=f"@{bot}")
