@@ -133,3 +133,19 @@ def test_a_batch_of_nothing_is_ignored_with_a_reason(
     assert parsed.events == []
     [ignored] = parsed.ignored
     assert ignored.reason.startswith(reason) and not ignored.ping
+
+
+def test_a_null_in_a_map_is_the_key_left_out_and_a_null_list_item_is_still_a_422(
+    parse: Callable[..., Parsed],
+) -> None:
+    """`null` means 'not given' where a value may be left out (an optional field, a label); a list keeps its
+    items, so `[null]` where strings are due is still refused, naming the item."""
+    alert = {"labels": {"alertname": "RowsLow", "severity": None}, "annotations": {"summary": None}}
+    (event,) = parse("alertmanager", {"alerts": [alert]}).events
+    assert (event.title, event.raw_severity, event.attributes["labels"]) == ("RowsLow", None, {"alertname": "RowsLow"})
+    anomaly = {"id": 7, "tags": ["orders", None]}
+    with pytest.raises(InvalidPayload) as caught:
+        parse("qualytics", {"trigger": {"type": "Anomaly"}, "context": {"anomalies": [anomaly]}})
+    assert caught.value.detail == (
+        "qualytics payload: Expected `str`, got `null` - at `$.context.anomalies[0].tags[1]`"
+    )

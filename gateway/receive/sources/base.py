@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
+import msgspec.inspect
 
 from gateway.core.callbacks import AllowedUrls
 from gateway.core.errors import InvalidPayload, Unauthorized
@@ -91,11 +93,126 @@ def template_parts(template: str) -> list[str]:
 
 
 def convert(data: Any, shape: type[T], what: str) -> T:
-    """Data -> Struct, or a 422 that names the field (msgspec gives the `$.path`)."""
+    """Data -> Struct, or a 422 that names the field (msgspec gives the `$.path`).
+
+    A `null` in an optional field is that field not given: tools send `"description": null` for a
+    missing value, which msgspec alone refuses ('Expected `str`, got `null`'). A `null` in a required
+    field is still a 422, saying the field is required and null.
+    """
     try:
-        return msgspec.convert(data, type=shape, strict=False)
+        return msgspec.convert(without_nulls(data, shape), type=shape, strict=False)
     except msgspec.ValidationError as exc:
-        raise InvalidPayload(f"{what}: {exc}") from None
+        raise InvalidPayload(f"{what}: {_null_is_required(str(exc))}") from None
+
+
+Clean = Callable[[Any], Any]
+_CLEANERS: dict[Any, Clean] = {}  # each adapter's few shapes, compiled once
+
+
+def without_nulls(data: Any, shape: Any) -> Any:
+    """`data` without the `null`s that mean 'not given' in `shape`: those of optional Struct fields, and the
+    values of a mapping whose values cannot be null. A required field's null and a list's null items are kept,
+    so msgspec refuses them naming the place (and a list keeps its length: adapters zip it with the raw one)."""
+    clean = _CLEANERS.get(shape)
+    if clean is None:
+        clean = _CLEANERS[shape] = _cleaner(msgspec.inspect.type_info(shape), {}) or _same
+    return clean(data)
+
+
+def _same(data: Any) -> Any:
+    return data
+
+
+def _unwrapped(info: msgspec.inspect.Type) -> msgspec.inspect.Type:
+    while isinstance(info, msgspec.inspect.Metadata):
+        info = info.type
+    return info
+
+
+def _takes_null(info: msgspec.inspect.Type) -> bool:
+    info = _unwrapped(info)
+    if isinstance(info, msgspec.inspect.UnionType):
+        return any(_takes_null(member) for member in info.types)
+    return isinstance(info, msgspec.inspect.NoneType | msgspec.inspect.AnyType)
+
+
+_ARRAYS = (
+    msgspec.inspect.ListType,
+    msgspec.inspect.VarTupleType,
+    msgspec.inspect.SetType,
+    msgspec.inspect.FrozenSetType,
+)
+
+
+def _cleaner(info: msgspec.inspect.Type, made: dict[int, list[Clean]]) -> Clean | None:
+    """What removes the optional nulls from data of type `info`; None when data of that type holds none.
+
+    Built once per shape (a walk that inspects the type at every value took longer than the decoding);
+    `made` holds the Structs being built, so a Struct that contains itself refers to its own cleaner."""
+    info = _unwrapped(info)
+    members = [_unwrapped(m) for m in (info.types if isinstance(info, msgspec.inspect.UnionType) else (info,))]
+    objects = next((m for m in members if isinstance(m, msgspec.inspect.StructType | msgspec.inspect.DictType)), None)
+    arrays = next((m for m in members if isinstance(m, _ARRAYS)), None)
+    of_object = None if objects is None else _object_cleaner(objects, made)
+    of_array = None if arrays is None else _array_cleaner(arrays, made)
+    if of_object is None and of_array is None:
+        return None
+
+    def clean(data: Any) -> Any:
+        if of_object is not None and isinstance(data, dict):
+            return of_object(data)
+        if of_array is not None and isinstance(data, list):
+            return of_array(data)
+        return data
+
+    return clean
+
+
+def _object_cleaner(
+    info: msgspec.inspect.StructType | msgspec.inspect.DictType, made: dict[int, list[Clean]]
+) -> Clean | None:
+    if isinstance(info, msgspec.inspect.DictType):
+        value_clean = _cleaner(info.value_type, made)
+        if _takes_null(info.value_type):
+            return None if value_clean is None else lambda data: {k: value_clean(v) for k, v in data.items()}
+        then = value_clean or _same
+        return lambda data: {k: then(v) for k, v in data.items() if v is not None}
+    if id(info) in made:  # a Struct within itself: its cleaner, once it is built
+        cell = made[id(info)]
+        return lambda data: cell[0](data)
+    cell = made[id(info)] = []
+    optional = frozenset(field.encode_name for field in info.fields if not field.required)
+    inner = {field.encode_name: found for field in info.fields if (found := _cleaner(field.type, made)) is not None}
+
+    def clean(data: dict[str, Any]) -> dict[str, Any]:
+        kept = {}
+        for key, value in data.items():
+            if value is None:
+                if key in optional:
+                    continue
+            elif key in inner:
+                value = inner[key](value)
+            kept[key] = value
+        return kept
+
+    cell.append(clean)
+    return clean
+
+
+def _array_cleaner(info: msgspec.inspect.Type, made: dict[int, list[Clean]]) -> Clean | None:
+    item_clean = _cleaner(info.item_type, made) if isinstance(info, _ARRAYS) else None
+    return None if item_clean is None else lambda data: [item_clean(item) for item in data]
+
+
+_NULL_FIELD = re.compile(r"^Expected `(?P<expected>.+)`, got `null` - at `(?P<path>\$.*\.(?P<field>[^.\[\]]+))`$")
+
+
+def _null_is_required(message: str) -> str:
+    """msgspec's 'Expected `str`, got `null` - at `$.incident.id`' says which field; also say it is required."""
+    found = _NULL_FIELD.match(message)
+    if found is None:
+        return message
+    return f"Required field `{found['field']}` is null (expected `{found['expected']}`) - at `{found['path']}`"
 
 
 def body_hash(body: bytes, *parts: str) -> str:

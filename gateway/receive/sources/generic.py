@@ -37,7 +37,8 @@ def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     for index, item in enumerate(items):
         shaped = item
         if isinstance(item, dict):
-            item.setdefault("severity", config.defaults.severity)
+            if item.get("severity") is None:  # absent or null: the source's default, not the Event's
+                item["severity"] = config.defaults.severity
             if not item.get("event_id") and item.get("anomaly_id"):  # a resend of the same body is a duplicate
                 shaped = {**item, "event_id": body_hash(delivery.body, str(item["anomaly_id"]), str(index))}
         where = f"event {index}" if isinstance(data, list) else "event"
