@@ -31,6 +31,13 @@ class InvalidPayload(GatewayError):
     code = "invalid_payload"
 
 
+class BadQuery(GatewayError):
+    """A query parameter that is not of its kind (`?page=abc`): the detail names it and what it must be."""
+
+    status_code = 400
+    code = "invalid_query"
+
+
 class Unauthorized(GatewayError):
     status_code = 401
     code = "unauthorized"

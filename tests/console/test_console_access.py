@@ -237,6 +237,33 @@ def test_a_page_number_past_every_list_shows_an_empty_page(make_gateway: MakeHar
     assert shown.status_code == 200 and "/ui/tickets/DQ-1" not in shown.text
 
 
+@pytest.mark.parametrize("page", ["/ui/tickets", "/ui/executions", "/ui/events"])
+@pytest.mark.parametrize("number", ["abc", "0", "-3", "1.5", "²"])
+def test_a_page_that_is_no_page_number_is_a_400_page_naming_it(
+    make_gateway: MakeHarness, page: str, number: str
+) -> None:
+    """Litestar answered 'Validation failed for GET /ui/tickets?page=abc', naming neither the parameter nor
+    what it takes."""
+    gateway = signed_in(make_gateway)
+    answer = gateway.client.get(page, params={"page": number})
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "<h1>Invalid query</h1>" in answer.text and "Back to the overview" in answer.text
+    assert f"page=&#39;{number}&#39; is not a page number: pages are whole numbers from 1" in answer.text
+    assert "Validation failed" not in answer.text
+
+
+@pytest.mark.parametrize("page", ["/ui/tickets", "/ui/executions", "/ui/events"])
+def test_an_empty_page_number_is_the_first_page(make_gateway: MakeHarness, page: str) -> None:
+    gateway = signed_in(make_gateway)
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    first = gateway.client.get(page)
+    for number in ("", "1", "01"):
+        shown = gateway.client.get(page, params={"page": number})
+        assert shown.status_code == 200, number
+        assert shown.text.count("/ui/tickets/DQ-1") == first.text.count("/ui/tickets/DQ-1") > 0
+
+
 def test_an_ignored_delivery_shows_what_the_tool_sent_and_why_nothing_happened(make_gateway: MakeHarness) -> None:
     gateway = signed_in(make_gateway)
     delivery = qualytics_delivery(9, trigger="Operation", description="nightly orders profile")

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
 
 from gateway.core.errors import GatewayError, NotFound
 from gateway.core.redact import Redactor
@@ -51,9 +50,9 @@ def _event(rt: Runtime, redactor: Redactor, event_id: str) -> dict[str, Any] | N
 def event_list(
     request: Request[Any, Any, Any],
     rt: RuntimeDep,
+    page_number: int,
     source: str | None = None,
     outcome: str | None = None,
-    page_number: int = Parameter(query="page", default=1, ge=1),
 ) -> Response[str]:
     redactor = rt.redactor()  # as the runner redacts
     found = queries.event_page(rt.mirror, source=source, outcome=outcome, offset=offset(page_number), limit=PAGE_SIZE)

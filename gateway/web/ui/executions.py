@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
 
 from gateway.core.errors import NotFound
 from gateway.decide import operations
@@ -26,13 +25,13 @@ RETRY_FILTERS = ("target", "flow", "action", "error_kind", "since")
 def execution_list(
     request: Request[Any, Any, Any],
     rt: RuntimeDep,
+    page_number: int,
     status: str | None = None,
     target: str | None = None,
     flow: str | None = None,
     action: str | None = None,
     error_kind: str | None = None,
     since: str | None = None,
-    page_number: int = Parameter(query="page", default=1, ge=1),
 ) -> Response[str]:
     filters = {"status": status, "target": target, "flow": flow, "action": action, "error_kind": error_kind}
     when = since_time(since)

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import MediaType, Request, Response, Router
+from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
@@ -106,6 +107,7 @@ def router() -> Router:
             login.logout,
         ],
         guards=[auth.console_guard],
+        dependencies={"page_number": Provide(tickets.page_number, sync_to_thread=False)},  # ?page= of every list
         include_in_schema=False,
     )
     public = Router(path="/ui", route_handlers=[login.login_page, login.login], include_in_schema=False)
