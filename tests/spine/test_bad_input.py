@@ -173,6 +173,25 @@ def test_a_filter_value_no_row_can_hold_is_refused_naming_the_allowed_ones(
     assert f"{name}={value!r}" in error["detail"] and named in error["detail"]
 
 
+@pytest.mark.parametrize(
+    ("path", "query", "named"),
+    [
+        ("/v1/tickets", {"limit": "abc"}, "limit='abc' is not a whole number: limit is a page size from 1 to 1000"),
+        ("/v1/tickets", {"after": "abc"}, "after='abc' is not a whole number: after is the `next`"),
+        ("/v1/executions", {"limit": "1.5"}, "limit='1.5' is not a whole number: limit is a page size"),
+        ("/v1/executions", {"limit": "50", "after": "x"}, "after='x' is not a whole number"),
+    ],
+)
+def test_a_page_size_or_key_that_is_no_number_is_refused_naming_it(
+    gateway: Harness, path: str, query: dict[str, str], named: str
+) -> None:
+    """It said 'limit and after must be whole numbers' whichever of them was wrong."""
+    response = gateway.client.get(path, params=query)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "invalid_query"
+    assert response.json()["detail"].startswith(named)
+
+
 def test_a_state_filter_is_read_as_chat_and_the_cli_read_it(gateway: Harness) -> None:
     gateway.post("qualytics", payload("qualytics.json"))
     gateway.drain()

@@ -83,16 +83,22 @@ async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def paging(limit: str | None, after: str | None, default: int) -> tuple[int, int | None]:
     """`?limit=&after=`: a page size of 1-1000 and the opaque key the previous page ended at."""
-    try:
-        size = default if not limit else int(limit)
-        start = int(after) if after else None
-    except ValueError:
-        raise InvalidPayload("limit and after must be whole numbers", code="invalid_query") from None
+    size = _whole("limit", limit, "a page size from 1 to 1000") if limit else default
+    start = _whole("after", after, "the `next` the previous page ended with") if after else None
     if not 1 <= size <= 1000:
         raise InvalidPayload(f"limit={size} is out of range: 1 to 1000", code="invalid_query")
     if start is not None and not 0 <= start < 2**63:  # the databases' integers
         raise InvalidPayload("after is not a key a page ended at", code="invalid_query")
     return size, start
+
+
+def _whole(name: str, value: str, must: str) -> int:
+    """A query parameter that must be a whole number: 422 naming it and what it is for (not both at once)."""
+    try:
+        return int(value)
+    except ValueError:
+        problem = f"{name}={value!r} is not a whole number: {name} is {must}"
+        raise InvalidPayload(problem, code="invalid_query") from None
 
 
 def one_of(name: str, value: str | None, allowed: Sequence[str]) -> str | None:
