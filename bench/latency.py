@@ -72,8 +72,9 @@ class Gateway:
         return total
 
     def web_cpu(self) -> float:
+        """The web tier: the web process and its ingress writer process."""
         times = psutil.Process(self.process.pid).cpu_times()
-        return times.user + times.system
+        return times.user + times.system + self.cpu("gateway.run.ingest_writer")
 
     def stop(self) -> None:
         self.process.terminate()

@@ -4,8 +4,8 @@ One interpreter cannot use both cores: its event loop (HTTP, verifying, parsing)
 (planning, SQL, the enqueue) take turns on one lock. With the writer in a process of its own, the web
 process hands each parsed delivery over a socket pair and answers with what comes back.
 
-While the process is away (starting again after it died) deliveries are planned by the in-process
-writer thread, and deliveries it had not answered are planned again there: one it had committed
+While the process is away or loading (starting again after it died) deliveries are planned by the
+in-process writer thread, and deliveries it had not answered are planned again there: one it had committed
 is then found by the event dedupe and answered as a duplicate, so nothing is lost or recorded twice.
 """
 
@@ -27,6 +27,7 @@ Answer = tuple[dict[str, Any], int]
 FIRST_RESTART_S = 0.5
 LAST_RESTART_S = 30.0
 STOP_WAIT_S = 10.0
+STARTUP_WAIT_S = 30.0
 
 
 class WriterLink:
@@ -39,35 +40,53 @@ class WriterLink:
         self._seq = 0
         self._restart_in = FIRST_RESTART_S
         self._stopping = False
-        self._ready = False
+        self._launched: asyncio.Future[bool] | None = None  # the current process: True once it is ready
         self._tasks: set[asyncio.Future[Any]] = set()
 
     @property
     def state(self) -> str:
-        """For /readyz: "ok"; "starting" (deliveries wait for it); "restarting" (planned in the web process)."""
+        """For /readyz: "ok"; "starting" (loading: deliveries are planned in the web process meanwhile);
+        "restarting" (it ended and starts again soon)."""
         if self._wire is None:
             return "restarting"
-        return "ok" if self._ready else "starting"
+        return "ok" if self._ready() else "starting"
+
+    def _ready(self) -> bool:
+        launched = self._launched
+        return launched is not None and launched.done() and launched.result()
 
     async def start(self) -> None:
+        """Start the process and wait until it has loaded (`gateway serve` listens after this)."""
+        launched = await self._launch()
+        try:
+            ready = await asyncio.wait_for(asyncio.shield(launched), STARTUP_WAIT_S)
+        except TimeoutError:
+            ready = False
+        if not ready:
+            log.warning("the ingress writer process did not start; the web process plans deliveries until it does")
+
+    async def _launch(self) -> asyncio.Future[bool]:
+        """Spawn the process on a new socket pair; the future says whether it became ready (or ended first)."""
+        loop = asyncio.get_running_loop()
+        launched = self._launched = loop.create_future()
         ours, theirs = socket.socketpair()
         try:
             self.process = self._spawn(theirs)
         except OSError:
             ours.close()
             log.exception("could not start the ingress writer process")
+            launched.set_result(False)
             self._restart_later()
-            return
+            return launched
         finally:
             theirs.close()
-        loop = asyncio.get_running_loop()
-        self._ready = False
         _, self._wire = await loop.create_connection(lambda: _Wire(self), sock=ours)
+        return launched
 
     async def plan(self, received: Received) -> Answer:
         """The 202's body and status for `received`, planned by the writer process (or raised there)."""
         wire = self._wire
-        if wire is None:
+        if wire is None or not self._ready():  # away, or still loading: no delivery waits for it
             return await _in_process(self.fallback, received)
         self._seq += 1
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
@@ -77,7 +96,8 @@ class WriterLink:
 
     def answered(self, message: Answered) -> None:
         if message.seq == READY:
-            self._ready = True
+            if self._launched is not None and not self._launched.done():
+                self._launched.set_result(True)
             log.info("ingress writer process ready, pid %s", self.process.pid if self.process else None)
             return
         waiting = self._waiting.pop(message.seq, None)
@@ -94,7 +114,8 @@ class WriterLink:
         self._wire = None
         code = self.process.poll() if self.process is not None else None
         waiting, self._waiting = self._waiting, {}
-        self._ready = False
+        if self._launched is not None and not self._launched.done():
+            self._launched.set_result(False)
         if not self._stopping:
             log.warning(
                 "the ingress writer process ended (exit %s) with %d deliveries unanswered; "
@@ -125,7 +146,7 @@ class WriterLink:
             if self.process is not None and self.process.poll() is None:
                 self.process.kill()  # its socket closed but it lives on (stuck): a new one takes over
                 self.process.wait()
-            await self.start()
+            await self._launch()
 
     async def stop(self) -> None:
         """Close the link (the process answers what it has, then ends) and wait for the process."""

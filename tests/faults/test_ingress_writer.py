@@ -19,6 +19,7 @@ from tests.faults.conftest import FaultServed, ServeFactory, assert_one_ticket_e
 from tests.faults.test_process_faults import FAST, HEADERS, Traffic
 
 pytestmark = pytest.mark.slow
+PROCESS = {"GATEWAY_INGEST_PROCESS": "1"}  # on PostgreSQL too, where it is off unless asked for
 
 
 def post(served: FaultServed, anomaly: int, **fields: Any) -> httpx.Response:
@@ -35,7 +36,7 @@ def writer_pid(served: FaultServed, after: int | None = None) -> int:
 
 
 def test_deliveries_are_planned_in_the_writer_process(serve_faults: ServeFactory) -> None:
-    served = serve_faults()
+    served = serve_faults(**PROCESS)
     pid = writer_pid(served)
     assert served.get("/readyz")["ingress_writer"] == "ok"
     kill(pid, signal.SIGSTOP)  # the writer process holds still: a delivery waits for it
@@ -55,7 +56,7 @@ def test_deliveries_are_planned_in_the_writer_process(serve_faults: ServeFactory
 def test_deliveries_a_dead_writer_process_left_unanswered_are_planned_in_the_web_process(
     serve_faults: ServeFactory, trackers: Trackers
 ) -> None:
-    served = serve_faults()
+    served = serve_faults(**PROCESS)
     first = writer_pid(served)
     kill(first, signal.SIGSTOP)
     with ThreadPoolExecutor(10) as pool:
@@ -80,7 +81,7 @@ def test_traffic_goes_on_while_the_writer_process_is_killed_again_and_again(
 ) -> None:
     # A process killed between its commit and its send to Redis leaves executions marked enqueued that
     # no job carries: the sweeper sends them again once their lease is over (short here).
-    served = serve_faults(**FAST)
+    served = serve_faults(**FAST, **PROCESS)
     pid = writer_pid(served)
     streams = [Traffic(served.url, every=0.02, first=1 + 1000 * n) for n in range(3)]  # three clients at once
     for stream in streams:
@@ -102,7 +103,7 @@ def test_traffic_goes_on_while_the_writer_process_is_killed_again_and_again(
 
 
 def test_a_failure_in_the_writer_process_is_answered_as_in_the_web_process(serve_faults: ServeFactory) -> None:
-    served = serve_faults(GATEWAY_DB_BUSY_TIMEOUT_SECONDS="1")
+    served = serve_faults(GATEWAY_DB_BUSY_TIMEOUT_SECONDS="1", **PROCESS)
     pid = writer_pid(served)
     with database_url_held(served.database_url):
         refused = post(served, 1)
@@ -113,7 +114,7 @@ def test_a_failure_in_the_writer_process_is_answered_as_in_the_web_process(serve
 
 
 def test_stopping_the_gateway_stops_its_writer_process(serve_faults: ServeFactory) -> None:
-    served = serve_faults()
+    served = serve_faults(**PROCESS)
     pid = writer_pid(served)
     assert post(served, 1).status_code == 202
     assert served.stop(signal.SIGTERM) in (0, -signal.SIGTERM)

@@ -45,3 +45,28 @@ def test_a_zero_with_a_meaning_is_kept() -> None:
     )
     assert (settings.notify_wait_seconds, settings.retry_budget_seconds, settings.retention_days) == (0, 0, 0)
     assert settings.group_comment_seconds == 0 and settings.max_body_bytes == 1_000_000
+
+
+PG = "postgresql://gateway:pw@db:5432/gateway"
+
+
+@pytest.mark.parametrize(
+    ("database", "value", "process"),
+    [
+        ("sqlite:///var/gateway.db", "", True),  # auto: the one SQLite writer is the ingress's bound
+        ("sqlite:///var/gateway.db", "auto", True),
+        (PG, "", False),  # auto: web nodes scale it; the extra hop cost latency on a shared machine
+        (PG, "1", True),
+        ("sqlite:///var/gateway.db", "0", False),
+        ("sqlite:///var/gateway.db", "Off", False),
+    ],
+)
+def test_the_ingress_writer_process_is_on_for_sqlite_unless_told(database: str, value: str, process: bool) -> None:
+    settings = Settings.from_env({"GATEWAY_DATABASE_URL": database, "GATEWAY_INGEST_PROCESS": value})
+    assert settings.ingest_process is process
+
+
+def test_an_ingress_process_switch_that_is_neither_on_off_nor_auto_is_refused() -> None:
+    with pytest.raises(ValueError) as refused:
+        Settings.from_env({"GATEWAY_INGEST_PROCESS": "maybe"})
+    assert str(refused.value) == "GATEWAY_INGEST_PROCESS must be 1, 0 or auto, not 'maybe'"
