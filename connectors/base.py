@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -224,3 +225,22 @@ class Readable(Protocol):
     """A connector the reconcile pass (and a poller) can ask for a record's current state."""
 
     def read_state(self, link: RemoteTicket) -> RemoteChange: ...
+
+
+_JOINER = "\u200d"  # zero-width joiner: the characters either side of it are one emoji
+
+
+def _joins_previous(char: str) -> bool:
+    """Is this character part of the one before it (a combining accent, a variation selector, a skin tone)?"""
+    return unicodedata.category(char).startswith("M") or char == _JOINER or "\U0001f3fb" <= char <= "\U0001f3ff"
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters: a longer one ends with an ellipsis after a whole character (a letter
+    keeps its accent, an emoji sequence is kept or left out whole) and no trailing blank."""
+    if len(text) <= limit:
+        return text
+    end = limit - 1
+    while end > 0 and (_joins_previous(text[end]) or text[end - 1] == _JOINER):
+        end -= 1
+    return text[:end].rstrip() + "\u2026"

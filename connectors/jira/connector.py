@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 import msgspec
 
 from connectors import pacing
-from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteChange, RemoteTicket, StatusRequest
+from connectors.base import AssignRequest, CommentRequest, CreateRequest, RemoteChange, RemoteTicket, StatusRequest, cut
 from connectors.jira import adf, users, wiki
 from connectors.jira.api import Api, classify
 from connectors.jira.config import MAPPABLE, MAX_HOPS, JiraTarget, correlation_label
@@ -198,7 +198,7 @@ class JiraConnector:
         fields: dict[str, Any] = {
             "project": {"key": config.project},
             "issuetype": {"name": config.issue_type},
-            "summary": _cut(_one_line(ticket.short_description), SUMMARY_LIMIT),
+            "summary": cut(_one_line(ticket.short_description), SUMMARY_LIMIT),
             "labels": list(dict.fromkeys([*config.labels, label])),
         }
         if ticket.description:
@@ -381,10 +381,6 @@ def _jira_time(value: Any) -> float | None:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
 
 def _is_labels(schema: dict[str, Any]) -> bool:

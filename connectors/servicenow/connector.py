@@ -11,7 +11,6 @@ import datetime as dt
 import math
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
@@ -31,6 +30,7 @@ from connectors.base import (
     RemoteChange,
     RemoteTicket,
     StatusRequest,
+    cut,
 )
 from connectors.servicenow.config import (
     CLOSING,
@@ -364,25 +364,6 @@ def _sys_id(link: RemoteTicket) -> str:
 
 def build(config: ServiceNowTarget) -> ServiceNowConnector:
     return ServiceNowConnector(config)
-
-
-_JOINER = "\u200d"  # zero-width joiner: the characters either side of it are one emoji
-
-
-def _joins_previous(char: str) -> bool:
-    """Is this character part of the one before it (a combining accent, a variation selector, a skin tone)?"""
-    return unicodedata.category(char).startswith("M") or char == _JOINER or "\U0001f3fb" <= char <= "\U0001f3ff"
-
-
-def cut(text: str, limit: int) -> str:
-    """`text` in at most `limit` characters: a longer one ends with an ellipsis after a whole character (a letter
-    keeps its accent, an emoji sequence is kept or left out whole) and no trailing blank."""
-    if len(text) <= limit:
-        return text
-    end = limit - 1
-    while end > 0 and (_joins_previous(text[end]) or text[end - 1] == _JOINER):
-        end -= 1
-    return text[:end].rstrip() + "\u2026"
 
 
 _CODE_TAG = re.compile(r"\[(/?code)\]", re.IGNORECASE)

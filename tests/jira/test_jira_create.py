@@ -220,6 +220,15 @@ def test_a_summary_past_255_characters_is_cut_with_an_ellipsis_and_the_cut_noted
     assert remote.notes == [f"summary cut from {len(long)} to 255 characters (Jira's limit)"]
 
 
+def test_a_summary_cut_keeps_a_letter_with_its_accent(jira: Jira) -> None:
+    """The cut falls after a whole character: Jira would show an e parted from its accent (or half an emoji)."""
+    accented = "x" * 253 + "e\u0301 and more"  # é as e + combining accent, at 254-255: the ellipsis would part them
+
+    jira.connector().create(jira.create_request(short_description=accented))
+
+    assert jira.issues()[0]["fields"]["summary"] == "x" * 253 + "\u2026"
+
+
 def test_a_summary_written_over_several_lines_is_sent_as_one(jira: Jira) -> None:
     """Jira refuses a summary with a line break (a Soda check defined over two lines gives one)."""
     remote = jira.connector().create(jira.create_request(short_description="row count\n  dropped\r\non orders"))
