@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gateway.record import counters
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 MIGRATION_LOCK = 72_630_012  # the advisory lock ten nodes starting at once queue on
 
 _MIGRATIONS: dict[int, str] = {  # SQL statements separated by ;
@@ -177,6 +177,8 @@ CREATE TABLE sync_cursors (
     13: "ALTER TABLE sync_cursors ADD COLUMN reconciled_after INTEGER NOT NULL DEFAULT 0",
     # leases that expired in a row with no run concluding: a run that kills its worker is not re-run forever
     14: "ALTER TABLE executions ADD COLUMN lease_expiries INTEGER NOT NULL DEFAULT 0",
+    # console sessions signed out before they expire (gateway.record.console_sessions)
+    15: "CREATE TABLE console_signouts (session TEXT PRIMARY KEY, expires REAL NOT NULL)",
 }
 
 # versions whose statements differ by dialect

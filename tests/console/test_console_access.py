@@ -103,6 +103,22 @@ def test_signing_out_ends_the_session(make_gateway: MakeHarness) -> None:
     assert gateway.client.get("/ui", follow_redirects=False).status_code == 303
 
 
+def test_a_copy_of_a_signed_out_sessions_cookie_no_longer_opens_the_console(make_gateway: MakeHarness) -> None:
+    """The cookie is signed, not stored: a copy (another browser, a proxy's log) would have worked until it
+    expired. Its sign-out is kept in the database, so it ends on every web node; other sessions go on."""
+    gateway = signed_in(make_gateway)
+    copied = gateway.client.cookies.get(auth.COOKIE, path="/ui")
+    page = gateway.client.get("/ui")
+    gateway.client.post("/ui/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    form = gateway.client.get("/ui/login")
+    gateway.client.post("/ui/login", data={"csrf": csrf_of(form.text), "token": TOKEN}, follow_redirects=False)
+    later = gateway.client.cookies.get(auth.COOKIE, path="/ui")
+    assert copied and later and later != copied
+    for cookie, status in ((copied, 303), (later, 200)):
+        gateway.client.cookies.set(auth.COOKIE, cookie, path="/ui")
+        assert gateway.client.get("/ui/tickets", follow_redirects=False).status_code == status
+
+
 def test_events_show_the_payload_with_secrets_masked_and_what_it_became(make_gateway: MakeHarness) -> None:
     gateway = signed_in(make_gateway)
     delivery = qualytics_delivery(9, description=f"leaked {QUALYTICS_SECRET} & <b>bold</b>")

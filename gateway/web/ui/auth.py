@@ -1,7 +1,8 @@
 """Who may use the console: a signed session cookie, a CSRF token per session, the loopback rule.
 
 With GATEWAY_API_TOKEN set, the login page takes the token once and the cookie says so until it
-expires; the signing key derives from the token, so a new token ends every session. Without a
+expires or is signed out (kept in the database, so a copy of the cookie ends with it on every node);
+the signing key derives from the token, so a new token ends every session. Without a
 token the console answers loopback clients only (`allowed`). Every POST carries the session's
 CSRF token; the cookie is HttpOnly and SameSite=Strict.
 """
@@ -23,6 +24,7 @@ from litestar.datastructures import Cookie
 from litestar.handlers.base import BaseRouteHandler
 
 from gateway.receive.security import same
+from gateway.record import console_sessions
 from gateway.record.runtime import Runtime
 
 COOKIE = "gateway_console"
@@ -105,13 +107,32 @@ def cookie(connection: ASGIConnection[Any, Any, Any, Any], session: Session | No
     )
 
 
+def session_id(session: Session) -> str:
+    """What names a session where it is kept as signed out: a digest of its CSRF token, never the token."""
+    return hashlib.sha256(b"gateway-console-signout\0" + session.csrf.encode()).hexdigest()
+
+
+def sign_out(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """End this session on every web node, also for a copy of its cookie (kept until it would expire)."""
+    session = current(connection)
+    if session.signed_in:
+        console_sessions.sign_out(_runtime(connection).mirror, session_id(session), session.expires, time.time())
+
+
 def current(connection: ASGIConnection[Any, Any, Any, Any]) -> Session:
-    """This request's session; a new anonymous one (set by the page's response) when it has none."""
+    """This request's session; a new anonymous one (set by the page's response) when it has none, or when
+    the one it names was signed out."""
     found: Session | None = connection.state.get("console_session")
     if found is not None:
         return found
     value = connection.cookies.get(COOKIE, "")
     found = decode(_key(connection), value, time.time()) if value else None
+    if (
+        found is not None
+        and found.signed_in
+        and console_sessions.signed_out(_runtime(connection).mirror, session_id(found))
+    ):
+        found = None
     if found is None:
         found = new_session(connection, signed_in=False)
         connection.state["console_session_new"] = True

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 
+from gateway.web.routes.common import in_thread
 from gateway.web.ui import auth
 from gateway.web.ui.render import page, redirect
 
@@ -33,6 +34,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/logout")
 async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
     await auth.checked_form(request)
+    await in_thread(auth.sign_out, request)
     response = redirect(request, "/ui/login")
     response.cookies.append(auth.cookie(request, None))
     return response
