@@ -102,6 +102,26 @@ def test_traffic_goes_on_while_the_writer_process_is_killed_again_and_again(
     assert_one_ticket_each(trackers, anomalies)  # none lost, none recorded twice
 
 
+def test_a_delivery_larger_than_the_socket_takes_at_once_arrives_whole(serve_faults: ServeFactory) -> None:
+    """100 anomalies with 6 KB descriptions: the frame to the writer process spans many reads."""
+    served = serve_faults(**PROCESS)
+    writer_pid(served)
+    data = qualytics_delivery(1)
+    first = data["context"]["anomalies"][0]
+    texts = {n: f"anomaly {n}: " + "é" * 3000 for n in range(1, 101)}  # 2 bytes each in UTF-8
+    data["context"]["anomalies"] = [{**first, "id": n, "description": texts[n]} for n in texts]
+    body = json.dumps(data, ensure_ascii=False).encode()
+    assert len(body) > 600_000
+    answer = httpx.post(f"{served.url}/v1/webhooks/qualytics", content=body, headers=HEADERS, timeout=60)
+    assert answer.status_code == 202, answer.text
+    assert len(answer.json()["event_ids"]) == 100 and len(answer.json()["executions"]) == 200
+    tickets = served.get("/v1/tickets", params={"limit": "100"})["tickets"]
+    assert len(tickets) == 100
+    last = served.get(f"/v1/tickets/{tickets[0]['number']}")
+    anomaly = int(last["anomalies"][0]["anomaly_id"])
+    assert last["fields"]["description"].startswith(texts[anomaly])  # every byte of it, in order
+
+
 def test_a_failure_in_the_writer_process_is_answered_as_in_the_web_process(serve_faults: ServeFactory) -> None:
     served = serve_faults(GATEWAY_DB_BUSY_TIMEOUT_SECONDS="1", **PROCESS)
     pid = writer_pid(served)
