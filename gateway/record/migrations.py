@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gateway.record import counters
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 MIGRATION_LOCK = 72_630_012  # the advisory lock ten nodes starting at once queue on
 
 _MIGRATIONS: dict[int, str] = {  # SQL statements separated by ;
@@ -179,6 +179,8 @@ CREATE TABLE sync_cursors (
     14: "ALTER TABLE executions ADD COLUMN lease_expiries INTEGER NOT NULL DEFAULT 0",
     # console sessions signed out before they expire (gateway.record.console_sessions)
     15: "CREATE TABLE console_signouts (session TEXT PRIMARY KEY, expires REAL NOT NULL)",
+    # console forms already submitted, by their one-time token's digest (gateway.record.console_sessions)
+    16: "CREATE TABLE console_submissions (form TEXT PRIMARY KEY, at REAL NOT NULL)",
 }
 
 # versions whose statements differ by dialect

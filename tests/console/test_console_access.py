@@ -420,3 +420,43 @@ def test_retry_all_failed_comes_back_to_the_list_as_it_was_filtered(make_gateway
     )
     assert done.status_code == 303
     assert done.headers["location"] == "/ui/executions?status=failed&error_kind=http_5xx"
+
+
+def once_of(html: str) -> str:
+    found = re.search(r'name="once" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def test_a_comment_form_sent_twice_comments_once(make_gateway: MakeHarness) -> None:
+    """A double click, or a page resubmitted: the second does nothing and goes back to the ticket."""
+    gateway = signed_in(make_gateway)
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    page = gateway.client.get("/ui/tickets/DQ-1").text
+    form = {"csrf": csrf_of(page), "once": once_of(page), "text": "looking into it"}
+    first = gateway.client.post("/ui/tickets/DQ-1/comments", data=form, follow_redirects=False)
+    again = gateway.client.post("/ui/tickets/DQ-1/comments", data=form, follow_redirects=False)
+    assert first.status_code == 303 and again.status_code == 303
+    assert again.headers["location"] == "/ui/tickets/DQ-1"
+    comments = [e for e in gateway.ticket("DQ-1")["timeline"] if e["kind"] == "comment"]
+    assert [c["data"]["text"] for c in comments] == ["looking into it"]
+    fresh = gateway.client.get("/ui/tickets/DQ-1").text  # a new page is a new form: it comments again
+    assert once_of(fresh) != form["once"]
+    form = {"csrf": csrf_of(fresh), "once": once_of(fresh), "text": "fixed upstream"}
+    assert gateway.client.post("/ui/tickets/DQ-1/comments", data=form, follow_redirects=False).status_code == 303
+    comments = [e for e in gateway.ticket("DQ-1")["timeline"] if e["kind"] == "comment"]
+    assert len(comments) == 2
+
+
+def test_a_form_that_was_refused_may_be_sent_again(make_gateway: MakeHarness) -> None:
+    """A refused move (a status the lifecycle does not allow from here) used no form: the next button works."""
+    gateway = signed_in(make_gateway)
+    assert gateway.post("qualytics", qualytics_delivery(1)).status_code == 202
+    page = gateway.client.get("/ui/tickets/DQ-1").text
+    form = {"csrf": csrf_of(page), "once": once_of(page)}
+    refused = gateway.client.post("/ui/tickets/DQ-1/status", data={**form, "status": "Closed"})
+    assert refused.status_code == 409, refused.text
+    moved = gateway.client.post(
+        "/ui/tickets/DQ-1/status", data={**form, "status": "In Progress"}, follow_redirects=False
+    )
+    assert moved.status_code == 303 and gateway.ticket("DQ-1")["state"] == "In Progress"

@@ -9,12 +9,14 @@ CSRF token; the cookie is HttpOnly and SameSite=Strict.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import ipaddress
 import secrets
 import time
+from contextlib import suppress
 from typing import Any
 
 import msgspec
@@ -26,6 +28,7 @@ from litestar.handlers.base import BaseRouteHandler
 from gateway.receive.security import same
 from gateway.record import console_sessions
 from gateway.record.runtime import Runtime
+from gateway.record.store import DatabaseError
 
 COOKIE = "gateway_console"
 PATH = "/ui"
@@ -39,6 +42,10 @@ class Session(msgspec.Struct, frozen=True):
 
 class LoginRequired(Exception):
     """The console needs the API token first."""
+
+
+class AlreadySubmitted(Exception):
+    """This form was submitted before: the second time does nothing (the page shows what the first did)."""
 
 
 class Forbidden(Exception):
@@ -173,14 +180,31 @@ def console_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
 
 
 async def checked_form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """The posted form, once its CSRF token matches this session's; 403 otherwise."""
+    """The posted form, once its CSRF token matches this session's; 403 otherwise. A form that changes
+    something carries a one-time token (`once`): sent again (a double click, a resubmitted page) it is
+    `AlreadySubmitted`, and the second submission does nothing."""
     form = await request.form()
     values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
     given = values.pop("csrf", "")
     session = current(request)
     if not given or is_new(request) or not same(given, session.csrf):
         raise Forbidden("the form's CSRF token is missing or out of date; reload the page and try again")
+    once = values.pop("once", "")
+    if once:
+        form_id = hashlib.sha256(b"gateway-console-form\0" + once.encode()).hexdigest()
+        mirror = _runtime(request).mirror
+        if not await asyncio.to_thread(console_sessions.first_submission, mirror, form_id, time.time()):
+            raise AlreadySubmitted()
+        request.state["console_form"] = form_id
     return values
+
+
+def forget_submission(request: Request[Any, Any, Any]) -> None:
+    """This request's form did not do what it asked (refused, failed): it may be sent again."""
+    form_id = request.state.get("console_form")
+    if form_id:
+        with suppress(*DatabaseError):
+            console_sessions.forget_submission(_runtime(request).mirror, form_id)
 
 
 def safe_next(value: str | None) -> str:

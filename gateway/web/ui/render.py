@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,7 @@ def page(request: Request[Any, Any, Any], template: str, status: int = 200, **co
     session = auth.current(request)
     html = ENV.get_template(template).render(
         csrf=session.csrf,
+        once=secrets.token_urlsafe(16),  # the page's forms that change something: each acts once (`checked_form`)
         signed_in=auth.token_required(request) and session.signed_in,
         here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         path=request.url.path,

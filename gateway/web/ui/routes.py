@@ -38,7 +38,17 @@ def _login_required(request: Request[Any, Any, Any], _: auth.LoginRequired) -> R
     return Response("", status_code=303, headers={"location": target})
 
 
+def _already_submitted(request: Request[Any, Any, Any], _: auth.AlreadySubmitted) -> Response[Any]:
+    """A form sent twice: back to its page (one step up from the form's address), which shows what the first did;
+    a ticket filed from the catalog is in the ticket list (the catalog would look as if nothing happened)."""
+    path = request.url.path
+    back = "/ui/tickets" if path.startswith("/ui/new/") else path.rsplit("/", 1)[0]
+    return Response("", status_code=303, headers={"location": back})
+
+
 def _error_page(request: Request[Any, Any, Any], status: int, title: str, detail: str) -> Response[Any]:
+    if request.method == "POST":  # the form did not do what it asked: the same page may send it again
+        auth.forget_submission(request)
     try:
         return page(request, "error.html", status=status, title=title, detail=detail)
     except Exception:  # the error page itself failed: plain text, still no request data
@@ -120,6 +130,7 @@ def router() -> Router:
         ],
         exception_handlers={
             auth.LoginRequired: _login_required,
+            auth.AlreadySubmitted: _already_submitted,
             auth.Forbidden: _forbidden,
             GatewayError: _gateway_error,
             HTTPException: http_error,
