@@ -106,6 +106,8 @@ def test_a_database_from_before_the_counters_is_counted_when_it_migrates(counted
         tx.execute("DROP INDEX executions_status_target_seq")  # version 11's
         tx.execute("ALTER TABLE sync_cursors DROP COLUMN reconciled_after")  # version 13's
         tx.execute("ALTER TABLE executions DROP COLUMN lease_expiries")  # version 14's
+        tx.execute("DROP TABLE console_signouts")  # version 15's
+        tx.execute("DROP TABLE console_submissions")  # version 16's
         tx.execute("DELETE FROM schema_version WHERE version >= 10")
 
     again = Mirror(mirror.url)
