@@ -10,15 +10,37 @@ import logging
 import signal
 import socket
 import sys
+import threading
+import time
 
 from gateway.core.settings import Settings
 from gateway.decide.writer import IngestWriter, serve_link
 from gateway.dispatch.queue import Dispatcher, connect
 from gateway.record.runtime import Runtime
+from gateway.record.store import DatabaseError
 from gateway.run.heap import freeze_startup_heap
 from gateway.run.logs import configure_logging, redact_secrets_of
 
 log = logging.getLogger("gateway.run.ingest_writer")
+
+
+def _checkpoint_beside(runtime: Runtime, every: float) -> None:
+    """SQLite: copy the WAL into the database beside the batches, as the sweepers do, not inside a commit.
+    A web node without workers (`--workers 0`) had no sweeper: a commit every 10,000 pages checkpointed
+    with the writer's turn held, and the deliveries waiting on it were the ingress's slowest (p99 56-63 ms
+    at 2,500 a second against 38-44 ms with this, README "Performance")."""
+    if runtime.mirror.postgres:
+        return
+
+    def run() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                runtime.mirror.checkpoint()
+            except DatabaseError as exc:  # the next one tries again; a commit past the backstop does it too
+                log.debug("checkpoint failed: %s", type(exc).__name__)
+
+    threading.Thread(target=run, name="checkpoint", daemon=True).start()
 
 
 def main(argv: list[str]) -> int:
@@ -35,6 +57,7 @@ def main(argv: list[str]) -> int:
         connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
     )
     writer = IngestWriter(runtime, lambda: dispatcher)
+    _checkpoint_beside(runtime, settings.sweep_interval_seconds)
     freeze_startup_heap()
     try:
         serve_link(link, writer)

@@ -5,29 +5,33 @@ real Redis, the real clients to the loopback emulators."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests import postgres
 from tests.conftest import Trackers, qualytics_delivery
-from tests.e2e.conftest import alive
-from tests.faults.conftest import FaultServed, ServeFactory, assert_one_ticket_each, database_url_held, kill
+from tests.e2e.conftest import Served, alive
+from tests.faults.conftest import ServeFactory, assert_one_ticket_each, database_url_held, kill
 from tests.faults.test_process_faults import FAST, HEADERS, Traffic
 
 pytestmark = pytest.mark.slow
 PROCESS = {"GATEWAY_INGEST_PROCESS": "1"}  # on PostgreSQL too, where it is off unless asked for
 
 
-def post(served: FaultServed, anomaly: int, **fields: Any) -> httpx.Response:
+def post(served: Served, anomaly: int, **fields: Any) -> httpx.Response:
     body = json.dumps(qualytics_delivery(anomaly, **fields)).encode()
     return httpx.post(f"{served.url}/v1/webhooks/qualytics", content=body, headers=HEADERS, timeout=60)
 
 
-def writer_pid(served: FaultServed, after: int | None = None) -> int:
+def writer_pid(served: Served, after: int | None = None) -> int:
     """The writer process running now (a new one when `after` names the one before)."""
     served.wait_for(lambda: bool(served.pids("writer")) and served.pids("writer")[-1] != after)
     pid = served.pids("writer")[-1]
@@ -131,6 +135,43 @@ def test_a_failure_in_the_writer_process_is_answered_as_in_the_web_process(serve
     assert refused.json()["error"] == "database_unavailable"
     assert post(served, 1).status_code == 202  # the tool's retry; the same writer process took it
     assert served.pids("writer") == [pid] and alive(pid)
+
+
+@pytest.mark.skipif(postgres.wanted(), reason="SQLite's write-ahead log (PostgreSQL checkpoints on its own)")
+def test_a_web_node_without_workers_checkpoints_beside_its_writes(tmp_path: Path, trackers: Trackers) -> None:
+    """`--workers 0`: no sweeper. The writer process copies the WAL into the database beside its batches, so
+    the database file alone holds what was accepted (before, only a commit past 10,000 pages did, inside it)."""
+    served = Served(
+        tmp_path / "web",
+        trackers.mappings(),
+        {"GATEWAY_SWEEP_INTERVAL_SECONDS": "0.2", **PROCESS},
+        options=("--no-sandbox", "--workers", "0"),
+    ).start()
+    try:
+        writer_pid(served)
+        accepted = [post(served, anomaly) for anomaly in range(1, 6)]
+        assert [a.status_code for a in accepted] == [202] * 5
+        database = tmp_path / "web" / "gateway.db"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and events_in_file_alone(database, tmp_path / "copy.db") < 5:
+            time.sleep(0.2)
+        assert events_in_file_alone(database, tmp_path / "copy.db") == 5
+    finally:
+        served.stop()
+
+
+def events_in_file_alone(database: Path, copy: Path) -> int:
+    """The events the database file holds without its write-ahead log (a copy of the file, opened alone)."""
+    shutil.copyfile(database, copy)
+    connection = sqlite3.connect(copy)
+    try:
+        return int(connection.execute("SELECT count(*) FROM events").fetchone()[0])
+    except sqlite3.OperationalError:  # not even the schema yet: everything is still in the log
+        return 0
+    finally:
+        connection.close()
+        for leftover in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def test_stopping_the_gateway_stops_its_writer_process(serve_faults: ServeFactory) -> None:
