@@ -5,18 +5,14 @@ real Redis, the real clients to the loopback emulators."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests import postgres
 from tests.conftest import Trackers, qualytics_delivery
 from tests.e2e.conftest import Served, alive
 from tests.faults.conftest import ServeFactory, assert_one_ticket_each, database_url_held, kill
@@ -135,43 +131,6 @@ def test_a_failure_in_the_writer_process_is_answered_as_in_the_web_process(serve
     assert refused.json()["error"] == "database_unavailable"
     assert post(served, 1).status_code == 202  # the tool's retry; the same writer process took it
     assert served.pids("writer") == [pid] and alive(pid)
-
-
-@pytest.mark.skipif(postgres.wanted(), reason="SQLite's write-ahead log (PostgreSQL checkpoints on its own)")
-def test_a_web_node_without_workers_checkpoints_beside_its_writes(tmp_path: Path, trackers: Trackers) -> None:
-    """`--workers 0`: no sweeper. The writer process copies the WAL into the database beside its batches, so
-    the database file alone holds what was accepted (before, only a commit past 10,000 pages did, inside it)."""
-    served = Served(
-        tmp_path / "web",
-        trackers.mappings(),
-        {"GATEWAY_SWEEP_INTERVAL_SECONDS": "0.2", **PROCESS},
-        options=("--no-sandbox", "--workers", "0"),
-    ).start()
-    try:
-        writer_pid(served)
-        accepted = [post(served, anomaly) for anomaly in range(1, 6)]
-        assert [a.status_code for a in accepted] == [202] * 5
-        database = tmp_path / "web" / "gateway.db"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and events_in_file_alone(database, tmp_path / "copy.db") < 5:
-            time.sleep(0.2)
-        assert events_in_file_alone(database, tmp_path / "copy.db") == 5
-    finally:
-        served.stop()
-
-
-def events_in_file_alone(database: Path, copy: Path) -> int:
-    """The events the database file holds without its write-ahead log (a copy of the file, opened alone)."""
-    shutil.copyfile(database, copy)
-    connection = sqlite3.connect(copy)
-    try:
-        return int(connection.execute("SELECT count(*) FROM events").fetchone()[0])
-    except sqlite3.OperationalError:  # not even the schema yet: everything is still in the log
-        return 0
-    finally:
-        connection.close()
-        for leftover in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm")):
-            leftover.unlink(missing_ok=True)
 
 
 def test_stopping_the_gateway_stops_its_writer_process(serve_faults: ServeFactory) -> None:
