@@ -87,7 +87,7 @@ class WriterLink:
         """The 202's body and status for `received`, planned by the writer process (or raised there)."""
         wire = self._wire
         if wire is None or not self._ready():  # away, or still loading: no delivery waits for it
-            return await _in_process(self.fallback, received)
+            return await plan_in_process(self.fallback, received)
         self._seq += 1
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting[self._seq] = (future, received)
@@ -164,7 +164,8 @@ class WriterLink:
         log.info("ingress writer process stopped (exit %s)", code)
 
 
-async def _in_process(writer: IngestWriter, received: Received) -> Answer:
+async def plan_in_process(writer: IngestWriter, received: Received) -> Answer:
+    """The 202's body and status for `received`, planned by the web process's writer thread."""
     return answer(received, await planned(writer, received))
 
 
@@ -191,7 +192,7 @@ def _resolve(future: asyncio.Future[Recorded], result: Recorded | BaseException)
 
 async def _settle_in_process(future: asyncio.Future[Answer], writer: IngestWriter, received: Received) -> None:
     try:
-        result = await _in_process(writer, received)
+        result = await plan_in_process(writer, received)
     except Exception as exc:
         if not future.done():
             future.set_exception(exc)

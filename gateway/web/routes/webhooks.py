@@ -11,12 +11,12 @@ from litestar import Request, post
 from litestar.openapi import ResponseSpec
 from litestar.types import ASGIApp
 
-from gateway.decide.ingest import answer, receive, source_config
+from gateway.decide.ingest import receive, source_config
 from gateway.record.runtime import Runtime
 from gateway.web.limits import json_answer
 from gateway.web.routes.bodies import documented_body
 from gateway.web.routes.common import in_thread, raw_headers, receive_body
-from gateway.web.writer_link import WriterLink, planned
+from gateway.web.writer_link import WriterLink, plan_in_process
 
 log = logging.getLogger("gateway.web")
 INLINE_BYTES = 64 * 1024  # verify and parse a small body on the event loop; a larger one in a thread
@@ -60,7 +60,7 @@ async def receive_webhook(request: Request[Any, Any, Any]) -> ASGIApp:
     if link is not None:
         result, status = await link.plan(received)
     else:
-        result, status = answer(received, await planned(request.app.state.writer, received))
+        result, status = await plan_in_process(request.app.state.writer, received)
     took = round((time.monotonic() - started) * 1000, 1)
     if log.isEnabledFor(logging.INFO):
         log.info(
