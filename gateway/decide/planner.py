@@ -23,7 +23,6 @@ from gateway.decide.paging import pages_to_resolve
 from gateway.decide.terminal import terminal_actions
 from gateway.decide.ticket_events import fire_ticket_event
 from gateway.record.anomalies import Unread
-from gateway.record.events import event_insert
 from gateway.record.rows import AnomalyRow, ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
 from gateway.record.store import Tx
@@ -60,7 +59,7 @@ class Planner:
         flows = matching_flows(self.rt.mappings, event)
         is_anomaly = bool(flows) and event.event_type == "anomaly"
         ahead, reads = anomalies.look_ahead(self, event, flows) if is_anomaly else (None, [])
-        insert = event_insert(
+        insert = self.mirror.event_insert(
             event.source,
             event.event_id,
             event.event_type,

@@ -1,8 +1,13 @@
 """What /metrics reads: counters the database keeps itself, so a scrape costs the same at 100k tickets.
 
 Triggers on executions, attempts, tickets and events keep `metric_counts` current on every write path,
-from every process (web nodes, workers, retention): gauges (executions by status, tickets by state,
-events by source and type, breached SLA timers), the finished-executions counter and three histograms. A scrape reads
+from every process (web nodes, workers, retention), but for the inserts of events, tickets and
+executions: those have one place each (gateway.record), which counts them in its transaction and adds
+them once per label at commit (`Store.count`, version 17). A trigger per inserted row was a tenth of the
+ingress writer's CPU on SQLite and a third of PostgreSQL's server CPU per delivery.
+
+Gauges (executions by status, tickets by state, events by source and type, breached SLA timers), the
+finished-executions counter and three histograms. A scrape reads
 a few hundred rows instead of grouping whole tables. SQLite and PostgreSQL get the same trigger
 bodies; PostgreSQL wraps each in a plpgsql function. A histogram row counts the observations of its
 bucket alone (the reader adds them up): one row written per observation, not one per bucket above it
@@ -113,6 +118,43 @@ TRIGGERS: dict[str, tuple[str, str, list[str]]] = {
         [_add("events", _labels("OLD.source", "OLD.event_type"), "-1")],
     ),
 }
+
+
+# the insert triggers that version 17 drops: `Store.count` adds what they did, once per label a transaction
+COUNTED_ON_INSERT = {
+    "metrics_events_insert": "events",
+    "metrics_tickets_insert": "tickets",
+    "metrics_executions_insert": "executions",
+}
+
+
+def event_labels(source: str, event_type: str) -> str:
+    return SEP.join((source, event_type))
+
+
+def execution_labels(status: str, action: str, target: str) -> str:
+    return SEP.join((status, action, target))
+
+
+def add_counts(rows: int) -> str:
+    """One statement adding `rows` (name, labels, value) rows to the counters (each pair once: PostgreSQL
+    refuses a statement that updates one row twice)."""
+    values = ", ".join(["(?, ?, ?)"] * rows)
+    return (
+        f"INSERT INTO metric_counts (name, labels, value) VALUES {values}"
+        " ON CONFLICT (name, labels) DO UPDATE SET value = metric_counts.value + excluded.value"
+    )
+
+
+def counted_inserts(postgres: bool) -> list[str]:
+    """Version 17: inserts count themselves at commit (`Store.count`); their triggers go."""
+    if postgres:
+        return [
+            statement
+            for name, table in COUNTED_ON_INSERT.items()
+            for statement in (f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()")
+        ]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in COUNTED_ON_INSERT]
 
 
 def _backfill() -> list[str]:

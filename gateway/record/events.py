@@ -8,27 +8,41 @@ from typing import Any
 
 import msgspec
 
+from gateway.record.counters import event_labels
 from gateway.record.rows import EventRow
-from gateway.record.store import Query, Store, Tx, _dumps, marks, new_id
+from gateway.record.store import Cursor, Query, Store, Tx, _dumps, marks, new_id
 
 _REF = ("id", "source", "anomaly_id", "source_event_id")  # an event in a list view
 
 
-def event_insert(
-    source: str, source_event_id: str, event_type: str, anomaly_id: str, correlation_key: str, payload: Any, now: float
-) -> Query[str | None]:
-    """Record an event: its new id, or None when this source already sent this event id."""
-    event_id = new_id()
-    return Query(
-        "INSERT INTO events (id, source, source_event_id, event_type, anomaly_id, correlation_key,"
-        " received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (source, source_event_id) DO NOTHING",
-        (event_id, source, source_event_id, event_type, anomaly_id, correlation_key, now, _dumps(payload)),
-        lambda cursor: event_id if cursor.rowcount == 1 else None,
-    )
-
-
 class Events(Store):
+    def event_insert(
+        self,
+        source: str,
+        source_event_id: str,
+        event_type: str,
+        anomaly_id: str,
+        correlation_key: str,
+        payload: Any,
+        now: float,
+    ) -> Query[str | None]:
+        """Record an event: its new id, or None when this source already sent this event id."""
+        event_id = new_id()
+
+        def inserted(cursor: Cursor) -> str | None:
+            if cursor.rowcount != 1:
+                return None
+            self.count("events", event_labels(source, event_type))
+            return event_id
+
+        return Query(
+            "INSERT INTO events (id, source, source_event_id, event_type, anomaly_id, correlation_key,"
+            " received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (source, source_event_id) DO NOTHING",
+            (event_id, source, source_event_id, event_type, anomaly_id, correlation_key, now, _dumps(payload)),
+            inserted,
+        )
+
     def insert_event(
         self,
         tx: Tx,
@@ -42,7 +56,7 @@ class Events(Store):
         now: float,
     ) -> str | None:
         """The new event's id, or None when this source already sent this event id."""
-        insert = event_insert(source, source_event_id, event_type, anomaly_id, correlation_key, payload, now)
+        insert = self.event_insert(source, source_event_id, event_type, anomaly_id, correlation_key, payload, now)
         return self.ask(tx, insert)
 
     def existing_event_id(self, tx: Tx, source: str, source_event_id: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.record.counters import SEP
+from gateway.record.counters import SEP, execution_labels
 from gateway.record.rows import AttemptRow, Claim, ExecutionRow
 from gateway.record.store import Query, Store, Tx, _dumps, every_row, new_id, unindexed
 from gateway.record.tickets import ticket_of_execution_read
@@ -67,6 +67,7 @@ class Executions(Store):
             " error_kind, created_at, finished_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (*values, now, finished, due_at),
         )
+        self.count("executions", execution_labels(status, action, target))
         return execution_id
 
     def execution(self, execution_id: str, tx: Tx | None = None) -> ExecutionRow | None:

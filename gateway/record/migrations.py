@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gateway.record import counters
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 MIGRATION_LOCK = 72_630_012  # the advisory lock ten nodes starting at once queue on
 
 _MIGRATIONS: dict[int, str] = {  # SQL statements separated by ;
@@ -184,7 +184,7 @@ CREATE TABLE sync_cursors (
 }
 
 # versions whose statements differ by dialect
-_BY_DIALECT = {10: counters.migration, 12: counters.per_bucket}
+_BY_DIALECT = {10: counters.migration, 12: counters.per_bucket, 17: counters.counted_inserts}
 
 
 def statements(version: int, postgres: bool) -> list[str]:

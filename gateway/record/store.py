@@ -28,6 +28,7 @@ import psycopg
 import psycopg.errors
 from psycopg.adapt import PyFormat, Transformer
 
+from gateway.record.counters import add_counts
 from gateway.record.migrations import MIGRATION_LOCK, SCHEMA_VERSION, statements
 
 
@@ -466,17 +467,42 @@ class Store:
                 piped = conn.pipelined() if pipelined else piped
             else:
                 conn.execute("BEGIN IMMEDIATE")
+            self._local.counts = {}
             try:
                 with piped:
                     yield conn
+                counts, self._local.counts = self._local.counts, None
+                if counts:
+                    self._add_counts(conn, counts, with_commit=True)
                 conn.execute("COMMIT")
             except BaseException:
+                self._local.counts = None
                 with suppress(*DatabaseError):  # the connection is gone; so is the transaction
                     if isinstance(conn, _PgTx):
                         conn.rollback()
                     else:
                         conn.execute("ROLLBACK")
                 raise
+
+    def count(self, name: str, labels: str, value: float = 1) -> None:
+        """Add to a /metrics counter (gateway.record.counters): with this thread's transaction, once per
+        name and labels at its commit (nothing when it rolls back); outside one, at once."""
+        pending: dict[tuple[str, str], float] | None = getattr(self._local, "counts", None)
+        if pending is None:
+            self._add_counts(self.connection(), {(name, labels): value}, with_commit=False)
+        else:
+            pending[name, labels] = pending.get((name, labels), 0) + value
+
+    @staticmethod
+    def _add_counts(conn: Tx, counts: dict[tuple[str, str], float], *, with_commit: bool) -> None:
+        """In one statement, in one order (two transactions adding to the same rows wait, never deadlock);
+        on PostgreSQL `with_commit` sends it with the COMMIT, in the same round trip."""
+        rows = sorted(counts.items())
+        sql, args = add_counts(len(rows)), [part for (name, labels), value in rows for part in (name, labels, value)]
+        if isinstance(conn, _PgTx) and with_commit:
+            conn.wire.send(sql, args)  # answered with the COMMIT; its failure fails the commit
+        else:
+            conn.execute(sql, args)
 
     def send(self, tx: Tx, sql: str, args: Sequence[Any] = ()) -> None:
         """A write whose answer nobody reads: on PostgreSQL, in a pipelined transaction, no round trip of its own."""

@@ -70,6 +70,7 @@ class Tickets(Store):
             ),
         )
         ticket = _ticket(cursor.fetchone())
+        self.count("tickets", state)
         self.add_timeline(tx, ticket.id, "opened", requester or "gateway", {"state": state, **(opened or {})}, now)
         return ticket
 

@@ -1,5 +1,6 @@
-"""/metrics reads counters the database keeps with triggers: they must say what the tables say, after
-traffic, after retention prunes, and for a database from before the counters (backfilled)."""
+"""/metrics reads counters the database keeps (triggers, and inserts counted at commit): they must say what
+the tables say, after traffic, after retention prunes, after a rollback, for a database from before the
+counters (backfilled) and for one from before inserts counted themselves (version 16's triggers dropped)."""
 
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def test_a_database_from_before_the_counters_is_counted_when_it_migrates(counted
     mirror = counted.runtime.mirror
     expected = mirror.gauges(), finished(mirror), latency(mirror)
     with mirror.transaction() as tx:  # back to version 9: no counters, no triggers, no newer index
-        for name in counters.TRIGGERS:
+        for name in (name for name in counters.TRIGGERS if name not in counters.COUNTED_ON_INSERT):  # 17 dropped those
             tx.execute(f"DROP TRIGGER {name} ON {_table(name)}" if mirror.postgres else f"DROP TRIGGER {name}")
             if mirror.postgres:
                 tx.execute(f"DROP FUNCTION {name}()")
@@ -116,6 +117,44 @@ def test_a_database_from_before_the_counters_is_counted_when_it_migrates(counted
         assert again.gauges() == from_tables(again)
     finally:
         again.close()
+
+
+def test_a_database_whose_inserts_fired_triggers_counts_each_insert_once_after_it_migrates(
+    counted: Harness,
+) -> None:
+    gateway = counted
+    mirror = gateway.runtime.mirror
+    with mirror.transaction() as tx:  # back to version 16: a trigger counts each inserted row
+        for name in counters.COUNTED_ON_INSERT:
+            when, condition, body = counters.TRIGGERS[name]
+            for statement in counters._trigger(name, when, condition, body, mirror.postgres):
+                tx.execute(statement)
+        tx.execute("DELETE FROM schema_version WHERE version >= 17")
+    Mirror(mirror.url).close()  # a node of this release starts: the triggers go
+
+    for anomaly in (4, 5):
+        assert gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+    gateway.drain()
+    tables = from_tables(mirror)
+    assert tables["tickets"] == {("New",): 4, ("Resolved",): 1}
+    assert mirror.gauges() == tables  # counted by the store alone, not by a trigger as well
+
+
+def test_a_transaction_that_rolls_back_counts_nothing(counted: Harness) -> None:
+    mirror = counted.runtime.mirror
+    before = mirror.gauges()
+    with pytest.raises(RuntimeError), mirror.transaction() as tx:
+        mirror.create_execution(
+            tx, event_id=None, ticket_id=None, flow="f", action="notify", target="t", params={}, now=1.0
+        )
+        raise RuntimeError("planning failed")
+    assert mirror.gauges() == before == from_tables(mirror)
+
+    mirror.create_execution(  # outside a transaction: counted at once
+        mirror.connection(), event_id=None, ticket_id=None, flow="f", action="notify", target="t", params={}, now=1.0
+    )
+    assert mirror.gauges() == from_tables(mirror)
+    assert mirror.gauges()["executions"][("queued", "notify", "t")] == 1
 
 
 def _table(trigger: str) -> str:
