@@ -51,10 +51,11 @@ class Tickets(Store):
         opened: dict[str, Any] | None = None,
     ) -> TicketRow:
         """A new ticket and its `opened` entry; a person's ticket (`requester`) covers no anomaly yet."""
+        anomaly_ids = [] if anomaly_id is None else [anomaly_id]
         cursor = tx.execute(
             "INSERT INTO tickets (correlation_key, generation, state, source, fields, targets, anomaly_ids,"
             " occurrences, created_at, updated_at, resolve_when, requester)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING *",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
             (
                 correlation_key,
                 generation,
@@ -62,14 +63,30 @@ class Tickets(Store):
                 source,
                 _dumps(fields),
                 _dumps(targets),
-                _dumps([] if anomaly_id is None else [anomaly_id]),
+                _dumps(anomaly_ids),
                 now,
                 now,
                 resolve_when,
                 requester,
             ),
         )
-        ticket = _ticket(cursor.fetchone())
+        written = {  # the row as written, not read back (its JSON decoded again)
+            "id": cursor.fetchone()[0],
+            "correlation_key": correlation_key,
+            "generation": generation,
+            "state": state,
+            "source": source,
+            "fields": fields,
+            "targets": targets,
+            "anomaly_ids": anomaly_ids,
+            "occurrences": 1,
+            "created_at": now,
+            "updated_at": now,
+            "resolved_at": None,
+            "resolve_when": resolve_when,
+            "requester": requester,
+        }
+        ticket = msgspec.convert(written, TicketRow)
         self.count("tickets", state)
         self.add_timeline(tx, ticket.id, "opened", requester or "gateway", {"state": state, **(opened or {})}, now)
         return ticket
