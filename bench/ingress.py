@@ -21,7 +21,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 import steal
-from loadgen import request, run
+from loadgen import Result, request, run
 
 ROOT = Path(__file__).parents[1]
 SECRET = "bench-secret-4f1c9a7e2b8d"
@@ -66,7 +66,8 @@ def deliveries(count: int, first_id: int = 1) -> list[bytes]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=10000)
+    parser.add_argument("--slices", type=int, default=10, help="turns the two servers take (see taking_turns)")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--workers", type=int, default=0, help="0: the web tier alone (jobs wait in Redis)")
@@ -83,6 +84,30 @@ def main() -> None:
                 server.stop()
         else:
             bench(args, backend, None)
+
+
+def taking_turns(
+    servers: list[tuple[str, int, dict[str, str]]], bodies: list[bytes], connections: int, slices: int
+) -> tuple[dict[str, Result], dict[str, float]]:
+    """Each server's result over `slices` turns, each turn a slice of the deliveries, the order swapped
+    every turn. This VM's speed drifts by up to a factor of two within a minute: the ratio of two runs
+    one after the other measured that drift as much as the code (0.28-0.55 for one build)."""
+    results = {name: Result() for name, _, _ in servers}
+    stolen = {name: (0, 0) for name, _, _ in servers}
+    size = -(-len(bodies) // slices)
+    for turn in range(slices):
+        part = bodies[turn * size : (turn + 1) * size]
+        for name, port, headers in servers if turn % 2 == 0 else reversed(servers):
+            before = steal.ticks()
+            result = run(port, [request("/v1/webhooks/qualytics", b, headers) for b in part], connections)
+            after = steal.ticks()
+            total = results[name]
+            total.sent, total.seconds = total.sent + result.sent, total.seconds + result.seconds
+            total.latencies += result.latencies
+            for status, count in result.statuses.items():
+                total.statuses[status] = total.statuses.get(status, 0) + count
+            stolen[name] = (stolen[name][0] + after[0] - before[0], stolen[name][1] + after[1] - before[1])
+    return results, {name: taken / (total or 1) for name, (taken, total) in stolen.items()}
 
 
 def bench(args: argparse.Namespace, backend: str, database_url: str | None) -> None:
@@ -110,17 +135,13 @@ def bench(args: argparse.Namespace, backend: str, database_url: str | None) -> N
         try:
             wait_up(bare_port, "/")
             wait_up(gateway_port, "/healthz")
-            results, stolen = {}, {}
-            for name, port, headers in (
+            servers = [
                 ("bare litestar", bare_port, {}),
                 ("gateway ingress", gateway_port, {"X-Qualytics-Secret": SECRET}),
-            ):
+            ]
+            for _, port, headers in servers:
                 run(port, [request("/v1/webhooks/qualytics", b, headers) for b in warm_up], args.connections)
-                before = steal.ticks()
-                results[name] = run(
-                    port, [request("/v1/webhooks/qualytics", b, headers) for b in bodies], args.connections
-                )
-                stolen[name] = steal.since(before)
+            results, stolen = taking_turns(servers, bodies, args.connections, args.slices)
             for name, result in results.items():
                 print(
                     f"{name:<16} {result.rate:8.0f} req/s  p50 {result.percentile(0.5):6.1f} ms"
@@ -128,7 +149,10 @@ def bench(args: argparse.Namespace, backend: str, database_url: str | None) -> N
                     f"  {steal.describe(stolen[name])}"
                 )
             ratio = results["gateway ingress"].rate / results["bare litestar"].rate
-            print(f"gateway/bare on {backend}: {ratio:.2f} ({args.requests} requests, {args.connections} connections)")
+            print(
+                f"gateway/bare on {backend}: {ratio:.2f} ({args.requests} requests, {args.connections} connections,"
+                f" {args.slices} turns each)"
+            )
         finally:
             for process in (gateway, bare):
                 process.terminate()
