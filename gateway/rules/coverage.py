@@ -70,7 +70,7 @@ def unbounded_summaries(mappings: Mappings, origins: Mapping[str, str]) -> list[
                     warnings.append(
                         f"{flow.file}: flows.{flow.name}: actions[{index}].short_description for target {name} "
                         f"{found}; {name} allows {limit} ({origins.get(name, 'mappings')}), so longer summaries are "
-                        "cut with an ellipsis (bound it with `| truncate(250)` or `[:250]`)"
+                        f"cut with an ellipsis (bound it with `| truncate({limit - 5})` or `[:{limit - 5}]`)"
                     )
     return warnings
 

@@ -1,4 +1,5 @@
-"""`gateway check` warns when a Jira summary template can render past Jira's 255 characters."""
+"""`gateway check` warns when a summary template can render past Jira's 255 characters or the 160 of a
+ServiceNow incident's short_description."""
 
 from __future__ import annotations
 
@@ -63,3 +64,36 @@ def test_gateway_check_prints_warnings_and_still_succeeds(tmp_path: Path, capsys
     assert done.value.code == 0
     assert out.out.startswith("ok:")
     assert "warning: " in out.err and "cannot be bounded" in out.err
+
+
+SNOW = """
+targets:
+  snow: {{kind: servicenow, url: "https://example.service-now.com", user: gw, password: "p-0123456789abcdef"}}
+flows:
+  - name: open
+    trigger: {{type: anomaly}}
+    actions:
+      - create_ticket: {{targets: [snow], short_description: {summary}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("summary", "warned"),
+    [
+        ('"{{ event.title }}"', "cannot be bounded; snow allows 160"),
+        ('"{{ event.title[:200] }}"', "can render 200 characters; snow allows 160"),
+        ('"{{ event.title | truncate(155) }}"', None),
+        ('"{{ event.title[:150] }}"', None),
+    ],
+)
+def test_a_servicenow_short_description_past_the_incidents_160_characters_is_warned_about(
+    tmp_path: Path, summary: str, warned: str | None
+) -> None:
+    (tmp_path / "flows.yaml").write_text(SNOW.format(summary=summary))
+    found = load_mappings(tmp_path, {}).warnings
+    if warned is None:
+        assert found == []
+    else:
+        [warning] = found
+        assert "flows.yaml: flows.open: actions[0].short_description for target snow" in warning
+        assert warned in warning and "`| truncate(155)` or `[:155]`" in warning
