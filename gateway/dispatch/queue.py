@@ -16,6 +16,7 @@ import redis
 from rq import Queue
 
 from gateway.record.mirror import Mirror
+from gateway.record.runtime import Runtime
 
 log = logging.getLogger("gateway.dispatch.queue")
 JOB = "gateway.execute.runner.execute_many"
@@ -47,6 +48,16 @@ class Dispatcher:
         self.away = False
         self._relay: SimpleQueue[list[str] | None] | None = None
         self._relay_thread: threading.Thread | None = None
+
+    @classmethod
+    def for_runtime(cls, runtime: Runtime, connection: redis.Redis | None = None) -> Dispatcher:
+        """The settings' queue on `connection` (else REDIS_URL); a job may take an id's whole retry budget,
+        and five minutes more for its calls."""
+        settings = runtime.settings
+        if connection is None:
+            assert settings.redis_url is not None, "a dispatcher needs REDIS_URL (gateway serve sets it)"
+            connection = connect(settings.redis_url)
+        return cls(connection, runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300)
 
     def enqueue(self, execution_ids: Sequence[str]) -> list[str]:
         """Send now (or hand to the relay); return the ids sent. Failures leave work for the sweeper."""

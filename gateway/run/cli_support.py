@@ -85,14 +85,12 @@ def _existing_database(settings: Settings) -> Settings:
 
 
 def _runtime(args: argparse.Namespace) -> tuple[Any, Any]:
-    from gateway.dispatch.queue import Dispatcher, connect
+    from gateway.dispatch.queue import Dispatcher
     from gateway.record.runtime import Runtime
 
     settings = _existing_database(_settings(args))
     runtime = Runtime.load(settings)
     dispatcher = None
     if settings.redis_url:
-        dispatcher = Dispatcher(
-            connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
-        )
+        dispatcher = Dispatcher.for_runtime(runtime)
     return runtime, dispatcher

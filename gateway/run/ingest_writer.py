@@ -15,7 +15,7 @@ import time
 
 from gateway.core.settings import Settings
 from gateway.decide.writer import IngestWriter, serve_link
-from gateway.dispatch.queue import Dispatcher, connect
+from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
 from gateway.record.store import DatabaseError
 from gateway.run.heap import freeze_startup_heap
@@ -52,10 +52,7 @@ def main(argv: list[str]) -> int:
     settings = Settings.from_env()
     runtime = Runtime.load(settings, migrate=False)  # `gateway serve` migrated before it started this process
     redact_secrets_of(runtime)
-    assert settings.redis_url is not None, "gateway serve sets REDIS_URL for its writer"
-    dispatcher = Dispatcher(
-        connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
-    )
+    dispatcher = Dispatcher.for_runtime(runtime)  # gateway serve sets REDIS_URL for its writer
     writer = IngestWriter(runtime, lambda: dispatcher)
     _checkpoint_beside(runtime, settings.sweep_interval_seconds)
     freeze_startup_heap()

@@ -15,7 +15,7 @@ import msgspec
 import uvicorn
 
 from gateway.core.settings import Settings
-from gateway.dispatch.queue import Dispatcher, connect
+from gateway.dispatch.queue import Dispatcher
 from gateway.dispatch.sweeper import Sweeper
 from gateway.record.runtime import Runtime
 from gateway.record.store import describe
@@ -166,9 +166,7 @@ def serve(
         settings = msgspec.structs.replace(settings, redis_url=redis_server.url)
         runtime.settings = settings
     assert settings.redis_url is not None
-    dispatcher = Dispatcher(
-        connect(settings.redis_url), runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300
-    ).start_relay()
+    dispatcher = Dispatcher.for_runtime(runtime).start_relay()
     # A new (or emptied) Redis lost the jobs of executions marked enqueued: re-send them now, before
     # traffic, rather than let the first sweep mistake this run's jobs for lost ones.
     Sweeper(runtime, dispatcher).watch_redis(runtime.clock())

@@ -240,8 +240,7 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
 
 def start_beside(runtime: Runtime, connection: redis.Redis) -> Callable[[], None]:
     """The sweeper and the tracker sync threads; calling what is returned stops both."""
-    settings = runtime.settings
-    dispatcher = Dispatcher(connection, runtime.mirror, settings.queue_name, settings.retry_budget_seconds + 300)
+    dispatcher = Dispatcher.for_runtime(runtime, connection)
     sweeper = Sweeper(runtime, dispatcher, on_breach=sla_breach_hook(runtime))  # breaches fire sla_breached
     sweeping, stop = sweeper.start()  # it only needs the database
     syncing, stop_sync = tracker_sync.start(runtime, dispatcher)  # two-way sync: polls and reconcile passes
