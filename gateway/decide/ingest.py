@@ -139,8 +139,7 @@ def _sent(body: bytes) -> Any:
 def _record_ignored(rt: Runtime, tx: Tx, received: Received, index: int, item: Ignored, now: float) -> str:
     """Irrelevant deliveries are kept as events too, so ops can see what a tool sent and why it did nothing."""
     source_event_id = item.event_id or body_hash(received.body, "ignored", str(index))
-    event_id = rt.mirror.insert_event(
-        tx,
+    insert = rt.mirror.event_insert(
         source=received.source,
         source_event_id=source_event_id,
         event_type="ignored",
@@ -149,6 +148,7 @@ def _record_ignored(rt: Runtime, tx: Tx, received: Received, index: int, item: I
         payload={"reason": item.reason, "raw": _sent(received.body)},  # the console shows what the tool sent
         now=now,
     )
+    event_id = rt.mirror.ask(tx, insert)
     if event_id is None:
         return rt.mirror.existing_event_id(tx, received.source, source_event_id)
     rt.mirror.set_event_outcome(tx, event_id, ignored=item.reason)

@@ -43,22 +43,6 @@ class Events(Store):
             inserted,
         )
 
-    def insert_event(
-        self,
-        tx: Tx,
-        *,
-        source: str,
-        source_event_id: str,
-        event_type: str,
-        anomaly_id: str,
-        correlation_key: str,
-        payload: Any,
-        now: float,
-    ) -> str | None:
-        """The new event's id, or None when this source already sent this event id."""
-        insert = self.event_insert(source, source_event_id, event_type, anomaly_id, correlation_key, payload, now)
-        return self.ask(tx, insert)
-
     def existing_event_id(self, tx: Tx, source: str, source_event_id: str) -> str:
         row = tx.execute(
             "SELECT id FROM events WHERE source = ? AND source_event_id = ?", (source, source_event_id)
