@@ -495,8 +495,8 @@ class Store:
 
     @staticmethod
     def _add_counts(conn: Tx, counts: dict[tuple[str, str], float], *, with_commit: bool) -> None:
-        """In one statement, in one order (two transactions adding to the same rows wait, never deadlock);
-        on PostgreSQL `with_commit` sends it with the COMMIT, in the same round trip."""
+        """In one statement, the rows in one order (two commits adding to the same rows queue rather than
+        deadlock); on PostgreSQL `with_commit` sends it with the COMMIT, in the same round trip."""
         rows = sorted(counts.items())
         sql, args = add_counts(len(rows)), [part for (name, labels), value in rows for part in (name, labels, value)]
         if isinstance(conn, _PgTx) and with_commit:
