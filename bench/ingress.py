@@ -101,11 +101,7 @@ def taking_turns(
             before = steal.ticks()
             result = run(port, [request("/v1/webhooks/qualytics", b, headers) for b in part], connections)
             after = steal.ticks()
-            total = results[name]
-            total.sent, total.seconds = total.sent + result.sent, total.seconds + result.seconds
-            total.latencies += result.latencies
-            for status, count in result.statuses.items():
-                total.statuses[status] = total.statuses.get(status, 0) + count
+            results[name].add(result)
             stolen[name] = (stolen[name][0] + after[0] - before[0], stolen[name][1] + after[1] - before[1])
     return results, {name: taken / (total or 1) for name, (taken, total) in stolen.items()}
 

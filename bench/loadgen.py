@@ -18,6 +18,13 @@ class Result:
     def rate(self) -> float:
         return self.sent / self.seconds if self.seconds else 0.0
 
+    def add(self, other: Result) -> None:
+        """`other`'s requests counted in this result too (a server's turns, summed)."""
+        self.sent, self.seconds = self.sent + other.sent, self.seconds + other.seconds
+        self.latencies += other.latencies
+        for status, count in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
+
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else 0.0

@@ -51,6 +51,11 @@ class WriterLink:
             return "restarting"
         return "ok" if self._ready() else "starting"
 
+    def _launch_done(self, *, ready: bool) -> None:
+        """The current process said it is ready, or ended before it did (only the first word counts)."""
+        if self._launched is not None and not self._launched.done():
+            self._launched.set_result(ready)
+
     def _ready(self) -> bool:
         launched = self._launched
         return launched is not None and launched.done() and launched.result()
@@ -96,8 +101,7 @@ class WriterLink:
 
     def answered(self, message: Answered) -> None:
         if message.seq == READY:
-            if self._launched is not None and not self._launched.done():
-                self._launched.set_result(True)
+            self._launch_done(ready=True)
             log.info("ingress writer process ready, pid %s", self.process.pid if self.process else None)
             return
         waiting = self._waiting.pop(message.seq, None)
@@ -114,8 +118,7 @@ class WriterLink:
         self._wire = None
         code = self.process.poll() if self.process is not None else None
         waiting, self._waiting = self._waiting, {}
-        if self._launched is not None and not self._launched.done():
-            self._launched.set_result(False)
+        self._launch_done(ready=False)
         if not self._stopping:
             log.warning(
                 "the ingress writer process ended (exit %s) with %d deliveries unanswered; "
