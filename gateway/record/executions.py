@@ -26,6 +26,12 @@ _WAITS_FOR = (
     f" AND {unindexed('e.status')} IN ('queued', 'running') AND e.action != 'notify' AND e.flow != 'anomalies'"
     " ORDER BY e.seq LIMIT 1"
 )
+# Each target's latest attempt, for /readyz (the newer of two written out of order stays).
+_LATEST_ANSWER = (
+    "INSERT INTO target_answers (target, http_status, started_at) SELECT target, ?, ? FROM executions WHERE id = ?"
+    " ON CONFLICT (target) DO UPDATE SET http_status = excluded.http_status, started_at = excluded.started_at"
+    " WHERE target_answers.started_at <= excluded.started_at"
+)
 
 CLAIM = (
     "UPDATE executions SET status = 'running', started_at = ?, lease_until = ?,"
@@ -176,6 +182,8 @@ class Executions(Store):
             " ?, ?, ?, ?, ?, ?)",
             (execution_id, execution_id, *values),
         )
+        started_at, http_status = values[0], values[4]
+        self.send(tx, _LATEST_ANSWER, (http_status, started_at, execution_id))
 
     def finish(
         self,
