@@ -1,7 +1,7 @@
 """`make bench` (lists): ingress and API reads, empty mirror vs 100k tickets, on SQLite and PostgreSQL.
 
-Rows are inserted with plain SQL (a ticket, an event and a succeeded execution per anomaly); the
-reads go through the real app in-process (Litestar's test client), so the figures are the handler's
+Rows are inserted with plain SQL (a ticket, an event, a succeeded execution and its attempt per
+anomaly); the reads go through the real app in-process (Litestar's test client), so the figures are the handler's
 and the database's, without a network hop. The three mirrors are open at once and each read takes
 its turn on each, round after round: a drift of this machine's speed (a busy host) falls on the
 three alike instead of on whichever was measured last. A run's median still moved by 10-25% on one
@@ -52,6 +52,7 @@ READS = {
     "GET /v1/executions?status=succeeded": ("/v1/executions", {"status": "succeeded"}),
     "GET /v1/executions?target=mirror&status=failed": ("/v1/executions", {"target": "mirror", "status": "failed"}),
     "GET /metrics": ("/metrics", {}),
+    "GET /readyz": ("/readyz", {}),
 }
 
 
@@ -83,10 +84,17 @@ def seed(rt: Runtime, count: int) -> None:
                 " finished_at) VALUES (?, ?, ?, 'open', 'create_ticket', 'mirror', 'succeeded', '{}', ?, ?)",
                 [(f"x{i}", f"e{i}", i + 1, now, now) for i in chunk],
             )
+            tx.executemany(
+                "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, http_status)"
+                " VALUES (?, 1, ?, 2, 'succeeded', 201)",
+                [(f"x{i}", now) for i in chunk],
+            )
             # what the store's inserts count (gateway.record.counters); raw INSERTs count nothing themselves
             rt.mirror.count("tickets", "New", len(chunk))
             rt.mirror.count("events", event_labels("qualytics", "anomaly"), len(chunk))
             rt.mirror.count("executions", execution_labels("succeeded", "create_ticket", "mirror"), len(chunk))
+    with rt.mirror.transaction() as tx:  # and what recording an attempt keeps: the target's latest answer
+        tx.execute("INSERT INTO target_answers (target, http_status, started_at) VALUES ('mirror', 201, ?)", (now,))
     if rt.mirror.postgres:  # what autovacuum does after a bulk load
         rt.mirror.connection().execute("VACUUM ANALYZE")
 

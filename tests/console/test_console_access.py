@@ -460,3 +460,33 @@ def test_a_form_that_was_refused_may_be_sent_again(make_gateway: MakeHarness) ->
         "/ui/tickets/DQ-1/status", data={**form, "status": "In Progress"}, follow_redirects=False
     )
     assert moved.status_code == 303 and gateway.ticket("DQ-1")["state"] == "In Progress"
+
+
+def test_the_overview_counts_tickets_by_state_and_executions_by_outcome(make_gateway: MakeHarness) -> None:
+    gateway = signed_in(make_gateway)
+    for anomaly in (1, 2, 3):
+        assert gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+    gateway.drain()
+    moved = gateway.client.post(
+        "/v1/tickets/DQ-2/status",
+        json={"status": "Resolved", "note": "fixed"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert moved.status_code == 202, moved.text
+    gateway.drain()
+    page = gateway.client.get("/ui").text
+
+    def shown(link: str) -> int:
+        found = re.search(rf'href="/ui/{re.escape(link)}">.*?<b>(\d+)</b>', page)
+        assert found, link
+        return int(found.group(1))
+
+    conn = gateway.runtime.mirror.connection()  # what the tables say; the page reads the counters
+    states = dict(conn.execute("SELECT state, count(*) FROM tickets GROUP BY state").fetchall())
+    outcomes = dict(conn.execute("SELECT status, count(*) FROM executions GROUP BY status").fetchall())
+    assert states == {"New": 2, "Resolved": 1}
+    assert {s: shown(f"tickets?state={s}") for s in ("New", "Resolved", "Closed")} == {**states, "Closed": 0}
+    assert outcomes.get("succeeded", 0) > 0
+    assert {s: shown(f"executions?status={s}") for s in ("succeeded", "failed", "queued")} == {
+        s: outcomes.get(s, 0) for s in ("succeeded", "failed", "queued")
+    }
