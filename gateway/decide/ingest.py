@@ -71,9 +71,10 @@ def receive(rt: Runtime, source: str, headers: Mapping[str, str], body: bytes) -
     return Received(source, body, parsed)
 
 
-def record(rt: Runtime, tx: Tx, received: Received, now: float) -> Recorded:
-    """Every event planned and every ignored item kept, inside the caller's transaction."""
-    planner = Planner(rt, tx, now)
+def record(rt: Runtime, tx: Tx, received: Received, now: float, *, enqueue: bool = False) -> Recorded:
+    """Every event planned and every ignored item kept, inside the caller's transaction (`enqueue`: see
+    `Planner`)."""
+    planner = Planner(rt, tx, now, enqueue=enqueue)
     recorded = Recorded(outcomes=[planner.plan(event) for event in received.parsed.events])
     for index, item in enumerate(received.parsed.ignored):
         event_id = None if item.ping else _record_ignored(rt, tx, received, index, item, now)

@@ -48,11 +48,14 @@ class Outcome:
 
 
 class Planner:
-    def __init__(self, runtime: Runtime, tx: Tx, now: float) -> None:
+    def __init__(self, runtime: Runtime, tx: Tx, now: float, *, enqueue: bool = False) -> None:
+        """`enqueue`: the caller sends the queued executions' jobs once `tx` commits (the ingress writer),
+        so they are written marked as enqueued."""
         self.rt = runtime
         self.mirror = runtime.mirror
         self.tx = tx
         self.now = now
+        self.enqueued_at = now if enqueue else None
 
     # -- entry ----------------------------------------------------------------------------
     def plan(self, event: Event) -> Outcome:
@@ -109,6 +112,7 @@ class Planner:
             status=status,
             error=error,
             error_kind="permanent" if status == "failed" else None,
+            enqueued_at=self.enqueued_at if status == "queued" else None,
         )
         outcome.executions.append(execution_id)
         if status == "queued":
@@ -309,7 +313,7 @@ class Planner:
     ) -> None:
         """`ticket`: the row as it is now when the caller has it (a new ticket), else read under lock."""
         ticket = ticket or self.mirror.ticket(ticket_id, self.tx)
-        queued = fire_ticket_event(self.rt, self.tx, ticket, kind, data, self.now) if ticket else []
+        queued = fire_ticket_event(self.rt, self.tx, ticket, kind, data, self.now, self.enqueued_at) if ticket else []
         if outcome is not None:
             outcome.executions, outcome.queued = outcome.executions + queued, outcome.queued + queued
 

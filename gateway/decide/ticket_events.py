@@ -19,9 +19,16 @@ from gateway.rules.schema import Notify, Webhook
 
 
 def fire_ticket_event(
-    rt: Runtime, tx: Tx, ticket: TicketRow, kind: TicketEventKind, data: dict[str, Any], now: float
+    rt: Runtime,
+    tx: Tx,
+    ticket: TicketRow,
+    kind: TicketEventKind,
+    data: dict[str, Any],
+    now: float,
+    enqueued_at: float | None = None,
 ) -> list[str]:
-    """Queue the actions of every flow this event triggers; `data` is what templates see as `change`.
+    """Queue the actions of every flow this event triggers; `data` is what templates see as `change`
+    (`enqueued_at`: see `Executions.create_execution`).
 
     `data` may carry `status` (the state the event is about; the ticket's state otherwise) and
     `origin` (jira, servicenow, api, chat, anomaly, gateway), which `where:` filters on.
@@ -47,6 +54,7 @@ def fire_ticket_event(
                         target=target,
                         params={"action_index": index, "wait_until": now, "change": change},
                         now=now,
+                        enqueued_at=enqueued_at,
                     )
                 )
     return queued

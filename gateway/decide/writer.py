@@ -106,13 +106,11 @@ class IngestWriter:
         try:
             with self.rt.mirror.transaction(pipelined=True) as tx:
                 planning = True
-                for pending in batch:
-                    results.append(record(self.rt, tx, pending.received, now))
+                for pending in batch:  # what they queue is written marked enqueued: sent after the commit
+                    results.append(record(self.rt, tx, pending.received, now, enqueue=dispatcher is not None))
                 self.rt.mirror.flush(tx)  # the writes sent without waiting, answered (a failure is a delivery's)
                 planning = False
                 queued = [execution for recorded in results for execution in recorded.queued]
-                if dispatcher is not None:
-                    self.rt.mirror.mark_enqueued_in(tx, queued, now)
         except Exception as exc:
             if not planning:  # BEGIN or COMMIT failed: nothing was written, every delivery gets the error
                 for pending in batch:

@@ -62,16 +62,20 @@ class Executions(Store):
         error: str | None = None,
         error_kind: str | None = None,
         due_at: float | None = None,
+        enqueued_at: float | None = None,
     ) -> str:
-        """A new execution; `due_at` makes it due for the sweeper at once (work planned by a worker)."""
+        """A new execution; `due_at` makes it due for the sweeper at once (work planned by a worker);
+        `enqueued_at`: its job is sent once this transaction commits (the ingress), marked as it is written
+        (a second write of the row cost PostgreSQL an update of every index on it)."""
         execution_id = new_id()
         finished = now if status in ("failed", "skipped", "succeeded") else None
         values = (execution_id, event_id, ticket_id, flow, action, target, status, _dumps(params), error, error_kind)
         self.send(
             tx,
             "INSERT INTO executions (id, event_id, ticket_id, flow, action, target, status, params, error,"
-            " error_kind, created_at, finished_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*values, now, finished, due_at),
+            " error_kind, created_at, finished_at, next_attempt_at, enqueued_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*values, now, finished, due_at, enqueued_at),
         )
         self.count("executions", execution_labels(status, action, target))
         return execution_id
@@ -347,12 +351,6 @@ class Executions(Store):
                 f"UPDATE executions SET enqueued_at = ? WHERE id = ? AND {unindexed('status')} = 'queued'",
                 [(now, i) for i in ids],
             )
-
-    def mark_enqueued_in(self, tx: Tx, ids: Sequence[str], now: float) -> None:
-        """The ingress marks what it planned in the planning transaction (so still queued) and sends the ids
-        after commit."""
-        if ids:
-            tx.executemany("UPDATE executions SET enqueued_at = ? WHERE id = ?", [(now, i) for i in ids])
 
     def unmark_enqueued(self, ids: Sequence[str], at: float) -> None:
         """The send failed: leave them to the sweeper (unless something else has marked them since)."""
