@@ -103,7 +103,10 @@ class Served:
             raise
 
     def get(self, path: str, **kwargs: Any) -> Any:
-        response = httpx.get(f"{self.url}{path}", timeout=10, **kwargs)
+        try:
+            response = httpx.get(f"{self.url}{path}", timeout=10, **kwargs)
+        except httpx.HTTPError as exc:  # a CI failure then says what the gateway was doing
+            raise AssertionError(f"GET {path}: {exc!r}; log:\n{self.log()[-3000:]}") from exc
         assert response.status_code == 200, response.text
         return response.json()
 
