@@ -117,11 +117,6 @@ def event(mirror: Mirror, event_id: str) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
-def ticket_states(mirror: Mirror) -> dict[str, int]:
-    """Tickets by state, from the counters (a few rows however many tickets)."""
-    return {state: n for (state, *_), n in mirror.gauges()["tickets"].items()}
-
-
 def executions_per_hour(mirror: Mirror, now: float, hours: int = 24) -> list[tuple[float, dict[str, int]]]:
     """(hour start, {status: count}) for the last `hours` hours, oldest first, empty hours included.
     PostgreSQL's CAST rounds (an execution at 10:40 would count at 11:00), SQLite's truncates: floor it."""

@@ -169,25 +169,24 @@ class Executions(Store):
         message: str | None = None,
         tx: Tx | None = None,
     ) -> None:
-        """Append an attempt, in `tx` when given (a success is written with the execution's finish)."""
-        values = (started_at, duration_ms, outcome, error_kind, http_status, message)
+        """Append an attempt and keep its target's latest answer, in `tx` when given (a success is written
+        with the execution's finish)."""
+
+        def write(into: Tx) -> None:
+            self.send(
+                into,
+                "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, error_kind,"
+                " http_status, message) VALUES (?, (SELECT coalesce(max(number), 0) + 1 FROM attempts"
+                " WHERE execution_id = ?), ?, ?, ?, ?, ?, ?)",
+                (execution_id, execution_id, started_at, duration_ms, outcome, error_kind, http_status, message),
+            )
+            self.send(into, _LATEST_ANSWER, (http_status, started_at, execution_id))
+
         if tx is not None:
-            self._insert_attempt(tx, execution_id, values)
+            write(tx)
             return
         with self.transaction() as own:
-            self._insert_attempt(own, execution_id, values)
-
-    def _insert_attempt(self, tx: Tx, execution_id: str, values: tuple[Any, ...]) -> None:
-        """The next attempt of the execution, with its start, duration, outcome, error kind, status, message."""
-        self.send(
-            tx,
-            "INSERT INTO attempts (execution_id, number, started_at, duration_ms, outcome, error_kind, http_status,"
-            " message) VALUES (?, (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE execution_id = ?),"
-            " ?, ?, ?, ?, ?, ?)",
-            (execution_id, execution_id, *values),
-        )
-        started_at, http_status = values[0], values[4]
-        self.send(tx, _LATEST_ANSWER, (http_status, started_at, execution_id))
+            write(own)
 
     def finish(
         self,
@@ -395,12 +394,18 @@ class Executions(Store):
                 found[str(row["name"])][tuple(str(row["labels"]).split(SEP))] = int(row["value"])
         return found
 
-    def counts(self) -> dict[str, int]:
-        """Executions by status, from the counters (a few rows however long the log)."""
+    def gauge_totals(self, name: str) -> dict[str, int]:
+        """A gauge summed by its first label (executions by status, tickets by state): a few counter rows
+        however big the tables."""
         found: dict[str, int] = {}
-        for (status, *_), n in self.gauges()["executions"].items():
-            found[status] = found.get(status, 0) + n
-        return found
+        for labels, value in self._all("SELECT labels, value FROM metric_counts WHERE name = ?", (name,)):
+            first = str(labels).split(SEP)[0]
+            found[first] = found.get(first, 0) + int(value)
+        return {label: n for label, n in found.items() if n}
+
+    def counts(self) -> dict[str, int]:
+        """Executions by status."""
+        return self.gauge_totals("executions")
 
 
 def _execution(row: Any) -> ExecutionRow:

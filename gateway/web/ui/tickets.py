@@ -58,7 +58,7 @@ def overview(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
     return page(
         request,
         "overview.html",
-        states=queries.ticket_states(rt.mirror),
+        states=rt.mirror.gauge_totals("tickets"),
         all_states=STATES,
         statuses=statuses,
         busy=any(statuses.get(s) for s in UNFINISHED),
