@@ -74,9 +74,11 @@ def test_500s_and_503s_are_retried_and_recorded(make_gateway: MakeHarness, track
 def test_a_create_that_times_out_but_lands_is_found_not_repeated(make_gateway: MakeHarness, trackers: Trackers) -> None:
     """The slow tracker still makes the issue after the client gave up: the retry must find it."""
     quick = "{attempts: 5, initial: 0.01, max: 5, deadline: 60}"  # an immediate retry would race the tracker
-    gateway = tracker_gateway(make_gateway, trackers, timeout=0.4, retry=quick)
-    trackers.jira.inject(Fault(kind="slow", delay=0.6, **JIRA_CREATE))
-    trackers.snow.inject(Fault(kind="slow", delay=0.6, **SNOW_CREATE))
+    # The create lands 1.3 s after it arrives; the client gives up at 1.0 s and searches no sooner than 2.0 s.
+    # Both margins are wide enough that a busy CI machine stalling the process for a moment decides nothing.
+    gateway = tracker_gateway(make_gateway, trackers, timeout=1.0, retry=quick)
+    trackers.jira.inject(Fault(kind="slow", delay=1.3, **JIRA_CREATE))
+    trackers.snow.inject(Fault(kind="slow", delay=1.3, **SNOW_CREATE))
     events = accepted(gateway.post("qualytics", qualytics_delivery(20)))
     drain_for_real(gateway)  # the retry's wait must really pass for the slow create to land
 
