@@ -2,8 +2,8 @@
 
 Each webhook in its own thread and transaction spends most of its time queued on the database's
 writer lock (SQLite's busy handler sleeps and polls; on PostgreSQL every commit is a flush). One
-thread takes every delivery that is waiting, plans them all, marks their executions enqueued in the
-same transaction, commits once, and sends the ids to Redis in one call. A delivery whose planning
+thread takes every delivery that is waiting, plans them all, writes their executions already marked
+enqueued, commits once, and sends the ids to Redis in one call. A delivery whose planning
 fails, or meets a concurrent node's row (PostgreSQL), rolls the batch back, and each delivery of it is
 planned again in a transaction of its own (as `accept` does): a failure stays its own. No savepoint a
 delivery: on PostgreSQL those were two of a delivery's fourteen round trips, for a case that is rare.
