@@ -25,7 +25,7 @@ from gateway.decide.ticket_events import fire_ticket_event
 from gateway.record.anomalies import Unread
 from gateway.record.rows import AnomalyRow, ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
-from gateway.record.store import Tx
+from gateway.record.store import Query, Tx
 from gateway.rules.lifecycle import ANOMALY_ROLES
 from gateway.rules.matching import matching_flows
 from gateway.rules.schema import EVERY_TARGET, CreateTicket, Flow
@@ -47,6 +47,25 @@ class Outcome:
     queued: list[str] = field(default_factory=list)
 
 
+@dataclass
+class FirstReads:
+    """What planning an event asks first: its insert and, for an anomaly, its look-ahead reads."""
+
+    flows: list[Flow]
+    ahead: anomalies.Ahead | None
+    queries: list[Query[Any]]
+    answers: list[Any] | None = None  # set once asked
+
+    def opens_ticket(self, event: Event) -> bool:
+        """Answered: the anomaly will open a ticket (no ticket of its own, none of its group to join)."""
+        ahead = self.ahead
+        if ahead is None or ahead.error is not None or not ahead.creates or self.answers is None:
+            return False
+        event_id, *reads = self.answers
+        anomaly, latest = reads
+        return event_id is not None and anomaly is None and (ahead.key == event.correlation_key or latest is None)
+
+
 class Planner:
     def __init__(self, runtime: Runtime, tx: Tx, now: float, *, enqueue: bool = False) -> None:
         """`enqueue`: the caller sends the queued executions' jobs once `tx` commits (the ingress writer),
@@ -56,9 +75,11 @@ class Planner:
         self.tx = tx
         self.now = now
         self.enqueued_at = now if enqueue else None
+        self.ticket_ids: list[int] = []  # taken ahead for the tickets this batch opens (`read_ahead`)
 
     # -- entry ----------------------------------------------------------------------------
-    def plan(self, event: Event) -> Outcome:
+    def first_reads(self, event: Event) -> FirstReads:
+        """What planning `event` asks first (its keys' locks are sent now, ahead of the reads)."""
         flows = matching_flows(self.rt.mappings, event)
         is_anomaly = bool(flows) and event.event_type == "anomaly"
         ahead, reads = anomalies.look_ahead(self, event, flows) if is_anomaly else (None, [])
@@ -71,11 +92,17 @@ class Planner:
             msgspec.to_builtins(event),
             self.now,
         )
-        event_id, *answers = self.mirror.ask_together(self.tx, [insert, *reads])
+        return FirstReads(flows, ahead, [insert, *reads])
+
+    def plan(self, event: Event, first: FirstReads | None = None) -> Outcome:
+        """`first`: its first reads, already answered when `read_ahead` asked them with others'."""
+        first = first or self.first_reads(event)
+        event_id, *answers = first.answers or self.mirror.ask_together(self.tx, first.queries)
         if event_id is None:
             return Outcome(
                 event_id=self.mirror.existing_event_id(self.tx, event.source, event.event_id), duplicate=True
             )
+        flows, ahead = first.flows, first.ahead
         outcome = Outcome(event_id=event_id)
         if not flows:
             outcome.ignored = f"no flow matches this {event.event_type} event"
@@ -87,6 +114,34 @@ class Planner:
             anomalies.plan_status_change(self, event, flows, outcome)
         self.mirror.set_event_outcome(self.tx, event_id, ticket_id=outcome.ticket_id, ignored=outcome.ignored)
         return outcome
+
+    def read_ahead(self, events: list[Event]) -> list[FirstReads | None]:
+        """PostgreSQL: the first reads of many events asked in one round trip, and the ids of the tickets they
+        will open taken in a second, instead of two round trips an event. An event that shares a key with an
+        earlier one, or follows a status change, asks its reads when it is planned: they may depend on what
+        the earlier one writes. None: an event left to read everything in its turn."""
+        firsts: list[FirstReads | None] = []
+        asked: list[tuple[Event, FirstReads]] = []
+        seen: set[str] = set()
+        for index, event in enumerate(events):
+            first = self.first_reads(event)
+            firsts.append(first)
+            keys = {event.correlation_key, f"{event.source}\0{event.anomaly_id}"}
+            keys |= {first.ahead.key} if first.ahead else set()
+            if first.flows and first.ahead is None:  # a status change: what follows it waits its turn
+                firsts.extend(None for _ in events[index + 1 :])
+                break
+            if not keys & seen:
+                asked.append((event, first))
+            seen |= keys
+        if not asked:
+            return firsts
+        answers = self.mirror.ask_together(self.tx, [query for _, first in asked for query in first.queries])
+        for _, first in asked:
+            first.answers, answers = answers[: len(first.queries)], answers[len(first.queries) :]
+        opening = sum(first.opens_ticket(event) for event, first in asked)
+        self.ticket_ids = self.mirror.take_ticket_ids(self.tx, opening) if opening else []
+        return firsts
 
     def execution(
         self,
@@ -285,6 +340,7 @@ class Planner:
             anomaly_id=event.anomaly_id,
             now=self.now,
             resolve_when=resolve_when,
+            ticket_id=self.ticket_ids.pop(0) if self.ticket_ids else None,
         )
         ticket_id = ticket.id
         self.mirror.link_anomaly(

@@ -49,29 +49,36 @@ class Tickets(Store):
         resolve_when: str | None = None,
         requester: str = "",
         opened: dict[str, Any] | None = None,
+        ticket_id: int | None = None,
     ) -> TicketRow:
-        """A new ticket and its `opened` entry; a person's ticket (`requester`) covers no anomaly yet."""
+        """A new ticket and its `opened` entry; a person's ticket (`requester`) covers no anomaly yet.
+        `ticket_id`: one taken ahead (`take_ticket_ids`), else the database numbers it."""
         anomaly_ids = [] if anomaly_id is None else [anomaly_id]
-        cursor = tx.execute(
-            "INSERT INTO tickets (correlation_key, generation, state, source, fields, targets, anomaly_ids,"
-            " occurrences, created_at, updated_at, resolve_when, requester)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
-            (
-                correlation_key,
-                generation,
-                state,
-                source,
-                _dumps(fields),
-                _dumps(targets),
-                _dumps(anomaly_ids),
-                now,
-                now,
-                resolve_when,
-                requester,
-            ),
+        columns = (
+            "correlation_key, generation, state, source, fields, targets, anomaly_ids, occurrences, created_at,"
+            " updated_at, resolve_when, requester"
         )
+        values = (
+            correlation_key,
+            generation,
+            state,
+            source,
+            _dumps(fields),
+            _dumps(targets),
+            _dumps(anomaly_ids),
+            1,
+            now,
+            now,
+            resolve_when,
+            requester,
+        )
+        if ticket_id is None:
+            sql = f"INSERT INTO tickets ({columns}) VALUES ({marks(values)}) RETURNING id"
+            ticket_id = tx.execute(sql, values).fetchone()[0]
+        else:  # its id taken ahead (`take_ticket_ids`): nothing to wait for
+            self.send(tx, f"INSERT INTO tickets (id, {columns}) VALUES (?, {marks(values)})", (ticket_id, *values))
         written = {  # the row as written, not read back (its JSON decoded again)
-            "id": cursor.fetchone()[0],
+            "id": ticket_id,
             "correlation_key": correlation_key,
             "generation": generation,
             "state": state,
@@ -90,6 +97,12 @@ class Tickets(Store):
         self.count("tickets", state)
         self.add_timeline(tx, ticket.id, "opened", requester or "gateway", {"state": state, **(opened or {})}, now)
         return ticket
+
+    def take_ticket_ids(self, tx: Tx, count: int) -> list[int]:
+        """`count` new tickets' ids, in order, in one round trip (PostgreSQL; a ticket inserted with its id
+        need not wait for it). An id left untaken is a gap in the numbers, as a rolled-back insert's is."""
+        sql = "SELECT nextval(pg_get_serial_sequence('tickets', 'id')) FROM generate_series(1, ?)"
+        return sorted(row[0] for row in tx.execute(sql, (count,)))
 
     def ticket(self, ticket_id: int | None, tx: Tx | None = None) -> TicketRow | None:
         if ticket_id is None:
