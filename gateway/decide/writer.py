@@ -9,8 +9,9 @@ planned again in a transaction of its own (as `accept` does): a failure stays it
 delivery: on PostgreSQL those were two of a delivery's fourteen round trips, for a case that is rare.
 On PostgreSQL the batch is pipelined: a write whose answer is not read (timeline, link, execution,
 event outcome) goes with the next statement that is read, and the batch's first reads and its new
-tickets' ids are asked ahead (`Planner.read_ahead`): a batch of new deliveries waits three round trips
-in all (before, two a delivery).
+tickets' ids are asked ahead (`Planner.read_ahead`): a batch of new deliveries waits four round trips
+however many it holds (its first reads, its tickets' ids, its writes, the COMMIT; before, two a delivery
+and two more).
 """
 
 from __future__ import annotations
