@@ -16,7 +16,7 @@ from gateway.dispatch.queue import Dispatcher
 from gateway.receive.sources import ADAPTERS, Delivery
 from gateway.receive.sources.base import SourceConfig, body_hash
 from gateway.record.runtime import Runtime
-from gateway.record.store import CONFLICTS, Tx
+from gateway.record.store import CONFLICTS, Tx, new_id
 
 _PLAN_ATTEMPTS = 5
 
@@ -153,7 +153,13 @@ def _sent(body: bytes) -> Any:
 def _record_ignored(rt: Runtime, tx: Tx, received: Received, index: int, item: Ignored, now: float) -> str:
     """Irrelevant deliveries are kept as events too, so ops can see what a tool sent and why it did nothing."""
     source_event_id = item.event_id or body_hash(received.body, "ignored", str(index))
-    insert = rt.mirror.event_insert(
+    seen = rt.mirror.ask(tx, rt.mirror.event_seen(received.source, source_event_id))
+    if seen is not None:
+        return seen
+    event_id = new_id()
+    rt.mirror.add_event(
+        tx,
+        event_id,
         source=received.source,
         source_event_id=source_event_id,
         event_type="ignored",
@@ -161,9 +167,6 @@ def _record_ignored(rt: Runtime, tx: Tx, received: Received, index: int, item: I
         correlation_key="",
         payload={"reason": item.reason, "raw": _sent(received.body)},  # the console shows what the tool sent
         now=now,
+        ignored=item.reason,
     )
-    event_id = rt.mirror.ask(tx, insert)
-    if event_id is None:
-        return rt.mirror.existing_event_id(tx, received.source, source_event_id)
-    rt.mirror.set_event_outcome(tx, event_id, ignored=item.reason)
     return event_id

@@ -25,7 +25,7 @@ from gateway.decide.ticket_events import fire_ticket_event
 from gateway.record.anomalies import Unread
 from gateway.record.rows import AnomalyRow, ExecutionRow, TicketRow
 from gateway.record.runtime import Runtime
-from gateway.record.store import Query, Tx
+from gateway.record.store import Query, Tx, new_id
 from gateway.rules.lifecycle import ANOMALY_ROLES
 from gateway.rules.matching import matching_flows
 from gateway.rules.schema import EVERY_TARGET, CreateTicket, Flow
@@ -49,7 +49,7 @@ class Outcome:
 
 @dataclass
 class FirstReads:
-    """What planning an event asks first: its insert and, for an anomaly, its look-ahead reads."""
+    """What planning an event asks first: whether it was seen before and, for an anomaly, its look-ahead reads."""
 
     flows: list[Flow]
     ahead: anomalies.Ahead | None
@@ -61,9 +61,8 @@ class FirstReads:
         ahead = self.ahead
         if ahead is None or ahead.error is not None or not ahead.creates or self.answers is None:
             return False
-        event_id, *reads = self.answers
-        anomaly, latest = reads
-        return event_id is not None and anomaly is None and (ahead.key == event.correlation_key or latest is None)
+        seen, anomaly, latest = self.answers
+        return seen is None and anomaly is None and (ahead.key == event.correlation_key or latest is None)
 
 
 class Planner:
@@ -83,26 +82,16 @@ class Planner:
         flows = matching_flows(self.rt.mappings, event)
         is_anomaly = bool(flows) and event.event_type == "anomaly"
         ahead, reads = anomalies.look_ahead(self, event, flows) if is_anomaly else (None, [])
-        insert = self.mirror.event_insert(
-            event.source,
-            event.event_id,
-            event.event_type,
-            event.anomaly_id,
-            event.correlation_key,
-            msgspec.to_builtins(event),
-            self.now,
-        )
-        return FirstReads(flows, ahead, [insert, *reads])
+        return FirstReads(flows, ahead, [self.mirror.event_seen(event.source, event.event_id), *reads])
 
     def plan(self, event: Event, first: FirstReads | None = None) -> Outcome:
         """`first`: its first reads, already answered when `read_ahead` asked them with others'."""
         first = first or self.first_reads(event)
-        event_id, *answers = first.answers or self.mirror.ask_together(self.tx, first.queries)
-        if event_id is None:
-            return Outcome(
-                event_id=self.mirror.existing_event_id(self.tx, event.source, event.event_id), duplicate=True
-            )
+        seen, *answers = first.answers or self.mirror.ask_together(self.tx, first.queries)
+        if seen is not None:
+            return Outcome(event_id=seen, duplicate=True)
         flows, ahead = first.flows, first.ahead
+        event_id = new_id()
         outcome = Outcome(event_id=event_id)
         if not flows:
             outcome.ignored = f"no flow matches this {event.event_type} event"
@@ -112,7 +101,19 @@ class Planner:
             self.plan_anomaly(event, ahead, flows, outcome)
         else:
             anomalies.plan_status_change(self, event, flows, outcome)
-        self.mirror.set_event_outcome(self.tx, event_id, ticket_id=outcome.ticket_id, ignored=outcome.ignored)
+        self.mirror.add_event(
+            self.tx,
+            event_id,
+            source=event.source,
+            source_event_id=event.event_id,
+            event_type=event.event_type,
+            anomaly_id=event.anomaly_id,
+            correlation_key=event.correlation_key,
+            payload=msgspec.to_builtins(event),
+            now=self.now,
+            ticket_id=outcome.ticket_id,
+            ignored=outcome.ignored,
+        )
         return outcome
 
     def read_ahead(self, events: list[Event]) -> list[FirstReads | None]:

@@ -10,14 +10,23 @@ import msgspec
 
 from gateway.record.counters import event_labels
 from gateway.record.rows import EventRow
-from gateway.record.store import Cursor, Query, Store, Tx, _dumps, marks, new_id
+from gateway.record.store import Query, Store, Tx, _dumps, first, marks
 
 _REF = ("id", "source", "anomaly_id", "source_event_id")  # an event in a list view
 
 
 class Events(Store):
-    def event_insert(
+    def event_seen(self, source: str, source_event_id: str) -> Query[str | None]:
+        """The id of the event this source already sent with this id, if any (the dedupe, asked before
+        planning; `add_event`'s unique constraint stops a concurrent twin)."""
+        sql = "SELECT id FROM events WHERE source = ? AND source_event_id = ?"
+        return Query(sql, (source, source_event_id), first(lambda row: str(row[0])))
+
+    def add_event(
         self,
+        tx: Tx,
+        event_id: str,
+        *,
         source: str,
         source_event_id: str,
         event_type: str,
@@ -25,29 +34,20 @@ class Events(Store):
         correlation_key: str,
         payload: Any,
         now: float,
-    ) -> Query[str | None]:
-        """Record an event: its new id, or None when this source already sent this event id."""
-        event_id = new_id()
-
-        def inserted(cursor: Cursor) -> str | None:
-            if cursor.rowcount != 1:
-                return None
-            self.count("events", event_labels(source, event_type))
-            return event_id
-
-        return Query(
+        ticket_id: int | None = None,
+        ignored: str | None = None,
+    ) -> None:
+        """Record an event once, with what it became (written after its planning, not updated by it). An
+        event that a concurrent transaction recorded first fails the transaction: it is planned again and
+        found (`event_seen`)."""
+        self.send(
+            tx,
             "INSERT INTO events (id, source, source_event_id, event_type, anomaly_id, correlation_key,"
-            " received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (source, source_event_id) DO NOTHING",
-            (event_id, source, source_event_id, event_type, anomaly_id, correlation_key, now, _dumps(payload)),
-            inserted,
-        )
-
-    def existing_event_id(self, tx: Tx, source: str, source_event_id: str) -> str:
-        row = tx.execute(
-            "SELECT id FROM events WHERE source = ? AND source_event_id = ?", (source, source_event_id)
-        ).fetchone()
-        return str(row["id"])
+            " received_at, payload, ticket_id, ignored_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (event_id, source, source_event_id, event_type, anomaly_id, correlation_key, now, _dumps(payload),
+             ticket_id, ignored),
+        )  # fmt: skip
+        self.count("events", event_labels(source, event_type))
 
     def set_event_outcome(
         self, tx: Tx, event_id: str, *, ticket_id: int | None = None, ignored: str | None = None

@@ -67,16 +67,16 @@ def test_a_delivery_that_fails_to_plan_leaves_the_rest_of_its_batch_recorded(gat
 
 
 def _refuse_outcome(gateway: Harness, anomaly_id: str) -> None:
-    """A database fault in a delivery's last write (its event's outcome), from a trigger. On PostgreSQL
+    """A database fault in a delivery's last write (its event, with its outcome), from a trigger. On PostgreSQL
     that write is pipelined: its failure comes back with the next answer read, or at the batch's end."""
     conn = gateway.runtime.mirror.connection()
     if gateway.runtime.mirror.postgres:
         conn.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql"
                      " AS $$ BEGIN RAISE EXCEPTION 'injected database fault'; END $$")  # fmt: skip
-        conn.execute("CREATE TRIGGER refuse BEFORE UPDATE ON events FOR EACH ROW"
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW"
                      f" WHEN (NEW.anomaly_id = '{anomaly_id}') EXECUTE FUNCTION refuse()")  # fmt: skip
     else:
-        conn.execute(f"CREATE TRIGGER refuse BEFORE UPDATE ON events WHEN NEW.anomaly_id = '{anomaly_id}'"
+        conn.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.anomaly_id = '{anomaly_id}'"
                      " BEGIN SELECT RAISE(ABORT, 'injected database fault'); END")  # fmt: skip
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
-from gateway.decide.ingest import Recorded, receive
+from gateway.decide.ingest import Received, Recorded, receive
 from gateway.decide.writer import IngestWriter, Pending
 from tests.conftest import LOCAL_MAPPINGS, QUALYTICS_SECRET, Harness, MakeHarness
 from tests.conftest import qualytics_delivery as delivery
@@ -103,3 +104,25 @@ def test_a_status_change_before_its_groups_next_anomaly_in_one_batch_is_seen_by_
     [ticket] = together.tickets()
     assert ticket["state"] == "In Progress" and sorted(ticket["anomaly_ids"]) == ["31", "32"]
     assert _mirror(together) == _mirror(alone)
+
+
+def test_two_anomalies_sent_with_one_event_id_in_one_batch_record_one_event(gateway: Harness) -> None:
+    """A tool that reuses an event id for another anomaly: the second is a duplicate, as the dedupe promises,
+    even when both were read ahead together (on PostgreSQL the events' unique key stops the second's write,
+    and the batch is planned again one delivery at a time)."""
+    headers = {"x-qualytics-secret": QUALYTICS_SECRET}
+    first, second = (receive(gateway.runtime, "qualytics", headers, json.dumps(delivery(a)).encode()) for a in (41, 42))
+    [event] = first.parsed.events
+    reused = msgspec.structs.replace(second.parsed.events[0], event_id=event.event_id)
+    second = Received(second.source, second.body, msgspec.structs.replace(second.parsed, events=[reused]))
+    settled: list[Recorded | BaseException] = []
+
+    IngestWriter(gateway.runtime, lambda: gateway.dispatcher).write(
+        [Pending(r, settled.append) for r in (first, second)]
+    )
+
+    assert [type(result) for result in settled] == [Recorded, Recorded], settled
+    one, two = (result.outcomes[0] for result in settled if isinstance(result, Recorded))
+    assert not one.duplicate and two.duplicate and two.event_id == one.event_id and two.executions == []
+    assert [t["anomaly_ids"] for t in gateway.tickets()] == [["41"]]
+    assert gateway.runtime.mirror.connection().execute("SELECT count(*) FROM events").fetchone()[0] == 1
