@@ -74,7 +74,7 @@ def receive(rt: Runtime, source: str, headers: Mapping[str, str], body: bytes) -
 def record(rt: Runtime, tx: Tx, received: Received, now: float, *, enqueue: bool = False) -> Recorded:
     """Every event planned and every ignored item kept, inside the caller's transaction (`enqueue`: see
     `Planner`)."""
-    return _record(rt, tx, Planner(rt, tx, now, enqueue=enqueue), received, now, iter(()))
+    return _record(Planner(rt, tx, now, enqueue=enqueue), received, iter(()))
 
 
 def record_together(rt: Runtime, tx: Tx, batch: list[Received], now: float, *, enqueue: bool) -> list[Recorded]:
@@ -82,15 +82,13 @@ def record_together(rt: Runtime, tx: Tx, batch: list[Received], now: float, *, e
     asked together (`Planner.read_ahead`): a new delivery waits for no round trip of its own."""
     planner = Planner(rt, tx, now, enqueue=enqueue)
     firsts = iter(planner.read_ahead([e for r in batch for e in r.parsed.events]) if rt.mirror.postgres else ())
-    return [_record(rt, tx, planner, received, now, firsts) for received in batch]
+    return [_record(planner, received, firsts) for received in batch]
 
 
-def _record(
-    rt: Runtime, tx: Tx, planner: Planner, received: Received, now: float, firsts: Iterator[FirstReads | None]
-) -> Recorded:
+def _record(planner: Planner, received: Received, firsts: Iterator[FirstReads | None]) -> Recorded:
     recorded = Recorded(outcomes=[planner.plan(event, next(firsts, None)) for event in received.parsed.events])
     for index, item in enumerate(received.parsed.ignored):
-        event_id = None if item.ping else _record_ignored(rt, tx, received, index, item, now)
+        event_id = None if item.ping else _record_ignored(planner, received, index, item)
         recorded.ignored.append({"reason": item.reason, "event_id": event_id})
     return recorded
 
@@ -150,8 +148,9 @@ def _sent(body: bytes) -> Any:
         return body.decode("utf-8", "replace")
 
 
-def _record_ignored(rt: Runtime, tx: Tx, received: Received, index: int, item: Ignored, now: float) -> str:
+def _record_ignored(planner: Planner, received: Received, index: int, item: Ignored) -> str:
     """Irrelevant deliveries are kept as events too, so ops can see what a tool sent and why it did nothing."""
+    rt, tx = planner.rt, planner.tx
     source_event_id = item.event_id or body_hash(received.body, "ignored", str(index))
     seen = rt.mirror.ask(tx, rt.mirror.event_seen(received.source, source_event_id))
     if seen is not None:
@@ -166,7 +165,7 @@ def _record_ignored(rt: Runtime, tx: Tx, received: Received, index: int, item: I
         anomaly_id="",
         correlation_key="",
         payload={"reason": item.reason, "raw": _sent(received.body)},  # the console shows what the tool sent
-        now=now,
+        now=planner.now,
         ignored=item.reason,
     )
     return event_id

@@ -104,13 +104,11 @@ class IngestWriter:
         """Plan `batch` in one transaction and settle each (what the writer thread does with what waits)."""
         dispatcher = self.dispatcher()
         now = self.rt.clock()
-        results: list[Recorded] = []
         planning = False  # an exception while planning is a delivery's own; any other is the transaction's
         try:
             with self.rt.mirror.transaction(pipelined=True) as tx:
                 planning = True
-                # what they queue is written marked enqueued: sent after the commit
-                received = [pending.received for pending in batch]
+                received = [pending.received for pending in batch]  # queued: written marked enqueued, sent after
                 results = record_together(self.rt, tx, received, now, enqueue=dispatcher is not None)
                 self.rt.mirror.flush(tx)  # the writes sent without waiting, answered (a failure is a delivery's)
                 planning = False
