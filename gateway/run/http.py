@@ -34,6 +34,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._deadline: asyncio.TimerHandle | None = None
+        self._waiting_since: float | None = None  # when the connection opened or its request began; None between
         self._in_head = True
         self._head_bytes = 0  # the line and headers parsed so far: the limit
         self._head_raw = 0  # bytes received while a head is unfinished: a header that never ends
@@ -87,7 +88,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._stop_deadline()
+        self._waiting_since = None  # its timer, if armed, finds nothing to cut and is not armed again
         super().on_message_complete()
 
     def _refuse_head(self) -> None:
@@ -107,8 +108,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             raise HeadTooLarge
 
     def _start_deadline(self) -> None:
+        """One timer a connection, armed again only when it fires: a timer made and cancelled per request
+        was a cost every request paid for the rare slow one."""
+        if self._waiting_since is None:
+            self._waiting_since = self.loop.time()
         if self._deadline is None:
-            self._deadline = self.loop.call_later(self.request_timeout, self._too_slow)
+            self._deadline = self.loop.call_at(self._waiting_since + self.request_timeout, self._too_slow)
 
     def _stop_deadline(self) -> None:
         if getattr(self, "_deadline", None) is not None:
@@ -118,6 +123,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _too_slow(self) -> None:
         self._deadline = None
+        if self._waiting_since is None:  # answered in time; the next request arms it again
+            return
+        if self.loop.time() < self._waiting_since + self.request_timeout:  # a later request, still in time
+            self._start_deadline()
+            return
         if not self.transport.is_closing():
             log.info("closed a connection whose request took over %s s to arrive", self.request_timeout)
             self.transport.close()

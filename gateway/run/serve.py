@@ -195,7 +195,12 @@ def serve(
         # its own session, as the workers: the web process closes its link once its requests are answered
         return subprocess.Popen(command, env=env, pass_fds=[end.fileno()], start_new_session=True)
 
-    app = create_app(runtime, dispatcher, writer_process=writer_process if settings.ingest_process else None)
+    app = create_app(
+        runtime,
+        dispatcher,
+        writer_process=writer_process if settings.ingest_process else None,
+        head_bounded=True,  # bounded_protocol below
+    )
     app.on_shutdown.append(shutdown)
     log.info(
         "gateway on http://%s:%s (mappings %s, database %s)",

@@ -78,6 +78,13 @@ def _same_origin_json(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
         raise UnsupportedMediaType(f"send Content-Type: application/json, not {media!r}")
 
 
+def _host(headers: Any) -> str:
+    for name, value in headers:  # ASGI names are lower case; a dict of them all cost more than the search
+        if name == b"host":
+            return str(value.decode("latin-1").lower())
+    return ""
+
+
 def access_check(allowed: tuple[str, ...]) -> Any:
     """ASGI middleware: the Host check (only when no API token is set), then `api_guard`.
 
@@ -88,7 +95,7 @@ def access_check(allowed: tuple[str, ...]) -> Any:
         async def check(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == ScopeType.HTTP:
                 if check_host and not scope["app"].state.runtime.settings.api_token:
-                    host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower()
+                    host = _host(scope["headers"])
                     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
                     if name.strip("[]") not in allowed:
                         detail = f"the Host {host!r} is not one of GATEWAY_ALLOWED_HOSTS ({', '.join(allowed)})"

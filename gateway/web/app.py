@@ -102,9 +102,12 @@ def _stop_followups(state: State) -> None:
         followups.stopped.set()
 
 
-def create_app(runtime: Runtime, dispatcher: Dispatcher | None, *, writer_process: Spawn | None = None) -> Litestar:
+def create_app(
+    runtime: Runtime, dispatcher: Dispatcher | None, *, writer_process: Spawn | None = None, head_bounded: bool = False
+) -> Litestar:
     """`writer_process` starts the ingress writer in a process of its own (`gateway serve`); without it
-    deliveries are planned by a thread of this process."""
+    deliveries are planned by a thread of this process. `head_bounded`: the HTTP server already answers
+    431 to a head over the bound (`gateway serve`'s protocol), so no middleware counts it again."""
     app = Litestar(
         route_handlers=[
             webhooks.receive_webhook,
@@ -138,7 +141,11 @@ def create_app(runtime: Runtime, dispatcher: Dispatcher | None, *, writer_proces
             Exception: _unexpected,
         },
         # outermost first: a 431 from head_limit is counted too
-        middleware=[count_webhooks, head_limit, access_check(runtime.settings.allowed_hosts)],
+        middleware=[
+            count_webhooks,
+            *([] if head_bounded else [head_limit]),
+            access_check(runtime.settings.allowed_hosts),
+        ],
         openapi_config=OpenAPIConfig(
             title="Data-quality ticketing gateway",
             version="0.1.0",

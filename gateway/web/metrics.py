@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -95,6 +96,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_FromTheLog(runtime, dispatcher))
+        self._children: dict[tuple[str, int], Any] = {}  # labels() builds and looks up a key each call
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -102,7 +104,10 @@ class Metrics:
     def answered(self, path: str, status: int, seconds: float) -> None:
         name = path[len(WEBHOOKS) :].strip("/")
         source = name if name in self.runtime.mappings.sources else "unknown"  # no label per typo'd URL
-        self.webhooks.labels(source, str(status)).inc()
+        child = self._children.get((source, status))
+        if child is None:
+            child = self._children[source, status] = self.webhooks.labels(source, str(status))
+        child.inc()
         if status >= 400:
             log.warning(
                 "webhook %s refused: HTTP %s in %.1f ms",

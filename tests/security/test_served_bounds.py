@@ -56,6 +56,23 @@ def huge_head(served: Served) -> int:
     return sent
 
 
+def read_status(sock: socket.socket) -> int:
+    """One whole response off a kept-alive connection (its head, then Content-Length bytes); its status."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = sock.recv(4096)
+        assert more, "the connection closed before an answer"
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = next(int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        more = sock.recv(4096)
+        assert more, "the connection closed inside an answer"
+        body += more
+    return int(lines[0].split()[1])
+
+
 def cut_while_trickling(sock: socket.socket, start: bytes, piece: bytes) -> bool:
     """Send `start`, then `piece` every 0.2 s: True when the gateway closes the connection."""
     deadline = time.monotonic() + GIVE_UP_AFTER
@@ -116,6 +133,21 @@ def test_a_slow_client_is_cut_and_a_fast_one_is_not(served: Served, what: str, s
         fast = [httpx.get(f"{served.url}/healthz").status_code for _ in range(5)]
         assert cut.result(), f"{what}: the gateway never closed the connection"
     assert fast == [200] * 5
+
+
+def test_each_kept_alive_request_has_its_own_deadline(served: Served) -> None:
+    """A second request on a connection has 2 s from its own first byte, not from when the connection opened:
+    this one ends 2.2 s after the connection opened, 1.5 s after it began, and is answered."""
+    with connect(served) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert read_status(sock) == 200
+        time.sleep(0.7)  # idle, within the 1 s keep-alive
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for _ in range(5):
+            time.sleep(0.3)
+            sock.sendall(b"X-A: b\r\n")
+        sock.sendall(b"\r\n")
+        assert read_status(sock) == 200
 
 
 def test_an_idle_keep_alive_connection_is_closed(served: Served) -> None:

@@ -119,7 +119,7 @@ def _event(config: SourceConfig, delivery: Delivery, group: _Payload, alert: _Al
 
 def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     raw = decode_json(delivery.body)
-    group = convert(raw, _Payload, "alertmanager payload")
+    group = convert(raw, _Payload, "alertmanager payload", body=delivery.body)
     parsed = Parsed()
     for alert, raw_alert in zip(group.alerts, raw["alerts"], strict=True):
         parsed.events.append(_event(config, delivery, group, alert, raw_alert))

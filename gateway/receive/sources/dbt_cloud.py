@@ -87,7 +87,7 @@ def _attributes(body: _Payload) -> dict[str, Any]:
 
 def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     raw = decode_json(delivery.body)
-    body = convert(raw, _Payload, "dbt cloud payload")
+    body = convert(raw, _Payload, "dbt cloud payload", body=delivery.body)
     run = body.data
     outcome = _outcome(body)
     if outcome is None:

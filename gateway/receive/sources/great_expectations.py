@@ -167,9 +167,9 @@ def _event(config: SourceConfig, delivery: Delivery, note: _Notification, result
 
 
 def _notification(config: SourceConfig, delivery: Delivery, raw: Any, where: str) -> list[Event]:
-    note = convert(raw, _Notification, where)
+    note = convert(raw, _Notification, where, body=delivery.body)
     raw_results = _results(note.validation_results, where)
-    results = convert(raw_results, list[_Result], f"{where}.validation_results")
+    results = convert(raw_results, list[_Result], f"{where}.validation_results", body=delivery.body)
     return [_event(config, delivery, note, r, raw_r) for r, raw_r in zip(results, raw_results, strict=True)]
 
 

@@ -151,7 +151,7 @@ def _event(config: SourceConfig, delivery: Delivery, body: _Payload, raw: dict[s
 
 def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     raw = decode_json(delivery.body)
-    body = convert(raw, _Payload, "monte carlo payload")
+    body = convert(raw, _Payload, "monte carlo payload", body=delivery.body)
     item = _event(config, delivery, body, raw)
     return Parsed(events=[item]) if isinstance(item, Event) else Parsed(ignored=[item])
 

@@ -97,7 +97,7 @@ def _check_name(anomaly: _Anomaly, checks: list[_Check], names: dict[str, str]) 
 
 def parse(config: SourceConfig, delivery: Delivery) -> Parsed:
     raw = decode_json(delivery.body)
-    payload = convert(raw, _Payload, "qualytics payload")
+    payload = convert(raw, _Payload, "qualytics payload", body=delivery.body)
     event_type = TRIGGERS.get(payload.trigger.type.strip().lower())
     if event_type is None:
         return Parsed(ignored=[Ignored(reason=f"qualytics trigger type {payload.trigger.type!r} is not ticketed")])

@@ -124,7 +124,7 @@ def _where(check: _CheckResult | None) -> _Place:
 
 
 def _incident_event(config: SourceConfig, delivery: Delivery, kind: str, raw: dict[str, Any]) -> Parsed:
-    body = convert(raw, _IncidentEvent, f"soda {kind} payload")
+    body = convert(raw, _IncidentEvent, f"soda {kind} payload", body=delivery.body)
     incident = body.incident
     status = lookup_word(incident.status, INCIDENT_STATUS)
     created = kind == "incidentcreated"
@@ -195,7 +195,7 @@ def _check_event(config: SourceConfig, delivery: Delivery, check: _CheckResult, 
 
 
 def _evaluation(config: SourceConfig, delivery: Delivery, raw: dict[str, Any]) -> Parsed:
-    body = convert(raw, _CheckEvaluation, "soda checkEvaluation payload")
+    body = convert(raw, _CheckEvaluation, "soda checkEvaluation payload", body=delivery.body)
     parsed = Parsed()
     for check, raw_check in zip(body.checkResults, raw["checkResults"], strict=True):
         item = _check_event(config, delivery, check, raw_check)
