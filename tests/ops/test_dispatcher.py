@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from gateway.dispatch.queue import Dispatcher, connect
+import re
+
+from rq import Queue
+from rq.job import Job
+
+from gateway.dispatch.queue import JOB, Dispatcher, connect
 from gateway.run.embedded_redis import EmbeddedRedis
 from tests.conftest import Harness, payload, qualytics_delivery
 
@@ -38,3 +43,35 @@ def test_a_send_that_fails_leaves_the_executions_to_the_sweeper(gateway: Harness
     assert gateway.client.get("/readyz").json()["status"] == "degraded"
     gateway.drain()  # the sweeper of a worker that reaches Redis sends it
     assert len(gateway.tickets()) == 1
+
+
+def test_a_job_is_written_as_rqs_own_enqueue_writes_it_and_a_worker_runs_it(gateway: Harness) -> None:
+    """The dispatcher writes RQ's job hash itself (RQ's enqueue cost the ingress writer twice as much): the same
+    fields with the same values as `Queue.enqueue_many` writes, bar the id and the times, on the same queue."""
+    dispatcher = gateway.dispatcher
+    queue = dispatcher.queue
+    ids = ["0661bbcec8a498e997217116eb125602", "0661bbcec8a498e997217116eb125603"]
+    rqs = queue.enqueue_many(
+        [Queue.prepare_data(JOB, (ids,), timeout=dispatcher.job_timeout * 2, result_ttl=0, failure_ttl=86400)]
+    )[0]
+    dispatcher.push_jobs([ids])
+    queued = [job_id.decode() for job_id in queue.connection.lrange(queue.key, 0, -1)]
+    assert len(queued) == 2 and queued[0] == rqs.id
+    own, ours = (queue.connection.hgetall(Job.key_for(job_id)) for job_id in queued)
+    stamp = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+    for times in (b"created_at", b"enqueued_at"):
+        assert stamp.fullmatch(own.pop(times)) and stamp.fullmatch(ours.pop(times))
+    assert ours == own
+    assert queue.connection.smembers(queue.redis_queues_keys) == {queue.key.encode()}
+    fetched = Job.fetch(queued[1], connection=queue.connection)
+    assert (fetched.func_name, fetched.args, fetched.get_status()) == (JOB, (ids,), "queued")
+
+
+def test_jobs_the_dispatcher_writes_are_run_by_the_workers(gateway: Harness) -> None:
+    for anomaly in range(1, 11):
+        assert gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+    sent = [execution for job in gateway.dispatcher.queue.jobs for execution in job.args[0]]
+    assert sorted(sent) == sorted(e["id"] for e in gateway.get("/v1/executions")["executions"])
+    gateway.drain()
+    assert len(gateway.tickets()) == 10
+    assert {e["status"] for e in gateway.get("/v1/executions")["executions"]} == {"succeeded"}
