@@ -18,7 +18,7 @@ from gateway.decide.writer import IngestWriter, serve_link
 from gateway.dispatch.queue import Dispatcher
 from gateway.record.runtime import Runtime
 from gateway.record.store import DatabaseError
-from gateway.run.heap import freeze_startup_heap
+from gateway.run.heap import INGRESS_YOUNG_COLLECTION_AT, freeze_startup_heap
 from gateway.run.logs import configure_logging, redact_secrets_of
 
 log = logging.getLogger("gateway.run.ingest_writer")
@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
     dispatcher = Dispatcher.for_runtime(runtime)  # gateway serve sets REDIS_URL for its writer
     writer = IngestWriter(runtime, lambda: dispatcher)
     _checkpoint_beside(runtime, settings.sweep_interval_seconds)
-    freeze_startup_heap()
+    freeze_startup_heap(INGRESS_YOUNG_COLLECTION_AT)
     try:
         serve_link(link, writer)
     except (ConnectionError, OSError) as exc:  # the web process went away mid-answer

@@ -22,7 +22,7 @@ from gateway.record.store import describe
 from gateway.rules.loader import MappingErrors
 from gateway.rules.strength import weak_secrets
 from gateway.run.embedded_redis import EmbeddedRedis
-from gateway.run.heap import freeze_startup_heap
+from gateway.run.heap import INGRESS_YOUNG_COLLECTION_AT, freeze_startup_heap
 from gateway.run.http import bounded_protocol
 from gateway.run.logs import redact_secrets_of
 from gateway.run.sandbox import VARIABLES, Tracker, keep_used, mark_serving, start_sandbox
@@ -218,7 +218,7 @@ def serve(
         http=bounded_protocol(settings.request_timeout_seconds),
         timeout_keep_alive=max(1, round(settings.keep_alive_seconds)),
     )
-    freeze_startup_heap()
+    freeze_startup_heap(INGRESS_YOUNG_COLLECTION_AT)
     try:
         _Server(config, supervisor, trackers).run()
     finally:
