@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from gateway.run.supervisor import DEFAULT_WORKERS
-from tests import postgres
 from tests.conftest import QUALYTICS_SECRET, Trackers, payload, qualytics_delivery
 from tests.e2e.conftest import Served, alive
 
@@ -47,7 +46,7 @@ def test_a_webhook_becomes_tickets_in_both_trackers_through_the_worker_process(
         "status": "ok",
         "database": "ok",
         "redis": "ok",
-        "ingress_writer": "in process" if postgres.wanted() else "ok",  # auto: a process on SQLite
+        "ingress_writer": "ok",  # a process of its own (auto)
         "targets": {"jira": "ok", "snow": "ok"},
         "degraded": [],
     }
@@ -67,6 +66,22 @@ def test_twenty_concurrent_deliveries_of_one_anomaly_make_one_ticket(
     assert ticket["occurrences"] == 20
     assert len(trackers.issues()) == 1
     assert len(trackers.incidents()) == 1
+
+
+def test_with_the_writer_in_the_web_process_concurrent_deliveries_still_make_one_ticket(
+    serve: Callable[..., Served], trackers: Trackers
+) -> None:
+    served = serve(GATEWAY_INGEST_PROCESS="0")  # the thread the web process falls back on, chosen
+    assert served.get("/readyz")["ingress_writer"] == "in process"
+    assert served.pids("writer") == []
+    bodies = [json.dumps(qualytics_delivery(7, timestamp=f"2026-01-25T13:{i:02d}:00Z")).encode() for i in range(10)]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(lambda body: post(served, body), bodies))
+    assert [r.status_code for r in responses] == [202] * 10
+    served.wait_for(lambda: linked(served))
+    [ticket] = served.get("/v1/tickets")["tickets"]
+    assert ticket["occurrences"] == 10
+    assert len(trackers.issues()) == 1 and len(trackers.incidents()) == 1
 
 
 def test_serve_stops_its_workers_and_embedded_redis(serve: Callable[..., Served]) -> None:
