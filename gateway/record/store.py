@@ -82,7 +82,16 @@ def unavailable(exc: BaseException) -> bool:
 # writer lock and on the counters' rows every worker writes, and on PostgreSQL no big transaction's
 # counter triggers, which cost the square of how often they update one row.
 BULK_CHUNK = 500
-WAL_BACKSTOP_PAGES = 10_000  # about 40 MB of WAL before a commit checkpoints by itself
+# SQLite's WAL: the checkpoints beside the writers (`Store.checkpoint`) copy it into the database, but under
+# a writer that never pauses the log never starts over (a writer restarts it only when it finds every frame
+# copied, and by then it has written more), so it grew to the backstop and a commit checkpointed and
+# restarted it with its turn held: at 2,500 webhooks/s about 9,000 frames a second, a 50-140 ms commit
+# every second and the ingress's p99 at 80-100 ms (README, "Performance"). Now a checkpoint that finds more
+# than WAL_RESTART_FRAMES frames, all copied, restarts the log itself (about 50 ms); the backstop is left
+# for a database nobody checkpoints.
+WAL_BACKSTOP_PAGES = 50_000  # about 200 MB of WAL before a commit checkpoints by itself
+WAL_RESTART_FRAMES = 25_000  # about 100 MB
+WAL_RESTART_WAIT_S = 0.1  # a restart holds new writers while it waits for readers: not longer than this
 
 
 T = TypeVar("T")
@@ -442,9 +451,24 @@ class Store:
 
     def checkpoint(self) -> None:
         """SQLite: copy the WAL into the database without taking the writer's turn (writers go on
-        meanwhile). PostgreSQL checkpoints on its own."""
-        if not self.postgres:
-            self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        meanwhile), and start the log over once it is long and all copied (WAL_RESTART_FRAMES).
+        PostgreSQL checkpoints on its own."""
+        if self.postgres:
+            return
+        conn = self.connection()
+        _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames <= WAL_RESTART_FRAMES or copied != frames:
+            return
+        try:  # a writer's turn, as writers queue for it; not had soon, the next checkpoint tries again
+            with self.writing(within=WAL_RESTART_WAIT_S):
+                conn.execute(f"PRAGMA busy_timeout={int(WAL_RESTART_WAIT_S * 1000)}")
+                try:  # busy (a reader kept it past the wait): the next checkpoint tries again
+                    conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        except sqlite3.OperationalError as exc:
+            if not unavailable(exc):
+                raise
 
     def _connect_pg(self) -> _PgTx:
         conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
@@ -528,7 +552,7 @@ class Store:
             tx.flush()
 
     @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, within: float | None = None) -> Iterator[None]:
         """SQLite: this thread's turn to write, among all the processes writing the file.
 
         SQLite's own busy handler sleeps 25-100 ms between tries once a writer has waited a little,
@@ -536,13 +560,13 @@ class Store:
         badly: workers sat idle with a backlog queued. Writers here take an flock on a file beside
         the database first and look again within 2 ms; SQLite's lock is then free when they ask (a
         writer from outside, such as the sqlite3 shell, still meets SQLite's busy handler). A turn
-        not had within the busy timeout is the same outage as a lock held that long (503)."""
+        not had within the busy timeout (or `within` seconds) is the same outage as a lock held that long (503)."""
         if self.postgres:
             yield
             return
         self.connection()  # opens this thread's lock file with its connection
         fd: int = self._local.writer_fd
-        deadline, pause = time.monotonic() + self.busy_timeout, 0.0002
+        deadline, pause = time.monotonic() + (self.busy_timeout if within is None else within), 0.0002
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gateway.dispatch.sweeper import Sweeper
+from gateway.record import store as store_module
 from gateway.record.store import Store
 from tests.conftest import LOCAL_MAPPINGS, Harness, qualytics_delivery
 
@@ -56,3 +60,38 @@ def test_a_sweep_checkpoints_what_the_ingress_wrote(harness: Harness, tmp_path: 
     sweeper.sweep()
 
     assert rows_in_the_database_file(database, "events", tmp_path) == 3
+
+
+def test_under_a_writer_that_never_pauses_the_checkpoints_start_the_log_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer restarts the WAL only when it finds every frame copied, and a busy one has always written more
+    by then: the log grew to the backstop and a commit checkpointed it with its turn held (README,
+    "Performance"). The checkpoints beside the writer now restart it once it is long and all copied."""
+    monkeypatch.setattr(store_module, "WAL_RESTART_FRAMES", 500)
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    store = Store(url, busy_timeout=5.0, migrate=False)
+    store.connection().execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    wal, written, largest = tmp_path / "gw.db-wal", 6000, 0
+    writer = subprocess.Popen([sys.executable, "-c", WRITE_BACK_TO_BACK, url, str(written)])  # its own interpreter
+    while writer.poll() is None:
+        store.checkpoint()
+        largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+        time.sleep(0.005)
+
+    frame = 4096 + 24
+    assert writer.returncode == 0
+    assert store.connection().execute("SELECT count(*) FROM blobs").fetchone()[0] == written
+    assert largest < 6000 * frame  # the commits wrote about 18,000 frames (75 MB without restarts): it started over
+    store.close()
+
+
+WRITE_BACK_TO_BACK = """
+import sys
+from gateway.record.store import Store
+store = Store(sys.argv[1], busy_timeout=5.0, migrate=False)
+for number in range(int(sys.argv[2])):  # a page or two a commit
+    with store.transaction() as tx:
+        tx.execute("INSERT INTO blobs (id, data) VALUES (?, ?)", (number, bytes(3000)))
+store.close()
+"""
