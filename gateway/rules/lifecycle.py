@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal
 
 import msgspec
@@ -37,6 +38,7 @@ DEFAULT_ANOMALY_POLICY: dict[str, str] = {
 _ALIASES = {"cancelled": "Canceled", "done": "Resolved", "onhold": "On Hold", "inprogress": "In Progress"}
 
 
+@lru_cache(maxsize=512)  # names come from a few templates and commands: each delivery asked it twice or more
 def canonical_state(name: str) -> str | None:
     """Forgiving state names: 'in progress', 'in_progress', 'IN-PROGRESS' -> 'In Progress'."""
     key = re.sub(r"[\s_\-]+", "", name.strip().lower())
