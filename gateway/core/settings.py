@@ -118,13 +118,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def ingest_process(self) -> bool:
-        """Whether `gateway serve` runs the ingress writer in a process of its own. Auto (the default): yes, on
-        both databases. One interpreter cannot use two cores; the two processes can: on SQLite it took the ingress
-        from 1,665 to 2,391 req/s here, on PostgreSQL from 0.28-0.29 of the bare endpoint to 0.35-0.39, with
-        the p99 at a steady 100/s even (README, "Performance"). `0`: a thread of the web process."""
+        """Whether `gateway serve` runs the ingress writer in a process of its own. Auto: on SQLite, where the one
+        writer is the ingress's bound and the process took it from 1,665 to 2,391 req/s here; not on PostgreSQL,
+        where more web nodes scale the ingress and, on a 2-core machine shared with the database and the workers,
+        the extra hop raised the p50 and p99 at a steady 100/s (README, "Performance")."""
         if self.ingest_process_setting is not None:
             return self.ingest_process_setting
-        return True
+        return self.database_url.startswith("sqlite:///")
 
     @property
     def database_path(self) -> Path:
