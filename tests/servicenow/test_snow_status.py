@@ -135,7 +135,7 @@ def test_a_poll_over_many_open_incidents_asks_in_bounded_requests_and_misses_non
 ) -> None:
     links = [connector.create(new_request(key=f"qualytics:{n}", number=f"DQ-{n}")) for n in range(230)]
     since = max(str(i["sys_updated_on"]) for i in emulator.incidents())
-    moved = [links[5], links[150], links[229]]  # one in each request's share
+    moved = [links[5], links[150], links[229]]
     for link in moved:
         emulator.act({"incident": link.external_key, "as": "jane.doe", "state": "2", "work_notes": "on it"})
     emulator.log.clear()
@@ -143,13 +143,35 @@ def test_a_poll_over_many_open_incidents_asks_in_bounded_requests_and_misses_non
     inbounds, cursor = connector.poll(links, since)
 
     polls = [entry for entry in emulator.log if entry.method == "GET"]
-    assert len(polls) == 6  # 230 ids: three requests for the records, three for their journal
+    assert len(polls) == 2  # with a cursor: what changed since (records, journal), however many are open
     assert all(len(entry.query["sysparm_query"][0]) < 4000 for entry in polls)
     changed = {change.external_id for change in inbounds[0].changes}
     assert {link.external_id for link in moved} <= changed
     notes = [i.changes[0] for i in inbounds[1:]]
     assert sorted(n.external_id for n in notes) == sorted(link.external_id for link in moved)
     assert cursor >= since
+
+    emulator.log.clear()
+    connector.poll(links, "")  # the first poll, without a cursor, asks for the linked ones
+    first = [entry for entry in emulator.log if entry.method == "GET"]
+    assert len(first) == 6  # 230 ids: three requests for the records, three for their journal
+    assert all(len(entry.query["sysparm_query"][0]) < 4000 for entry in first)
+
+
+def test_a_poll_keeps_to_the_linked_incidents(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: Callable[..., CreateRequest]
+) -> None:
+    """Another integration's incident (a correlation id of its own) changed since the cursor is not the gateway's."""
+    ours = connector.create(new_request(key="qualytics:1", number="DQ-1"))
+    theirs = connector.create(new_request(key="other-tool:7", number="DQ-7"))
+    since = max(str(i["sys_updated_on"]) for i in emulator.incidents())
+    for link in (ours, theirs):
+        emulator.act({"incident": link.external_key, "as": "jane.doe", "state": "2", "work_notes": "on it"})
+
+    inbounds, _ = connector.poll([ours], since)
+
+    assert {change.external_id for change in inbounds[0].changes} == {ours.external_id}
+    assert [i.changes[0].external_id for i in inbounds[1:]] == [ours.external_id]
 
 
 def test_close_notes_that_render_empty_fall_back_to_the_gateways_text_and_the_incident_resolves(

@@ -297,22 +297,51 @@ def test_a_change_made_while_the_poll_reads_later_records_is_read_by_the_next_po
     first, second = world.trackers.incidents()
     assert _poll(world) == []  # the cursor is set
     time.sleep(1.1)
-    monkeypatch.setattr(snow_connector, "POLL_IDS", 1)  # one record a chunk
     real_call = snow_connector.ServiceNowConnector._call
     calls: list[str] = []
 
-    def people_act_between_chunks(self: Any, action: str, call: Any) -> Any:
+    def people_act_while_the_poll_reads(self: Any, action: str, call: Any) -> Any:
         answer = real_call(self, action, call)
         calls.append(action)
-        if len(calls) == 2:  # the first record and its journal are read: a person moves it now,
+        if len(calls) == 1:  # the changed records are read: a person moves one now,
             world.in_snow(incident=first["number"], state="2")
-            time.sleep(1.1)  # and a second later the other one, read in the next chunk
+            time.sleep(1.1)  # and a second later the other
             world.in_snow(incident=second["number"], state="3")
         return answer
 
-    monkeypatch.setattr(snow_connector.ServiceNowConnector, "_call", people_act_between_chunks)
-    assert _poll(world) == ["moved to On Hold"]
+    monkeypatch.setattr(snow_connector.ServiceNowConnector, "_call", people_act_while_the_poll_reads)
+    assert _poll(world) == []  # both moved after the read
     monkeypatch.setattr(snow_connector.ServiceNowConnector, "_call", real_call)
 
-    assert _poll(world) == ["moved to In Progress"]  # not skipped by the cursor
+    assert sorted(_poll(world)) == ["moved to In Progress", "moved to On Hold"]  # not skipped by the cursor
     assert {t["number"]: t["state"] for t in world.gateway.tickets()} == {"DQ-1": "In Progress", "DQ-2": "On Hold"}
+
+
+def test_a_poll_over_many_changed_incidents_applies_them_all_in_short_transactions(
+    synced: SyncedFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every incident made since the last poll reads as changed; applied in one transaction, 5,000 of them held
+    the writers' turn for 3 s. A poll now applies APPLY_CHUNK records a transaction, oldest first."""
+    from gateway.execute import sync
+
+    world = synced()
+    for anomaly in (2, 3, 4, 5):
+        assert world.gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+    world.gateway.drain()
+    assert _poll(world) == []  # the cursor is set
+    time.sleep(1.1)
+    for incident in world.trackers.incidents():
+        world.in_snow(incident=incident["number"], state="3")  # a person puts each on hold
+    monkeypatch.setattr(sync, "APPLY_CHUNK", 2)
+    applied_together: list[int] = []
+    real_apply = sync.apply_changes
+
+    def counting(*args: Any) -> Any:
+        applied_together.append(len(args[3].changes))
+        return real_apply(*args)
+
+    monkeypatch.setattr(sync, "apply_changes", counting)
+
+    assert _poll(world) == ["moved to On Hold"] * 5
+    assert applied_together == [2, 2, 1]
+    assert {t["state"] for t in world.gateway.tickets()} == {"On Hold"}
