@@ -146,28 +146,27 @@ class ServiceNowConnector:
         the linked ones POLL_IDS at a time: thousands in one URL pass what an instance takes."""
         if not links:
             return [], since
-        records: list[dict[str, Any]] = []
-        journal: list[dict[str, Any]] = []
-        after = f"^sys_updated_on>={since}" if since else ""
-        entries_after = f"^sys_created_on>={since}" if since else ""
 
         def read(table: str, query: str) -> list[dict[str, Any]]:  # only what record_change and journal_change read
             fields = JOURNAL_FIELDS if table else POLLED_FIELDS
             return [dict(row) for row in self._table(table).get(query=query, fields=fields).all()]
 
         started = time.monotonic()
-        if since:  # what changed since, in one query each, kept to the linked: not a query per 100 open tickets
+        records: list[dict[str, Any]] = []
+        journal: list[dict[str, Any]] = []
+        if since:  # what changed since, one query each, kept to the linked
             known = {_sys_id(link) for link in links}
-            changed = f"correlation_idISNOTEMPTY{after}^ORDERBYsys_updated_on"
+            changed = f"correlation_idISNOTEMPTY^sys_updated_on>={since}^ORDERBYsys_updated_on"
             records = [r for r in self._call("poll", partial(read, "", changed)) if r.get("sys_id") in known]
-            notes = f"elementINwork_notes,comments{entries_after}^ORDERBYsys_created_on"
+            notes = f"elementINwork_notes,comments^sys_created_on>={since}^ORDERBYsys_created_on"
             entries = self._call("read journal", partial(read, "sys_journal_field", notes))
             journal = [e for e in entries if e.get("element_id") in known]
-        for start in range(0, len(links) if not since else 0, POLL_IDS):  # the first poll: every linked one
-            ids = ",".join(_sys_id(link) for link in links[start : start + POLL_IDS])
-            records += self._call("poll", partial(read, "", f"sys_idIN{ids}{after}^ORDERBYsys_updated_on"))
-            notes = f"element_idIN{ids}^elementINwork_notes,comments{entries_after}^ORDERBYsys_created_on"
-            journal += self._call("read journal", partial(read, "sys_journal_field", notes))
+        else:  # the first poll: every linked one
+            for first in range(0, len(links), POLL_IDS):
+                ids = ",".join(_sys_id(link) for link in links[first : first + POLL_IDS])
+                records += self._call("poll", partial(read, "", f"sys_idIN{ids}^ORDERBYsys_updated_on"))
+                notes = f"element_idIN{ids}^elementINwork_notes,comments^ORDERBYsys_created_on"
+                journal += self._call("read journal", partial(read, "sys_journal_field", notes))
         records.sort(key=lambda r: str(r.get("sys_updated_on", "")))
         journal.sort(key=lambda e: str(e.get("sys_created_on", "")))
         found = [Inbound(changes=[record_change(r, current=True) for r in records])]

@@ -48,11 +48,10 @@ def target_fields(
     rt: Runtime, action: CreateTicket, event: Event, target: str, state: str, base: TicketFields | None = None
 ) -> dict[str, Any]:
     """One target's fields (per_target applied), created in the ticket's own initial state."""
-    if base is not None and target not in action.per_target:  # nothing of its own to render
-        built: dict[str, Any] = msgspec.to_builtins(base)
-        built["status"] = state
-        return built
-    fields = create_fields(rt, action, event, target, base)
-    fields.status = state
-    rendered: dict[str, Any] = msgspec.to_builtins(fields)
-    return rendered
+    if base is not None and target not in action.per_target:
+        fields = base  # nothing of its own to render: the ticket's fields
+    else:
+        fields = create_fields(rt, action, event, target, base)
+    built: dict[str, Any] = msgspec.to_builtins(fields)
+    built["status"] = state
+    return built
