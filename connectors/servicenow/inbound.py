@@ -92,9 +92,12 @@ def journal_change(entry: Mapping[str, Any]) -> RemoteChange:
 
 
 def snow_time(value: str) -> float:
-    """ServiceNow's `2026-01-25 12:00:00` (UTC through the Table API); 0 when absent."""
+    """ServiceNow's `2026-01-25 12:00:00` (UTC through the Table API); 0 when absent. fromisoformat, kept to
+    that one shape: strptime took a fifth of a poll's time over thousands of records."""
+    if len(value) != 19 or value[10] != " ":
+        return 0.0
     try:
-        return dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC).timestamp()
+        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC).timestamp()
     except ValueError:
         return 0.0
 

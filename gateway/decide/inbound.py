@@ -137,6 +137,10 @@ class _Change:
     def apply(self, change: RemoteChange) -> None:
         mirror = self.rt.mirror
         link = mirror.link_by_external(self.tx, self.target.name, change.external_id)
+        if link is not None and self.as_created(link, change):
+            if link.ticket_id not in self.applied.linked:
+                self.applied.linked.append(link.ticket_id)
+            return
         ticket = mirror.ticket(link.ticket_id, self.tx) if link else None
         if link is None or ticket is None:
             return
@@ -181,6 +185,24 @@ class _Change:
             self.comment(mirror.ticket(ticket.id, self.tx) or ticket, change, actor, own)
         if updates or clock:
             mirror.update_link_remote(self.tx, link, self.now, clock, **updates)
+
+    def as_created(self, link: LinkRow, change: RemoteChange) -> bool:
+        """A record read as it is now that nobody changed since the gateway created it (revision 0, last
+        updated by the gateway) and that says what the link holds: nothing to apply, and every later change
+        is newer, so its clock need not be kept either (a poll wrote one per new incident: 5,000 a minute at
+        100 anomalies a second, in the worker beside its jobs)."""
+        return (
+            change.current
+            and change.seq == 0
+            and not change.deleted
+            and not change.comment
+            and change.assignee is None
+            and change.priority in (None, link.remote_priority)
+            and change.status == link.remote_status
+            and change.external_key in ("", link.external_key)
+            and bool(change.actor_id)
+            and change.actor_id == self.adapter.own_user(self.config)
+        )
 
     def fresh(self, link: LinkRow, change: RemoteChange, name: str, clock: dict[str, float]) -> bool:
         """False for a change older than what the link knows of this field (an older one never wins): older by

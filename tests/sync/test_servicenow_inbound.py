@@ -317,6 +317,46 @@ def test_a_change_made_while_the_poll_reads_later_records_is_read_by_the_next_po
     assert {t["number"]: t["state"] for t in world.gateway.tickets()} == {"DQ-1": "In Progress", "DQ-2": "On Hold"}
 
 
+def test_a_poll_leaves_alone_the_incidents_nobody_touched_since_the_gateway_made_them(synced: SyncedFactory) -> None:
+    """Every incident the gateway opened since the last poll reads as changed. One nobody touched (revision 0,
+    last updated by the gateway, in the state its link holds) has nothing to apply: its link is not written."""
+    world = synced()
+
+    def snow_links() -> dict[str, dict[str, Any]]:
+        return {
+            ticket["number"]: link
+            for ticket in world.gateway.tickets()
+            for link in world.gateway.ticket(ticket["number"])["links"]
+            if link["target"] == "snow"
+        }
+
+    made = snow_links()
+    assert _poll(world) == []  # the first poll, without a cursor, reads every linked incident
+    assert snow_links() == made
+    time.sleep(1.1)
+    for anomaly in (2, 3, 4):
+        assert world.gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+    world.gateway.drain()
+    before = snow_links()
+    touched = before["DQ-3"]["external_key"]
+    world.in_snow(incident=touched, state="2")
+    time.sleep(0.01)
+
+    assert _poll(world) == ["moved to In Progress"]
+
+    after = snow_links()
+    assert {n: link["updated_at"] for n, link in after.items() if n != "DQ-3"} == {
+        n: link["updated_at"] for n, link in before.items() if n != "DQ-3"
+    }
+    assert after["DQ-3"]["updated_at"] > before["DQ-3"]["updated_at"]
+    assert after["DQ-3"]["remote_status"] == "2"
+    untouched = before["DQ-4"]["external_key"]
+    time.sleep(1.1)
+    world.in_snow(incident=untouched, state="3")  # a later change to one the poll left alone still comes back
+    assert _poll(world) == ["moved to On Hold"]
+    assert {t["number"]: t["state"] for t in world.gateway.tickets()}["DQ-4"] == "On Hold"
+
+
 def test_a_poll_over_many_changed_incidents_applies_them_all_in_short_transactions(
     synced: SyncedFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
