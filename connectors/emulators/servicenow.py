@@ -9,7 +9,8 @@ drops unknown fields); Resolved/Closed need `close_code` + `close_notes` and On 
 reference field takes a sys_id, or a name only with `sysparm_input_display_value=true` (else the
 name is stored, a broken reference). A string longer than its column (short_description 160,
 correlation_id 100) is stored cut to it, without an error, as the instance's database does.
-Encoded queries support `=`, `!=`, `LIKE`, `STARTSWITH`, `ISEMPTY`, `ISNOTEMPTY`, `ORDERBY`/`ORDERBYDESC`;
+Encoded queries support `=`, `!=`, `LIKE`, `STARTSWITH`, `ISEMPTY`, `ISNOTEMPTY`, `IN`, `>`/`>=`/`<`/`<=`,
+`ORDERBY`/`ORDERBYDESC`;
 as on a real instance (glide.invalid_query.returns_no_rows=false), a condition on an unknown field is ignored.
 """
 
@@ -451,13 +452,21 @@ OPERATORS: list[tuple[str, Callable[[str, str], bool]]] = [
     ("LIKE", lambda have, want: want.lower() in have.lower()),
     ("=", lambda have, want: have == want),
     # two-way sync's poll: after the plain ones, so `a=b` never reads as a comparison
-    (">=", lambda have, want: have >= want),
-    ("<=", lambda have, want: have <= want),
-    (">", lambda have, want: have > want),
-    ("<", lambda have, want: have < want),
+    (">=", lambda have, want: _compare(have, want) >= 0),
+    ("<=", lambda have, want: _compare(have, want) <= 0),
+    (">", lambda have, want: _compare(have, want) > 0),
+    ("<", lambda have, want: _compare(have, want) < 0),
     ("NOT IN", lambda have, want: have not in want.split(",")),
     ("IN", lambda have, want: have in want.split(",")),
 ]
+
+
+def _compare(have: str, want: str) -> int:
+    """-1, 0 or 1: an integer field (sys_mod_count) compares as a number, as the instance does ("10" > "9");
+    a date-time compares as text, which its fixed shape orders."""
+    if have.isdigit() and want.isdigit():
+        return (int(have) > int(want)) - (int(have) < int(want))
+    return (have > want) - (have < want)
 
 
 def _term(term: str, fields: tuple[str, ...]) -> Callable[[Record], bool]:

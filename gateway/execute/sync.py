@@ -74,9 +74,9 @@ def poll(rt: Runtime, dispatcher: Dispatcher | None, name: str) -> dict[str, Any
     notes: list[dict[str, str]] = []
     try:
         poll_since = getattr(connector, "poll", None)
-        links = rt.mirror.watched_links(name, rt.mappings.lifecycle.movable())
-        if poll_since is None or not links:
+        if poll_since is None:
             return {"target": name, "changes": notes}
+        links = rt.mirror.watched_links(name, rt.mappings.lifecycle.movable())
         read_at = time.time()
         inbounds, until = poll_since([remote_ticket(link) for link in links], rt.mirror.cursor(name)["polled_until"])
         for inbound in inbounds:
