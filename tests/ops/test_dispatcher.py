@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 
 from rq import Queue
 from rq.job import Job
@@ -61,6 +62,7 @@ def test_a_job_is_written_as_rqs_own_enqueue_writes_it_and_a_worker_runs_it(gate
     stamp = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
     for times in (b"created_at", b"enqueued_at"):
         assert stamp.fullmatch(own.pop(times)) and stamp.fullmatch(ours.pop(times))
+    assert zlib.decompress(ours.pop(b"data")) == zlib.decompress(own.pop(b"data"))  # deflated with a small window
     assert ours == own
     assert queue.connection.smembers(queue.redis_queues_keys) == {queue.key.encode()}
     fetched = Job.fetch(queued[1], connection=queue.connection)
