@@ -55,6 +55,7 @@ EMPTY_CLOSE_NOTES = "close_notes rendered empty: the gateway's default resolutio
 # Revision 0: inserted and never changed since, so nothing its link does not know. The gateway's own creates
 # (6,000 a minute at 100 anomalies a second) were nearly the whole answer, and reading them stalled the instance.
 CHANGED_SINCE_MADE = "sys_mod_count>0"
+SNOW_TIME = "%Y-%m-%d %H:%M:%S"  # sys_updated_on through the Table API, UTC
 FIRST_CURSOR_BACK_S = 3600.0  # by this gateway's clock: an instance's clock an hour behind is not plausible
 POLLED_FIELDS = ["sys_id", "number", "state", "sys_mod_count", "sys_updated_by", "sys_updated_on"]
 JOURNAL_FIELDS = ["sys_id", "element_id", "sys_created_by", "sys_created_on", "value"]
@@ -150,9 +151,9 @@ class ServiceNowConnector:
         the linked ones POLL_IDS at a time: thousands in one URL pass what an instance takes. With nothing linked
         yet the cursor starts FIRST_CURSOR_BACK_S before now: else the first poll after the first tickets read
         every one of them by id (at 100 anomalies a second, 6,000 in 120 requests, the instance stalled 2 s)."""
+        floor = since or dt.datetime.fromtimestamp(time.time() - FIRST_CURSOR_BACK_S, dt.UTC).strftime(SNOW_TIME)
         if not links:
-            start = dt.datetime.fromtimestamp(time.time() - FIRST_CURSOR_BACK_S, dt.UTC)
-            return [], since or start.strftime("%Y-%m-%d %H:%M:%S")
+            return [], floor
 
         def read(table: str, query: str) -> list[dict[str, Any]]:  # only what record_change and journal_change read
             fields = JOURNAL_FIELDS if table else POLLED_FIELDS
@@ -164,7 +165,8 @@ class ServiceNowConnector:
         if since:  # what changed since, one query each, kept to the linked
             known = {_sys_id(link) for link in links}
             changed = f"correlation_idISNOTEMPTY^{CHANGED_SINCE_MADE}^sys_updated_on>={since}^ORDERBYsys_updated_on"
-            records = [r for r in self._call("poll", partial(read, "", changed)) if r.get("sys_id") in known]
+            read_through = self._call("poll", partial(read, "", changed))
+            records = [r for r in read_through if r.get("sys_id") in known]
             notes = f"elementINwork_notes,comments^sys_created_on>={since}^ORDERBYsys_created_on"
             entries = self._call("read journal", partial(read, "sys_journal_field", notes))
             journal = [e for e in entries if e.get("element_id") in known]
@@ -175,18 +177,21 @@ class ServiceNowConnector:
                 records += self._call("poll", partial(read, "", changed))
                 notes = f"element_idIN{ids}^elementINwork_notes,comments^ORDERBYsys_created_on"
                 journal += self._call("read journal", partial(read, "sys_journal_field", notes))
+            read_through = records
         records.sort(key=lambda r: str(r.get("sys_updated_on", "")))
         journal.sort(key=lambda e: str(e.get("sys_created_on", "")))
         found = [Inbound(changes=[record_change(r, current=True) for r in records])]
         found += [Inbound(delivery_id=f"journal:{e.get('sys_id', '')}", changes=[journal_change(e)]) for e in journal]
-        newest = max([str(r.get("sys_updated_on", "")) for r in records] + [since])
-        if newest == since:
-            return found, since
+        # every record read counts, another integration's too: the cursor moved only with the linked ones, so
+        # others' changes were read again each poll until one of the gateway's own changed
+        newest = max([str(r.get("sys_updated_on", "")) for r in read_through] + [floor])
+        if newest == floor:  # a first poll that found nothing changed since made starts from the floor too
+            return found, floor
         # A record of an earlier chunk changed while later chunks were read is older than `newest`: step back
         # by the poll's length and a tick so the next poll reads it (what was seen again is in step, or deduped).
         back = math.ceil(time.monotonic() - started) + 1
-        stepped = dt.datetime.fromtimestamp(snow_time(newest) - back, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        return found, max(stepped, since)
+        stepped = dt.datetime.fromtimestamp(snow_time(newest) - back, dt.UTC).strftime(SNOW_TIME)
+        return found, max(stepped, floor)
 
     # -- payloads --------------------------------------------------------------------------
     def _incident(self, request: CreateRequest, key: str) -> dict[str, str]:

@@ -175,6 +175,23 @@ def test_a_poll_before_anything_is_linked_starts_the_cursor_so_the_next_one_asks
     assert [change.external_id for change in inbounds[0].changes] == [links[42].external_id]
 
 
+def test_a_first_poll_that_finds_nothing_changed_since_made_still_starts_the_cursor(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: Callable[..., CreateRequest]
+) -> None:
+    """Sync turned on for tickets that exist: the first poll asks by id; with a cursor after it, the next asks
+    what changed since (else every poll asked by id, 100 a request)."""
+    links = [connector.create(new_request(key=f"qualytics:{n}", number=f"DQ-{n}")) for n in range(3)]
+
+    inbounds, cursor = connector.poll(links, "")
+
+    assert inbounds[0].changes == [] and cursor
+    emulator.act({"incident": links[1].external_key, "as": "jane.doe", "state": "2"})
+    emulator.log.clear()
+    inbounds, _ = connector.poll(links, cursor)
+    assert [change.external_id for change in inbounds[0].changes] == [links[1].external_id]
+    assert all("sys_idIN" not in entry.query["sysparm_query"][0] for entry in emulator.log if entry.method == "GET")
+
+
 def test_a_poll_keeps_to_the_linked_incidents(
     connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: Callable[..., CreateRequest]
 ) -> None:
@@ -189,6 +206,24 @@ def test_a_poll_keeps_to_the_linked_incidents(
 
     assert {change.external_id for change in inbounds[0].changes} == {ours.external_id}
     assert [i.changes[0].external_id for i in inbounds[1:]] == [ours.external_id]
+
+
+def test_a_poll_moves_its_cursor_past_what_it_read_of_other_integrations(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: Callable[..., CreateRequest]
+) -> None:
+    """Else another tool's changes are read again every poll until one of the gateway's own changes."""
+    ours = connector.create(new_request(key="qualytics:1", number="DQ-1"))
+    theirs = connector.create(new_request(key="other-tool:7", number="DQ-7"))
+    since = max(str(i["sys_updated_on"]) for i in emulator.incidents())
+    emulator.act({"incident": ours.external_key, "as": "jane.doe", "state": "2"})
+    time.sleep(3.1)  # past the step back a cursor takes (the poll's length and a second)
+    emulator.act({"incident": theirs.external_key, "as": "jane.doe", "state": "2"})
+    ours_at = next(i["sys_updated_on"] for i in emulator.incidents() if i["number"] == ours.external_key)
+
+    inbounds, cursor = connector.poll([ours], since)
+
+    assert {change.external_id for change in inbounds[0].changes} == {ours.external_id}
+    assert cursor > ours_at
 
 
 def test_close_notes_that_render_empty_fall_back_to_the_gateways_text_and_the_incident_resolves(
