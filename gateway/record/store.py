@@ -147,6 +147,27 @@ def _pg_schema(sql: str) -> str:
     return re.sub(r"\bREAL\b", "DOUBLE PRECISION", re.sub(r"\bINTEGER\b", "BIGINT", sql))
 
 
+@lru_cache(maxsize=256)
+def _one_row(sql: str) -> tuple[str, str, str] | None:
+    """A plain `INSERT ... VALUES (...)` (an ON CONFLICT clause may follow; no RETURNING) split around its
+    one row of values, or None: what a pipelined transaction may send many rows of as one statement."""
+    start = sql.find(" VALUES (")
+    if not sql.startswith("INSERT INTO ") or start < 0 or "RETURNING" in sql:
+        return None
+    end = sql.find(")", start)
+    row = sql[start + 8 : end + 1]
+    return None if "(" in row[1:] else (sql[: start + 8], row, sql[end + 1 :])
+
+
+@lru_cache(maxsize=512)
+def _many_rows(sql: str, count: int) -> str:
+    head, row, tail = _one_row(sql) or ("", "", "")
+    return head + ", ".join([row] * count) + tail
+
+
+ROWS_TOGETHER = (32, 16, 8, 4, 2, 1)  # a few statement lengths, each prepared once, whatever a batch holds
+
+
 class Row(tuple[Any, ...]):
     """A PostgreSQL row that reads like sqlite3.Row: by name, by position, and as a mapping."""
 
@@ -204,11 +225,31 @@ class _Wire:
         self.seen: set[_Key] = set()
         self.made = 0  # prepared statements named so far: names are never reused
         self.pending: list[_Key | None] = []  # per command since the last sync: the key a prepare is for, else None
+        self.held: dict[str, list[Sequence[Any]]] = {}  # INSERT rows waiting to go as one statement (`hold`)
         self.poll = select.poll()
         self.poll.register(self.pg.socket, select.POLLIN)
         self.pg.enter_pipeline_mode()
 
-    def send(self, sql: str, args: Sequence[Any]) -> None:
+    def hold(self, sql: str, args: Sequence[Any]) -> None:
+        """An INSERT row (`_one_row`) kept back: the rows of one statement go together before anything else is
+        sent. An ingress batch wrote five single-row INSERTs a delivery; PostgreSQL's own time for a row of
+        executions was 60-69 µs alone against 40-42 µs 25 to a statement (measured on this machine)."""
+        self.held.setdefault(sql, []).append(args)
+
+    def release(self) -> None:
+        """Send the held rows: the tickets' first (the others' rows point at them), the rest in the order held."""
+        held, self.held = self.held, {}
+        for sql in sorted(held, key=lambda text: not text.startswith("INSERT INTO tickets ")):
+            rows = held[sql]
+            while rows:
+                count = next(size for size in ROWS_TOGETHER if size <= len(rows))
+                together, rows = rows[:count], rows[count:]
+                self.send(_many_rows(sql, count), [value for row in together for value in row], many=True)
+
+    def send(self, sql: str, args: Sequence[Any], *, many: bool = False) -> None:
+        """`many`: rows sent together (`release`): prepared whatever the number of parameters."""
+        if self.held:
+            self.release()
         query, pg = _numbered(sql), self.pg
         if not args:
             pg.send_query_params(query, None)
@@ -222,7 +263,7 @@ class _Wire:
             name is None
             and key in self.seen
             and len(self.prepared) < self.PREPARED_MAX
-            and len(args) <= self.PREPARED_PARAMS
+            and (many or len(args) <= self.PREPARED_PARAMS)
         ):
             self.made += 1
             name = self.prepared[key] = b"gw%d" % self.made
@@ -239,6 +280,8 @@ class _Wire:
 
     def sync(self) -> list[psycopg.pq.abc.PGresult]:
         """The results of the statements sent since the last sync, in order; the first failure raised."""
+        if self.held:
+            self.release()
         pending, self.pending = self.pending, []
         try:
             results = self._exchange()
@@ -330,7 +373,9 @@ class _PgTx:
 
     def send(self, sql: str, args: Sequence[Any] = (), /) -> None:
         """A statement whose answer is not read: in a pipeline it goes with the next one that is."""
-        if self.pipelined_now:
+        if self.pipelined_now and _one_row(sql) is not None:
+            self.wire.hold(sql, args)
+        elif self.pipelined_now:
             self.wire.send(sql, args)
         else:
             self.execute(sql, args)
@@ -355,6 +400,11 @@ class _PgTx:
         self.pipelined_now = True
         try:
             yield
+        except BaseException:
+            self.wire.held.clear()  # rolled back: never sent
+            raise
+        else:
+            self.wire.release()  # with the COMMIT
         finally:
             self.pipelined_now = False
 

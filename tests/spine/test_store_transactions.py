@@ -167,3 +167,34 @@ def test_a_lock_held_past_the_busy_timeout_is_unavailable_and_a_bad_statement_is
     assert unavailable(locked.value), repr(locked.value)
     assert not unavailable(bad.value), repr(bad.value)
     store.close()
+
+
+def test_rows_sent_in_a_pipelined_transaction_all_land_tickets_first_in_few_statements(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL INSERT rows of one statement are held and go together (an ingress batch wrote five single-row
+    INSERTs a delivery); a ticket opened after rows that point at other tickets still goes first."""
+    conn = store.connection()
+    conn.execute("CREATE TABLE tickets (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    conn.execute(
+        "CREATE TABLE timeline (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets (id), n INTEGER)"
+    )
+    conn.execute("INSERT INTO tickets (id, name) VALUES (?, ?)", (1, "open"))
+    sent: list[str] = []
+    if store.postgres:
+        wire = conn.wire  # type: ignore[attr-defined]
+        real_send = wire.send
+        monkeypatch.setattr(wire, "send", lambda sql, args, **kw: (sent.append(sql), real_send(sql, args, **kw))[1])
+
+    with store.transaction(pipelined=True) as tx:
+        for n in range(37):  # a recurrence on ticket 1, then a ticket opened and its first entry
+            store.send(tx, "INSERT INTO timeline (id, ticket_id, n) VALUES (?, ?, ?)", (n * 2 + 1, 1, n))
+            store.send(tx, "INSERT INTO tickets (id, name) VALUES (?, ?)", (n + 2, f"t{n}"))
+            store.send(tx, "INSERT INTO timeline (id, ticket_id, n) VALUES (?, ?, ?)", (n * 2 + 2, n + 2, n))
+
+    rows = conn.execute("SELECT id, ticket_id, n FROM timeline ORDER BY id").fetchall()
+    assert [tuple(row) for row in rows] == [(i + 1, 1 if i % 2 == 0 else i // 2 + 2, i // 2) for i in range(74)]
+    assert conn.execute("SELECT count(*) AS n FROM tickets").fetchone()["n"] == 38
+    if store.postgres:  # 37 tickets: 32 + 4 + 1 rows; 74 entries: 32 + 32 + 8 + 2
+        inserts = [sql for sql in sent if sql.startswith("INSERT")]
+        assert [sql.split()[2] for sql in inserts] == ["tickets"] * 3 + ["timeline"] * 4
