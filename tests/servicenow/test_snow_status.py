@@ -192,13 +192,20 @@ def test_a_first_poll_that_finds_nothing_changed_since_made_still_starts_the_cur
     assert all("sys_idIN" not in entry.query["sysparm_query"][0] for entry in emulator.log if entry.method == "GET")
 
 
+def _ours_and_another_tools(
+    connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: Callable[..., CreateRequest]
+) -> tuple[RemoteTicket, RemoteTicket, str]:
+    """An incident of the gateway's, one with another integration's correlation id, and a cursor after both."""
+    ours = connector.create(new_request(key="qualytics:1", number="DQ-1"))
+    theirs = connector.create(new_request(key="other-tool:7", number="DQ-7"))
+    return ours, theirs, max(str(i["sys_updated_on"]) for i in emulator.incidents())
+
+
 def test_a_poll_keeps_to_the_linked_incidents(
     connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: Callable[..., CreateRequest]
 ) -> None:
     """Another integration's incident (a correlation id of its own) changed since the cursor is not the gateway's."""
-    ours = connector.create(new_request(key="qualytics:1", number="DQ-1"))
-    theirs = connector.create(new_request(key="other-tool:7", number="DQ-7"))
-    since = max(str(i["sys_updated_on"]) for i in emulator.incidents())
+    ours, theirs, since = _ours_and_another_tools(connector, emulator, new_request)
     for link in (ours, theirs):
         emulator.act({"incident": link.external_key, "as": "jane.doe", "state": "2", "work_notes": "on it"})
 
@@ -212,9 +219,7 @@ def test_a_poll_moves_its_cursor_past_what_it_read_of_other_integrations(
     connector: ServiceNowConnector, emulator: ServiceNowEmulator, new_request: Callable[..., CreateRequest]
 ) -> None:
     """Else another tool's changes are read again every poll until one of the gateway's own changes."""
-    ours = connector.create(new_request(key="qualytics:1", number="DQ-1"))
-    theirs = connector.create(new_request(key="other-tool:7", number="DQ-7"))
-    since = max(str(i["sys_updated_on"]) for i in emulator.incidents())
+    ours, theirs, since = _ours_and_another_tools(connector, emulator, new_request)
     emulator.act({"incident": ours.external_key, "as": "jane.doe", "state": "2"})
     time.sleep(3.1)  # past the step back a cursor takes (the poll's length and a second)
     emulator.act({"incident": theirs.external_key, "as": "jane.doe", "state": "2"})
