@@ -161,7 +161,10 @@ def _one_row(sql: str) -> tuple[str, str, str] | None:
 
 @lru_cache(maxsize=512)
 def _many_rows(sql: str, count: int) -> str:
-    head, row, tail = _one_row(sql) or ("", "", "")
+    """`sql` (one `_one_row` takes apart) with `count` rows of values."""
+    parts = _one_row(sql)
+    assert parts is not None, sql
+    head, row, tail = parts
     return head + ", ".join([row] * count) + tail
 
 
@@ -401,10 +404,8 @@ class _PgTx:
         try:
             yield
         except BaseException:
-            self.wire.held.clear()  # rolled back: never sent
+            self.wire.held.clear()  # rolled back, never sent (else the next statement, at last COMMIT, sends them)
             raise
-        else:
-            self.wire.release()  # with the COMMIT
         finally:
             self.pipelined_now = False
 
