@@ -118,13 +118,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def ingest_process(self) -> bool:
-        """Whether `gateway serve` runs the ingress writer in a process of its own. Auto: on SQLite, where the one
-        writer is the ingress's bound and the process took it from 1,665 to 2,391 req/s here; not on PostgreSQL,
-        where more web nodes scale the ingress and, on a 2-core machine shared with the database and the workers,
-        the extra hop raised the p50 and p99 at a steady 100/s (README, "Performance")."""
+        """Whether `gateway serve` runs the ingress writer in a process of its own: by default yes, on both
+        databases. One interpreter cannot use two cores: the process took SQLite's ingress from 1,665 to 2,391 req/s
+        here and PostgreSQL's from 0.30 to 0.44-0.46 of the bare endpoint. PostgreSQL kept the thread while the
+        process's steady 100/s showed rare long tails; those came from the ServiceNow poll's first-poll stall, since
+        fixed (README, "Performance", "The writer process on PostgreSQL, a third time")."""
         if self.ingest_process_setting is not None:
             return self.ingest_process_setting
-        return self.database_url.startswith("sqlite:///")
+        return True
 
     @property
     def database_path(self) -> Path:

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from gateway.run.supervisor import DEFAULT_WORKERS
-from tests import postgres
 from tests.conftest import QUALYTICS_SECRET, Trackers, payload, qualytics_delivery
 from tests.e2e.conftest import Served, alive
 
@@ -47,7 +46,7 @@ def test_a_webhook_becomes_tickets_in_both_trackers_through_the_worker_process(
         "status": "ok",
         "database": "ok",
         "redis": "ok",
-        "ingress_writer": "in process" if postgres.wanted() else "ok",  # auto: a process on SQLite
+        "ingress_writer": "ok",  # auto: a process of its own
         "targets": {"jira": "ok", "snow": "ok"},
         "degraded": [],
     }
@@ -72,7 +71,7 @@ def test_twenty_concurrent_deliveries_of_one_anomaly_make_one_ticket(
 def test_with_the_writer_in_the_web_process_concurrent_deliveries_still_make_one_ticket(
     serve: Callable[..., Served], trackers: Trackers
 ) -> None:
-    served = serve(GATEWAY_INGEST_PROCESS="0")  # the thread (PostgreSQL's default; SQLite's when chosen)
+    served = serve(GATEWAY_INGEST_PROCESS="0")  # the thread, when chosen
     assert served.get("/readyz")["ingress_writer"] == "in process"
     assert served.pids("writer") == []
     bodies = [json.dumps(qualytics_delivery(7, timestamp=f"2026-01-25T13:{i:02d}:00Z")).encode() for i in range(10)]

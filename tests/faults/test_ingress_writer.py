@@ -19,7 +19,7 @@ from tests.faults.conftest import ServeFactory, assert_one_ticket_each, database
 from tests.faults.test_process_faults import FAST, HEADERS, Traffic
 
 pytestmark = pytest.mark.slow
-PROCESS = {"GATEWAY_INGEST_PROCESS": "1"}  # on PostgreSQL too, where it is off unless asked for
+PROCESS = {"GATEWAY_INGEST_PROCESS": "1"}  # as `auto` chooses, said outright
 
 
 def post(served: Served, anomaly: int, **fields: Any) -> httpx.Response:
