@@ -124,20 +124,21 @@ class Planner:
         firsts: list[FirstReads | None] = []
         asked: list[tuple[Event, FirstReads]] = []
         seen: set[str] = set()
-        for index, event in enumerate(events):
-            first = self.first_reads(event)
-            firsts.append(first)
-            keys = {event.correlation_key, f"{event.source}\0{event.anomaly_id}"}
-            keys |= {first.ahead.key} if first.ahead else set()
-            if first.flows and first.ahead is None:  # a status change: what follows it waits its turn
-                firsts.extend(None for _ in events[index + 1 :])
-                break
-            if not keys & seen:
-                asked.append((event, first))
-            seen |= keys
+        with self.mirror.locks_together(self.tx):
+            for index, event in enumerate(events):
+                first = self.first_reads(event)
+                firsts.append(first)
+                keys = {event.correlation_key, f"{event.source}\0{event.anomaly_id}"}
+                keys |= {first.ahead.key} if first.ahead else set()
+                if first.flows and first.ahead is None:  # a status change: what follows it waits its turn
+                    firsts.extend(None for _ in events[index + 1 :])
+                    break
+                if not keys & seen:
+                    asked.append((event, first))
+                seen |= keys
         if not asked:
             return firsts
-        answers = self.mirror.ask_together(self.tx, [query for _, first in asked for query in first.queries])
+        answers = self.mirror.ask_many(self.tx, [query for _, first in asked for query in first.queries])
         for _, first in asked:
             first.answers, answers = answers[: len(first.queries)], answers[len(first.queries) :]
         opening = sum(first.opens_ticket(event) for event, first in asked)

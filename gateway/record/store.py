@@ -168,6 +168,32 @@ def _many_rows(sql: str, count: int) -> str:
     return head + ", ".join([row] * count) + tail
 
 
+@lru_cache(maxsize=64)
+def _lateral(sql: str, count: int) -> str:
+    """A read of `count` text values as one statement over arrays of them: the read runs once per row of
+    values, and each row it returns ends with that row's position (`Store.ask_many`)."""
+    columns = ", ".join(f"v{number}" for number in range(1, count + 1))
+    head, *parts = sql.split("?")
+    read = head + "".join(f"asked.v{number}{part}" for number, part in enumerate(parts, 1))
+    read += "" if " LIMIT " in read else " OFFSET 0"  # a read per row of values, each planned as the read alone
+    arrays = ", ".join(["?::text[]"] * count)
+    return (
+        f"SELECT found.*, asked.position FROM unnest({arrays}) WITH ORDINALITY AS asked({columns}, position)"
+        f" CROSS JOIN LATERAL ({read}) AS found"
+    )
+
+
+def _without_last(row: Row) -> Row:
+    trimmed = Row(tuple.__getitem__(row, slice(0, -1)))
+    trimmed.names = _all_but_last(tuple(row.names))
+    return trimmed
+
+
+@lru_cache(maxsize=64)
+def _all_but_last(names: tuple[str, ...]) -> dict[str, int]:
+    return {name: index for index, name in enumerate(names[:-1])}
+
+
 ROWS_TOGETHER = (32, 16, 8, 4, 2, 1)  # a few statement lengths, each prepared once, whatever a batch holds
 
 
@@ -355,6 +381,7 @@ class _PgTx:
         self.conn = conn
         self.wire = _Wire(conn)
         self.locked_keys: set[str] = set()  # advisory locks this transaction holds (`Store.lock_key`)
+        self.locks_waiting: list[str] | None = None  # keys to lock in one statement (`Store.locks_together`)
         self.pipelined_now = False  # in a pipelined transaction (`Store.transaction`)
 
     def execute(self, sql: str, args: Sequence[Any] = (), /) -> Cursor:
@@ -597,6 +624,39 @@ class Store:
             return [query.answer(cursor) for query, cursor in zip(queries, cursors, strict=True)]
         return [self.ask(tx, query) for query in queries]
 
+    def ask_many(self, tx: Tx, queries: Sequence[Query[Any]]) -> list[Any]:
+        """`ask_together` for reads only: on PostgreSQL the queries of one statement whose values are all text
+        go as one statement, a row of values each (`_lateral`), so they run grouped, not in the order given.
+        An ingress batch asked three reads a delivery, each a statement of its own."""
+        if not isinstance(tx, _PgTx):
+            return [self.ask(tx, query) for query in queries]
+        alike: dict[str, list[int]] = {}
+        for index, query in enumerate(queries):
+            if query.args and all(type(value) is str for value in query.args):
+                alike.setdefault(query.sql, []).append(index)
+        statements: list[tuple[str, Sequence[Any]]] = []
+        asked: list[list[int]] = []  # per statement: the queries it answers
+        for index, query in enumerate(queries):
+            group = alike.get(query.sql, [index])
+            if len(group) == 1:
+                statements.append((query.sql, query.args))
+                asked.append(group)
+            elif group[0] == index:
+                columns = [[queries[member].args[column] for member in group] for column in range(len(query.args))]
+                statements.append((_lateral(query.sql, len(query.args)), columns))
+                asked.append(group)
+        answers: list[Any] = [None] * len(queries)
+        for group, cursor in zip(asked, tx.execute_together(statements), strict=True):
+            if len(group) == 1:
+                answers[group[0]] = queries[group[0]].answer(cursor)
+                continue
+            rows: list[list[Any]] = [[] for _ in group]
+            for row in cursor:  # its last column is the 1-based position of the query it answers
+                rows[row[-1] - 1].append(_without_last(row))
+            for member, found in zip(group, rows, strict=True):
+                answers[member] = queries[member].answer(_Rows(found, len(found)))
+        return answers
+
     def flush(self, tx: Tx) -> None:
         """What was sent has been answered: a failure among it is raised here."""
         if isinstance(tx, _PgTx):
@@ -646,8 +706,27 @@ class Store:
         """Serialise transactions about one correlation key until commit (SQLite's writer lock already does).
         A key this transaction holds is not asked for again (a round trip)."""
         if isinstance(tx, _PgTx) and key not in tx.locked_keys:  # what is read next waits for it
-            tx.send("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
+            if tx.locks_waiting is not None:
+                tx.locks_waiting.append(key)
+            else:
+                tx.send("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
             tx.locked_keys.add(key)
+
+    @contextmanager
+    def locks_together(self, tx: Tx) -> Iterator[None]:
+        """PostgreSQL: the keys `lock_key` is given in the block are locked in that order by one statement sent
+        at its end (an ingress batch sent a statement a key: most of its statements)."""
+        if not isinstance(tx, _PgTx) or tx.locks_waiting is not None:
+            yield
+            return
+        tx.locks_waiting = []
+        try:
+            yield
+            keys = tx.locks_waiting
+        finally:
+            tx.locks_waiting = None
+        if keys:  # unnest hands the keys over in the array's order, one lock after the other
+            tx.send("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(?::text[]) AS k", (keys,))
 
     def migrate(self) -> int:
         """Apply the migrations this database lacks, once however many processes start at once; the version."""

@@ -126,3 +126,26 @@ def test_two_anomalies_sent_with_one_event_id_in_one_batch_record_one_event(gate
     assert not one.duplicate and two.duplicate and two.event_id == one.event_id and two.executions == []
     assert [t["anomaly_ids"] for t in gateway.tickets()] == [["41"]]
     assert gateway.runtime.mirror.connection().execute("SELECT count(*) FROM events").fetchone()[0] == 1
+
+
+def test_a_batchs_first_reads_go_in_a_few_statements_however_many_deliveries_it_holds(
+    gateway: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a batch of new anomalies locks its keys in one statement and asks each kind of first read
+    (seen before? its anomaly's ticket? its group's?) in one: a statement each was most of what the server did."""
+    headers = {"x-qualytics-secret": QUALYTICS_SECRET}
+    received = [receive(gateway.runtime, "qualytics", headers, json.dumps(delivery(a)).encode()) for a in range(50, 62)]
+    sent: list[str] = []
+    conn = gateway.runtime.mirror.connection()  # the writer's below: it writes in this thread
+    if gateway.runtime.mirror.postgres:
+        wire = conn.wire  # type: ignore[attr-defined]
+        real_send = wire.send
+        monkeypatch.setattr(wire, "send", lambda sql, args, **kw: (sent.append(sql), real_send(sql, args, **kw))[1])
+    settled: list[Recorded | BaseException] = []
+
+    IngestWriter(gateway.runtime, lambda: gateway.dispatcher).write([Pending(r, settled.append) for r in received])
+
+    assert [type(result) for result in settled] == [Recorded] * 12, settled
+    assert sorted(int(t["anomaly_ids"][0]) for t in gateway.tickets()) == list(range(50, 62))
+    if gateway.runtime.mirror.postgres:  # the locks, three reads, the new tickets' ids
+        assert len([sql for sql in sent if sql.startswith("SELECT")]) == 5, sent

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gateway.record.store import CONFLICTS, DatabaseError, Query, Store, unavailable
+from gateway.record.store import CONFLICTS, DatabaseError, Query, Store, every_row, first, unavailable
 from tests.postgres import PostgresServer
 
 Makes = Callable[[Path], str]
@@ -198,3 +198,74 @@ def test_rows_sent_in_a_pipelined_transaction_all_land_tickets_first_in_few_stat
     if store.postgres:  # 37 tickets: 32 + 4 + 1 rows; 74 entries: 32 + 32 + 8 + 2
         inserts = [sql for sql in sent if sql.startswith("INSERT")]
         assert [sql.split()[2] for sql in inserts] == ["tickets"] * 3 + ["timeline"] * 4
+
+
+def test_reads_asked_many_answer_as_each_alone_and_reads_of_one_statement_go_as_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ask_many` (an ingress batch's first reads): on PostgreSQL the reads of one statement go as one statement,
+    a row of values each; each still gets its own answer, found or not, and a read with a number goes alone."""
+    conn = store.connection()
+    for n, name in enumerate(["alpha", "beta", "gamma", "it's"], 1):
+        conn.execute("INSERT INTO items (id, name, score) VALUES (?, ?, ?)", (n, name, n / 2))
+    by_name = "SELECT id, score FROM items WHERE name = ?"
+    newest = "SELECT * FROM items WHERE name = ? OR name = ? ORDER BY id DESC LIMIT 1" + store.for_update
+    queries = [
+        Query(by_name, ("beta",), every_row),
+        Query(newest, ("alpha", "gamma"), first(lambda row: row["name"])),
+        Query(by_name, ("missing",), every_row),
+        Query("SELECT name FROM items WHERE id = ?", (4,), first(lambda row: row["name"])),
+        Query(by_name, ("it's",), every_row),
+        Query(newest, ("nobody", "beta"), first(lambda row: row["name"])),
+        Query(newest, ("nobody", "nothing"), first(lambda row: row["name"])),
+    ]
+    sent: list[str] = []
+    if store.postgres:
+        wire = conn.wire  # type: ignore[attr-defined]
+        real_send = wire.send
+        monkeypatch.setattr(wire, "send", lambda sql, args, **kw: (sent.append(sql), real_send(sql, args, **kw))[1])
+
+    with store.transaction(pipelined=True) as tx:
+        together = store.ask_many(tx, queries)
+    monkeypatch.undo()
+    with store.transaction() as tx:
+        alone = [store.ask(tx, query) for query in queries]
+
+    assert [[tuple(row) for row in rows] if isinstance(rows, list) else rows for rows in together] == [
+        [(2, 1.0)],
+        "gamma",
+        [],
+        "it's",
+        [(4, 2.0)],
+        "beta",
+        None,
+    ]
+    assert [[tuple(row) for row in rows] if isinstance(rows, list) else rows for rows in alone] == [
+        [tuple(row) for row in rows] if isinstance(rows, list) else rows for rows in together
+    ]
+    assert [dict(row) for row in together[0]] == [{"id": 2, "score": 1.0}]  # by name, without the row's position
+    if store.postgres:  # one statement for each kind of text read, one for the read by number
+        assert len([sql for sql in sent if sql.startswith("SELECT")]) == 3, sent
+
+
+def test_keys_locked_together_are_held_until_commit(postgres_server: PostgresServer) -> None:
+    """`locks_together`: the keys a batch locks go in one statement, and each is held as if locked alone: another
+    transaction cannot take one until the batch commits (and one not asked for stays free)."""
+    store = Store(postgres_server.create_database(), migrate=False)
+    other = Store(store.url, migrate=False)  # a connection of its own to the same database
+    free = "SELECT pg_try_advisory_xact_lock(hashtextextended(?, 0)) AS got"
+
+    def can_take(key: str) -> bool:
+        with other.transaction() as tx:  # released at its end
+            return bool(tx.execute(free, (key,)).fetchone()["got"])
+
+    with store.transaction(pipelined=True) as tx:
+        with store.locks_together(tx):
+            for key in ("group-b", "group-a", "group-b", "group-c"):
+                store.lock_key(tx, key)
+        store.flush(tx)
+        held = [can_take(key) for key in ("group-a", "group-b", "group-c", "group-d")]
+    after = [can_take(key) for key in ("group-a", "group-b", "group-c")]
+
+    assert held == [False, False, False, True]
+    assert after == [True, True, True]
