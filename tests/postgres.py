@@ -15,14 +15,26 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
+import pytest
 
 SWITCH = "GATEWAY_TEST_DATABASE"  # "postgresql" runs the suites that read it on PostgreSQL
 
 
 def wanted() -> bool:
     return os.environ.get(SWITCH, "sqlite").lower().startswith("postgres")
+
+
+def statements_sent(conn: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of each statement a connection of the mirror sends from now on (PostgreSQL; SQLite's: none)."""
+    sent: list[str] = []
+    wire = getattr(conn, "wire", None)
+    if wire is not None:
+        real_send = wire.send
+        monkeypatch.setattr(wire, "send", lambda sql, args, **kw: (sent.append(sql), real_send(sql, args, **kw))[1])
+    return sent
 
 
 def _bin(name: str) -> str:

@@ -19,6 +19,7 @@ from gateway.decide.ingest import Received, Recorded, receive
 from gateway.decide.writer import IngestWriter, Pending
 from tests.conftest import LOCAL_MAPPINGS, QUALYTICS_SECRET, Harness, MakeHarness
 from tests.conftest import qualytics_delivery as delivery
+from tests.postgres import statements_sent
 from tests.spine.test_grouping import grouped
 
 
@@ -135,12 +136,7 @@ def test_a_batchs_first_reads_go_in_a_few_statements_however_many_deliveries_it_
     (seen before? its anomaly's ticket? its group's?) in one: a statement each was most of what the server did."""
     headers = {"x-qualytics-secret": QUALYTICS_SECRET}
     received = [receive(gateway.runtime, "qualytics", headers, json.dumps(delivery(a)).encode()) for a in range(50, 62)]
-    sent: list[str] = []
-    conn = gateway.runtime.mirror.connection()  # the writer's below: it writes in this thread
-    if gateway.runtime.mirror.postgres:
-        wire = conn.wire  # type: ignore[attr-defined]
-        real_send = wire.send
-        monkeypatch.setattr(wire, "send", lambda sql, args, **kw: (sent.append(sql), real_send(sql, args, **kw))[1])
+    sent = statements_sent(gateway.runtime.mirror.connection(), monkeypatch)  # the writer's: this thread's
     settled: list[Recorded | BaseException] = []
 
     IngestWriter(gateway.runtime, lambda: gateway.dispatcher).write([Pending(r, settled.append) for r in received])

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from gateway.record.store import CONFLICTS, DatabaseError, Query, Store, every_row, first, unavailable
-from tests.postgres import PostgresServer
+from tests.postgres import PostgresServer, statements_sent
 
 Makes = Callable[[Path], str]
 
@@ -180,11 +180,7 @@ def test_rows_sent_in_a_pipelined_transaction_all_land_tickets_first_in_few_stat
         "CREATE TABLE timeline (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets (id), n INTEGER)"
     )
     conn.execute("INSERT INTO tickets (id, name) VALUES (?, ?)", (1, "open"))
-    sent: list[str] = []
-    if store.postgres:
-        wire = conn.wire  # type: ignore[attr-defined]
-        real_send = wire.send
-        monkeypatch.setattr(wire, "send", lambda sql, args, **kw: (sent.append(sql), real_send(sql, args, **kw))[1])
+    sent = statements_sent(conn, monkeypatch)
 
     with store.transaction(pipelined=True) as tx:
         for n in range(37):  # a recurrence on ticket 1, then a ticket opened and its first entry
@@ -219,11 +215,7 @@ def test_reads_asked_many_answer_as_each_alone_and_reads_of_one_statement_go_as_
         Query(newest, ("nobody", "beta"), first(lambda row: row["name"])),
         Query(newest, ("nobody", "nothing"), first(lambda row: row["name"])),
     ]
-    sent: list[str] = []
-    if store.postgres:
-        wire = conn.wire  # type: ignore[attr-defined]
-        real_send = wire.send
-        monkeypatch.setattr(wire, "send", lambda sql, args, **kw: (sent.append(sql), real_send(sql, args, **kw))[1])
+    sent = statements_sent(conn, monkeypatch)
 
     with store.transaction(pipelined=True) as tx:
         together = store.ask_many(tx, queries)
