@@ -630,21 +630,19 @@ class Store:
         An ingress batch asked three reads a delivery, each a statement of its own."""
         if not isinstance(tx, _PgTx):
             return [self.ask(tx, query) for query in queries]
-        alike: dict[str, list[int]] = {}
+        groups: dict[str | int, list[int]] = {}  # a statement each: reads of one text-valued statement, else one read
         for index, query in enumerate(queries):
-            if query.args and all(type(value) is str for value in query.args):
-                alike.setdefault(query.sql, []).append(index)
+            texts = bool(query.args) and all(type(value) is str for value in query.args)
+            groups.setdefault(query.sql if texts else index, []).append(index)
+        asked = list(groups.values())
         statements: list[tuple[str, Sequence[Any]]] = []
-        asked: list[list[int]] = []  # per statement: the queries it answers
-        for index, query in enumerate(queries):
-            group = alike.get(query.sql, [index])
+        for group in asked:
+            query = queries[group[0]]
             if len(group) == 1:
                 statements.append((query.sql, query.args))
-                asked.append(group)
-            elif group[0] == index:
+            else:
                 columns = [[queries[member].args[column] for member in group] for column in range(len(query.args))]
                 statements.append((_lateral(query.sql, len(query.args)), columns))
-                asked.append(group)
         answers: list[Any] = [None] * len(queries)
         for group, cursor in zip(asked, tx.execute_together(statements), strict=True):
             if len(group) == 1:
