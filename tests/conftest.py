@@ -11,7 +11,6 @@ from typing import Any
 import msgspec
 import pytest
 from litestar.testing import TestClient
-from rq import SimpleWorker
 
 from gateway.core.settings import Settings
 from gateway.dispatch.queue import Dispatcher, connect
@@ -19,6 +18,7 @@ from gateway.dispatch.sweeper import Sweeper
 from gateway.execute import runner as jobs
 from gateway.record.runtime import Runtime
 from gateway.run.embedded_redis import EmbeddedRedis
+from gateway.run.worker import PromptSimpleWorker
 from gateway.web.app import create_app
 from tests import postgres
 from tests.postgres import PostgresServer
@@ -169,7 +169,7 @@ class Harness:
         """Run the worker until nothing is queued; waits and backoffs are fast-forwarded, never slept
         (unless a test passes a real `sleep`)."""
         jobs.configure(self.runtime, sleep=sleep or self.sleeps.append)
-        worker = SimpleWorker([self.dispatcher.queue], connection=self.connection)
+        worker = PromptSimpleWorker([self.dispatcher.queue], connection=self.connection)
         sweeper = Sweeper(self.runtime, self.dispatcher)
         for _ in range(rounds):
             worker.work(burst=True)
@@ -212,9 +212,7 @@ MakeHarness = Callable[..., Harness]
 
 
 @pytest.fixture
-def make_gateway(
-    tmp_path: Path, redis_url: str, database_url: Callable[[Path], str]
-) -> Iterator[MakeHarness]:
+def make_gateway(tmp_path: Path, redis_url: str, database_url: Callable[[Path], str]) -> Iterator[MakeHarness]:
     made: list[Harness] = []
 
     def make(

@@ -10,6 +10,7 @@ so nothing is lost while no worker runs: the sweeper of the next worker enqueues
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import signal
@@ -20,6 +21,7 @@ import time
 import traceback
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import redis
 from redis.client import Pipeline
@@ -54,7 +56,31 @@ class _StopAware:
         super().handle_warm_shutdown_request()  # type: ignore[misc]
 
 
-class GatewayWorker(_StopAware, SimpleWorker):
+class _PromptUnsubscribe:
+    """RQ reads its pub/sub channel in redis-py's thread with 60 s reads, and redis-py 8's `stop()` waits for that
+    thread without a bound: when the unsubscribe reply came before the flag was cleared, the thread read again and
+    a worker's teardown took 60 s (a burst worker's key expired meanwhile). The wait is bounded here."""
+
+    pubsub: Any
+    pubsub_thread: Any
+
+    def unsubscribe(self) -> None:
+        thread = self.pubsub_thread
+        if thread is None:
+            return
+        self.pubsub.unsubscribe()
+        if "timeout" in inspect.signature(thread.stop).parameters:
+            thread.stop(timeout=1)
+        else:  # an earlier redis-py: stop() only clears the flag
+            thread.stop()
+        thread.join(timeout=1)
+
+
+class PromptSimpleWorker(_PromptUnsubscribe, SimpleWorker):
+    """RQ's SimpleWorker whose teardown does not wait on a pub/sub read (the tests' burst workers)."""
+
+
+class GatewayWorker(_StopAware, PromptSimpleWorker):
     """Jobs run in the worker process: no fork per job, and per-process caches (Jira's createmeta
     and learned transitions) stay warm. About five times the forking worker's throughput here.
 
@@ -156,7 +182,7 @@ class Companion:
             process.wait()
 
 
-class ForkingGatewayWorker(_StopAware, Worker):
+class ForkingGatewayWorker(_StopAware, _PromptUnsubscribe, Worker):
     """RQ's forking worker (a work horse per job), for those who want each job isolated. It runs no
     thread of its own: its sweeper and sync run in a `Companion` process."""
 

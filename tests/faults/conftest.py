@@ -16,13 +16,13 @@ from typing import Any
 
 import psycopg.errors
 import pytest
-from rq import SimpleWorker
 
 from connectors.jira.config import correlation_label
 from gateway.dispatch.sweeper import Sweeper
 from gateway.execute import runner as jobs
 from gateway.record.rows import ExecutionRow
 from gateway.record.store import Store, Tx
+from gateway.run.worker import PromptSimpleWorker
 from tests.conftest import TRACKER_ENV, Harness, MakeHarness, Trackers
 from tests.e2e.conftest import Served
 
@@ -80,13 +80,13 @@ def harness_accounting(gateway: Harness, event_ids: Iterable[str]) -> list[dict[
 def run_once(gateway: Harness, sleep: Callable[[float], None] | None = None) -> None:
     """One burst of the real RQ worker, no fast-forward: what is rescheduled stays rescheduled."""
     jobs.configure(gateway.runtime, sleep=sleep or gateway.sleeps.append)
-    SimpleWorker([gateway.dispatcher.queue], connection=gateway.connection).work(burst=True)
+    PromptSimpleWorker([gateway.dispatcher.queue], connection=gateway.connection).work(burst=True)
 
 
 def drain_for_real(gateway: Harness, timeout: float = 20.0) -> None:
     """Worker + sweeper with real sleeps, until nothing is queued or running (for waits that must pass)."""
     jobs.configure(gateway.runtime, sleep=time.sleep)
-    worker = SimpleWorker([gateway.dispatcher.queue], connection=gateway.connection)
+    worker = PromptSimpleWorker([gateway.dispatcher.queue], connection=gateway.connection)
     sweeper = Sweeper(gateway.runtime, gateway.dispatcher)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
