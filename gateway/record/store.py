@@ -131,7 +131,7 @@ def marks(values: Sequence[object]) -> str:
 
 
 _Status = psycopg.pq.ExecStatus
-_TEXT = PyFormat.TEXT
+_AUTO = PyFormat.AUTO
 _Key = tuple[bytes, tuple[int, ...]]  # a statement and its parameters' types: what is prepared
 
 
@@ -240,8 +240,9 @@ class _Wire:
     psycopg's cursor costs about 40 µs of client CPU a statement, pipelined or not; a transaction
     of one read and four writes took 250-380 µs through it and 80-90 µs here (both measured on this
     machine). Statements with parameters are prepared on their second use (a bounded few per
-    connection), typed as psycopg types them; rows are loaded by psycopg's own loaders, so values
-    are what its cursor returns."""
+    connection), typed and formatted as psycopg's cursor does for `%s` (numbers in binary: in text, a
+    batch's floats cost the writer 5 µs a delivery to format and the server 15-20 µs to parse); rows are
+    loaded by psycopg's own loaders, so values are what its cursor returns."""
 
     PREPARED_MAX = 128  # a connection's prepared statements (the hot ones come first); later ones go unprepared
     PREPARED_PARAMS = 32  # statements with more parameters are IN lists of many lengths: not worth a plan each
@@ -284,7 +285,8 @@ class _Wire:
             pg.send_query_params(query, None)
             self.pending.append(None)
             return
-        params = self.adapt.dump_sequence(args, [_TEXT] * len(args))
+        params = self.adapt.dump_sequence(args, [_AUTO] * len(args))
+        formats = self.adapt.formats
         types = tuple(self.adapt.types or ())
         key = (query, types)
         name = self.prepared.get(key)
@@ -302,9 +304,9 @@ class _Wire:
             if len(self.seen) > 8 * self.PREPARED_MAX:
                 self.seen.clear()
             self.seen.add(key)
-            pg.send_query_params(query, params, param_types=types)
+            pg.send_query_params(query, params, param_types=types, param_formats=formats)
         else:
-            pg.send_query_prepared(name, params)
+            pg.send_query_prepared(name, params, param_formats=formats)
         self.pending.append(None)
 
     def sync(self) -> list[psycopg.pq.abc.PGresult]:

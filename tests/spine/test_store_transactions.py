@@ -93,6 +93,25 @@ def test_a_statement_read_many_times_answers_alike_whatever_its_values(store: St
     assert updated.rowcount == 4
 
 
+def test_values_of_every_kind_come_back_exactly_as_written_prepared_or_not(store: Store) -> None:
+    """On PostgreSQL numbers travel in binary and text as text: a clock's float keeps every digit, a large
+    id its size, a digit string its zeros, and a number given as text still matches a number column."""
+    conn = store.connection()
+    conn.execute("CREATE TABLE kinds (id INTEGER PRIMARY KEY, at DOUBLE PRECISION, big BIGINT, label TEXT, flag INTEGER)")
+    rows = [
+        (1, 1764868800.1234567, 9_007_199_254_740_993, "0042", 1),
+        (2, -0.000001, -(2**62), "l'été \"quoted\"", 0),
+        (3, None, None, None, None),
+    ]
+    for _ in range(3):  # the third time goes prepared
+        conn.execute("DELETE FROM kinds")
+        conn.executemany("INSERT INTO kinds (id, at, big, label, flag) VALUES (?, ?, ?, ?, ?)", rows)
+        found = [tuple(row) for row in conn.execute("SELECT id, at, big, label, flag FROM kinds ORDER BY id")]
+        assert found == rows
+        assert [row[0] for row in conn.execute("SELECT id FROM kinds WHERE id = ?", ("2",))] == [2]
+        assert [row[0] for row in conn.execute("SELECT label FROM kinds WHERE at > ?", (1764868800,))] == ["0042"]
+
+
 def test_a_statement_that_cannot_be_prepared_fails_each_time_and_others_still_run(store: Store) -> None:
     conn = store.connection()
     for _ in range(3):  # the second use is when a statement is prepared
