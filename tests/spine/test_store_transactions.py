@@ -97,7 +97,7 @@ def test_values_of_every_kind_come_back_exactly_as_written_prepared_or_not(store
     """On PostgreSQL numbers travel in binary and text as text: a clock's float keeps every digit, a large
     id its size, a digit string its zeros, and a number given as text still matches a number column."""
     conn = store.connection()
-    conn.execute("CREATE TABLE kinds (id INTEGER PRIMARY KEY, at DOUBLE PRECISION, big BIGINT, label TEXT, flag INTEGER)")
+    conn.execute("CREATE TABLE kinds (id INTEGER PRIMARY KEY, at DOUBLE PRECISION, big BIGINT, label TEXT, flag INT)")
     rows = [
         (1, 1764868800.1234567, 9_007_199_254_740_993, "0042", 1),
         (2, -0.000001, -(2**62), "l'été \"quoted\"", 0),
