@@ -82,6 +82,55 @@ def flow(name: str, type_: str = "anomaly", sources: list[str] | None = None, **
     )  # type: ignore[arg-type]
 
 
+SUBSTITUTIONS = [
+    "{{ event.check }} on {{ event.container }}",
+    "  {{ event.title }}\n",
+    "{{event.weight}}/{{ event.tags }}/{{ event.status }}/{{ event.previous_status }}",
+    "{{- event.check -}} x {{ event.severity | lookup('sev') }}",
+    "{{ ticket.number }} {{ form.title }}",
+    "{% raw %}{{ event.check }}{% endraw %} {{ event.check }}",
+]
+OTHERS = [
+    "{{ event.items }}",  # a dict's attribute comes first in Jinja
+    "{{ event.check | upper }}",
+    "{{ event['check'] }}",
+    "{{ event.check ~ '!' }}",
+    "{% if event.check %}{{ event.check }}{% endif %}",
+]
+
+
+@pytest.mark.parametrize("source", SUBSTITUTIONS + OTHERS)
+def test_templates_render_as_jinja_renders_them_whatever_the_path(source: str) -> None:
+    """Text with `{{ name.field }}` outputs renders without Jinja: the same text, the same failures."""
+    templates = Templates(MAPS)
+    jinja = templates._compiled(source)
+    contexts = [
+        {"event": event().template_context(), "ticket": {"number": "DQ-7"}, "form": {"title": "<b>x</b>"}},
+        {"event": event(severity="low", weight=None).template_context(), "ticket": {"number": ""}, "form": {}},
+    ]
+    assert (templates._substitutions(source) is not None) == (source in SUBSTITUTIONS)
+    for context in contexts:
+        try:
+            expected: str | BaseException = str(jinja.render(**context)).strip()
+        except Exception as exc:  # the failure itself is compared
+            expected = exc
+        if isinstance(expected, str):
+            assert templates.render(source, context) == expected
+        else:
+            with pytest.raises(RenderError) as raised:
+                templates.render(source, context)
+            assert str(expected) in str(raised.value)
+
+
+def test_a_substitution_that_finds_no_value_fails_in_jinjas_words() -> None:
+    templates = Templates({"strict": {"a": "A"}})
+    with pytest.raises(RenderError, match="has no attribute 'missing'"):
+        templates.render("{{ event.missing }}", {"event": {"check": "c"}})
+    with pytest.raises(RenderError, match="value 'b' is not in value map 'strict'"):
+        templates.render("{{ event.check | lookup('strict') }}", {"event": {"check": "b"}})
+    assert templates.render("{{ event.check }}", {"event": {"check": None}}) == "None"
+
+
 def test_where_keys_all_have_to_hold() -> None:
     assert where_holds(Where(severity=["HIGH"], datastore=["warehouse"]), event())
     assert not where_holds(Where(severity=["critical"]), event())
