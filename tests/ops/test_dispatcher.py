@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import zlib
 
+import pytest
+import redis
 from rq import Queue
 from rq.job import Job
 
@@ -46,10 +48,12 @@ def test_a_send_that_fails_leaves_the_executions_to_the_sweeper(gateway: Harness
     assert len(gateway.tickets()) == 1
 
 
-def test_a_job_is_written_as_rqs_own_enqueue_writes_it_and_a_worker_runs_it(gateway: Harness) -> None:
+@pytest.mark.parametrize("scripted", [True, False], ids=["by script", "command by command"])
+def test_a_job_is_written_as_rqs_own_enqueue_writes_it_and_a_worker_runs_it(gateway: Harness, scripted: bool) -> None:
     """The dispatcher writes RQ's job hash itself (RQ's enqueue cost the ingress writer twice as much): the same
     fields with the same values as `Queue.enqueue_many` writes, bar the id and the times, on the same queue."""
     dispatcher = gateway.dispatcher
+    dispatcher.scripted = scripted
     queue = dispatcher.queue
     ids = ["0661bbcec8a498e997217116eb125602", "0661bbcec8a498e997217116eb125603"]
     rqs = queue.enqueue_many(
@@ -90,3 +94,33 @@ def test_a_redis_that_forgot_the_dispatchers_script_still_takes_jobs(gateway: Ha
         ["0661bbcec8a498e997217116eb125605"],
         ["0661bbcec8a498e997217116eb125606"],
     ]
+
+
+def test_a_redis_that_refuses_scripts_still_takes_jobs_command_by_command(
+    gateway: Harness, request: pytest.FixtureRequest
+) -> None:
+    """An ACL without @scripting (as some managed Redis services have): the dispatcher says so once and writes
+    the same jobs with plain commands; workers run them."""
+    gateway.connection.acl_setuser(
+        "noscripts",
+        enabled=True,
+        passwords=["+s3cret-pass"],
+        keys=["*"],
+        channels=["*"],
+        commands=["+@all", "-@scripting"],
+    )
+    pool = gateway.connection.connection_pool
+    as_limited = {**pool.connection_kwargs, "username": "noscripts", "password": "s3cret-pass"}
+    limited = redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **as_limited))
+    request.addfinalizer(lambda: gateway.connection.acl_deluser("noscripts"))
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        limited.eval("return 1", 0)
+    refused = Dispatcher(limited, gateway.runtime.mirror, gateway.settings.queue_name, 300)
+    gateway.client.app.state.dispatcher = refused
+    for anomaly in range(1, 4):
+        assert gateway.post("qualytics", qualytics_delivery(anomaly)).status_code == 202
+    assert not refused.scripted
+    sent = [execution for job in refused.queue.jobs for execution in job.args[0]]
+    assert sorted(sent) == sorted(e["id"] for e in gateway.get("/v1/executions")["executions"])
+    gateway.drain()
+    assert len(gateway.tickets()) == 3
