@@ -67,6 +67,11 @@ return #KEYS - 2
 """
 
 
+def _refuses_scripts(exc: redis.ResponseError) -> bool:
+    """An ACL without @scripting (NOPERM), or a server without EVAL (a command it does not know)."""
+    return isinstance(exc, redis.exceptions.NoPermissionError) or "unknown command" in str(exc).lower()
+
+
 class Dispatcher:
     """Sends execution ids to RQ, many per round trip.
 
@@ -157,7 +162,9 @@ class Dispatcher:
                     args=[len(shared), *shared, *(value for job in own for value in job)],
                 )
                 return
-            except redis.ResponseError as exc:  # refused, not failed: an outage raises ConnectionError
+            except redis.ResponseError as exc:
+                if not _refuses_scripts(exc):  # a read-only replica, a key of another type: Redis's trouble
+                    raise
                 log.warning("redis refuses scripts (%s); jobs are written command by command", exc)
                 self.scripted = False
         pipe = queue.connection.pipeline()

@@ -124,3 +124,21 @@ def test_a_redis_that_refuses_scripts_still_takes_jobs_command_by_command(
     assert sorted(sent) == sorted(e["id"] for e in gateway.get("/v1/executions")["executions"])
     gateway.drain()
     assert len(gateway.tickets()) == 3
+
+
+def test_a_write_redis_refuses_for_another_reason_is_an_outage_not_a_refusal_of_scripts(gateway: Harness) -> None:
+    """A read-only replica refuses the script's writes: raised (the executions wait for the sweeper), and the
+    script is used again once Redis takes writes."""
+    replica = EmbeddedRedis().start()
+    try:
+        connection = connect(replica.url)
+        connection.replicaof("127.0.0.1", 1)  # no master there: a replica stays read-only
+        dispatcher = Dispatcher(connection, gateway.runtime.mirror, gateway.settings.queue_name, 300)
+        with pytest.raises(redis.ResponseError, match="READONLY"):
+            dispatcher.push_jobs([["0661bbcec8a498e997217116eb125607"]])
+        assert dispatcher.scripted
+        connection.replicaof("NO", "ONE")
+        dispatcher.push_jobs([["0661bbcec8a498e997217116eb125607"]])
+        assert [job.args[0] for job in dispatcher.queue.jobs] == [["0661bbcec8a498e997217116eb125607"]]
+    finally:
+        replica.stop()
