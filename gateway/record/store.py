@@ -241,7 +241,7 @@ class _Wire:
     of one read and four writes took 250-380 µs through it and 80-90 µs here (both measured on this
     machine). Statements with parameters are prepared on their second use (a bounded few per
     connection), typed and formatted as psycopg's cursor does for `%s` (numbers in binary: in text, a
-    batch's floats cost the writer 5 µs a delivery to format and the server 15-20 µs to parse); rows are
+    batch's floats cost the writer 5 µs a delivery to format and the server up to 20 µs to parse); rows are
     loaded by psycopg's own loaders, so values are what its cursor returns."""
 
     PREPARED_MAX = 128  # a connection's prepared statements (the hot ones come first); later ones go unprepared
