@@ -14,7 +14,7 @@ from queue import SimpleQueue
 from uuid import uuid4
 
 import redis
-from redis.typing import EncodableT
+from redis.typing import EncodableT, FieldT
 from rq import Queue
 from rq.job import Job
 from rq.utils import now as rq_now
@@ -141,11 +141,9 @@ class Dispatcher:
         writes as commands in a MULTI. tests/ops/test_dispatcher.py holds both to what RQ writes."""
         stamp = utcformat(rq_now())
         queue = self.queue
-        shared: list[EncodableT] = [
-            *(value for field in _UNSET_JOB_FIELDS for value in (field, "")),
-            *("status", "queued", "created_at", stamp, "enqueued_at", stamp, "origin", queue.name),
-            *("result_ttl", 0, "failure_ttl", 86400),  # results live in the database: RQ keeps none
-        ]
+        shared: dict[FieldT, EncodableT] = dict.fromkeys(_UNSET_JOB_FIELDS, "")  # every job's fields but its own
+        shared.update(status="queued", created_at=stamp, enqueued_at=stamp, origin=queue.name)
+        shared.update(result_ttl=0, failure_ttl=86400)  # results live in the database: RQ keeps none
         own = [
             (
                 str(uuid4()),
@@ -159,7 +157,8 @@ class Dispatcher:
             try:
                 self._push(
                     keys=[queue.redis_queues_keys, queue.key, *(Job.key_for(job[0]) for job in own)],
-                    args=[len(shared), *shared, *(value for job in own for value in job)],
+                    args=[2 * len(shared), *(part for pair in shared.items() for part in pair)]
+                    + [value for job in own for value in job],
                 )
                 return
             except redis.ResponseError as exc:
@@ -169,10 +168,10 @@ class Dispatcher:
                 self.scripted = False
         pipe = queue.connection.pipeline()
         pipe.sadd(queue.redis_queues_keys, queue.key)
-        pairs = dict(zip(shared[::2], shared[1::2], strict=True))
         for job_id, data, description, timeout in own:
-            fields = {**pairs, "data": data, "description": description, "timeout": timeout}
-            pipe.hset(Job.key_for(job_id), mapping=fields)
+            pipe.hset(
+                Job.key_for(job_id), mapping={**shared, "data": data, "description": description, "timeout": timeout}
+            )
             pipe.rpush(queue.key, job_id)
         pipe.execute()
 
